@@ -1,0 +1,123 @@
+"""Load and validate a configuration file (YAML; JSON is YAML too).
+
+A bad file raises ConfigError listing *every* bad field by its path, e.g.
+``delivery.mode: Input should be 'commit' or 'pull-request' (line 5)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from imagebot.config.schema import Config
+from imagebot.errors import ConfigError
+
+DEFAULT_PATH = "imagebot.yaml"
+ENV_VAR = "IMAGEBOT_CONFIG"
+
+
+def resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    return Path(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    p = resolve_path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found (use -c FILE or set {ENV_VAR})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read config: {e}") from None
+    return load_text(text, str(p), base_dir=p.parent)
+
+
+def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -> Config:
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        raise ConfigError(f"{where}: not valid YAML: {e.problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: the config must be a mapping with at least 'repository'")
+    try:
+        cfg = Config.model_validate(_plain(data))
+    except ValidationError as e:
+        problems = [_describe(err, data) for err in e.errors()]
+        raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems) from None
+    if base_dir is not None:
+        cfg = _relative_to(cfg, base_dir)
+    _check_policies(cfg, name)
+    return cfg
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's CommentedMap/Seq -> dict/list (pydantic wants plain values)."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the deepest key of `loc` that exists in the ruamel tree."""
+    node, line = data, None
+    for part in loc:
+        try:
+            if isinstance(node, dict) and part in node:
+                line = node.lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                line = node.lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (AttributeError, KeyError, TypeError):
+            break
+    return line
+
+
+def _describe(err: Any, data: Any) -> str:
+    loc = tuple(err["loc"])
+    path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    line = _line_of(data, loc)
+    return f"{path or '(top)'}: {msg}" + (f" (line {line})" if line else "")
+
+
+def _relative_to(cfg: Config, base: Path) -> Config:
+    """A repository.url that is a relative local path is taken relative to the config file."""
+    url = cfg.repository.url
+    if "://" in url or url.startswith(("git@", "/")) or ":" in url.split("/")[0]:
+        return cfg
+    candidate = (base / url).resolve()
+    if candidate.exists():
+        repo = cfg.repository.model_copy(update={"url": str(candidate)})
+        return cfg.model_copy(update={"repository": repo})
+    return cfg
+
+
+def _check_policies(cfg: Config, name: str) -> None:
+    """Named policies are compiled at load, so a bad one fails now and names its field."""
+    from imagebot.policy import compile_spec  # policy sits below config in the layering
+    from imagebot.errors import PolicyError
+    from imagebot.model import PolicySpec
+
+    problems = []
+    for key, p in cfg.policies.items():
+        spec = PolicySpec(p.policy, p.tag_filter, p.extract, p.exclude, p.prerelease, p.pin_digest, f"{name} policies.{key}")
+        try:
+            compile_spec(spec)
+        except PolicyError as e:
+            problems.append(f"policies.{key}: {e}")
+    if problems:
+        raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems)

@@ -1,0 +1,159 @@
+"""The configuration file's schema (pydantic). `config/imagebot.schema.json` is generated from it.
+
+Unknown keys are errors (a typo must not silently become a default).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(h|m|s|ms))+\s*$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'5m' -> 300.0, '1h30m' -> 5400.0, '250ms' -> 0.25; a bare number means seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    if not _DURATION.match(text):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h30m)")
+    return sum(float(n) * _UNIT[u] for n, u in _PART.findall(text))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Repository(_Model):
+    url: str = Field(description="Any git URL (https, ssh, file) or a local path to a repository / bare repository.")
+    branch: str = Field("main", description="The branch imagebot reads manifests from (and the base of pull requests).")
+    paths: tuple[str, ...] = Field(
+        (), description="Folders or files to scan, relative to the repository root. Default: the whole repository."
+    )
+    exclude: tuple[str, ...] = Field((), description="Glob patterns (repository-relative) of files never to touch.")
+
+    @field_validator("paths", "exclude")
+    @classmethod
+    def _relative(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            if p.startswith("/") or ".." in p.split("/"):
+                raise ValueError(f"{p!r} must be relative to the repository root, without '..'")
+        return v
+
+
+class GitAuth(_Model):
+    token_env: str | None = Field(None, description="Env var holding an HTTPS token (never written to .git/config).")
+    token_file: str | None = Field(None, description="File holding an HTTPS token (e.g. a mounted Secret).")
+    username: str = Field("x-access-token", description="HTTPS user name sent with the token.")
+    ssh_key_file: str | None = Field(None, description="Private key for SSH remotes.")
+    known_hosts_file: str | None = Field(None, description="known_hosts for SSH remotes (host keys are checked).")
+
+
+class Author(_Model):
+    name: str = "imagebot"
+    email: str = "imagebot@users.noreply.github.com"
+
+
+class PullRequestSettings(_Model):
+    provider: Literal["github"] = "github"
+    api_url: str = Field("https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
+    repository: str | None = Field(None, description="owner/name on the forge; default: derived from repository.url.")
+    token_env: str | None = Field("GITHUB_TOKEN", description="Env var holding the API token.")
+    token_file: str | None = Field(None, description="File holding the API token.")
+    grouping: Literal["per-image", "per-file", "all"] = "per-image"
+    branch_prefix: str = "imagebot/"
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+    team_reviewers: tuple[str, ...] = ()
+    draft: bool = False
+    throttle: bool = Field(True, description="PyGithub's write throttling (seconds between writes); keep on for github.com.")
+
+
+class Delivery(_Model):
+    mode: Literal["commit", "pull-request"] = "commit"
+    branch: str | None = Field(None, description="commit mode: the branch commits go to. Default: repository.branch.")
+    author: Author = Author()
+    message_template: str | None = Field(
+        None, description="Commit message template (see README, 'Commit messages'). Default: one line per change."
+    )
+    max_push_attempts: int = Field(5, ge=1, le=50, description="Fetch-rebase-push attempts when the remote moved.")
+    sign: Literal["none", "gpg", "ssh"] = "none"
+    signing_key: str | None = None
+    pull_request: PullRequestSettings = PullRequestSettings()
+    git: GitAuth = GitAuth()
+
+
+class RateLimit(_Model):
+    requests_per_second: float = Field(10.0, gt=0, description="Sustained request rate to this registry.")
+    burst: int = Field(20, ge=1)
+    concurrency: int = Field(4, ge=1, le=64, description="Requests in flight at once.")
+
+
+class RegistrySettings(_Model):
+    host: str = Field(description="Registry host[:port] as written in image references, e.g. ghcr.io, 127.0.0.1:5000, docker.io.")
+    insecure: bool = Field(False, description="Plain HTTP instead of HTTPS.")
+    ca_file: str | None = Field(None, description="A CA bundle to verify this registry's TLS certificate.")
+    tls_verify: bool = True
+    username: str | None = None
+    username_env: str | None = None
+    password_env: str | None = Field(None, description="Env var holding the password or token.")
+    password_file: str | None = Field(None, description="File holding the password or token (e.g. a mounted Secret).")
+    credential_helper: str | None = Field(None, description="Run docker-credential-<name> for this registry.")
+    rate_limit: RateLimit | None = Field(None, description="Default: 10 req/s, 4 at once (Docker Hub: stricter).")
+    platforms: tuple[str, ...] = Field(("linux/amd64",), description="Platforms a chosen multi-arch tag must cover.")
+    max_tag_pages: int = Field(100, ge=1, description="Give up (skip with a reason) past this many tag-list pages.")
+    timeout: float = Field(15.0, gt=0, description="Seconds per request.")
+
+
+class NamedPolicy(_Model):
+    """A policy referred to by inline markers (`# {"$imagebot": "NAME"}`) and Flux markers."""
+
+    image: str = Field(description="The image the policy is for, e.g. ghcr.io/org/app")
+    policy: str = Field(description='e.g. "semver:^1.4", "minor", "digest"')
+    tag_filter: str | None = Field(None, alias="tag-filter")
+    extract: str | None = None
+    exclude: str | None = None
+    prerelease: bool = False
+    pin_digest: bool = Field(False, alias="pin-digest")
+
+
+class Config(_Model):
+    repository: Repository
+    delivery: Delivery = Delivery()
+    registries: tuple[RegistrySettings, ...] = ()
+    policies: dict[str, NamedPolicy] = Field(default_factory=dict)
+    interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
+    cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
+
+    @field_validator("interval")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @property
+    def interval_seconds(self) -> float:
+        return parse_duration(self.interval)
+
+    @property
+    def delivery_branch(self) -> str:
+        return self.delivery.branch or self.repository.branch
+
+    @model_validator(mode="after")
+    def _unique_registries(self) -> "Config":
+        seen: set[str] = set()
+        for r in self.registries:
+            if r.host in seen:
+                raise ValueError(f"registry {r.host!r} is listed twice")
+            seen.add(r.host)
+        return self
+
+    def registry(self, host: str) -> RegistrySettings | None:
+        for r in self.registries:
+            if r.host == host or (host == "docker.io" and r.host in ("index.docker.io", "registry-1.docker.io")):
+                return r
+        return None

@@ -1,0 +1,195 @@
+"""The frozen values passed between pipeline stages.
+
+config -> discover -> resolve -> plan -> apply -> deliver -> report
+
+Each stage takes the previous stage's values and returns its own; none of them is mutated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FieldKind(StrEnum):
+    """What the edited YAML scalar holds."""
+
+    IMAGE = "image"  # a full reference: name[:tag][@digest]
+    NAME = "name"  # the repository alone (Helm `image.repository`, kustomize `newName`)
+    TAG = "tag"  # the tag alone (Helm `image.tag`, kustomize `newTag`)
+    DIGEST = "digest"  # the digest alone (`sha256:...`)
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in the repository: repo-relative POSIX path, 1-based line and column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if not self.line:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}" if self.column else f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """An update policy as declared (annotation, marker, config), before compilation.
+
+    `policy` is the policy string, e.g. ``semver:^1.4``, ``minor``, ``digest``,
+    ``alphabetical:desc``. The options follow the annotations ``imagebot.io/<option>``.
+    """
+
+    policy: str
+    tag_filter: str | None = None
+    extract: str | None = None
+    exclude: str | None = None
+    prerelease: bool = False
+    pin_digest: bool = False
+    #: Where it was declared, for error messages: "apps/web.yaml:7 annotation imagebot.io/policy".
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something a stage could not do. It never stops the other workloads."""
+
+    kind: str  # "yaml", "policy", "annotation", "marker", "registry", "edit", "delivery", ...
+    message: str
+    location: Location | None = None
+    subject: str = ""  # the workload / container / image concerned
+    temporary: bool = False  # whether a later cycle may succeed without a human
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        who = f"{self.subject}: " if self.subject else ""
+        return f"{where}{who}{self.message}"
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One image reference found in the repository (discover's output).
+
+    `location` points at the first character of the scalar's *value* token (for a quoted
+    scalar: the opening quote). `value` is the scalar as YAML loads it. `image` is the
+    normalised repository to look up ("docker.io/library/nginx"); `tag` and `digest` are the
+    current ones (for split fields: gathered from the sibling fields of the same `group`).
+    """
+
+    location: Location
+    document: int  # 0-based index of the YAML document in the file
+    field: FieldKind
+    value: str
+    image: str
+    tag: str | None
+    digest: str | None
+    policy: PolicySpec
+    subject: str  # "Deployment/web container app", "values.yaml image (policy app)"
+    group: str = ""  # split fields of one image share a group key; "" for a full reference
+    #: A dotted path of the scalar within its document, e.g. "spec.template.spec.containers[0].image".
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    occurrences: tuple[Occurrence, ...]
+    problems: tuple[Problem, ...] = ()
+    files_scanned: int = 0
+    files_parsed: int = 0
+
+
+@dataclass(frozen=True)
+class Target:
+    """The tag (and optionally digest) an image should move to."""
+
+    tag: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """resolve's output for one occurrence: a target, or a skip reason."""
+
+    occurrence: Occurrence
+    target: Target | None
+    reason: str  # why this target / why skipped
+    problem: Problem | None = None  # set when skipped because something failed
+    #: Age in seconds of the tag list used, when it came from the on-disk cache (registry down).
+    stale_age: float | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One scalar to rewrite: `old` -> `new` at `occurrence.location` (plan's output)."""
+
+    occurrence: Occurrence
+    old: str
+    new: str
+    old_ref: str  # the whole image reference before, for messages: "ghcr.io/org/app:1.0.0"
+    new_ref: str  # ... and after
+    reason: str
+
+    @property
+    def file(self) -> str:
+        return self.occurrence.location.file
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    skipped: tuple[Resolution, ...] = ()
+    unchanged: tuple[Resolution, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """A stable id: the hash of the changes (file, line, column, old, new), order-free."""
+        h = hashlib.sha256()
+        for c in sorted(self.changes, key=lambda c: (c.occurrence.location, c.old, c.new)):
+            h.update(f"{c.occurrence.location}\0{c.old}\0{c.new}\n".encode())
+        return h.hexdigest()[:12]
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(sorted({c.file for c in self.changes}))
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """apply's output for one file: its bytes before and after."""
+
+    path: str  # repo-relative POSIX path
+    before: bytes
+    after: bytes
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A change apply would not make, with the reason (file untouched)."""
+
+    change: Change
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    edits: tuple[FileEdit, ...]
+    refused: tuple[Refusal, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """deliver's output: what landed where."""
+
+    mode: str  # "commit" | "pull-request" | "none"
+    branch: str = ""
+    commit: str = ""  # sha of the new commit, "" when nothing was committed
+    pull_requests: tuple[str, ...] = ()  # URLs of PRs opened or updated
+    closed_pull_requests: tuple[str, ...] = ()
+    pushed: bool = False
+    attempts: int = 0
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
