@@ -193,3 +193,28 @@ class Delivery:
     pushed: bool = False
     attempts: int = 0
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """Everything one cycle did, for reports, metrics, Events and the exit code."""
+
+    discovery: Discovery
+    resolutions: tuple[Resolution, ...]
+    plan: Plan
+    rendered: Rendered
+    delivery: Delivery | None  # None for a dry run (`imagebot plan`)
+    problems: tuple[Problem, ...]  # every problem of every stage, in stage order
+    started: float  # time.time() at start
+    duration: float  # seconds
+    dry_run: bool = False
+    #: When not None, the cycle was targeted at these images only (webhook-triggered).
+    images: frozenset[str] | None = None
+    #: registry requests made during the cycle, by "registry kind status" (from the client's stats).
+    registry_requests: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        from imagebot.errors import EXIT_OK, EXIT_PARTIAL
+
+        return EXIT_PARTIAL if self.problems else EXIT_OK
