@@ -14,4 +14,11 @@ def main() -> None:
 
 
 # --- command registration (one line per command module) ---------------------------------
+from imagebot.cli.plan_cmd import plan  # noqa: E402
+from imagebot.cli.run_cmd import run  # noqa: E402
+from imagebot.cli.validate_cmd import validate  # noqa: E402
+
+main.add_command(plan)
+main.add_command(run)
+main.add_command(validate)
 # --- end of command registration ----------------------------------------------------------

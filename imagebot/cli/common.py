@@ -1,0 +1,62 @@
+"""What every command shares: the config option, logging options, and error -> exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from imagebot.config import load
+from imagebot.config.schema import Config
+from imagebot.errors import EXIT_FAILED, ImagebotError
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="IMAGEBOT_CONFIG",
+    default=None,
+    help="Config file (YAML or JSON). Default: ./imagebot.yaml, or $IMAGEBOT_CONFIG.",
+)
+
+log_options = [
+    click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="warning",
+                 show_default=True, help="Log verbosity (logs go to stderr)."),
+    click.option("--log-format", type=click.Choice(["json", "text"]), default=None,
+                 help="Log format. Default: text on a terminal, JSON otherwise."),
+]
+
+
+def with_log_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in reversed(log_options):
+        fn = opt(fn)
+    return fn
+
+
+def load_config(path: str | None) -> Config:
+    return load(path)
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ImagebotError into its exit code and a one-paragraph message on stderr (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ImagebotError as e:
+            hint = " (temporary: a later run may succeed)" if e.temporary else ""
+            fail(f"imagebot: {e}{hint}", e.exit_code)
+        except KeyboardInterrupt:  # pragma: no cover - interactive
+            fail("imagebot: interrupted", EXIT_FAILED)
+
+    return wrapper

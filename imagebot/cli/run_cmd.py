@@ -1,0 +1,40 @@
+"""`imagebot run`: one cycle (`--once`, for CI) or the in-cluster agent."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from imagebot.cli.common import config_option, handle_errors, load_config, with_log_options
+from imagebot.report import log as logsetup
+
+
+@click.command("run")
+@config_option
+@click.option("--once", is_flag=True, help="Run one cycle and exit (CI, CronJob). Without it: the agent.")
+@click.option("--json", "as_json_", is_flag=True, help="With --once: print the cycle's report as JSON.")
+@click.option("--listen", default="0.0.0.0:8080", show_default=True,
+              help="Agent: HOST:PORT for health, metrics and webhooks.")
+@with_log_options
+@handle_errors
+def run(config_path: str | None, once: bool, as_json_: bool, listen: str, log_level: str, log_format: str | None) -> None:
+    """Update images: commit to the delivery branch or open / update pull requests."""
+    # Imported here: each command loads only what it needs (start-up time).
+    from imagebot import pipeline
+    from imagebot.report.summary import as_json, text
+    cfg = load_config(config_path)
+    if once:
+        logsetup.setup(log_level, log_format)
+        result = pipeline.run_cycle(cfg)
+        if as_json_:
+            click.echo(json.dumps(as_json(result), indent=2))
+        else:
+            click.echo(text(result, diff=True), nl=False)
+        sys.exit(result.exit_code)
+
+    from imagebot.agent import serve  # the agent pulls in the HTTP server and Kubernetes support
+
+    logsetup.setup("info" if log_level == "warning" else log_level, log_format)
+    sys.exit(serve(cfg, listen=listen, log_format=log_format))

@@ -1,0 +1,46 @@
+"""`imagebot validate`: check the config, every annotation, marker and policy; name file:line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from imagebot.cli.common import config_option, handle_errors, load_config
+from imagebot.errors import EXIT_OK, EXIT_PARTIAL, PolicyError
+
+
+@click.command("validate")
+@config_option
+@click.option("--path", "tree", type=click.Path(file_okay=False, exists=True),
+              help="Check this local work tree instead of cloning repository.url (e.g. in a pre-merge CI job).")
+@handle_errors
+def validate(config_path: str | None, tree: str | None) -> None:
+    """Validate the config and every image policy in the repository. Exit 0 when all is well."""
+    # Imported here: each command loads only what it needs (start-up time).
+    from imagebot import discover, pipeline
+    from imagebot.deliver import GitWorkspace
+    from imagebot.policy import compile_spec
+    from imagebot.model import Problem
+    cfg = load_config(config_path)
+    root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
+    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies)
+    problems = list(found.problems)
+    verdicts: dict[object, str | None] = {}
+    for occ in found.occurrences:
+        if occ.policy not in verdicts:
+            try:
+                compile_spec(occ.policy)
+                verdicts[occ.policy] = None
+            except PolicyError as e:
+                verdicts[occ.policy] = str(e) + (f" (declared at {occ.policy.source})" if occ.policy.source else "")
+        if verdicts[occ.policy]:
+            problems.append(Problem("policy", verdicts[occ.policy], occ.location, occ.subject))
+    for p in sorted(problems, key=lambda p: (p.location.file, p.location.line) if p.location else ("", 0)):
+        click.echo(f"{p}", err=True)
+    click.echo(
+        f"{len(found.occurrences)} image reference(s) with a policy in {found.files_scanned} file(s); "
+        f"{len(problems)} problem(s)."
+    )
+    sys.exit(EXIT_PARTIAL if problems else EXIT_OK)

@@ -1,0 +1,123 @@
+"""The one place that knows the order of the stages.
+
+config -> discover -> resolve -> plan -> apply -> deliver -> report
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+
+from imagebot import apply, discover
+from imagebot import plan as planner
+from imagebot.config.schema import Config
+from imagebot.deliver import GitWorkspace, make_deliverer
+from imagebot.errors import ImagebotError
+from imagebot.model import CycleResult, Delivery, Discovery, Problem, Refusal
+from imagebot.registry import RegistryClient
+from imagebot.report import Reporter
+from imagebot.resolve import resolve
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir(cfg: Config) -> Path:
+    if cfg.cache_dir:
+        return Path(cfg.cache_dir).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "imagebot"
+
+
+def new_registry_client(cfg: Config) -> RegistryClient:
+    return RegistryClient(cfg.registries, cache_dir=cache_dir(cfg) / "tags")
+
+
+def run_cycle(
+    cfg: Config,
+    *,
+    dry_run: bool = False,
+    images: Collection[str] | None = None,
+    can_write: Callable[[], bool] = lambda: True,
+    registry: RegistryClient | None = None,
+    reporters: Sequence[Reporter] = (),
+    workspace: GitWorkspace | None = None,
+) -> CycleResult:
+    """Run one cycle. Per-image and per-file trouble ends up in `problems`, never as an exception.
+
+    Raises ImagebotError only when the cycle cannot run at all (the Git remote cannot be
+    cloned or fetched, the push or the forge failed for good).
+    """
+    started, t0 = time.time(), time.monotonic()
+    own_client = registry is None
+    client = registry or new_registry_client(cfg)
+    client.new_cycle()
+    try:
+        ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
+        root = ws.checkout()
+
+        found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies)
+        occurrences = found.occurrences
+        if images is not None:
+            wanted = frozenset(images)
+            occurrences = tuple(o for o in occurrences if o.image in wanted)
+            found = Discovery(occurrences, found.problems, found.files_scanned, found.files_parsed)
+        log.info("discovered %d image reference(s) with a policy in %d file(s)", len(occurrences), found.files_scanned)
+
+        resolutions = resolve(occurrences, client)
+        the_plan = planner.build(resolutions, found.problems)
+        rendered = apply.render(root, the_plan.changes)
+        problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
+
+        delivery: Delivery | None = None
+        if not dry_run:
+            deliverer = make_deliverer(cfg, ws)
+            delivery = deliverer.deliver(
+                the_plan, rendered, lambda new_root: apply.render(new_root, the_plan.changes), can_write=can_write
+            )
+            problems += delivery.problems
+        result = CycleResult(
+            discovery=found,
+            resolutions=resolutions,
+            plan=the_plan,
+            rendered=rendered,
+            delivery=delivery,
+            problems=tuple(problems),
+            started=started,
+            duration=time.monotonic() - t0,
+            dry_run=dry_run,
+            images=frozenset(images) if images is not None else None,
+            registry_requests=_request_counts(client),
+        )
+    finally:
+        if own_client:
+            client.close()
+    for reporter in reporters:
+        try:
+            reporter.cycle_finished(result)
+        except Exception:  # a broken reporter must not hide the cycle's outcome
+            log.exception("reporter %s failed", type(reporter).__name__)
+    return result
+
+
+def preview(cfg: Config, result: CycleResult, workspace: GitWorkspace | None = None) -> object:
+    """What `run` would deliver for a dry-run result: branch, commit message or PRs."""
+    ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
+    return make_deliverer(cfg, ws).preview(result.plan, result.rendered)
+
+
+def _refusal_problem(r: Refusal) -> Problem:
+    occ = r.change.occurrence
+    return Problem("edit", f"not edited: {r.reason}", occ.location, occ.subject)
+
+
+def _request_counts(client: RegistryClient) -> tuple[tuple[str, int], ...]:
+    stats = getattr(client, "stats", None)
+    if stats is None or not hasattr(stats, "snapshot"):
+        return ()
+    try:
+        return tuple(sorted(stats.snapshot().items()))
+    except ImagebotError:  # pragma: no cover
+        return ()

@@ -1,0 +1,63 @@
+"""plan: resolutions -> a Plan of concrete scalar rewrites (old -> new), no-ops dropped.
+
+The new scalar is derived from the field kind: a full reference keeps its name text exactly as
+written and gets the new tag (and digest when pinned); a split tag field gets the tag; a split
+digest field gets the digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from imagebot.model import Change, FieldKind, Plan, Problem, Resolution
+from imagebot.reference import with_tag
+
+
+def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -> Plan:
+    changes: list[Change] = []
+    skipped: list[Resolution] = []
+    unchanged: list[Resolution] = []
+    seen: dict[tuple[object, ...], Change] = {}
+    for res in resolutions:
+        if res.target is None:
+            skipped.append(res)
+            continue
+        change = _change(res)
+        if change is None:
+            unchanged.append(res)
+            continue
+        key = (res.occurrence.location, res.occurrence.document)
+        if key in seen:  # two policies claim one scalar: refuse both rather than guess
+            if seen[key].new != change.new:
+                p = Problem("policy", f"two policies want different values here ({seen[key].new} vs {change.new})",
+                            res.occurrence.location, res.occurrence.subject)
+                skipped.append(Resolution(res.occurrence, None, p.message, p))
+                changes.remove(seen[key])
+            continue
+        seen[key] = change
+        changes.append(change)
+    all_problems = tuple(problems) + tuple(r.problem for r in skipped if r.problem)
+    return Plan(tuple(changes), tuple(skipped), tuple(unchanged), all_problems)
+
+
+def _change(res: Resolution) -> Change | None:
+    occ, target = res.occurrence, res.target
+    assert target is not None
+    pin = target.digest if target.digest and (occ.digest or occ.policy.pin_digest or occ.policy.policy == "digest") else None
+    if occ.field is FieldKind.IMAGE:
+        new = with_tag(occ.value, target.tag, pin)
+    elif occ.field is FieldKind.TAG:
+        new = target.tag
+    elif occ.field is FieldKind.DIGEST:
+        if not target.digest:
+            return None
+        new = target.digest
+    else:
+        return None
+    if new == occ.value:
+        return None
+    return Change(occ, occ.value, new, _ref(occ.image, occ.tag, occ.digest), _ref(occ.image, target.tag, target.digest if (pin or occ.field is FieldKind.DIGEST) else None), res.reason)
+
+
+def _ref(image: str, tag: str | None, digest: str | None) -> str:
+    return image + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")

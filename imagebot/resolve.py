@@ -1,0 +1,137 @@
+"""resolve: occurrences + a tag source -> one Resolution per occurrence (a target or a skip reason).
+
+Tag lists are fetched once per repository per cycle, however many occurrences use it, and
+different repositories are listed concurrently. Trouble with one image (a registry down, a bad
+policy) becomes that image's skip reason; it never aborts the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from imagebot.errors import ImagebotError, PolicyError
+from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem, Resolution, Target
+from imagebot.policy import Policy, compile_spec
+
+log = logging.getLogger(__name__)
+
+
+class TagListing(Protocol):
+    tags: tuple[str, ...]
+    stale_age: float | None
+
+
+class TagSource(Protocol):
+    """Where tags and digests come from (imagebot.registry.RegistryClient in production)."""
+
+    def tags(self, image: str) -> TagListing: ...
+
+    def digest(self, image: str, tag: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class _Listed:
+    tags: tuple[str, ...] = ()
+    stale_age: float | None = None
+    error: ImagebotError | None = None
+
+
+def resolve(
+    occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8
+) -> tuple[Resolution, ...]:
+    """Decide a target for every occurrence whose field can change (NAME fields never do)."""
+    candidates = [o for o in occurrences if o.field is not FieldKind.NAME]
+    policies, bad = _compile_all(o.policy for o in candidates)
+
+    wanted = sorted({o.image for o in candidates if o.policy not in bad})
+    listings = _list_all(wanted, source, workers)
+    digests = _DigestMemo(source)
+
+    out: list[Resolution] = []
+    for occ in candidates:
+        if occ.policy in bad:
+            problem = Problem("policy", str(bad[occ.policy]), occ.location, occ.subject)
+            out.append(Resolution(occ, None, f"invalid policy: {bad[occ.policy]}", problem))
+            continue
+        out.append(_decide(occ, policies[occ.policy], listings[occ.image], digests))
+    return tuple(out)
+
+
+def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy], dict[PolicySpec, PolicyError]]:
+    good: dict[PolicySpec, Policy] = {}
+    bad: dict[PolicySpec, PolicyError] = {}
+    for spec in specs:
+        if spec in good or spec in bad:
+            continue
+        try:
+            good[spec] = compile_spec(spec)
+        except PolicyError as e:
+            bad[spec] = e
+    return good, bad
+
+
+def _list_all(images: Sequence[str], source: TagSource, workers: int) -> dict[str, _Listed]:
+    def one(image: str) -> _Listed:
+        try:
+            listing = source.tags(image)
+            return _Listed(tuple(listing.tags), listing.stale_age)
+        except ImagebotError as e:
+            log.warning("cannot list tags of %s: %s", image, e)
+            return _Listed(error=e)
+
+    if len(images) <= 1 or workers <= 1:
+        return {image: one(image) for image in images}
+    with ThreadPoolExecutor(max_workers=min(workers, len(images)), thread_name_prefix="resolve") as pool:
+        return dict(zip(images, pool.map(one, images)))
+
+
+class _DigestMemo:
+    """One manifest HEAD per (image, tag) per cycle."""
+
+    def __init__(self, source: TagSource):
+        self._source = source
+        self._memo: dict[tuple[str, str], str | ImagebotError] = {}
+
+    def __call__(self, image: str, tag: str) -> str:
+        key = (image, tag)
+        if key not in self._memo:
+            try:
+                self._memo[key] = self._source.digest(image, tag)
+            except ImagebotError as e:
+                self._memo[key] = e
+        value = self._memo[key]
+        if isinstance(value, ImagebotError):
+            raise value
+        return value
+
+
+def _decide(occ: Occurrence, policy: Policy, listed: _Listed, digest_of: Callable[[str, str], str]) -> Resolution:
+    if listed.error is not None:
+        e = listed.error
+        problem = Problem("registry", str(e), occ.location, f"{occ.subject} ({occ.image})", temporary=e.temporary)
+        return Resolution(occ, None, f"registry: {e}", problem)
+    if occ.field is FieldKind.DIGEST and not occ.tag:
+        problem = Problem("policy", "a digest field needs a tag to follow (no tag field or tag in the reference)", occ.location, occ.subject)
+        return Resolution(occ, None, problem.message, problem)
+
+    choice = policy.choose(listed.tags, occ.tag)
+    if choice.chosen is None:
+        return Resolution(occ, None, choice.reason, stale_age=listed.stale_age)
+    if listed.stale_age is not None and occ.tag and choice.chosen != occ.tag and choice.chosen not in listed.tags:
+        # Defensive: a cached list must never move an image to a tag it does not contain.
+        return Resolution(occ, None, "stale tag list does not contain the chosen tag", stale_age=listed.stale_age)
+
+    # A digest is needed when the policy follows digests, or the reference already pins one
+    # (changing the tag under an old digest would leave a wrong pin).
+    digest = None
+    if policy.needs_digest or occ.digest or occ.field is FieldKind.DIGEST:
+        try:
+            digest = digest_of(occ.image, choice.chosen)
+        except ImagebotError as e:
+            problem = Problem("registry", f"digest of {occ.image}:{choice.chosen}: {e}", occ.location, occ.subject, temporary=e.temporary)
+            return Resolution(occ, None, problem.message, problem, listed.stale_age)
+    return Resolution(occ, Target(choice.chosen, digest), choice.reason, stale_age=listed.stale_age)
