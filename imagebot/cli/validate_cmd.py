@@ -18,12 +18,13 @@ from imagebot.errors import EXIT_OK, EXIT_PARTIAL, PolicyError
 @handle_errors
 def validate(config_path: str | None, tree: str | None) -> None:
     """Validate the config and every image policy in the repository. Exit 0 when all is well."""
+    cfg = load_config(config_path)
     # Imported here: each command loads only what it needs (start-up time).
     from imagebot import discover, pipeline
     from imagebot.deliver import GitWorkspace
-    from imagebot.policy import compile_spec
     from imagebot.model import Problem
-    cfg = load_config(config_path)
+    from imagebot.policy import compile_spec
+
     root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
     found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies)
     problems = list(found.problems)

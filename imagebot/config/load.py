@@ -108,6 +108,8 @@ def _relative_to(cfg: Config, base: Path) -> Config:
 
 def _check_policies(cfg: Config, name: str) -> None:
     """Named policies are compiled at load, so a bad one fails now and names its field."""
+    if not cfg.policies:
+        return
     from imagebot.policy import compile_spec  # policy sits below config in the layering
     from imagebot.errors import PolicyError
     from imagebot.model import PolicySpec
