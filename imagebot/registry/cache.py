@@ -1,0 +1,66 @@
+"""The last good tag list of each repository, on disk, for stale-on-error.
+
+When a registry fails, the resolve stage may still decide from the list it saw last time
+(the report shows its age). Files hold only the image name, the tags and the time they were
+fetched — never credentials. Writes are atomic (temp file + rename), so a crash leaves the
+previous list intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CachedTags:
+    tags: tuple[str, ...]
+    fetched_at: float  # Unix time
+
+    def age(self, now: float | None = None) -> float:
+        return max(0.0, (now if now is not None else time.time()) - self.fetched_at)
+
+
+class TagCache:
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    def _path(self, image: str) -> Path:
+        return self.directory / (hashlib.sha256(image.encode()).hexdigest()[:40] + ".json")
+
+    def load(self, image: str) -> CachedTags | None:
+        path = self._path(image)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("image") != image or not isinstance(data.get("tags"), list):
+                return None
+            return CachedTags(tuple(str(t) for t in data["tags"]), float(data["fetched_at"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            log.warning("ignoring unreadable tag cache %s: %s", path, e)
+            return None
+
+    def store(self, image: str, tags: tuple[str, ...], fetched_at: float | None = None) -> None:
+        path = self._path(image)
+        data = {"image": image, "fetched_at": fetched_at if fetched_at is not None else time.time(), "tags": list(tags)}
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tags-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(data, f, separators=(",", ":"))
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError as e:  # a cache that cannot be written must not fail the cycle
+            log.warning("cannot write tag cache %s: %s", path, e)

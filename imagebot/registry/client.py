@@ -1,0 +1,313 @@
+"""RegistryClient: tags, digests, platforms and labels of images, for one process.
+
+One client serves every registry. Within a cycle (see :meth:`RegistryClient.new_cycle`) each
+repository's tag list is fetched once, however many workloads use it and however many
+threads ask at the same time; failures are remembered for the cycle too, so a broken
+repository costs its retries once, not once per workload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from imagebot.config.schema import RegistrySettings
+from imagebot.errors import RegistryError
+from imagebot.registry.cache import TagCache
+from imagebot.registry.credentials import CredentialStore, environment
+from imagebot.registry.manifests import (
+    ALL_MANIFEST_TYPES,
+    INDEX_TYPES,
+    ImageConfig,
+    Platform,
+    index_platforms,
+    media_type,
+    missing_platforms,
+)
+from imagebot.registry.names import TAG, canonical_host, split
+from imagebot.registry.stats import RequestStats
+from imagebot.registry.transport import Registry, RetryPolicy
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: Tags asked for per page (`n=`); registries that cap it lower simply page sooner.
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class TagList:
+    image: str
+    tags: tuple[str, ...]
+    #: Seconds since the list was fetched, when served from the disk cache because the registry failed.
+    stale_age: float | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    media_type: str
+    digest: str
+    body: dict[str, Any]
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+
+def _json(resp: requests.Response, where: str) -> Any:
+    """The body as JSON; a wrong content type is permanent, a broken body temporary (truncated)."""
+    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    try:
+        return json.loads(resp.content)
+    except ValueError:
+        if ctype and "json" not in ctype and ctype != "text/plain":
+            raise RegistryError(f"{where}: answered with Content-Type {ctype} instead of JSON "
+                                f"(is this a registry, or a proxy / login page?)", temporary=False) from None
+        raise RegistryError(f"{where}: the answer is not valid JSON (truncated?)", temporary=True) from None
+
+
+class RegistryClient:
+    """Thread-safe client of every registry the configuration names (and any other, with defaults)."""
+
+    def __init__(
+        self,
+        settings: Sequence[RegistrySettings] = (),
+        *,
+        cache_dir: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        retry: RetryPolicy = RetryPolicy(),
+        page_size: int = PAGE_SIZE,
+    ):
+        self._settings = {canonical_host(s.host): s for s in settings}
+        self._env = environment(env)
+        self._credentials = CredentialStore(self._settings, self._env)
+        self._retry = retry
+        self._page_size = page_size
+        self.stats = RequestStats()
+        self.cache = TagCache(cache_dir) if cache_dir is not None else None
+        self._lock = threading.Lock()
+        self._registries: dict[str, Registry] = {}
+        self._memo: dict[tuple[str, ...], Any] = {}
+        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def new_cycle(self) -> None:
+        """Forget this cycle's answers, failures and skipped registries; re-read credentials."""
+        with self._lock:
+            self._memo.clear()
+            self._key_locks.clear()
+            registries = list(self._registries.values())
+        for reg in registries:
+            reg.new_cycle()
+        self._credentials.forget()
+
+    def close(self) -> None:
+        with self._lock:
+            registries, self._registries = list(self._registries.values()), {}
+        for reg in registries:
+            reg.close()
+
+    def __enter__(self) -> "RegistryClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def registry(self, host: str) -> Registry:
+        host = canonical_host(host)
+        with self._lock:
+            reg = self._registries.get(host)
+            if reg is None:
+                reg = Registry(host, self._settings.get(host), self._credentials, self.stats, self._retry, self._env)
+                self._registries[host] = reg
+            return reg
+
+    def settings(self, host: str) -> RegistrySettings:
+        return self.registry(host).settings
+
+    # -- per-cycle memo --------------------------------------------------------------------
+    def _once(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """compute() once per cycle per key, also when several threads ask at once; failures too."""
+        with self._lock:
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                if key in self._memo:
+                    found = self._memo[key]
+                    if isinstance(found, BaseException):
+                        raise found
+                    return found
+            try:
+                value: Any = compute()
+            except RegistryError as e:
+                value = e
+            with self._lock:
+                self._memo[key] = value
+            if isinstance(value, BaseException):
+                raise value
+            return value
+
+    # -- tags ------------------------------------------------------------------------------
+    def tags(self, image: str) -> TagList:
+        """All tags of `image` ("host/repository"), listed once per cycle; stale from disk if the registry fails."""
+        return self._once(("tags", image), lambda: self._tags_or_stale(image))
+
+    def _tags_or_stale(self, image: str) -> TagList:
+        try:
+            tags = self._list_tags(image)
+        except RegistryError as e:
+            cached = self.cache.load(image) if self.cache is not None and e.temporary else None
+            if cached is None:
+                raise
+            log.warning("%s; using the tag list cached %.0fs ago", e, cached.age())
+            return TagList(image, cached.tags, stale_age=cached.age())
+        if self.cache is not None:
+            self.cache.store(image, tags)
+        return TagList(image, tags)
+
+    def _list_tags(self, image: str) -> tuple[str, ...]:
+        host, repo = split(image)
+        reg = self.registry(host)
+        what = f"listing tags of {image}"
+        url: str | None = urljoin(reg.base_url, f"/v2/{repo}/tags/list?n={self._page_size}")
+        tags: dict[str, None] = {}
+        visited: set[str] = set()
+        pages = 0
+        while url:
+            if pages >= reg.settings.max_tag_pages:
+                raise RegistryError(
+                    f"registry {host}: {what}: more than {reg.settings.max_tag_pages} pages ({len(tags)} tags so far); "
+                    f"raise max_tag_pages for this registry to list them all", temporary=False)
+            visited.add(url)
+            pages += 1
+            page_tags, next_url = reg.request(
+                "GET", url, kind="tags", repository=repo, what=what,
+                parse=lambda r: (self._page(r, f"registry {host}: {what}"), self._next_page(reg, r, what)),
+            )
+            tags.update(dict.fromkeys(page_tags))
+            if next_url in visited:
+                raise RegistryError(f"registry {host}: {what}: the next-page link loops back to a page already read",
+                                    temporary=False)
+            url = next_url
+        log.debug("%s: %d tags in %d page(s)", image, len(tags), pages)
+        return tuple(tags)
+
+    @staticmethod
+    def _page(resp: requests.Response, where: str) -> list[str]:
+        data = _json(resp, where)
+        if not isinstance(data, dict):
+            raise RegistryError(f"{where}: the answer is not a JSON object", temporary=False)
+        raw = data.get("tags") or []
+        if not isinstance(raw, list):
+            raise RegistryError(f"{where}: 'tags' is not a list", temporary=False)
+        tags = [t for t in raw if isinstance(t, str) and TAG.match(t)]
+        if len(tags) != len(raw):
+            log.debug("%s: ignored %d entries that are not valid tags", where, len(raw) - len(tags))
+        return tags
+
+    @staticmethod
+    def _next_page(reg: Registry, resp: requests.Response, what: str) -> str | None:
+        link = resp.links.get("next", {}).get("url")
+        if not link:
+            return None
+        url = urljoin(resp.url, link)
+        here, there = urlsplit(reg.base_url), urlsplit(url)
+        if (there.scheme, there.netloc) != (here.scheme, here.netloc):
+            raise RegistryError(
+                f"registry {reg.host}: {what}: refused a next-page link to another origin "
+                f"({there.scheme}://{there.netloc}); credentials and listings stay on {here.netloc}", temporary=False)
+        return url
+
+    # -- manifests -------------------------------------------------------------------------
+    def digest(self, image: str, tag: str) -> str:
+        """The digest the registry stores for `image:tag` (of the index, for a multi-arch tag)."""
+        return self._once(("digest", image, tag), lambda: self._head_digest(image, tag))
+
+    def _head_digest(self, image: str, tag: str) -> str:
+        host, repo = split(image)
+        reg = self.registry(host)
+        what = f"digest of {image}:{tag}"
+        digest = reg.request("HEAD", f"/v2/{repo}/manifests/{tag}", kind="manifest", repository=repo, what=what,
+                             accept=ALL_MANIFEST_TYPES, parse=lambda r: r.headers.get("Docker-Content-Digest"))
+        if not digest:  # some registries omit it on HEAD: hash the manifest we GET instead
+            digest = self.manifest(image, tag).digest
+        if not _DIGEST.match(digest):
+            raise RegistryError(f"registry {host}: {what}: unexpected digest {digest[:80]!r}", temporary=False)
+        return digest
+
+    def manifest(self, image: str, reference: str) -> Manifest:
+        """The manifest `reference` (a tag or digest) points to, as stored (an index stays an index)."""
+        return self._once(("manifest", image, reference), lambda: self._get_manifest(image, reference))
+
+    def _get_manifest(self, image: str, reference: str) -> Manifest:
+        host, repo = split(image)
+        reg = self.registry(host)
+        what = f"manifest of {image}{'@' if reference.startswith('sha256:') else ':'}{reference}"
+        where = f"registry {host}: {what}"
+
+        def parse(resp: requests.Response) -> Manifest:
+            body = _json(resp, where)
+            if not isinstance(body, dict):
+                raise RegistryError(f"{where}: the manifest is not a JSON object", temporary=False)
+            computed = "sha256:" + hashlib.sha256(resp.content).hexdigest()
+            if reference.startswith("sha256:") and computed != reference:
+                raise RegistryError(f"{where}: content does not match its digest", temporary=True)
+            return Manifest(media_type(body, resp.headers.get("Content-Type")),
+                            resp.headers.get("Docker-Content-Digest") or computed, body)
+
+        return reg.request("GET", f"/v2/{repo}/manifests/{reference}", kind="manifest", repository=repo, what=what,
+                           accept=ALL_MANIFEST_TYPES, parse=parse)
+
+    def missing_platforms(self, image: str, tag: str, platforms: Sequence[str] | None = None) -> tuple[str, ...]:
+        """The required platforms (default: the registry's `platforms` setting) that `image:tag` lacks."""
+        host, _ = split(image)
+        wanted = tuple(platforms) if platforms is not None else self.settings(host).platforms
+        m = self.manifest(image, tag)
+        have = [p for p, _ in index_platforms(m.body)] if m.is_index else [self.image_config(image, tag).platform]
+        return missing_platforms(have, wanted)
+
+    def image_config(self, image: str, tag: str) -> ImageConfig:
+        """The config blob of `image:tag` (for an index: of the first required platform's image)."""
+        return self._once(("config", image, tag), lambda: self._fetch_config(image, tag))
+
+    def _fetch_config(self, image: str, tag: str) -> ImageConfig:
+        host, repo = split(image)
+        m = self.manifest(image, tag)
+        if m.is_index:
+            children = index_platforms(m.body)
+            if not children:
+                raise RegistryError(f"registry {host}: {image}:{tag}: the index lists no platform images",
+                                    temporary=False)
+            wanted = Platform.parse(self.settings(host).platforms[0]) if self.settings(host).platforms else None
+            child = next((d for p, d in children if wanted is None or p.covers(wanted)), children[0][1])
+            m = self.manifest(image, child)
+        config = m.body.get("config")
+        digest = config.get("digest") if isinstance(config, dict) else None
+        if not isinstance(digest, str) or not _DIGEST.match(digest):
+            raise RegistryError(f"registry {host}: {image}:{tag}: the manifest names no config blob", temporary=False)
+        where = f"registry {host}: config of {image}:{tag}"
+
+        def parse(resp: requests.Response) -> ImageConfig:
+            if "sha256:" + hashlib.sha256(resp.content).hexdigest() != digest:
+                raise RegistryError(f"{where}: the blob does not match its digest (truncated?)", temporary=True)
+            blob = _json(resp, where)
+            if not isinstance(blob, dict):
+                raise RegistryError(f"{where}: the config is not a JSON object", temporary=False)
+            return ImageConfig.from_blob(blob)
+
+        return self.registry(host).request("GET", f"/v2/{repo}/blobs/{digest}", kind="blob", repository=repo,
+                                           what=f"config of {image}:{tag}", parse=parse)
+
+    def labels(self, image: str, tag: str) -> Mapping[str, str]:
+        """OCI labels of `image:tag` (org.opencontainers.image.source, ...), from its config blob."""
+        return self.image_config(image, tag).labels

@@ -1,0 +1,379 @@
+"""One registry host: HTTP(S) session, auth handshake, budget, retries, and the breaker.
+
+Every request to a registry goes through :meth:`Registry.request`, which
+
+* waits for a concurrency slot and a rate token (:mod:`imagebot.registry.budget`);
+* sends credentials preemptively once the registry is known to need them (a cached bearer
+  token for the scope, or Basic), otherwise answers the 401 challenge and sends again;
+* retries 5xx, 429, timeouts and connection resets with exponential, jittered, bounded waits
+  (tenacity), honouring ``Retry-After``;
+* turns every failure into a typed :class:`~imagebot.errors.RegistryError` /
+  :class:`~imagebot.errors.AuthError` that names the registry and what was being done, and
+  says whether a retry can help.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import ipaddress
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+
+from imagebot import __version__
+from imagebot.config.schema import RegistrySettings
+from imagebot.errors import AuthError, RegistryError
+from imagebot.registry.auth import Challenge, TokenCache, parse_challenges, pull_scope, token_from_response
+from imagebot.registry.budget import Breaker, Budget, default_rate
+from imagebot.registry.credentials import Credentials, CredentialStore, docker_config_path
+from imagebot.registry.names import api_host, canonical_host
+from imagebot.registry.stats import RequestStats
+
+log = logging.getLogger(__name__)
+USER_AGENT = f"imagebot/{__version__}"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries. Tests pass tiny waits; production keeps the defaults."""
+
+    attempts: int = 4
+    backoff: float = 0.5  # the first wait, doubled each time, jittered by ±50 %
+    max_backoff: float = 8.0
+    #: The longest Retry-After we wait out inside a cycle; a longer one skips the registry.
+    max_retry_after: float = 60.0
+    #: Consecutive failed requests (each after its retries) before the registry is skipped.
+    failures_before_skip: int = 3
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_detail(resp: requests.Response) -> str:
+    """The first error code + message of a distribution error body, if any (never the whole body)."""
+    try:
+        errors = resp.json().get("errors") or []
+        e = errors[0]
+        return f": {e.get('code', '')} {e.get('message', '')}".rstrip()
+    except Exception:
+        return ""
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _no_netrc(r: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A no-op auth: keeps requests from sending ~/.netrc credentials we did not choose."""
+    return r
+
+
+class Registry:
+    """Everything about talking to one registry host. Thread-safe."""
+
+    def __init__(
+        self,
+        host: str,
+        settings: RegistrySettings | None,
+        credentials: CredentialStore,
+        stats: RequestStats,
+        retry: RetryPolicy,
+        env: Mapping[str, str],
+    ):
+        self.host = canonical_host(host)
+        # Like docker, a loopback registry without settings speaks plain HTTP.
+        self.settings = settings or RegistrySettings(host=self.host, insecure=_is_loopback(self.host.rsplit(":", 1)[0]))
+        self.base_url = f"{'http' if self.settings.insecure else 'https'}://{api_host(self.host)}"
+        self._credentials = credentials
+        self._stats = stats
+        self.retry = retry
+        self._env = env
+        limit = self.settings.rate_limit or default_rate(self.host)
+        self.budget = Budget(limit)
+        self.breaker = Breaker(retry.failures_before_skip)
+        self.tokens = TokenCache()
+        self._lock = threading.Lock()
+        self._token_lock = threading.Lock()
+        self._scheme: str | None = None  # "bearer" / "basic" once the registry told us
+        self._challenge: Challenge | None = None
+        self.session = requests.Session()
+        self.session.auth = _no_netrc
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.verify = self.settings.ca_file or self.settings.tls_verify
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(limit.concurrency, 2))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def new_cycle(self) -> None:
+        self.breaker.reset()
+
+    # -- the public entry ------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        kind: str,
+        repository: str,
+        what: str,
+        accept: tuple[str, ...] = (),
+        parse: Callable[[requests.Response], T] = lambda r: r,  # type: ignore[assignment,return-value]
+    ) -> T:
+        """Send one request (with auth, budget and retries) and return ``parse(response)``.
+
+        `parse` runs inside the retried attempt, so a body it finds truncated (a temporary
+        RegistryError) is fetched again like a 503 would be.
+        """
+        if self.breaker.reason:
+            raise RegistryError(
+                f"registry {self.host}: skipped for the rest of this cycle: {self.breaker.reason}",
+                temporary=True,
+                retry_after=self.breaker.retry_after,
+            )
+        url = urljoin(self.base_url + "/", path_or_url)
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retry.attempts),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(self._retryable),
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        try:
+            result = retrying(self._attempt, method, url, kind, repository, what, accept, parse)
+        except RegistryError as e:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            if not e.temporary:
+                raise
+            if e.retry_after is not None and e.retry_after > self.retry.max_retry_after:
+                self.breaker.open(f"rate limited for {e.retry_after:.0f}s (Retry-After)", e.retry_after)
+            else:
+                self.breaker.failure(super(RegistryError, e).__str__())
+            if attempts > 1:
+                raise type(e)(f"{super(RegistryError, e).__str__()} (gave up after {attempts} attempts)",
+                              temporary=True, retry_after=e.retry_after) from None
+            raise
+        self.breaker.success()
+        return result
+
+    # -- retries ---------------------------------------------------------------------------
+    def _retryable(self, e: BaseException) -> bool:
+        if not isinstance(e, RegistryError) or isinstance(e, AuthError) or not e.temporary:
+            return False
+        return e.retry_after is None or e.retry_after <= self.retry.max_retry_after
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        e = state.outcome.exception() if state.outcome else None
+        if isinstance(e, RegistryError) and e.retry_after is not None:
+            return min(e.retry_after, self.retry.max_retry_after)
+        base = self.retry.backoff * (2 ** (state.attempt_number - 1))
+        return min(self.retry.max_backoff, base * random.uniform(0.5, 1.5))
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        e = state.outcome.exception() if state.outcome else None
+        log.info("%s; retrying in %.2fs (attempt %d of %d)", e, state.upcoming_sleep, state.attempt_number + 1,
+                 self.retry.attempts)
+
+    # -- one attempt: send, answer a 401 challenge, send again ------------------------------
+    def _attempt(self, method: str, url: str, kind: str, repository: str, what: str,
+                 accept: tuple[str, ...], parse: Callable[[requests.Response], T]) -> T:
+        scope = pull_scope(repository)
+        answered = False
+        for _ in range(3):
+            auth = self._authorization(scope)
+            headers = {"Authorization": auth} if auth else {}
+            if accept:
+                headers["Accept"] = ", ".join(accept)
+            resp = self._send(method, url, kind, headers, what)
+            if resp.status_code != 401:
+                return parse(self._check(resp, what))
+            challenges = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
+            resp.close()
+            challenge = next((c for c in challenges if c.scheme == "bearer"), None) or next(
+                (c for c in challenges if c.scheme == "basic"), None)
+            if challenge is None:
+                raise AuthError(f"registry {self.host}: {what}: 401 without a Bearer or Basic challenge")
+            if answered:
+                raise self._denied(challenge, scope, what)
+            self._learn(challenge, scope, what)
+            answered = True
+        raise AuthError(f"registry {self.host}: {what}: authentication did not settle")  # pragma: no cover
+
+    def _send(self, method: str, url: str, kind: str, headers: dict[str, str], what: str) -> requests.Response:
+        with self.budget.slot():
+            start = time.monotonic()
+            try:
+                resp = self.session.request(method, url, headers=headers, timeout=self.settings.timeout)
+            except requests.exceptions.SSLError as e:
+                self._stats.record(self.host, kind, "tls")
+                raise RegistryError(
+                    f"registry {self.host}: {what}: TLS failed ({type(e).__name__}); set ca_file for a private CA, "
+                    f"or insecure: true for a plain-HTTP registry", temporary=False) from None
+            except requests.Timeout:
+                self._stats.record(self.host, kind, "timeout")
+                raise RegistryError(f"registry {self.host}: {what}: no answer within {self.settings.timeout:g}s",
+                                    temporary=True) from None
+            except requests.RequestException as e:
+                self._stats.record(self.host, kind, "connection")
+                raise RegistryError(f"registry {self.host}: {what}: connection failed ({type(e).__name__})",
+                                    temporary=True) from None
+        self._stats.record(self.host, kind, resp.status_code)
+        log.debug("%s %s -> %d (%.0f ms)", method, urlsplit(url).path, resp.status_code,
+                  (time.monotonic() - start) * 1000)
+        return resp
+
+    def _check(self, resp: requests.Response, what: str) -> requests.Response:
+        code = resp.status_code
+        if code < 400:
+            return resp
+        where = f"registry {self.host}: {what}"
+        if code == 429:
+            after = _retry_after(resp.headers.get("Retry-After"))
+            hint = f"; Retry-After {after:.0f}s" if after is not None else ""
+            raise RegistryError(f"{where}: rate limited (429){hint}", temporary=True, retry_after=after)
+        if code >= 500:
+            raise RegistryError(f"{where}: server error {code}{_error_detail(resp)}", temporary=True)
+        if code == 404:
+            raise RegistryError(f"{where}: not found (404){_error_detail(resp)}", temporary=False)
+        if code == 403:
+            raise AuthError(f"{where}: forbidden (403){_error_detail(resp)}; check the credentials' permissions")
+        raise RegistryError(f"{where}: unexpected status {code}{_error_detail(resp)}", temporary=False)
+
+    # -- auth ------------------------------------------------------------------------------
+    def _creds(self) -> Credentials | None:
+        return self._credentials.get(self.host)
+
+    def _authorization(self, scope: str) -> str | None:
+        """The Authorization header to send before being asked, if the registry's scheme is known."""
+        with self._lock:
+            scheme, challenge = self._scheme, self._challenge
+        if scheme == "basic":
+            creds = self._creds()
+            if creds and creds.username and creds.password:
+                return "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+            return None
+        if scheme == "bearer" and challenge is not None:
+            token = self.tokens.get(scope) or self._fetch_token(challenge, scope, scope)
+            return f"Bearer {token.value}"
+        return None
+
+    def _learn(self, challenge: Challenge, scope: str, what: str) -> None:
+        """Remember the registry's auth scheme; for Bearer, fetch a token for the challenged scope."""
+        with self._lock:
+            self._scheme = challenge.scheme
+            if challenge.scheme == "bearer":
+                self._challenge = Challenge("bearer", {k: v for k, v in challenge.params.items()
+                                                       if k in ("realm", "service")})
+        if challenge.scheme == "basic":
+            creds = self._creds()
+            if not (creds and creds.username and creds.password):
+                raise self._no_credentials(what, creds)
+            return
+        self.tokens.drop(scope)
+        asked = challenge.scope or scope
+        if challenge.error == "insufficient_scope" and challenge.scope and scope not in challenge.scope.split(" "):
+            asked = f"{scope} {challenge.scope}"
+        self._fetch_token(challenge, scope, asked)
+
+    def _no_credentials(self, what: str, creds: Credentials | None) -> AuthError:
+        if creds and creds.identity_token:
+            return AuthError(f"registry {self.host}: {what}: the registry wants Basic auth, but {creds.source} "
+                             f"holds only an identity token")
+        return AuthError(
+            f"registry {self.host}: {what}: the registry requires credentials and none were found "
+            f"(looked in imagebot's registries config and {docker_config_path(self._env)})")
+
+    def _denied(self, challenge: Challenge, scope: str, what: str) -> AuthError:
+        creds = self._creds()
+        if challenge.error == "insufficient_scope":
+            return AuthError(f"registry {self.host}: {what}: access denied (insufficient_scope): the token "
+                             f"service granted no pull access to {challenge.scope or scope}"
+                             + (f" for the credentials from {creds.source}" if creds else " anonymously"))
+        if creds:
+            return AuthError(f"registry {self.host}: {what}: the credentials from {creds.source} were rejected")
+        return self._no_credentials(what, creds)
+
+    def _fetch_token(self, challenge: Challenge, cache_scope: str, asked_scope: str):
+        """Ask the token service named by the challenge for a token (anonymously or with credentials)."""
+        with self._token_lock:
+            cached = self.tokens.get(cache_scope)
+            if cached is not None:
+                return cached
+            realm = challenge.realm
+            parts = urlsplit(realm)
+            if parts.scheme not in ("https", "http") or not parts.netloc:
+                raise AuthError(f"registry {self.host}: the auth challenge names no usable token realm {realm!r}")
+            if parts.scheme == "http" and not (self.settings.insecure or _is_loopback(parts.hostname or "")):
+                raise AuthError(f"registry {self.host}: refusing to send credentials to a plain-HTTP token realm "
+                                f"{parts.scheme}://{parts.netloc} (set insecure: true to allow)")
+            creds = self._creds()
+            params = {"scope": asked_scope}
+            if challenge.service:
+                params["service"] = challenge.service
+            what = f"token from {parts.netloc} for {asked_scope}"
+            with self.budget.slot():
+                try:
+                    if creds and creds.identity_token:
+                        resp = self.session.post(realm, data={**params, "grant_type": "refresh_token",
+                                                              "refresh_token": creds.identity_token,
+                                                              "client_id": "imagebot"},
+                                                 timeout=self.settings.timeout)
+                    else:
+                        auth = (creds.username, creds.password) if creds and creds.username and creds.password else None
+                        if auth:
+                            params["account"] = auth[0]
+                        resp = self.session.get(realm, params=params, auth=auth or _no_netrc,
+                                                timeout=self.settings.timeout)
+                except requests.Timeout:
+                    self._stats.record(self.host, "token", "timeout")
+                    raise RegistryError(f"registry {self.host}: {what}: no answer within {self.settings.timeout:g}s",
+                                        temporary=True) from None
+                except requests.RequestException as e:
+                    self._stats.record(self.host, "token", "connection")
+                    raise RegistryError(f"registry {self.host}: {what}: connection failed ({type(e).__name__})",
+                                        temporary=True) from None
+            self._stats.record(self.host, "token", resp.status_code)
+            if resp.status_code in (401, 403):
+                if creds:
+                    raise AuthError(f"registry {self.host}: the token service {parts.netloc} rejected the "
+                                    f"credentials from {creds.source}")
+                raise self._no_credentials(what, creds)
+            self._check(resp, what)
+            try:
+                token = token_from_response(resp.json())
+            except ValueError:
+                token = None
+            if token is None:
+                raise RegistryError(f"registry {self.host}: {what}: the token service answered without a token",
+                                    temporary=True)
+            self.tokens.put(cache_scope, token)
+            return token
+
