@@ -1,0 +1,119 @@
+"""resolve and plan are pure: table-driven tests with an in-memory tag source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from imagebot import plan as planner
+from imagebot.errors import RegistryError
+from imagebot.model import FieldKind, Location, Occurrence, PolicySpec
+from imagebot.resolve import resolve
+
+DIGESTS = {("reg.io/team/app", t): "sha256:" + (t.replace(".", "").ljust(64, "0"))[:64] for t in ("1.0.0", "1.2.0", "1.10.0", "2.0.0")}
+
+
+@dataclass
+class MemoryTags:
+    """A tag source backed by a dict; counts calls so the once-per-repository rule is visible."""
+
+    tags_of: dict[str, list[str]]
+    failing: dict[str, RegistryError] = field(default_factory=dict)
+    listed: list[str] = field(default_factory=list)
+    digested: list[tuple[str, str]] = field(default_factory=list)
+
+    @dataclass(frozen=True)
+    class Listing:
+        tags: tuple[str, ...]
+        stale_age: float | None = None
+
+    def tags(self, image: str) -> "MemoryTags.Listing":
+        self.listed.append(image)
+        if image in self.failing:
+            raise self.failing[image]
+        return self.Listing(tuple(self.tags_of[image]))
+
+    def digest(self, image: str, tag: str) -> str:
+        self.digested.append((image, tag))
+        return DIGESTS[(image, tag)]
+
+
+def occ(value: str, *, image: str = "reg.io/team/app", tag: str | None = "1.0.0", digest: str | None = None,
+        policy: str = "semver:^1.0", field: FieldKind = FieldKind.IMAGE, line: int = 1, pin: bool = False) -> Occurrence:
+    return Occurrence(
+        location=Location("apps/a.yaml", line, 10), document=0, field=field, value=value, image=image,
+        tag=tag, digest=digest, policy=PolicySpec(policy, pin_digest=pin), subject=f"Deployment/a line {line}",
+    )
+
+
+TAGS = {"reg.io/team/app": ["1.0.0", "1.2.0", "1.10.0", "2.0.0", "latest"], "reg.io/team/other": ["3.0", "3.1"]}
+
+
+@pytest.mark.parametrize(
+    ("occurrence", "new"),
+    [
+        (occ("reg.io/team/app:1.0.0"), "reg.io/team/app:1.10.0"),
+        (occ("1.0.0", field=FieldKind.TAG), "1.10.0"),
+        (occ("reg.io/team/app:1.10.0", tag="1.10.0"), None),  # up to date: no change
+        (occ("reg.io/team/app:1.0.0", policy="semver:^2.0"), "reg.io/team/app:2.0.0"),
+        # a pinned digest is refreshed with the tag
+        (occ("reg.io/team/app:1.0.0@sha256:" + "a" * 64, digest="sha256:" + "a" * 64),
+         "reg.io/team/app:1.10.0@" + DIGESTS[("reg.io/team/app", "1.10.0")]),
+        # pin-digest adds one
+        (occ("reg.io/team/app:1.0.0", pin=True), "reg.io/team/app:1.10.0@" + DIGESTS[("reg.io/team/app", "1.10.0")]),
+    ],
+)
+def test_plan_rewrites_the_field(occurrence: Occurrence, new: str | None) -> None:
+    p = planner.build(resolve([occurrence], MemoryTags(TAGS)))
+    assert [c.new for c in p.changes] == ([new] if new else [])
+    if new:
+        assert p.changes[0].old == occurrence.value
+
+
+def test_each_repository_is_listed_once_per_cycle() -> None:
+    source = MemoryTags(TAGS)
+    occs = [occ("reg.io/team/app:1.0.0", line=i) for i in range(1, 30)]
+    occs += [occ("reg.io/team/other:3.0", image="reg.io/team/other", tag="3.0", policy="minor", line=40)]
+    resolutions = resolve(occs, source)
+    assert sorted(source.listed) == ["reg.io/team/app", "reg.io/team/other"]
+    assert all(r.target for r in resolutions)
+
+
+def test_name_fields_are_never_resolved() -> None:
+    source = MemoryTags(TAGS)
+    assert resolve([occ("reg.io/team/app", field=FieldKind.NAME)], source) == ()
+    assert source.listed == []
+
+
+def test_a_failing_registry_skips_only_its_images() -> None:
+    source = MemoryTags(TAGS, failing={"reg.io/team/other": RegistryError("reg.io: 503 Service Unavailable", temporary=True)})
+    occs = [occ("reg.io/team/app:1.0.0"), occ("reg.io/team/other:3.0", image="reg.io/team/other", tag="3.0", line=9)]
+    p = planner.build(resolve(occs, source))
+    assert [c.new for c in p.changes] == ["reg.io/team/app:1.10.0"]
+    (problem,) = p.problems
+    assert problem.kind == "registry" and problem.temporary and problem.location.line == 9
+    assert "503" in problem.message
+
+
+def test_bad_policy_is_a_problem_naming_the_workload() -> None:
+    p = planner.build(resolve([occ("reg.io/team/app:1.0.0", policy="newest-please")], MemoryTags(TAGS)))
+    assert not p.changes
+    (problem,) = p.problems
+    assert problem.kind == "policy" and "newest-please" in problem.message
+    assert problem.subject == "Deployment/a line 1" and problem.location.file == "apps/a.yaml"
+
+
+def test_plan_id_is_stable_and_order_free() -> None:
+    occs = [occ("reg.io/team/app:1.0.0", line=1), occ("reg.io/team/app:1.2.0", tag="1.2.0", line=2)]
+    a = planner.build(resolve(occs, MemoryTags(TAGS)))
+    b = planner.build(resolve(list(reversed(occs)), MemoryTags(TAGS)))
+    assert a.id == b.id and len(a.changes) == 2
+    c = planner.build(resolve(occs[:1], MemoryTags(TAGS)))
+    assert c.id != a.id
+
+
+def test_never_downgrades_when_the_current_tag_vanished() -> None:
+    # 1.10.0 is current but the registry no longer lists it: keep it, never move down.
+    p = planner.build(resolve([occ("reg.io/team/app:1.10.0", tag="1.10.0")], MemoryTags({"reg.io/team/app": ["1.0.0", "1.2.0"]})))
+    assert p.changes == ()
