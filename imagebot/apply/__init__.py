@@ -1,0 +1,102 @@
+"""apply: splice new scalar values into the original bytes, and prove nothing else changed.
+
+Pure: reads files, never writes them (deliver writes). A YAML file is never re-dumped; each
+value is located with ruamel.yaml, replaced in the original text in the style it was written in
+(see :mod:`imagebot.apply.token`), and the result is parsed again and compared node by node
+with the original (:mod:`imagebot.apply.verify`).
+
+Partial files: when one change in a file cannot be made safely, it is refused with its reason
+and the file's other changes still apply - each of them proven on its own against the
+original. A file is left untouched only when none of its changes is safe.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Sequence
+
+from imagebot.apply.splice import Locator, Splice, conflicts, prepare, splice
+from imagebot.apply.verify import verify
+from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
+from imagebot.errors import EditError
+from imagebot.model import Change, FileEdit, Refusal, Rendered
+
+__all__ = ["edit_text", "render", "edit_file"]
+
+
+def render(root: pathlib.Path, changes: Sequence[Change]) -> Rendered:
+    """Compute the new bytes of every file the changes touch (files are read, not written)."""
+    by_file: dict[str, list[Change]] = {}
+    for c in changes:
+        by_file.setdefault(c.file, []).append(c)
+    edits: list[FileEdit] = []
+    refused: list[Refusal] = []
+    for file in sorted(by_file):
+        file_changes = by_file[file]
+        try:
+            before = (root / file).read_bytes()
+        except OSError as exc:
+            refused += [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes]
+            continue
+        after, applied, file_refused = edit_file(before, file_changes)
+        refused += file_refused
+        if applied and after != before:
+            edits.append(FileEdit(file, before, after, tuple(applied)))
+    return Rendered(tuple(edits), tuple(refused))
+
+
+def edit_text(text_bytes: bytes, changes: Sequence[Change]) -> bytes:
+    """All the changes applied to one file's bytes, or EditError naming the first refusal."""
+    after, _, refused = edit_file(text_bytes, changes)
+    if refused:
+        first = refused[0]
+        raise EditError(f"{first.change.occurrence.location}: {first.reason}")
+    return after
+
+
+def edit_file(before: bytes, changes: Sequence[Change]) -> tuple[bytes, list[Change], list[Refusal]]:
+    """(new bytes, changes made, changes refused) for one file; the safe changes all apply."""
+    if not changes:
+        return before, [], []
+    try:
+        bom, text = decode(before)
+    except UnicodeDecodeError as exc:
+        return before, [], [Refusal(c, f"the file is not UTF-8 (byte {exc.start})") for c in changes]
+    try:
+        docs = compose(text)
+    except YAMLError as exc:
+        reason = f"the file is not valid YAML (line {error_line(exc)}: {error_text(exc)})"
+        return before, [], [Refusal(c, reason) for c in changes]
+
+    locator = Locator(docs)
+    refused: list[Refusal] = []
+    ready: list[Splice] = []
+    for c in changes:
+        try:
+            ready.append(prepare(text, locator, c))
+        except EditError as exc:
+            refused.append(Refusal(c, str(exc)))
+    clashes = conflicts(ready)
+    refused += [Refusal(ready[i].change, why) for i, why in clashes.items()]
+    ready = [s for i, s in enumerate(ready) if i not in clashes]
+
+    try:  # the common case: everything at once, one parse to prove it
+        new_text = _proven(text, docs, ready)
+        accepted = ready
+    except EditError:  # find the culprits: add the splices one at a time, each proven
+        accepted, new_text = [], text
+        for s in ready:
+            try:
+                new_text = _proven(text, docs, accepted + [s])
+                accepted.append(s)
+            except EditError as exc:
+                refused.append(Refusal(s.change, str(exc)))
+    if not accepted:
+        return before, [], refused
+    return (bom + new_text).encode("utf-8"), [s.change for s in accepted], refused
+
+
+def _proven(text: str, docs: list, splices: list[Splice]) -> str:
+    new_text = splice(text, splices)
+    verify(docs, new_text, {id(s.node): s.change.new for s in splices})
+    return new_text

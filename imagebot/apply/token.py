@@ -1,0 +1,51 @@
+"""Write a new scalar value as a YAML token in the style the old one was written in.
+
+The rule (documented in docs/manifests.md):
+
+- a double-quoted value stays double-quoted, a single-quoted one single-quoted;
+- a plain value stays plain when the new text is a *safe plain string*: made of the characters
+  image references use, and read back as a string by both YAML 1.2 (ruamel) and YAML 1.1
+  (go-yaml / Kubernetes, where ``on``/``yes``/``0777``/``12:30`` are not strings). Otherwise
+  the new value is written double-quoted (``1.20`` -> ``"1.20"``) so that its type does not
+  change: quoting is the one extra byte we allow ourselves, because refusing would leave the
+  image un-updated and a float tag is never what the user meant;
+- values with control characters or line breaks are refused: an image reference never holds
+  them, so their presence means something upstream went wrong.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+
+from imagebot.discover.yamltree import STR_TAG
+from imagebot.errors import EditError
+
+# Characters of references, tags and digests; the first one must not be a YAML indicator.
+_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@:+=~-]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_RESOLVERS = (VersionedResolver(version=(1, 2)), VersionedResolver(version=(1, 1)))
+
+
+def plain_is_safe(value: str) -> bool:
+    """True if `value` written unquoted reads back as this same string in YAML 1.1 and 1.2."""
+    if not _SAFE_PLAIN.fullmatch(value) or value.endswith(":"):
+        return False
+    return all(str(r.resolve(ScalarNode, value, (True, False))) == STR_TAG for r in _RESOLVERS)
+
+
+def render_token(value: str, style: str | None) -> str:
+    """The YAML token for `value` in `style` (None = plain, "'" or '"'). Raises EditError."""
+    if _CONTROL.search(value):
+        raise EditError(f"the new value {value!r} contains a control character or line break")
+    if style is None:
+        if plain_is_safe(value):
+            return value
+        style = '"'
+    if style == "'":
+        return "'" + value.replace("'", "''") + "'"
+    if style == '"':
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise EditError(f"cannot write a {style!r} scalar")

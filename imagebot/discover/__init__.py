@@ -1,0 +1,87 @@
+"""discover: the checkout -> every image reference that has an update policy.
+
+Formats are plain functions ``find(parsed_file, claimed) -> Found`` listed in :data:`FORMATS`,
+run in that order on every file that passes the text screen (:mod:`imagebot.discover.files`).
+The marker format runs first: a marker on a value is the most specific statement and claims
+it, so the annotation and kustomization formats skip values already claimed.
+
+Nothing here raises for bad input: an unreadable file, a YAML error, a malformed annotation or
+marker becomes a Problem naming the file and line, and every other file is still scanned
+(``imagebot validate`` prints them).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+
+from imagebot.config.schema import NamedPolicy
+from imagebot.discover import kustomize, marked, workloads
+from imagebot.discover.files import walk, worth_parsing
+from imagebot.discover.parsed import Found, ParsedFile
+from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
+from imagebot.model import Discovery, Location, Problem
+
+__all__ = ["scan", "scan_file", "FORMATS"]
+
+Format = Callable[[ParsedFile, set[tuple[int, int]]], Found]
+
+#: Manifest formats, in the order they claim values.
+FORMATS: dict[str, Format] = {
+    "marker": marked.find,
+    "workload": workloads.find,
+    "kustomization": kustomize.find,
+}
+
+
+def scan(
+    root: pathlib.Path,
+    *,
+    paths: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    policies: Mapping[str, NamedPolicy] = {},
+) -> Discovery:
+    """Find every image reference with a policy under `paths` (repo-relative; default: all)."""
+    occurrences, problems = [], []
+    scanned = parsed = 0
+    try:
+        files = list(walk(root, paths, exclude))
+    except FileNotFoundError as exc:
+        return Discovery((), (Problem("config", f"repository.paths: {exc.args[0]!r} does not exist in the repository"),))
+    for rel in files:
+        scanned += 1
+        try:
+            data = (root / rel).read_bytes()
+        except OSError as exc:
+            problems.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
+            continue
+        if not worth_parsing(rel, data, bool(policies)):
+            continue
+        parsed += 1
+        found = scan_file(rel, data, policies)
+        occurrences += found.occurrences
+        problems += found.problems
+    return Discovery(tuple(occurrences), tuple(problems), scanned, parsed)
+
+
+def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -> Found:
+    """Parse one file and run every format on it."""
+    found = Found()
+    try:
+        _, text = decode(data)
+    except UnicodeDecodeError as exc:
+        found.problems.append(Problem("yaml", f"not UTF-8 text (byte {exc.start})", Location(rel)))
+        return found
+    try:
+        docs = compose(text)
+    except YAMLError as exc:
+        line = error_line(exc)
+        if "{{" in text:
+            found.problems.append(Problem("template", "skipped: a Helm/Go template ({{ ... }}), not plain YAML", Location(rel, line or 0)))
+        else:
+            found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
+        return found
+    pf = ParsedFile(rel, text, docs, policies)
+    for fmt in FORMATS.values():
+        found.add(fmt(pf, found.claimed))
+    return found

@@ -1,0 +1,83 @@
+"""Which files discover reads, and the cheap text screen that decides which ones it parses.
+
+Parsing YAML costs milliseconds per file; a byte search costs microseconds. A file can only
+hold a reference imagebot acts on if its text mentions imagebot (annotations ``imagebot.io/``,
+markers ``# imagebot:`` and ``$imagebot``) or Flux's ``$imagepolicy``, or if it is a
+kustomization file and config policies exist (they match ``images:`` entries by name). Every
+other file is skipped unparsed, so a 10,000-file repository scans in well under a second or two.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import pathlib
+from collections.abc import Iterator, Sequence
+
+from imagebot.discover.kustomize import is_kustomization
+
+SUFFIXES = (".yaml", ".yml")
+_TOKENS = (b"imagebot", b"$imagepolicy")
+
+
+def is_manifest_name(name: str) -> bool:
+    return name.endswith(SUFFIXES) or name == "Kustomization"
+
+
+def excluded(rel: str, patterns: Sequence[str]) -> bool:
+    """A glob matches the path, or one of its parent folders (``vendor/*``, ``charts``)."""
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatch.fnmatchcase(p, pat) for pat in patterns for p in prefixes)
+
+
+def walk(root: pathlib.Path, paths: Sequence[str], exclude: Sequence[str]) -> Iterator[str]:
+    """Repo-relative POSIX paths of candidate manifest files, sorted, each once.
+
+    `.git` folders and symbolic links are skipped (a link could lead out of the checkout).
+    A missing entry of `paths` raises FileNotFoundError naming it.
+    """
+    seen: set[str] = set()
+    for start in paths or ("",):
+        base = root / start if start else root
+        if not base.exists():
+            raise FileNotFoundError(start)
+        if base.is_file():
+            rel = pathlib.PurePath(start).as_posix()
+            if rel not in seen and not base.is_symlink() and not excluded(rel, exclude):
+                seen.add(rel)
+                yield rel
+            continue
+        for rel in _tree(root, base, exclude):
+            if rel not in seen:
+                seen.add(rel)
+                yield rel
+
+
+def _tree(root: pathlib.Path, base: pathlib.Path, exclude: Sequence[str]) -> Iterator[str]:
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        reldir = os.path.relpath(dirpath, root)
+        reldir = "" if reldir == "." else pathlib.PurePath(reldir).as_posix()
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d != ".git"
+            and not os.path.islink(os.path.join(dirpath, d))
+            and not excluded(f"{reldir}/{d}" if reldir else d, exclude)
+        )
+        for name in filenames:
+            if not is_manifest_name(name):
+                continue
+            rel = f"{reldir}/{name}" if reldir else name
+            if os.path.islink(os.path.join(dirpath, name)) or excluded(rel, exclude):
+                continue
+            found.append(rel)
+    yield from sorted(found)
+
+
+def worth_parsing(rel: str, data: bytes, has_policies: bool) -> bool:
+    """The text screen: can this file hold a reference imagebot acts on?"""
+    if any(t in data for t in _TOKENS):
+        return True
+    return has_policies and is_kustomization(rel)

@@ -1,0 +1,127 @@
+"""Format: any YAML scalar carrying an inline marker comment (Helm values, HelmRelease
+``spec.values``, CRDs, workloads, kustomization fields...). See :mod:`imagebot.discover.markers`
+for the marker syntax.
+
+Split fields (``image.repository`` + ``image.tag`` with ``:name`` / ``:tag`` markers of one
+policy) in one mapping form a group: each field is its own occurrence, and each knows the
+group's current tag and digest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imagebot.discover import markers
+from imagebot.discover.markers import InlineMarker, MarkerError, NamedMarker
+from imagebot.discover.occurrences import full_reference, named_spec, policy_image, split_field
+from imagebot.discover.parsed import Found, ParsedFile
+from imagebot.discover.yamltree import Scalar, line_comment, scalars
+from imagebot.errors import ReferenceError_
+from imagebot.model import FieldKind, Location, PolicySpec, Problem
+
+
+@dataclass(frozen=True)
+class _Named:
+    scalar: Scalar
+    marker: NamedMarker
+    line: int
+
+    @property
+    def group(self) -> tuple[int, str, str]:
+        parent = self.scalar.path.rpartition(".")[0] if self.scalar.parent is not None else self.scalar.path
+        return (self.scalar.document, parent, self.marker.name)
+
+
+def marker_lines(text: str) -> set[int]:
+    """1-based numbers of the lines that may hold a marker (a cheap text screen)."""
+    return {text.count("\n", 0, m.start()) + 1 for m in markers.CANDIDATE.finditer(text)}
+
+
+def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
+    found = Found()
+    lines = marker_lines(pf.text)
+    if not lines:
+        return found
+    named: list[_Named] = []
+    used: set[int] = set()
+    for scalar in scalars(pf.docs):
+        line = int(scalar.node.end_mark.line) + 1
+        if line not in lines:
+            continue
+        comment = line_comment(pf.text, scalar.node)
+        if comment is None:
+            continue
+        used.add(line)
+        try:
+            marker = markers.parse(comment)
+        except MarkerError as exc:
+            found.problems.append(Problem("marker", str(exc), Location(pf.path, line), f"{pf.path} {scalar.path}"))
+            found.claimed.add((scalar.line, scalar.column))
+            continue
+        if marker is None:
+            continue
+        found.claimed.add((scalar.line, scalar.column))
+        if isinstance(marker, InlineMarker):
+            _inline(pf, scalar, marker, line, found)
+        else:
+            named.append(_Named(scalar, marker, line))
+    _named(pf, named, found)
+    found.problems += _stray(pf, lines - used)
+    return found
+
+
+def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, found: Found) -> None:
+    options = {k.replace("-", "_"): v for k, v in marker.options.items()}
+    spec = PolicySpec(policy=marker.policy, source=f"{pf.path}:{line} marker", **options)  # type: ignore[arg-type]
+    result = full_reference(pf, scalar, spec, f"{pf.path} {scalar.path}")
+    (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
+
+
+def _named(pf: ParsedFile, items: list[_Named], found: Found) -> None:
+    groups: dict[tuple[int, str, str], list[_Named]] = {}
+    for item in items:
+        groups.setdefault(item.group, []).append(item)
+    for (document, parent, name), members in groups.items():
+        first = members[0]
+        subject = f"{pf.path} {parent or first.scalar.path} (policy {name})"
+        policy = pf.policies.get(name)
+        if policy is None:
+            known = ", ".join(sorted(pf.policies)) or "none configured"
+            for m in members:
+                found.problems.append(Problem("marker", f"{m.marker.key} marker names an unknown policy {name!r} (config policies: {known})", Location(pf.path, m.line), subject))
+            continue
+        try:
+            image = policy_image(name, policy)
+        except ReferenceError_ as exc:
+            found.problems.append(Problem("policy", str(exc), Location(pf.path, first.line), subject))
+            continue
+        tag = next((m.scalar.value for m in members if m.marker.field is FieldKind.TAG), None)
+        digest = next((m.scalar.value or None for m in members if m.marker.field is FieldKind.DIGEST), None)
+        group = f"{pf.path}#{document}:{parent}:{name}"
+        for m in members:
+            spec = named_spec(policy, f"{pf.path}:{m.line} marker {m.marker.key} {name}")
+            if m.marker.field is FieldKind.IMAGE:
+                result = full_reference(pf, m.scalar, spec, subject, image=image)
+            else:
+                result = split_field(pf, m.scalar, m.marker.field, spec, subject, image, tag, digest, group)
+            (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
+
+
+def _stray(pf: ParsedFile, lines: set[int]) -> list[Problem]:
+    """Markers that sit on a line holding no one-line value (e.g. after a mapping key): they
+    would silently do nothing, so say so. Comment-only lines are documentation, not markers."""
+    out: list[Problem] = []
+    all_lines = pf.text.splitlines()
+    for line in sorted(lines):
+        text = all_lines[line - 1] if line <= len(all_lines) else ""
+        code, hash_, comment = text.partition("#")
+        if not code.strip() or not hash_:
+            continue
+        try:
+            marker = markers.parse(comment)
+        except MarkerError as exc:
+            out.append(Problem("marker", str(exc), Location(pf.path, line)))
+            continue
+        if marker is not None:
+            out.append(Problem("marker", "this marker is not on the line of a one-line value, so it applies to nothing", Location(pf.path, line)))
+    return out

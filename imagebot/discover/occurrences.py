@@ -1,0 +1,102 @@
+"""Build Occurrences from located scalars: parse the reference, refuse templated values."""
+
+from __future__ import annotations
+
+from imagebot.config.schema import NamedPolicy
+from imagebot.discover.parsed import ParsedFile
+from imagebot.discover.yamltree import Scalar
+from imagebot.errors import ReferenceError_
+from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem
+from imagebot.reference import parse, parse_name
+
+
+def templated(value: str) -> bool:
+    """A Helm/Go template expression: not a value imagebot can read or write."""
+    return "{{" in value
+
+
+def template_problem(pf: ParsedFile, scalar: Scalar, subject: str) -> Problem:
+    return Problem(
+        "template",
+        f"skipped: {scalar.path or 'the value'} is a template expression ({scalar.value!r}), not an image reference",
+        pf.location(scalar.node),
+        subject,
+    )
+
+
+def full_reference(
+    pf: ParsedFile, scalar: Scalar, policy: PolicySpec, subject: str, image: str | None = None
+) -> Occurrence | Problem:
+    """An IMAGE occurrence for a scalar holding ``name[:tag][@digest]``.
+
+    `image` overrides the name to look up (a named policy's image); by default it is the
+    normalised name written in the value.
+    """
+    if templated(scalar.value):
+        return template_problem(pf, scalar, subject)
+    try:
+        ref = parse(scalar.value)
+    except ReferenceError_ as exc:
+        return Problem("reference", str(exc), pf.location(scalar.node), subject)
+    return Occurrence(
+        location=pf.location(scalar.node),
+        document=scalar.document,
+        field=FieldKind.IMAGE,
+        value=scalar.value,
+        image=image or ref.name,
+        tag=ref.tag,
+        digest=ref.digest,
+        policy=policy,
+        subject=subject,
+        path=scalar.path,
+    )
+
+
+def split_field(
+    pf: ParsedFile,
+    scalar: Scalar,
+    kind: FieldKind,
+    policy: PolicySpec,
+    subject: str,
+    image: str,
+    tag: str | None,
+    digest: str | None,
+    group: str,
+) -> Occurrence | Problem:
+    """A NAME / TAG / DIGEST occurrence; `tag` and `digest` come from the sibling fields."""
+    if templated(scalar.value):
+        return template_problem(pf, scalar, subject)
+    return Occurrence(
+        location=pf.location(scalar.node),
+        document=scalar.document,
+        field=kind,
+        value=scalar.value,
+        image=image,
+        tag=tag,
+        digest=digest,
+        policy=policy,
+        subject=subject,
+        group=group,
+        path=scalar.path,
+    )
+
+
+def named_spec(named: NamedPolicy, source: str) -> PolicySpec:
+    """A config policy as the PolicySpec every stage after discover reads."""
+    return PolicySpec(
+        policy=named.policy,
+        tag_filter=named.tag_filter,
+        extract=named.extract,
+        exclude=named.exclude,
+        prerelease=named.prerelease,
+        pin_digest=named.pin_digest,
+        source=source,
+    )
+
+
+def policy_image(name: str, named: NamedPolicy) -> str:
+    """The normalised image of a config policy. Raises ReferenceError_ naming the policy."""
+    try:
+        return parse_name(named.image).name
+    except ReferenceError_ as exc:
+        raise ReferenceError_(f"config policy {name!r}: image {named.image!r}: {exc}") from None

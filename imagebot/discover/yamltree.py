@@ -1,0 +1,151 @@
+"""Read YAML as a tree of *positioned* nodes, never as plain data.
+
+Discover and apply both need to know exactly where each scalar sits in the original text
+(document, line, column, character span) and how it is written (plain, quoted, block,
+anchored). ruamel.yaml's composer gives that: each node carries start/end marks whose
+``index`` is a character offset into the text we passed in. Both stages use these helpers so
+that a location found by discover is the one apply looks for.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+BOM = "\ufeff"
+STR_TAG = "tag:yaml.org,2002:str"
+
+__all__ = [
+    "BOM",
+    "STR_TAG",
+    "YAMLError",
+    "Scalar",
+    "compose",
+    "decode",
+    "error_line",
+    "line_comment",
+    "scalars",
+    "mapping_get",
+]
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Split raw file bytes into (bom, text). Raises UnicodeDecodeError for non-UTF-8 input.
+
+    Bytes are decoded as they are: no newline translation, so CRLF stays CRLF and the
+    character offsets ruamel reports map back to exactly these characters.
+    """
+    text = data.decode("utf-8")
+    if text.startswith(BOM):
+        return BOM, text[1:]
+    return "", text
+
+
+def compose(text: str) -> list[Node]:
+    """Every document of `text` as a node tree (an empty document is a null scalar).
+
+    Raises ruamel's YAMLError (see :func:`error_line`) when the text is not YAML.
+    """
+    yaml = YAML(typ="rt", pure=True)
+    return [doc for doc in yaml.compose_all(text)]
+
+
+def error_line(exc: YAMLError) -> int | None:
+    """The 1-based line a YAML error points at, when it has one."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return mark.line + 1 if mark is not None else None
+
+
+def error_text(exc: YAMLError) -> str:
+    """A one-line description of a YAML error, without ruamel's multi-line source excerpt."""
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    parts = [p for p in (context, problem) if p]
+    return "; ".join(parts) if parts else str(exc).splitlines()[0]
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A scalar found in a document, with where it sits.
+
+    `parent` is the mapping holding it (None for sequence items and top-level scalars) and `key`
+    the mapping key it is the value of. `line`/`column` are 1-based, for the first character of
+    the value token (the quote of a quoted scalar, the ``&`` of an anchored one).
+    """
+
+    node: ScalarNode
+    document: int
+    path: str
+    parent: MappingNode | None
+    key: str | None
+
+    @property
+    def line(self) -> int:
+        return int(self.node.start_mark.line) + 1
+
+    @property
+    def column(self) -> int:
+        return int(self.node.start_mark.column) + 1
+
+    @property
+    def value(self) -> str:
+        return str(self.node.value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def scalars(docs: list[Node]) -> Iterator[Scalar]:
+    """Every *value* scalar (mapping keys excluded), each node once even when aliased."""
+    seen: set[int] = set()
+
+    def walk(node: Node, doc: int, path: str, parent: MappingNode | None, key: str | None) -> Iterator[Scalar]:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            yield Scalar(node, doc, path, parent, key)
+        elif isinstance(node, MappingNode):
+            for k, v in node.value:
+                name = str(k.value) if isinstance(k, ScalarNode) else "?"
+                yield from walk(v, doc, _join(path, name), node, name)
+        elif isinstance(node, SequenceNode):
+            for i, item in enumerate(node.value):
+                yield from walk(item, doc, f"{path}[{i}]", None, None)
+
+    for i, doc in enumerate(docs):
+        yield from walk(doc, i, "", None, None)
+
+
+def mapping_get(node: Node | None, key: str) -> Node | None:
+    """The value node of `key` in a mapping node, or None (also when `node` is not a mapping)."""
+    if not isinstance(node, MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, ScalarNode) and k.value == key:
+            return v
+    return None
+
+
+def scalar_text(node: Node | None) -> str | None:
+    """The value of a scalar node, None for anything else."""
+    return str(node.value) if isinstance(node, ScalarNode) else None
+
+
+# After the scalar: optional flow punctuation, then a comment running to the end of the line.
+_TRAILING_COMMENT = re.compile(r"[ \t,\]}]*[ \t]#(?P<comment>[^\r\n]*)")
+
+
+def line_comment(text: str, node: Node) -> str | None:
+    """The comment at the end of the line the node ends on (without ``#``), if any.
+
+    ``image: app:1.0 # {"$imagebot": "app"}`` -> ``' {"$imagebot": "app"}'``.
+    """
+    m = _TRAILING_COMMENT.match(text, int(node.end_mark.index))
+    return m.group("comment") if m else None
