@@ -1,0 +1,69 @@
+"""Delivery: the edited files become a commit on a branch, or pull requests on GitHub.
+
+    ws = GitWorkspace(cfg, cache_dir)
+    root = ws.checkout()                       # the pipeline discovers and applies in `root`
+    deliverer = make_deliverer(cfg, ws)
+    deliverer.preview(plan, rendered)          # what `run` would do (no writes, no network)
+    deliverer.deliver(plan, rendered, rerender, can_write)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from imagebot.config.schema import Config
+from imagebot.deliver.commit_mode import CommitDeliverer
+from imagebot.deliver.messages import validate_template
+from imagebot.deliver.preview import DeliveryPreview, PlannedCommit, PlannedPullRequest
+from imagebot.deliver.workspace import GitWorkspace
+from imagebot.model import Delivery, Plan, Rendered
+
+if TYPE_CHECKING:
+    import github
+
+
+class Deliverer(Protocol):
+    mode: str
+
+    def preview(
+        self, plan: Plan, rendered: Rendered, *, image_labels: Mapping[str, Mapping[str, str]] | None = None
+    ) -> DeliveryPreview:
+        """Exactly what `deliver` would do: branches, commit messages, PR titles and bodies. No writes, no network."""
+        ...
+
+    def deliver(
+        self,
+        plan: Plan,
+        rendered: Rendered,
+        rerender: Callable[[Path], Rendered],
+        can_write: Callable[[], bool] = lambda: True,
+        *,
+        image_labels: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Delivery:
+        """Write, commit, push (and open / update / close pull requests). `can_write()` is asked before each write."""
+        ...
+
+
+def make_deliverer(
+    cfg: Config, workspace: GitWorkspace, *, github_factory: Callable[[Config], github.Github] | None = None
+) -> Deliverer:
+    """The deliverer for `delivery.mode`; checks the commit message template first."""
+    if cfg.delivery.message_template is not None:
+        validate_template(cfg.delivery.message_template)
+    if cfg.delivery.mode == "pull-request":
+        from imagebot.deliver.pull_requests import PullRequestDeliverer
+
+        return PullRequestDeliverer(cfg, workspace, github_factory=github_factory)
+    return CommitDeliverer(cfg, workspace)
+
+
+__all__ = [
+    "Deliverer",
+    "DeliveryPreview",
+    "GitWorkspace",
+    "PlannedCommit",
+    "PlannedPullRequest",
+    "make_deliverer",
+]

@@ -1,0 +1,231 @@
+"""The bot's cached clone of the manifest repository, and the git commands run in it.
+
+One clone per repository URL under ``<cache_dir>/git/``. Each cycle it is fetched (shallow:
+only branch tips are needed, since the bot always builds on the current remote head) and
+hard-reset to the remote, so nothing a previous, perhaps crashed, cycle left behind survives.
+Every git command gets the credentials through its environment (see `credentials`), never
+through `.git/config` or its command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.exc import GitCommandError
+from git.remote import PushInfo
+
+from imagebot.config.schema import Config
+from imagebot.deliver.credentials import git_credentials
+from imagebot.errors import DeliveryError
+from imagebot.redact import redact
+
+log = logging.getLogger(__name__)
+
+_TEMPORARY_GIT_ERRORS = re.compile(
+    r"Could not resolve host|Connection refused|Connection reset|timed out|Operation timed out|"
+    r"returned error: (?:5\d\d|429)|early EOF|unexpected disconnect|Empty reply|Failed to connect|"
+    r"could not read from remote repository\.\s*$|cannot lock ref|unable to update local ref",
+    re.IGNORECASE,
+)
+_PUSH_FAILED = PushInfo.REJECTED | PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """How one push ended: `ok`, or rejected because the remote branch moved (`summary` says how)."""
+
+    ok: bool
+    summary: str = ""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+
+
+class GitWorkspace:
+    """A cached clone of `repository.url`; `checkout()` makes it match the remote."""
+
+    def __init__(self, cfg: Config, cache_dir: Path):
+        self.cfg = cfg
+        self.url, self.credentials = git_credentials(cfg)
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
+        self.root = Path(cache_dir) / "git" / f"{_slug(self.url)[-48:]}-{digest}"
+        #: Remote branch name -> tip sha, as of the last `checkout()` / `refresh()`.
+        self.remote_heads: dict[str, str] = {}
+        #: The remote branch the work tree was last reset to.
+        self.branch = ""
+
+    # --- running git ---------------------------------------------------------------------
+    def _env(self, config: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+        entries = [*self.credentials.config_entries(), *config]
+        env = {**self.credentials.env(), "GIT_CONFIG_COUNT": str(len(entries))}
+        for i, (key, value) in enumerate(entries):
+            env[f"GIT_CONFIG_KEY_{i}"] = key
+            env[f"GIT_CONFIG_VALUE_{i}"] = value
+        return env
+
+    def run(self, *args: str, config: tuple[tuple[str, str], ...] = (), env: dict[str, str] | None = None) -> str:
+        """Run `git args...` in the work tree; a failure becomes a DeliveryError (temporary when a retry may help)."""
+        full_env = {**self._env(config), **(env or {})}
+        try:
+            return git.Git(self.root).execute(["git", *args], env=full_env)
+        except GitCommandError as e:
+            raise self._error(args, e) from None
+
+    def _error(self, args: tuple[str, ...] | list[str], e: GitCommandError) -> DeliveryError:
+        stderr = redact(str(e.stderr or "").strip().replace("\n", " "))
+        temporary = bool(_TEMPORARY_GIT_ERRORS.search(stderr))
+        return DeliveryError(f"git {args[0]} ({redact(self.url)}) failed: {stderr or e.status}", temporary=temporary)
+
+    # --- syncing with the remote ---------------------------------------------------------
+    def checkout(self) -> Path:
+        """Clone or fetch, then hard-reset the work tree onto the branch the bot builds on.
+
+        commit mode: the delivery branch when it exists on the remote, else `repository.branch`;
+        pull-request mode: `repository.branch`. Returns the work tree root.
+        """
+        self._ensure_clone()
+        self.refresh()
+        base = self.cfg.repository.branch
+        if base not in self.remote_heads:
+            raise DeliveryError(f"branch {base!r} does not exist in {redact(self.url)} (repository.branch)")
+        target = base
+        if self.cfg.delivery.mode == "commit" and self.cfg.delivery_branch in self.remote_heads:
+            target = self.cfg.delivery_branch
+        self.reset_to(target)
+        return self.root
+
+    def _ensure_clone(self) -> None:
+        if not (self.root / ".git").is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.run("init", "-q")
+            self.run("remote", "add", "origin", self.url)
+        elif self.run("remote", "get-url", "origin") != self.url:
+            self.run("remote", "set-url", "origin", self.url)
+
+    def refresh(self) -> None:
+        """List the remote's branches and fetch the tips the bot works with (shallow)."""
+        self.remote_heads = self.ls_remote()
+        wanted = {self.cfg.repository.branch}
+        if self.cfg.delivery.mode == "commit":
+            wanted.add(self.cfg.delivery_branch)
+        refspecs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in sorted(wanted) if b in self.remote_heads]
+        if self.cfg.delivery.mode == "pull-request":
+            prefix = self.cfg.delivery.pull_request.branch_prefix
+            refspecs.append(f"+refs/heads/{prefix}*:refs/remotes/origin/{prefix}*")
+        self.run("fetch", "-q", "--prune", "--no-tags", "--depth=1", "origin", *refspecs)
+
+    def ls_remote(self) -> dict[str, str]:
+        heads: dict[str, str] = {}
+        for line in self.run("ls-remote", "--heads", "origin").splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref.startswith("refs/heads/"):
+                heads[ref[len("refs/heads/") :]] = sha
+        return heads
+
+    def reset_to(self, branch: str) -> None:
+        """Make the work tree exactly the fetched tip of remote `branch` (nothing local survives)."""
+        self.run("checkout", "-q", "-f", "-B", branch, f"refs/remotes/origin/{branch}")
+        self.run("clean", "-q", "-ffdx")
+        self.branch = branch
+
+    def start_from(self, sha: str, local_branch: str) -> None:
+        """Reset the work tree to commit `sha` on a local branch (pull-request mode's per-group branches)."""
+        self.run("checkout", "-q", "-f", "-B", local_branch, sha)
+        self.run("clean", "-q", "-ffdx")
+
+    # --- reading -------------------------------------------------------------------------
+    def head(self) -> str:
+        return self.run("rev-parse", "HEAD")
+
+    def remote_sha(self, branch: str) -> str | None:
+        try:
+            return self.run("rev-parse", "--verify", "-q", f"refs/remotes/origin/{branch}^{{commit}}")
+        except DeliveryError:
+            return None
+
+    def remote_branches(self, prefix: str) -> dict[str, str]:
+        """Fetched remote branches under `prefix` -> tip sha."""
+        out = self.run("for-each-ref", "--format=%(refname)%09%(objectname)", f"refs/remotes/origin/{prefix}")
+        result = {}
+        for line in out.splitlines():
+            ref, _, sha = line.partition("\t")
+            result[ref[len("refs/remotes/origin/") :]] = sha
+        return result
+
+    def author_email(self, rev: str) -> str:
+        return self.run("log", "-1", "--format=%ae", rev)
+
+    def file_at(self, rev: str, path: str) -> bytes | None:
+        """The bytes of `path` at `rev`, or None when it does not exist there."""
+        try:
+            out = git.Git(self.root).execute(
+                ["git", "cat-file", "blob", f"{rev}:{path}"], env=self._env(), strip_newline_in_stdout=False, stdout_as_string=False
+            )
+        except GitCommandError:
+            return None
+        return bytes(out)
+
+    # --- writing -------------------------------------------------------------------------
+    def commit(self, paths: list[str], message: str) -> str | None:
+        """Commit `paths` as the bot (signed when configured). None when nothing changed."""
+        if not paths:
+            return None
+        self.run("add", "--", *paths)
+        if not self.run("diff", "--cached", "--name-only"):
+            return None
+        d = self.cfg.delivery
+        ident = {
+            "GIT_AUTHOR_NAME": d.author.name,
+            "GIT_AUTHOR_EMAIL": d.author.email,
+            "GIT_COMMITTER_NAME": d.author.name,
+            "GIT_COMMITTER_EMAIL": d.author.email,
+        }
+        signing: tuple[tuple[str, str], ...] = (("commit.gpgsign", "false"),)
+        if d.sign != "none":
+            signing = (("commit.gpgsign", "true"), ("gpg.format", "ssh" if d.sign == "ssh" else "openpgp"))
+            if d.signing_key:
+                signing += (("user.signingkey", d.signing_key),)
+        self.run("commit", "-q", "--no-verify", "-m", message, config=signing, env=ident)
+        return self.head()
+
+    def push(self, branch: str, *, lease: str | None = None, delete: bool = False) -> PushResult:
+        """Push HEAD to remote `branch` (or delete it).
+
+        Without `lease` the push must fast-forward (a branch the bot does not own is never
+        forced). With `lease` (the sha the bot last saw there, or "" for "must not exist") the
+        branch is overwritten only if it is still at that sha: the bot's own PR branches.
+        GitPython reports a rejected push in PushInfo flags rather than raising; they are checked.
+        """
+        repo = git.Repo(self.root)
+        kwargs = {"force_with_lease": f"refs/heads/{branch}:{lease}"} if lease is not None else {}
+        refspec = f":refs/heads/{branch}" if delete else f"HEAD:refs/heads/{branch}"
+        try:
+            with repo.git.custom_environment(**self._env()):
+                infos = repo.remote("origin").push(refspec, **kwargs)
+        except GitCommandError as e:
+            raise self._error(("push",), e) from None
+        finally:
+            repo.close()
+        if not infos:
+            raise DeliveryError(f"git push ({redact(self.url)}) to {branch!r} reported nothing", temporary=True)
+        for info in infos:
+            if info.flags & _PUSH_FAILED:
+                summary = redact(info.summary.strip())
+                if "hook declined" in summary or "protected branch" in summary:
+                    raise DeliveryError(f"the remote refused the push to {branch!r}: {summary}")
+                if info.flags & (PushInfo.REJECTED | PushInfo.REMOTE_REJECTED):
+                    log.info("push to %s rejected: %s", branch, summary)
+                    return PushResult(ok=False, summary=summary)
+                raise DeliveryError(f"git push to {branch!r} failed: {summary}", temporary=True)
+        return PushResult(ok=True)
+
+    def delete_branch(self, branch: str, expected_sha: str) -> PushResult:
+        """Delete remote `branch` only if it is still at `expected_sha`."""
+        return self.push(branch, lease=expected_sha, delete=True)
+

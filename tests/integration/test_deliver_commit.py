@@ -1,0 +1,238 @@
+"""Commit mode against real bare Git remotes: staging branch, human commits, racing pushes."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from imagebot.config.schema import Config
+from imagebot.deliver import GitWorkspace, make_deliverer
+from imagebot.errors import ConfigError, PushRejected
+from tests.support import gitrepo
+from tests.support.deliver_plans import change, manifest, plan, render
+
+WEB = "ghcr.io/org/web"
+API = "ghcr.io/org/api"
+
+
+def config(remote: Path, **delivery) -> Config:
+    return Config.model_validate(
+        {"repository": {"url": str(remote), "branch": "main"}, "delivery": {"mode": "commit", "branch": "staging", **delivery}}
+    )
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    return gitrepo.make_remote(
+        tmp_path, {"apps/web.yaml": manifest("web", f"{WEB}:1.0.0"), "apps/api.yaml": manifest("api", f"{API}:2.0.0")}
+    )
+
+
+def human_commit(tmp_path: Path, remote: Path, branch: str, files: dict[str, str], message: str, push_to: str | None = None) -> str:
+    """A human clones `branch`, commits `files` and pushes (to `push_to`, default the same branch)."""
+    work = tmp_path / f"human-{len(list(tmp_path.glob('human-*')))}"
+    gitrepo.clone(remote, work, branch)
+    gitrepo.write_files(work, files)
+    sha = gitrepo.commit_all(work, message)
+    gitrepo.git(work, "push", "-q", "origin", f"HEAD:{push_to or branch}")
+    return sha
+
+
+def deliver_once(cfg: Config, cache: Path, *changes):
+    ws = GitWorkspace(cfg, cache)
+    root = ws.checkout()
+    p = plan(*changes)
+    deliverer = make_deliverer(cfg, ws)
+    return deliverer, deliverer.deliver(p, render(root, p), lambda r: render(r, p))
+
+
+def test_creates_staging_from_main_and_leaves_main_untouched(tmp_path: Path, remote: Path):
+    main_before = gitrepo.rev(remote, "main")
+    _, result = deliver_once(config(remote), tmp_path / "cache", change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+
+    assert result.pushed and result.attempts == 1 and result.branch == "staging"
+    assert gitrepo.rev(remote, "main") == main_before
+    assert gitrepo.rev(remote, "staging") == result.commit
+    assert gitrepo.rev(remote, "staging~1") == main_before
+    assert gitrepo.diff(remote, "main", "staging") .count("\n-          image:") == 1
+    assert gitrepo.show(remote, "staging", "apps/web.yaml") == manifest("web", f"{WEB}:1.1.0").encode()
+    assert gitrepo.show(remote, "staging", "apps/api.yaml") == gitrepo.show(remote, "main", "apps/api.yaml")
+    subject, *_ = gitrepo.git(remote, "log", "-1", "--format=%B", "staging").splitlines()
+    assert subject == f"Update {WEB} to 1.1.0"
+    assert gitrepo.git(remote, "log", "-1", "--format=%an <%ae>", "staging").strip() == "imagebot <imagebot@users.noreply.github.com>"
+
+
+def test_builds_on_existing_staging_and_keeps_human_commits(tmp_path: Path, remote: Path):
+    cache = tmp_path / "cache"
+    deliver_once(config(remote), cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    human = human_commit(tmp_path, remote, "staging", {"NOTES.md": "human was here\n"}, "human: notes")
+
+    _, result = deliver_once(config(remote), cache, change("apps/api.yaml", API, "2.0.0", "2.1.0"))
+
+    assert result.pushed
+    assert gitrepo.rev(remote, "staging~1") == human
+    assert gitrepo.log(remote, "staging")[:3] == [f"Update {API} to 2.1.0", "human: notes", f"Update {WEB} to 1.1.0"]
+    assert gitrepo.show(remote, "staging", "NOTES.md") == b"human was here\n"
+    assert gitrepo.log(remote, "main") == ["initial manifests"]
+
+
+def test_empty_plan_commits_and_pushes_nothing(tmp_path: Path, remote: Path):
+    _, result = deliver_once(config(remote), tmp_path / "cache")
+    assert not result.pushed and result.commit == ""
+    assert gitrepo.branches(remote) == ["main"]
+
+
+def test_cached_clone_is_reset_to_the_remote(tmp_path: Path, remote: Path):
+    cache = tmp_path / "cache"
+    ws = GitWorkspace(config(remote), cache)
+    root = ws.checkout()
+    (root / "apps/web.yaml").write_text("garbage left by a crashed cycle\n")
+    (root / "stray.txt").write_text("x")
+    gitrepo.git(root, "commit", "-q", "-am", "local commit never pushed")
+    human = human_commit(tmp_path, remote, "main", {"apps/new.yaml": "a: 1\n"}, "human on main")
+
+    assert ws.checkout() == root
+    assert ws.head() == human
+    assert not (root / "stray.txt").exists()
+    assert (root / "apps/web.yaml").read_text() == manifest("web", f"{WEB}:1.0.0")
+
+
+def test_not_leader_stops_before_push(tmp_path: Path, remote: Path):
+    cfg = config(remote)
+    ws = GitWorkspace(cfg, tmp_path / "cache")
+    root = ws.checkout()
+    p = plan(change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    result = make_deliverer(cfg, ws).deliver(p, render(root, p), lambda r: render(r, p), can_write=lambda: False)
+    assert not result.pushed
+    assert any("leader" in pr.message for pr in result.problems)
+    assert gitrepo.branches(remote) == ["main"]
+
+
+def test_message_template_variables(tmp_path: Path, remote: Path):
+    template = "chore(images): {summary} [{count}]\n\nplan {plan_id} on {branch}\n* {image} {old} => {new}\n  in {file}:{line} ({policy}; {subject})\n  {reason}\n"
+    changes = (change("apps/web.yaml", WEB, "1.0.0", "1.1.0"), change("apps/api.yaml", API, "2.0.0", "2.1.0"))
+    deliverer, result = deliver_once(config(remote, message_template=template), tmp_path / "cache", *changes)
+    body = gitrepo.git(remote, "log", "-1", "--format=%B", "staging")
+    assert body.rstrip("\n").splitlines() == [
+        "chore(images): Update 2 images [2]",
+        "",
+        f"plan {plan(*changes).id} on staging",
+        f"* {API} {API}:2.0.0 => {API}:2.1.0",
+        "  in apps/api.yaml:10 (semver:^1; Deployment/api container api)",
+        "  2.1.0 is the newest tag matching semver:^1",
+        f"* {WEB} {WEB}:1.0.0 => {WEB}:1.1.0",
+        "  in apps/web.yaml:10 (semver:^1; Deployment/web container web)",
+        "  1.1.0 is the newest tag matching semver:^1",
+    ]
+
+
+@pytest.mark.parametrize(
+    "template, complaint",
+    [("{summary} {tag}", "unknown variable {tag}"), ("{summary", "message_template"), ("   ", "empty")],
+)
+def test_bad_message_template_is_a_config_error(tmp_path: Path, remote: Path, template: str, complaint: str):
+    cfg = config(remote, message_template=template)
+    with pytest.raises(ConfigError, match="delivery.message_template") as e:
+        make_deliverer(cfg, GitWorkspace(cfg, tmp_path / "cache"))
+    assert complaint in str(e.value)
+
+
+# --- a human push racing the bot's push ----------------------------------------------------
+
+RACE_HOOK = """#!/bin/sh
+# Test hook: while the bot's push to staging is being received, move staging to a human commit.
+while read old new ref; do
+  if [ "$ref" = refs/heads/staging ] && [ -f race-armed ]; then
+    rm -f race-armed
+    pending=$(git rev-parse refs/human/pending)
+    env -u GIT_QUARANTINE_PATH git update-ref refs/heads/staging "$pending" || exit 1
+  fi
+done
+exit 0
+"""
+
+
+def install_race_hook(remote: Path) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(RACE_HOOK)
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR)
+
+
+def arm_race(tmp_path: Path, remote: Path, human: Path, n: int, files: dict[str, str] | None = None) -> str:
+    """Prepare a human commit on top of staging, parked at refs/human/pending, for the hook to land."""
+    gitrepo.git(human, "fetch", "-q", "origin", "staging")
+    gitrepo.git(human, "reset", "-q", "--hard", "FETCH_HEAD")
+    gitrepo.write_files(human, files or {"human.txt": f"human change {n}\n"})
+    sha = gitrepo.commit_all(human, f"human {n}")
+    gitrepo.git(human, "push", "-q", "-f", "origin", "HEAD:refs/human/pending")
+    (remote / "race-armed").write_text("")
+    return sha
+
+
+TRIALS = int(os.environ.get("IMAGEBOT_RACE_TRIALS", "100"))
+
+
+def test_racing_human_push_loses_no_commit(tmp_path: Path, remote: Path):
+    cfg = config(remote)
+    cache = tmp_path / "cache"
+    deliver_once(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.0.1"))
+    install_race_hook(remote)
+    human = gitrepo.clone(remote, tmp_path / "human", "staging")
+    ws = GitWorkspace(cfg, cache)
+    deliverer = make_deliverer(cfg, ws)
+    expected: list[str] = []
+    lost = 0
+    for n in range(1, TRIALS + 1):
+        human_sha = arm_race(tmp_path, remote, human, n)
+        root = ws.checkout()
+        p = plan(change("apps/web.yaml", WEB, f"1.0.{n}", f"1.0.{n + 1}"))
+        result = deliverer.deliver(p, render(root, p), lambda r: render(r, p))
+        assert result.pushed and result.attempts == 2, (n, result)
+        assert not (remote / "race-armed").exists()
+        staging = gitrepo.rev(remote, "staging")
+        lost += gitrepo.git(remote, "merge-base", "--is-ancestor", human_sha, staging, check=False) != "" or (
+            gitrepo.git(remote, "rev-parse", f"{staging}~1").strip() != human_sha
+        )
+        expected = [f"Update {WEB} to 1.0.{n + 1}", f"human {n}", *expected]
+    assert lost == 0
+    assert gitrepo.log(remote, "staging") == [*expected, f"Update {WEB} to 1.0.1", "initial manifests"]
+    assert gitrepo.show(remote, "staging", "apps/web.yaml") == manifest("web", f"{WEB}:1.0.{TRIALS + 1}").encode()
+
+
+def test_human_edit_of_the_same_line_is_skipped_with_a_reason(tmp_path: Path, remote: Path):
+    cfg = config(remote)
+    cache = tmp_path / "cache"
+    deliver_once(cfg, cache, change("apps/api.yaml", API, "2.0.0", "2.0.1"))
+    install_race_hook(remote)
+    human = gitrepo.clone(remote, tmp_path / "human", "staging")
+    human_sha = arm_race(tmp_path, remote, human, 1, {"apps/web.yaml": manifest("web", f"{WEB}:1.5.0")})
+
+    deliverer, result = deliver_once(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+
+    assert not result.pushed and result.attempts == 2
+    assert gitrepo.rev(remote, "staging") == human_sha
+    [problem] = result.problems
+    assert problem.kind == "edit" and "no longer holds ghcr.io/org/web:1.0.0" in problem.message
+    assert str(problem.location) == "apps/web.yaml:10:18"
+
+
+def test_gives_up_after_max_push_attempts(tmp_path: Path, remote: Path):
+    cfg = config(remote, max_push_attempts=2)
+    deliver_once(cfg, tmp_path / "cache", change("apps/api.yaml", API, "2.0.0", "2.0.1"))
+    # Every push loses the race: the hook always moves staging first.
+    (remote / "hooks" / "pre-receive").write_text(
+        "#!/bin/sh\nexport GIT_COMMITTER_NAME=h GIT_COMMITTER_EMAIL=h@example.com GIT_AUTHOR_NAME=h GIT_AUTHOR_EMAIL=h@example.com\n"
+        "while read old new ref; do\n"
+        "  if [ \"$ref\" = refs/heads/staging ]; then\n"
+        "    tip=$(git rev-parse refs/heads/staging)\n"
+        "    c=$(env -u GIT_QUARANTINE_PATH -u GIT_OBJECT_DIRECTORY git commit-tree -p $tip -m 'human again' $tip^{tree})\n"
+        "    env -u GIT_QUARANTINE_PATH git update-ref refs/heads/staging $c\n"
+        "  fi\ndone\n"
+    )
+    (remote / "hooks" / "pre-receive").chmod(0o755)
+    with pytest.raises(PushRejected, match="rejected 2 times") as e:
+        deliver_once(cfg, tmp_path / "cache", change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    assert e.value.temporary
