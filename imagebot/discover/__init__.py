@@ -76,8 +76,9 @@ def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -
         docs = compose(text)
     except YAMLError as exc:
         line = error_line(exc)
-        if "{{" in text:
-            found.problems.append(Problem("template", "skipped: a Helm/Go template ({{ ... }}), not plain YAML", Location(rel, line or 0)))
+        if "{{" in text:  # point at the template, not at where the YAML parser gave up
+            first = text.count("\n", 0, text.index("{{")) + 1
+            found.problems.append(Problem("template", "skipped: a Helm/Go template ({{ ... }}), not plain YAML", Location(rel, first)))
         else:
             found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
         return found
