@@ -1,0 +1,105 @@
+"""Tag filters: ``tag-filter`` (with ``extract``) and ``exclude``, bounded in time.
+
+Flux semantics: the filter is searched, not anchored (``^`` and ``$`` are up to the user), and
+``extract`` is Go's ``Regexp.ExpandString`` template (``$1``, ``$name``, ``${name}``, ``$$``)
+over the filter's groups; the policy ranks the extracted text and the original tag is written.
+
+Patterns come from users' annotations, so they run on the ``regex`` engine with a timeout: a
+catastrophic pattern such as ``(a+)+$`` costs at most :data:`MATCH_TIMEOUT` per tag and
+:data:`TOTAL_TIMEOUT` per evaluation, never a hung cycle.
+"""
+
+from __future__ import annotations
+
+import re as _stdlib_re
+import time
+from dataclasses import dataclass
+
+import regex
+
+from imagebot.errors import PolicyError
+
+#: Seconds one pattern may spend on one tag.
+MATCH_TIMEOUT = 0.05
+#: Seconds all pattern matching of one `choose` call may spend; later tags are then rejected.
+TOTAL_TIMEOUT = 1.0
+#: Signatures, attestations and SBOMs that cosign pushes as tags next to the image.
+COSIGN_EXCLUDE = r"\.(?:sig|att|sbom)$"
+
+_TEMPLATE_RE = _stdlib_re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))", _stdlib_re.ASCII)
+
+
+def compile_pattern(pattern: str, option: str, source: str = "") -> regex.Pattern:
+    """Compile a user's pattern, or raise PolicyError naming the option, pattern and problem."""
+    try:
+        return regex.compile(pattern, regex.VERSION0)
+    except regex.error as e:
+        where = f" ({source})" if source else ""
+        pos = f" at position {e.pos}" if e.pos is not None else ""
+        raise PolicyError(f"invalid {option} regular expression {pattern!r}{pos}: {e.msg}{where}") from None
+
+
+@dataclass(frozen=True)
+class Template:
+    """An ``extract`` template checked against the filter's groups at load time."""
+
+    text: str
+    pattern: regex.Pattern
+
+    @classmethod
+    def compile(cls, text: str, pattern: regex.Pattern, source: str = "") -> Template:
+        names = set(pattern.groupindex)
+        where = f" ({source})" if source else ""
+        used = [m.group(1) or m.group(2) for m in _TEMPLATE_RE.finditer(text) if m.group(0) != "$$"]
+        if not used:
+            raise PolicyError(
+                f"extract template {text!r} uses no group of the tag-filter; write $1, $name or ${{name}}{where}"
+            )
+        for ref in used:
+            if ref.isdigit():
+                if int(ref) > pattern.groups:
+                    raise PolicyError(
+                        f"extract template {text!r} uses ${ref} but the tag-filter {pattern.pattern!r} "
+                        f"has {pattern.groups} group(s){where}"
+                    )
+            elif ref not in names:
+                known = ", ".join(sorted(names)) or "none"
+                raise PolicyError(
+                    f"extract template {text!r} uses ${{{ref}}} but the tag-filter {pattern.pattern!r} "
+                    f"has no group named {ref!r} (named groups: {known}){where}"
+                )
+        return cls(text, pattern)
+
+    def expand(self, match: regex.Match) -> str:
+        """Go's ExpandString: the longest ``\\w+`` after ``$`` names the group."""
+
+        def one(m: _stdlib_re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            ref = m.group(1) or m.group(2)  # checked against the pattern's groups in `compile`
+            return match.group(int(ref) if ref.isdigit() else ref) or ""
+
+        return _TEMPLATE_RE.sub(one, self.text)
+
+
+class Deadline:
+    """The time budget of one evaluation, shared by every pattern search in it."""
+
+    def __init__(self, total: float = TOTAL_TIMEOUT):
+        self._end = time.monotonic() + total
+        self.exhausted = False
+
+    def search(self, pattern: regex.Pattern, tag: str) -> regex.Match | None | TimeoutError:
+        """The match, None, or a TimeoutError value when this tag or the whole budget ran out."""
+        if self.exhausted:
+            return TimeoutError(f"pattern matching stopped: the {TOTAL_TIMEOUT:g}s budget was spent")
+        left = self._end - time.monotonic()
+        if left <= 0:
+            self.exhausted = True
+            return TimeoutError(f"pattern matching stopped: the {TOTAL_TIMEOUT:g}s budget was spent")
+        try:
+            return pattern.search(tag, timeout=min(MATCH_TIMEOUT, left))
+        except TimeoutError:
+            return TimeoutError(
+                f"{pattern.pattern!r} took longer than {MATCH_TIMEOUT * 1000:g}ms on this tag (catastrophic pattern?)"
+            )

@@ -1,0 +1,406 @@
+"""Masterminds/semver v3 versions and constraints, reproduced exactly.
+
+Flux and Argo CD Image Updater evaluate ``semver`` policies with github.com/Masterminds/semver
+v3, so a policy written for them must mean the same here: the lenient version parser
+(``NewVersion``: 1–3 parts, ``v`` prefix, leading zeros), the constraint language (``^ ~ x-ranges
+|| , hyphen ranges``), every operator's treatment of partial versions, the prerelease rule (a
+prerelease version matches only if a comparator in the same AND group has a prerelease, or
+prereleases are included explicitly) and the failure messages of ``Validate``.
+
+The Go regular expressions are translated with two care points: Go's ``$`` is Python's ``\\Z``
+and Go's ``\\s`` is ``[\\t\\n\\f\\r ]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_UINT64_MAX = 2**64 - 1
+_S = r"[\t\n\f\r ]"  # Go's \s
+
+_LOOSE_VERSION_RE = re.compile(
+    r"v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?"
+    r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+    r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+)
+_NUM = frozenset("0123456789")
+_ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
+
+_CV = (
+    r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?"
+    r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+    r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+)
+_OPS = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^"
+_CONSTRAINT_RE = re.compile(rf"^{_S}*({_OPS}){_S}*({_CV}){_S}*\Z")
+_RANGE_RE = re.compile(rf"{_S}*({_CV}){_S}+-{_S}+({_CV}){_S}*")
+_FIND_RE = re.compile(rf"({_OPS}){_S}*({_CV})")
+_VALID_RE = re.compile(rf"^({_S}*({_OPS}){_S}*({_CV}){_S}*)((?:{_S}+|,{_S}*)({_OPS}){_S}*({_CV}){_S}*)*\Z")
+#: Constraints are short; a cap keeps the backtracking engine linear on hostile input.
+_CONSTRAINT_LENGTH_MAX = 1024
+
+
+class SemverError(ValueError):
+    """A version or constraint that Masterminds/semver rejects; the message is its error text."""
+
+
+def _only(text: str, chars: frozenset[str]) -> bool:
+    return all(c in chars for c in text)
+
+
+def _validate_prerelease(pre: str) -> None:
+    for part in pre.split("."):
+        if part == "":
+            raise SemverError("invalid prerelease string")
+        if _only(part, _NUM):
+            if len(part) > 1 and part[0] == "0":
+                raise SemverError("version segment starts with 0")
+        elif not _only(part, _ALLOWED):
+            raise SemverError("invalid prerelease string")
+
+
+def _validate_metadata(meta: str) -> None:
+    for part in meta.split("."):
+        if part == "" or not _only(part, _ALLOWED):
+            raise SemverError("invalid metadata string")
+
+
+def _uint(text: str) -> int:
+    value = int(text)
+    if value > _UINT64_MAX:
+        raise SemverError(f'error parsing version segment: strconv.ParseUint: parsing "{text}": value out of range')
+    return value
+
+
+def _pre_part_key(part: str) -> tuple[int, int | str]:
+    """Go's comparePrePart as a sort key: numbers (that fit uint64) sort before strings."""
+    if part.isdigit() and part.isascii() and int(part) <= _UINT64_MAX:
+        return (0, int(part))
+    return (1, part)
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A Masterminds version. Ordering ignores `metadata` and `original`."""
+
+    major: int
+    minor: int
+    patch: int
+    pre: str = ""
+    metadata: str = ""
+    original: str = field(default="", compare=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        """``NewVersion`` (coercing): 1–3 numeric parts, optional ``v``, leading zeros allowed."""
+        m = _LOOSE_VERSION_RE.fullmatch(text)
+        if m is None:
+            raise SemverError("invalid semantic version")
+        pre, meta = m.group(5) or "", m.group(8) or ""
+        version = cls(
+            _uint(m.group(1)),
+            _uint(m.group(2)[1:]) if m.group(2) else 0,
+            _uint(m.group(3)[1:]) if m.group(3) else 0,
+            pre,
+            meta,
+            text,
+        )
+        if pre:
+            _validate_prerelease(pre)
+        if meta:
+            _validate_metadata(meta)
+        return version
+
+    @classmethod
+    def parse_strict(cls, text: str) -> Version:
+        """``StrictNewVersion``: exactly three parts, no ``v``, no leading zeros."""
+        if text == "":
+            raise SemverError("version string empty")
+        parts = text.split(".", 2)
+        if len(parts) != 3:
+            raise SemverError("invalid semantic version")
+        meta = pre = ""
+        if "+" in parts[2]:
+            parts[2], meta = parts[2].split("+", 1)
+            _validate_metadata(meta)
+        if "-" in parts[2]:
+            parts[2], pre = parts[2].split("-", 1)
+            _validate_prerelease(pre)
+        for p in parts:
+            if not _only(p, _NUM) or p == "":
+                raise SemverError("invalid characters in version")
+            if len(p) > 1 and p[0] == "0":
+                raise SemverError("version segment starts with 0")
+        return cls(_uint(parts[0]), _uint(parts[1]), _uint(parts[2]), pre, meta, text)
+
+    def key(self) -> tuple:
+        """A sort key equal to Masterminds' Compare order (a release sorts above its prereleases)."""
+        if not self.pre:
+            return (self.major, self.minor, self.patch, 1, ())
+        return (self.major, self.minor, self.patch, 0, tuple(_pre_part_key(p) for p in self.pre.split(".")))
+
+    def compare(self, other: Version) -> int:
+        a, b = self.key(), other.key()
+        return (a > b) - (a < b)
+
+    def __lt__(self, other: Version) -> bool:
+        return self.key() < other.key()
+
+    def __str__(self) -> str:
+        text = f"{self.major}.{self.minor}.{self.patch}"
+        if self.pre:
+            text += f"-{self.pre}"
+        if self.metadata:
+            text += f"+{self.metadata}"
+        return text
+
+    def _bumped(self, major: int, minor: int, patch: int) -> Version:
+        bare = Version(major, minor, patch)
+        prefix = "v" if self.original.startswith("v") else ""
+        return Version(major, minor, patch, "", "", prefix + str(bare))
+
+    def next_patch(self) -> Version:
+        """``IncPatch``: a prerelease becomes its release; a release gets the next patch."""
+        return self._bumped(self.major, self.minor, self.patch if self.pre else self.patch + 1)
+
+    def next_minor(self) -> Version:
+        return self._bumped(self.major, self.minor + 1, 0)
+
+    def next_major(self) -> Version:
+        return self._bumped(self.major + 1, 0, 0)
+
+
+def _q(value: object) -> str:
+    """Go's %q for the ASCII strings Masterminds quotes."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _is_x(text: str) -> bool:
+    return text in ("x", "X", "*")
+
+
+@dataclass(frozen=True)
+class Comparator:
+    """One operator and version of a constraint (Masterminds' internal ``constraint``)."""
+
+    op: str
+    orig: str
+    con: Version
+    dirty: bool = False
+    minor_dirty: bool = False
+    patch_dirty: bool = False
+
+    def __str__(self) -> str:
+        return self.op + self.orig
+
+    def check(self, v: Version, include_pre: bool) -> str | None:
+        """None when `v` satisfies this comparator, else Masterminds' failure message."""
+        if v.pre and not include_pre:
+            return f"{_q(v)} is a prerelease version and the constraint is only looking for release versions"
+        return _CHECKS[self.op](self, v, include_pre)
+
+    def _not_equal(self, v: Version, include_pre: bool) -> str | None:
+        c = self.con
+        equal = f"{_q(v)} is equal to {_q(self.orig)}"
+        if self.dirty:
+            if c.major != v.major:
+                return None
+            if c.minor != v.minor and not self.minor_dirty:
+                return None
+            if self.minor_dirty:
+                return equal
+            if c.patch != v.patch and not self.patch_dirty:
+                return None
+            if self.patch_dirty:
+                if (v.pre or c.pre) and _compare_prerelease(v.pre, c.pre) != 0:
+                    return None
+                return equal
+        return equal if v.compare(c) == 0 else None
+
+    def _greater(self, v: Version, include_pre: bool) -> str | None:
+        c = self.con
+        fail = f"{_q(v)} is less than or equal to {_q(self.orig)}"
+        if not self.dirty:
+            return None if v.compare(c) == 1 else fail
+        if v.major > c.major:
+            return None
+        if v.major < c.major or self.minor_dirty:
+            return fail
+        if self.patch_dirty:
+            return None if v.minor > c.minor else fail
+        return None if v.compare(c) == 1 else fail
+
+    def _less(self, v: Version, include_pre: bool) -> str | None:
+        return None if v.compare(self.con) < 0 else f"{_q(v)} is greater than or equal to {_q(self.orig)}"
+
+    def _greater_equal(self, v: Version, include_pre: bool) -> str | None:
+        return None if v.compare(self.con) >= 0 else f"{_q(v)} is less than {_q(self.orig)}"
+
+    def _less_equal(self, v: Version, include_pre: bool) -> str | None:
+        c = self.con
+        fail = f"{_q(v)} is greater than {_q(self.orig)}"
+        if not self.dirty:
+            return None if v.compare(c) <= 0 else fail
+        if v.major > c.major:
+            return fail
+        if v.major == c.major and v.minor > c.minor and not self.minor_dirty:
+            return fail
+        return None
+
+    def _tilde(self, v: Version, include_pre: bool) -> str | None:
+        c = self.con
+        if v.compare(c) < 0:
+            return f"{_q(v)} is less than {_q(self.orig)}"
+        if (c.major, c.minor, c.patch) == (0, 0, 0) and not self.minor_dirty and not self.patch_dirty:
+            return None  # ~0.0.0 / ~* accept everything from 0.0.0 up
+        if v.major != c.major:
+            return f"{_q(v)} does not have same major version as {_q(self.orig)}"
+        if v.minor != c.minor and not self.minor_dirty:
+            return f"{_q(v)} does not have same major and minor version as {_q(self.orig)}"
+        return None
+
+    def _tilde_or_equal(self, v: Version, include_pre: bool) -> str | None:
+        if self.dirty:
+            return self._tilde(v, include_pre)
+        return None if v.compare(self.con) == 0 else f"{_q(v)} is not equal to {_q(self.orig)}"
+
+    def _caret(self, v: Version, include_pre: bool) -> str | None:
+        c = self.con
+        if v.compare(c) < 0:
+            return f"{_q(v)} is less than {_q(self.orig)}"
+        if c.major > 0 or self.minor_dirty:
+            return None if v.major == c.major else f"{_q(v)} does not have same major version as {_q(self.orig)}"
+        if v.major > 0:
+            return f"{_q(v)} does not have same major version as {_q(self.orig)}"
+        if c.minor > 0 or self.patch_dirty:
+            if v.minor == c.minor:
+                return None
+            return (
+                f"{_q(v)} does not have same minor version as {_q(self.orig)}. "
+                "Expected minor versions to match when constraint major version is 0"
+            )
+        if v.minor > 0:
+            return f"{_q(v)} does not have same minor version as {_q(self.orig)}"
+        if c.patch == v.patch:
+            return None
+        return (
+            f"{_q(v)} does not equal {_q(self.orig)}. "
+            "Expect version and constraint to equal when major and minor versions are 0"
+        )
+
+
+_CHECKS = {
+    "": Comparator._tilde_or_equal,
+    "=": Comparator._tilde_or_equal,
+    "!=": Comparator._not_equal,
+    ">": Comparator._greater,
+    "<": Comparator._less,
+    ">=": Comparator._greater_equal,
+    "=>": Comparator._greater_equal,
+    "<=": Comparator._less_equal,
+    "=<": Comparator._less_equal,
+    "~": Comparator._tilde,
+    "~>": Comparator._tilde,
+    "^": Comparator._caret,
+}
+
+
+def _compare_prerelease(a: str, b: str) -> int:
+    ka = tuple(_pre_part_key(p) for p in a.split(".")) if a else ()
+    kb = tuple(_pre_part_key(p) for p in b.split(".")) if b else ()
+    return (ka > kb) - (ka < kb)
+
+
+def parse_comparator(text: str) -> Comparator:
+    """Masterminds' internal ``parseConstraint``: one operator and (partial) version.
+
+    The empty string means "any" (``>=0.0.0``); NewConstraint itself never passes it here.
+    """
+    if text == "":
+        return Comparator("", "", Version(0, 0, 0), dirty=True)
+    m = _CONSTRAINT_RE.match(text)
+    if m is None:
+        raise SemverError(f"improper constraint: {text}")
+    op, orig = m.group(1), m.group(2)
+    major, minor, patch, pre = m.group(3), m.group(4) or "", m.group(5) or "", m.group(6) or ""
+    ver, dirty, minor_dirty, patch_dirty = orig, False, False, False
+    if _is_x(major) or major == "":
+        ver, dirty = f"0.0.0{pre}", True
+    elif _is_x(minor[1:]) or minor == "":
+        ver, dirty, minor_dirty = f"{major}.0.0{pre}", True, True
+    elif _is_x(patch[1:]) or patch == "":
+        ver, dirty, patch_dirty = f"{major}{minor}.0{pre}", True, True
+    try:
+        con = Version.parse(ver)
+    except SemverError:
+        raise SemverError("constraint parser error") from None
+    return Comparator(op, orig, con, dirty, minor_dirty, patch_dirty)
+
+
+def _rewrite_ranges(text: str) -> str:
+    """Hyphen ranges ``1 - 2`` become ``>= 1, <= 2 `` (Masterminds ``rewriteRange``)."""
+    out = text
+    for m in _RANGE_RE.finditer(text):
+        out = out.replace(m.group(0), f">= {m.group(1)}, <= {m.group(11)} ", 1)
+    return out
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """``NewConstraint``: OR groups of AND-ed comparators."""
+
+    groups: tuple[tuple[Comparator, ...], ...]
+    contains_pre: tuple[bool, ...]
+    include_prerelease: bool = False
+
+    @classmethod
+    def parse(cls, text: str, *, include_prerelease: bool = False) -> Constraints:
+        if len(text) > _CONSTRAINT_LENGTH_MAX:
+            raise SemverError(f"improper constraint: longer than {_CONSTRAINT_LENGTH_MAX} characters")
+        groups: list[tuple[Comparator, ...]] = []
+        has_pre: list[bool] = []
+        for part in _rewrite_ranges(text).split("||"):
+            if not _VALID_RE.match(part):
+                raise SemverError(f"improper constraint: {part}")
+            found = [m.group(0) for m in _FIND_RE.finditer(part)] or [part]
+            comparators = tuple(parse_comparator(s) for s in found)
+            groups.append(comparators)
+            has_pre.append(any(c.con.pre for c in comparators))
+        return cls(tuple(groups), tuple(has_pre), include_prerelease)
+
+    def check(self, v: Version, *, include_prerelease: bool | None = None) -> bool:
+        """``Check``. `include_prerelease` overrides the value given at parse time."""
+        base = self.include_prerelease if include_prerelease is None else include_prerelease
+        return any(
+            all(c.check(v, base or pre) is None for c in group)
+            for group, pre in zip(self.groups, self.contains_pre, strict=True)
+        )
+
+    def validate(self, v: Version, *, include_prerelease: bool | None = None) -> tuple[bool, list[str]]:
+        """``Validate``: whether `v` matches and, when not, every failure message in order."""
+        base = self.include_prerelease if include_prerelease is None else include_prerelease
+        errors: list[str] = []
+        reported_pre = False
+        for group, pre in zip(self.groups, self.contains_pre, strict=True):
+            include = base or pre
+            joy = True
+            for c in group:
+                if not include and v.pre:
+                    if not reported_pre:
+                        errors.append(
+                            f"{_q(v)} is a prerelease version and the constraint is only looking for release versions"
+                        )
+                        reported_pre = True
+                    joy = False
+                else:
+                    message = c.check(v, include)
+                    if message is not None:
+                        errors.append(message)
+                        joy = False
+            if joy:
+                return True, []
+        return False, errors
+
+    def __str__(self) -> str:
+        return " || ".join(" ".join(str(c) for c in group) for group in self.groups)

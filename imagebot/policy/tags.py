@@ -1,0 +1,91 @@
+"""What a Docker tag says about itself: version numbers, prerelease, variant, style.
+
+Registries hold tags such as ``1.25.3-alpine``, ``v2.0.0-rc.10``, ``20.04``, ``3`` or a commit
+hash. Masterminds semver sees ``-alpine`` as a prerelease and ``1.25`` as ``1.25.0``; a person
+sees a variant that must not change and a two-part version line. This module gives the person's
+reading, used when the current tag is known.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imagebot.policy.semver import Version
+
+_DOCKER_VERSION_RE = re.compile(r"(v?)([0-9]+(?:\.[0-9]+){0,3})(?:-([A-Za-z0-9][A-Za-z0-9._-]*))?", re.ASCII)
+_PRERELEASE_RE = re.compile(r"(alpha|beta|rc|pre|preview|dev|snapshot)(?:[.-]?[0-9]+)*", re.ASCII | re.IGNORECASE)
+_COMMIT_RE = re.compile(r"[0-9a-f]{7,40}", re.ASCII)
+#: Moving names: never versions, whatever the policy.
+KEYWORDS = frozenset({"latest", "main", "master", "stable", "edge", "nightly", "dev", "develop"})
+_RUN_RE = re.compile(r"[0-9]+|[A-Za-z]+", re.ASCII)
+
+
+def is_commit_hash(tag: str) -> bool:
+    """7–40 lower-case hex characters, not all digits (``a1b2c3d``), as CI systems tag builds."""
+    return _COMMIT_RE.fullmatch(tag) is not None and not tag.isdigit()
+
+
+def not_a_version(tag: str) -> str | None:
+    """Why `tag` can never be a version (commit hash, moving name), or None."""
+    if tag.lower() in KEYWORDS:
+        return f"{tag!r} is a moving name, never a version"
+    if is_commit_hash(tag):
+        return "looks like a commit hash, never a version"
+    return None
+
+
+def _natural(text: str) -> tuple:
+    """Order prerelease labels naturally: ``rc.2 < rc.10``, ``beta2 < beta10``."""
+    return tuple((0, int(run), "") if run.isdigit() else (1, 0, run.lower()) for run in _RUN_RE.findall(text))
+
+
+@dataclass(frozen=True, slots=True)
+class DockerTag:
+    """A tag read as ``[v]<1–4 numeric parts>[-<rest>]``.
+
+    `rest` is a prerelease when it looks like one (``rc.1``, ``beta2``, ``alpha``, ``dev``,
+    ``snapshot``…); any other rest is a `variant` (``alpine``, ``slim-bookworm``, ``jdk17``).
+    """
+
+    tag: str
+    v_prefix: bool
+    numbers: tuple[int, ...]
+    prerelease: str
+    variant: str
+
+    @classmethod
+    def parse(cls, tag: str) -> DockerTag | None:
+        m = _DOCKER_VERSION_RE.fullmatch(tag)
+        if m is None or not_a_version(tag):
+            return None
+        rest = m.group(3) or ""
+        numbers = tuple(int(n) for n in m.group(2).split("."))
+        if _PRERELEASE_RE.fullmatch(rest):
+            return cls(tag, bool(m.group(1)), numbers, rest, "")
+        return cls(tag, bool(m.group(1)), numbers, "", rest)
+
+    @property
+    def precision(self) -> int:
+        return len(self.numbers)
+
+    def key(self) -> tuple:
+        """Sort key: numbers, then a release above its prereleases, prereleases naturally."""
+        if not self.prerelease:
+            return (self.numbers, 1, ())
+        return (self.numbers, 0, _natural(self.prerelease))
+
+    def semver(self) -> Version:
+        """The Masterminds version constraints are checked against (variant dropped, 4th part too)."""
+        major, minor, patch = (list(self.numbers) + [0, 0])[:3]
+        pre = re.sub(r"[^0-9A-Za-z.-]", "-", self.prerelease)
+        pre = ".".join(p.lstrip("0") or "0" if p.isdigit() else p for p in pre.split(".") if p)
+        return Version(major, minor, patch, pre, "", self.tag)
+
+    def describe(self) -> str:
+        parts = [f"{self.precision}-part version"]
+        if self.prerelease:
+            parts.append(f"prerelease {self.prerelease!r}")
+        if self.variant:
+            parts.append(f"variant {self.variant!r}")
+        return ", ".join(parts)
