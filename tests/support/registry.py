@@ -239,6 +239,38 @@ class RegistryServer:
     def push_tags(self, repo: str, tags: list[str] | tuple[str, ...], **kw: Any) -> dict[str, str]:
         return {tag: self.push(repo, tag, **kw) for tag in tags}
 
+    def push_tags_bulk(
+        self, repo: str, tags: list[str] | tuple[str, ...], *, mount_from: str | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        """Many tags at one request each (benchmarks): the config and layer blobs go in once per
+        repository (mounted from `mount_from` when given), each tag is an OCI manifest made
+        distinct by an annotation. `session` lets callers seed from several threads."""
+        s = session or self.session
+        config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+        blobs = []
+        for data in (config, self._layer):
+            digest = _digest(data)
+            if mount_from is None or s.post(
+                f"{self.url}/v2/{repo}/blobs/uploads/?mount={digest}&from={mount_from}", timeout=10
+            ).status_code != 201:
+                r = s.post(f"{self.url}/v2/{repo}/blobs/uploads/", timeout=10)
+                r.raise_for_status()
+                loc = r.headers["Location"]
+                loc = self.url + loc if loc.startswith("/") else loc
+                s.put(f"{loc}{'&' if '?' in loc else '?'}digest={digest}", data=data, timeout=30).raise_for_status()
+            blobs.append({"size": len(data), "digest": digest})
+        for tag in tags:
+            body = json.dumps({
+                "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **blobs[0]},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **blobs[1]}],
+                "annotations": {"org.opencontainers.image.version": tag},
+            }).encode()
+            r = s.put(f"{self.url}/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": OCI_MANIFEST}, timeout=30)
+            if r.status_code >= 400:
+                raise RuntimeError(f"PUT manifest {repo}:{tag}: {r.status_code} {r.text}")
+
     def tags(self, repo: str) -> list[str]:
         r = self.session.get(f"{self.url}/v2/{repo}/tags/list", timeout=10)
         r.raise_for_status()

@@ -1,0 +1,460 @@
+"""imagebot side by side with Renovate on the same synthetic monorepo and the same real registry.
+
+For each size (N manifest files, M registry repositories, T tags each):
+  - `imagebot plan` (the clone cached, as on a laptop or CI runner that ran it before),
+    once cold (empty cache) and a median of --runs;
+  - `imagebot run --once` from a fresh cache (clone, decide, commit, push: a CronJob pod);
+  - a warm agent: one process, one registry client, cycles back to back; the first delivers,
+    the next ones find nothing to change (the warm no-change cycle);
+  - Renovate 44 (`--platform=local`, lookup only) on the same files, fresh caches each run;
+    its "lookup" phase (from its own timing log) and its whole run;
+  - every reference where Renovate's proposal and imagebot's choice differ.
+Wall time, CPU time (user + system, children included) and peak RSS come from os.wait4; the
+registry requests from a recording proxy both tools go through. Prints a table and writes JSON
+to bench/results/<timestamp>.json with the machine's description.
+
+    python bench/run.py                         # all three sizes (long: see docs/performance.md)
+    python bench/run.py --sizes small,medium    # (200, 20) and (2,000, 200)
+    python bench/run.py --smoke --no-renovate   # the tiny size CI runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/run.py` as well as `python -m bench.run`
+    sys.path.insert(0, str(ROOT))
+
+from bench import renovate  # noqa: E402
+from bench.compare import compare  # noqa: E402
+from bench.generate import DEFAULT_TAGS, Monorepo, generate, imagebot_config, repo_tags, seed_registry  # noqa: E402
+from bench.measure import CommandFailed, Sample, run, summarize  # noqa: E402
+from bench.proxy import CountingProxy  # noqa: E402
+from tests.support.gitrepo import git, make_remote  # noqa: E402
+from tests.support.registry import RegistryServer, registry_available  # noqa: E402
+
+SIZES: dict[str, tuple[int, int]] = {"small": (200, 20), "medium": (2_000, 200), "large": (10_000, 1_000)}
+SMOKE = (24, 4)
+SMOKE_TAGS = 12
+TARGETS_SIZE = "medium"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# -- environment ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    mem_kb = 0
+    cpu_model = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "cpu": cpu_model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def clean_env(work: Path) -> dict[str, str]:
+    """No user config leaks in: empty docker and git config, caches under the work dir."""
+    (work / "empty-docker").mkdir(parents=True, exist_ok=True)
+    (work / "empty-gitconfig").touch()
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("IMAGEBOT_", "GIT_"))},
+        "DOCKER_CONFIG": str(work / "empty-docker"),
+        "GIT_CONFIG_GLOBAL": str(work / "empty-gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "XDG_CACHE_HOME": str(work / "xdg-cache"),
+        "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+    }
+
+
+class Registry:
+    """The real docker-registry with storage kept under the work dir between benchmark runs:
+    repositories app-0000.. are seeded once (each one's tags depend only on its index, the tag
+    count and the seed, so a larger size extends a smaller one)."""
+
+    def __init__(self, work: Path, tags: int, seed: int):
+        self.data = work / "registry-data" / f"t{tags}-s{seed}"
+        self.tags, self.seed = tags, seed
+        self.server = RegistryServer(work / "registry-run", extra_config={
+            "storage": {"filesystem": {"rootdirectory": str(self.data)}, "delete": {"enabled": True}}})
+
+    def __enter__(self) -> "Registry":
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    def ensure(self, repos: int) -> float:
+        """Seeds repositories up to `repos`; returns the seconds it took (0 when already there)."""
+        marker = self.data / "seeded-repositories"
+        have = int(marker.read_text()) if marker.exists() else 0
+        if have >= repos:
+            return 0.0
+        t0 = time.monotonic()
+        todo = [repo_tags_for(i, self.tags, self.seed) for i in range(have, repos)]
+        if have:
+            todo.insert(0, repo_tags_for(0, self.tags, self.seed))  # the blob source to mount from
+        seed_registry(self.server, todo)
+        marker.write_text(str(repos))
+        return time.monotonic() - t0
+
+
+def repo_tags_for(i: int, tags: int, seed: int):  # type: ignore[no-untyped-def]
+    import random
+
+    return repo_tags(random.Random(f"{seed}:repo:{i}:{tags}"), i, tags)
+
+
+# -- one size ----------------------------------------------------------------------------------
+
+
+class Size:
+    def __init__(self, name: str, files: int, repos: int, tags: int, seed: int, work: Path, proxy: CountingProxy,
+                 env: dict[str, str]):
+        self.name, self.files, self.repos, self.tags, self.seed = name, files, repos, tags, seed
+        self.dir = work / "sizes" / f"{files}x{repos}"
+        self.proxy, self.env = proxy, env
+        self.mono: Monorepo
+        self.remote: Path
+        self.tree: Path
+        self.initial: str
+        self.config: Path
+
+    def prepare(self) -> dict[str, Any]:
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True)
+        t0 = time.monotonic()
+        self.mono = generate(self.files, self.repos, self.proxy.host, seed=self.seed, tags_per_repo=self.tags)
+        self.remote = make_remote(self.dir, self.mono.files)  # bare repo; its seed work tree stays
+        self.tree = self.dir / "remote.git.seed"
+        self.initial = git(self.remote, "rev-parse", "main").strip()
+        self.config = self.dir / "imagebot.json"
+        gen_s = time.monotonic() - t0
+        return {"files": len(self.mono.files), "references": len(self.mono.references), "repositories": self.repos,
+                "tags_per_repository": self.tags, "tags_total": self.mono.tag_count, "generate_s": round(gen_s, 2)}
+
+    def write_config(self, cache: Path) -> None:
+        self.config.write_text(json.dumps(imagebot_config(self.mono, str(self.remote), cache), indent=1))
+
+    def reset_remote(self) -> None:
+        git(self.remote, "update-ref", "refs/heads/main", self.initial)
+
+    def imagebot(self, *args: str, out: Path | None = None) -> tuple[Sample, dict[str, Any]]:
+        self.proxy.take()
+        sample = run([sys.executable, "-m", "imagebot", *args, "-c", str(self.config)], cwd=ROOT, env=self.env,
+                     ok_codes=(0, 1), stdout_path=out)
+        return sample, self.proxy.take().as_json()
+
+    # -- imagebot --------------------------------------------------------------------------
+    def plan(self, runs: int) -> dict[str, Any]:
+        cache = self.dir / "cache-plan"
+        self.write_config(cache)
+        cold, cold_req = self.imagebot("plan", "--no-diff")
+        samples, requests = [], []
+        for _ in range(runs):
+            s, r = self.imagebot("plan", "--no-diff")
+            samples.append(s)
+            requests.append(r)
+        return {
+            "cold": {**summarize([cold]), "requests": cold_req},
+            **summarize(samples),
+            "requests": requests[-1],
+            "exit_code": cold.returncode,
+            "output_head": cold.stdout[:600].decode(errors="replace"),
+        }
+
+    def run_once(self, runs: int) -> dict[str, Any]:
+        samples, requests, commits = [], [], []
+        for _ in range(runs):
+            self.reset_remote()
+            cache = self.dir / "cache-run"
+            shutil.rmtree(cache, ignore_errors=True)
+            self.write_config(cache)
+            s, r = self.imagebot("run", "--once")
+            samples.append(s)
+            requests.append(r)
+            commits.append(int(git(self.remote, "rev-list", "--count", f"{self.initial}..main").strip()))
+        return {**summarize(samples), "requests": requests[-1], "new_commits_per_run": commits}
+
+    def warm_cycles(self, runs: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        self.reset_remote()
+        cache = self.dir / "cache-agent"
+        shutil.rmtree(cache, ignore_errors=True)
+        self.write_config(cache)
+        out = self.dir / "cycles.json"
+        self.proxy.take()
+        sample = run([sys.executable, "-m", "bench.imagebot_cycles", str(self.config), "--cycles", str(runs),
+                      "--proxy", self.proxy.host, "--out", str(out)], cwd=ROOT, env=self.env)
+        doc = json.loads(out.read_text())
+        first, warm = doc["cycles"][0], doc["cycles"][1:]
+        walls = sorted(c["wall_s"] for c in warm)
+        return {
+            "first_cycle": first,
+            "runs": len(warm),
+            "wall_s": walls[len(walls) // 2] if walls else None,
+            "cpu_s": sorted(c["cpu_s"] for c in warm)[len(walls) // 2] if walls else None,
+            "walls": [c["wall_s"] for c in warm],
+            "changes": [c["changes"] for c in warm],
+            "requests": warm[-1]["requests"] if warm else None,
+            "process_rss_mb": round(sample.rss_mb, 1),
+            "occurrences": doc["occurrences"],
+        }, doc["decisions"]
+
+    # -- Renovate --------------------------------------------------------------------------
+    def renovate(self, inst: renovate.Install, runs: int) -> tuple[dict[str, Any], renovate.Result]:
+        results, requests = [], []
+        for i in range(runs):
+            self.proxy.take()
+            results.append(renovate.run_lookup(inst, self.tree, self.proxy.host, self.dir / "renovate"))
+            requests.append(self.proxy.take().as_json())
+        lookups = sorted(r.splits_ms.get("lookup", 0) / 1000 for r in results)
+        extracts = sorted(r.splits_ms.get("extract", 0) / 1000 for r in results)
+        return {
+            **summarize([r.sample for r in results]),
+            "lookup_s": lookups[len(lookups) // 2],
+            "extract_s": extracts[len(extracts) // 2],
+            "lookups": lookups,
+            "splits_ms": results[-1].splits_ms,
+            "requests": requests[-1],
+            "version": inst.version,
+        }, results[-1]
+
+
+def bench_size(size: Size, args: argparse.Namespace, inst: renovate.Install | None, why_no_renovate: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"size": size.name, "N": size.files, "M": size.repos}
+    log(f"{size.name}: generating {size.files} files over {size.repos} repositories")
+    out["repo"] = size.prepare()
+    log(f"{size.name}: imagebot plan x{args.runs} (+1 cold)")
+    out["plan"] = size.plan(args.runs)
+    log(f"{size.name}: imagebot run --once x{args.runs}")
+    out["run_once"] = size.run_once(args.runs)
+    log(f"{size.name}: warm agent, 1 + {args.runs} cycles")
+    out["warm_cycle"], decisions = size.warm_cycles(args.runs)
+    if inst is not None:
+        n = args.renovate_runs or args.runs
+        log(f"{size.name}: Renovate x{n}")
+        out["renovate"], last = size.renovate(inst, n)
+        cmp = compare(size.mono.references, decisions, renovate.proposals(last.report, size.proxy.host))
+        out["comparison"] = cmp.as_json()
+        lookup = out["renovate"]["lookup_s"]
+        out["speedup_vs_renovate_lookup"] = round(lookup / out["plan"]["wall_s"], 2) if lookup else None
+        out["speedup_vs_renovate_total"] = round(out["renovate"]["wall_s"] / out["plan"]["wall_s"], 2)
+    else:
+        out["renovate"] = {"skipped": why_no_renovate}
+    plan_wall = out["plan"]["wall_s"]
+    out["per_file_ms"] = round(plan_wall * 1000 / size.files, 3)
+    out["per_repository_ms"] = round(plan_wall * 1000 / size.repos, 2)
+    return out
+
+
+# -- reporting ---------------------------------------------------------------------------------
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    head = ["size (N files, M repos)", "tool / phase", "wall s", "CPU s", "peak RSS MB", "registry req", "tag lists"]
+    rows: list[list[str]] = []
+
+    def req(r: dict[str, Any] | None) -> tuple[str, str]:
+        if not r:
+            return "-", "-"
+        return str(r["total"]), f"{r['tag_listings']} ({r['repositories_listed']} repos)"
+
+    for res in results:
+        label = f"{res['size']} ({res['N']:,}, {res['M']:,})"
+        p = res["plan"]
+        rows.append([label, "imagebot plan (cold cache)", f"{p['cold']['wall_s']:.2f}", f"{p['cold']['cpu_s']:.2f}",
+                     f"{p['cold']['rss_mb']:.0f}", *req(p["cold"]["requests"])])
+        rows.append(["", "imagebot plan", f"{p['wall_s']:.2f}", f"{p['cpu_s']:.2f}", f"{p['rss_mb']:.0f}",
+                     *req(p["requests"])])
+        r1 = res["run_once"]
+        rows.append(["", "imagebot run --once (fresh clone)", f"{r1['wall_s']:.2f}", f"{r1['cpu_s']:.2f}",
+                     f"{r1['rss_mb']:.0f}", *req(r1["requests"])])
+        w = res["warm_cycle"]
+        rows.append(["", "imagebot warm no-change cycle", f"{w['wall_s']:.3f}", f"{w['cpu_s']:.3f}",
+                     f"({w['process_rss_mb']:.0f})", *req(w["requests"])])
+        rn = res["renovate"]
+        if "skipped" in rn:
+            rows.append(["", "Renovate", "skipped", "", "", "", ""])
+        else:
+            rows.append(["", f"Renovate {rn['version']} whole run", f"{rn['wall_s']:.2f}", f"{rn['cpu_s']:.2f}",
+                         f"{rn['rss_mb']:.0f}", *req(rn["requests"])])
+            rows.append(["", "Renovate lookup phase", f"{rn['lookup_s']:.2f}", "", "", "", ""])
+    widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
+    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    out = [line(head), "-+-".join("-" * w for w in widths), *map(line, rows), ""]
+    for res in results:
+        label = f"{res['size']} ({res['N']:,}, {res['M']:,})"
+        extra = (f"{label}: plan {res['per_file_ms']} ms per file, {res['per_repository_ms']} ms per repository; "
+                 f"{res['repo']['references']} references, {res['repo']['tags_total']:,} tags")
+        if "speedup_vs_renovate_lookup" in res:
+            c = res["comparison"]
+            extra += (f"; Renovate lookup / imagebot plan = {res['speedup_vs_renovate_lookup']}x "
+                      f"(whole run {res['speedup_vs_renovate_total']}x); answers agree on "
+                      f"{c['agreed']}/{c['references']} references")
+        out.append(extra)
+    return "\n".join(out) + "\n"
+
+
+def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets at (2,000, 200); each with the measured value and whether it is met."""
+    t = []
+    p, w = res["plan"], res["warm_cycle"]
+    t.append({"target": "plan wall <= 3 s", "value": p["wall_s"], "met": p["wall_s"] <= 3})
+    t.append({"target": "plan peak RSS <= 150 MB", "value": p["rss_mb"], "met": p["rss_mb"] <= 150})
+    listings = p["requests"]["tag_listings"]
+    t.append({"target": f"tag listings = {res['M']} exactly", "value": listings, "met": listings == res["M"]})
+    t.append({"target": "warm no-change cycle <= 1 s", "value": w["wall_s"], "met": (w["wall_s"] or 99) <= 1})
+    if res.get("speedup_vs_renovate_lookup"):
+        s = res["speedup_vs_renovate_lookup"]
+        t.append({"target": ">= 10x faster than Renovate's lookup", "value": s, "met": s >= 10})
+    return t
+
+
+def disagreements_text(results: list[dict[str, Any]]) -> str:
+    out = []
+    for res in results:
+        c = res.get("comparison")
+        if not c:
+            continue
+        out.append(f"{res['size']}: {len(c['disagreements'])} disagreement(s) imagebot vs Renovate")
+        for d in c["disagreements"]:
+            out.append(f"  {d['file']}:{d['line']} {d['repo']}:{d['current']} ({d['policy']}): "
+                       f"imagebot {d['imagebot']} | Renovate {d['renovate']}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="small,medium,large",
+                    help="comma-separated: small (200, 20), medium (2,000, 200), large (10,000, 1,000), or NxM")
+    ap.add_argument("--smoke", action="store_true", help=f"one tiny size {SMOKE}, {SMOKE_TAGS} tags, 1 run")
+    ap.add_argument("--runs", type=int, default=5, help="runs per measurement (the median is reported)")
+    ap.add_argument("--renovate-runs", type=int, default=0, help="Renovate runs per size (default: --runs)")
+    ap.add_argument("--no-renovate", action="store_true", help="imagebot only")
+    ap.add_argument("--tags", type=int, default=DEFAULT_TAGS, help="tags per repository")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work", help="scratch (registry data, repos, npm)")
+    ap.add_argument("--results", type=Path, default=None,
+                    help="where the JSON goes (default bench/results/, for --smoke the work dir)")
+    args = ap.parse_args(argv)
+    if args.smoke:
+        args.runs, args.tags = min(args.runs, 1) or 1, SMOKE_TAGS
+    return args
+
+
+def sizes_from(args: argparse.Namespace) -> list[tuple[str, int, int]]:
+    if args.smoke:
+        return [("smoke", *SMOKE)]
+    out = []
+    for name in args.sizes.split(","):
+        name = name.strip()
+        if name in SIZES:
+            out.append((name, *SIZES[name]))
+        elif "x" in name:
+            n, m = name.split("x")
+            out.append((name, int(n), int(m)))
+        else:
+            raise SystemExit(f"unknown size {name!r}: use small, medium, large or NxM")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not registry_available():
+        print("bench: docker-registry is not installed (apt-get install docker-registry)", file=sys.stderr)
+        return 2
+    work: Path = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    sizes = sizes_from(args)
+    inst: renovate.Install | None = None
+    why = "--no-renovate"
+    if not args.no_renovate:
+        try:
+            log("installing / checking Renovate (npm renovate@44 + node@24)")
+            inst = renovate.install(work / "renovate")
+        except (renovate.RenovateUnavailable, subprocess.CalledProcessError) as e:
+            why = f"Renovate unavailable: {e}"
+            print(f"bench: SKIPPING Renovate: {e}", file=sys.stderr)
+    env = clean_env(work)
+    results = []
+    started = dt.datetime.now(dt.timezone.utc)
+    with Registry(work, args.tags, args.seed) as reg:
+        seeded = reg.ensure(max(m for _, _, m in sizes))
+        if seeded:
+            log(f"seeded the registry in {seeded:.1f} s")
+        with CountingProxy(reg.server.url) as proxy:
+            for name, n, m in sizes:
+                size = Size(name, n, m, args.tags, args.seed, work, proxy, env)
+                try:
+                    results.append(bench_size(size, args, inst, why))
+                except CommandFailed as e:
+                    print(f"bench: {name}: {e}", file=sys.stderr)
+                    return 1
+    doc = {
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "imagebot": _imagebot_version(),
+        "renovate": inst.version if inst else why,
+        "runs": args.runs,
+        "tags_per_repository": args.tags,
+        "seed": args.seed,
+        "results": results,
+        "targets": {TARGETS_SIZE: targets(r) for r in results if r["size"] == TARGETS_SIZE},
+    }
+    text = table(results)
+    print(text)
+    dis = disagreements_text(results)
+    if dis:
+        print(dis)
+    for size_name, ts in doc["targets"].items():
+        for t in ts:
+            print(f"target {size_name}: {t['target']}: {t['value']} -> {'met' if t['met'] else 'MISSED'}")
+    dest_dir = args.results or (work / "results" if args.smoke else ROOT / "bench" / "results")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}{'-smoke' if args.smoke else ''}.json"
+    dest.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"results: {dest}")
+    return 0
+
+
+def _imagebot_version() -> str:
+    from imagebot import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
