@@ -1,0 +1,193 @@
+"""`imagebot run` without --once: wire the agent's parts together and run until SIGTERM.
+
+Threads: the worker (the main thread: cycles and drift checks, one at a time), the HTTP
+server, and the Lease elector (in a cluster). SIGTERM / SIGINT close the write gate, let the
+worker finish its step, release the Lease and return 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from imagebot import pipeline
+from imagebot.agent.auth import WebhookAuth, load_secret
+from imagebot.agent.http import AgentServer
+from imagebot.agent.loop import Agent, CycleFn
+from imagebot.agent.ratelimit import RateLimiter
+from imagebot.config.schema import Config, parse_duration
+from imagebot.deliver import GitWorkspace
+from imagebot.discover.declared import declared_workloads
+from imagebot.k8s import client as kube
+from imagebot.k8s.drift import api_reader, check_drift
+from imagebot.k8s.events import EventRecorder, EventsReporter, WorkloadIndex
+from imagebot.k8s.leader import LeaseElector, LeaseTiming
+from imagebot.report import Reporter
+from imagebot.report import log as logsetup
+from imagebot.report.metrics import Metrics, MetricsReporter
+
+log = logging.getLogger("imagebot.agent")
+
+DEFAULT_WORKLOAD_NAMESPACE = "default"
+
+
+def identity() -> str:
+    """$POD_NAME (downward API) or the host name: who holds the Lease, who posted an Event."""
+    return os.environ.get("POD_NAME") or socket.gethostname()
+
+
+class _Workloads:
+    """The declared workloads of the current checkout, re-read when the checkout's HEAD moves."""
+
+    def __init__(self, cfg: Config, workspace: GitWorkspace):
+        self.cfg = cfg
+        self.workspace = workspace
+        self._head: str | None = None
+        self._index: WorkloadIndex | None = None
+        self.workloads: tuple[Any, ...] = ()
+
+    def refresh(self) -> None:
+        root = self.workspace.root
+        head = _head(root)
+        if head is not None and head == self._head:
+            return
+        found = declared_workloads(root, paths=self.cfg.repository.paths, exclude=self.cfg.repository.exclude)
+        for p in found.problems:
+            log.warning("drift: %s", p)
+        self.workloads = found.workloads
+        self._index = WorkloadIndex(found.workloads, DEFAULT_WORKLOAD_NAMESPACE)
+        self._head = head
+
+    def index(self) -> WorkloadIndex | None:
+        if not (self.workspace.root / ".git").exists():
+            return None
+        self.refresh()
+        return self._index
+
+
+def _head(root: Any) -> str | None:
+    try:
+        ref = (root / ".git" / "HEAD").read_text().strip()
+        if ref.startswith("ref: "):
+            return (root / ".git" / ref[5:]).read_text().strip()
+        return ref
+    except OSError:
+        return None
+
+
+def serve(
+    cfg: Config,
+    *,
+    listen: str | None = None,
+    log_format: str | None = None,
+    run_cycle: CycleFn | None = None,
+    kube_api: Any = None,
+    on_started: Callable[[Agent, AgentServer], None] | None = None,
+    install_signals: bool = True,
+) -> int:
+    """Run the agent until SIGTERM / SIGINT (or `agent.stop()`); returns the exit code (0).
+
+    `kube_api` (a kubernetes ApiClient) replaces the in-cluster client (tests, `kubectl proxy`);
+    without it and outside a cluster, leader election, Events and drift are off.
+    `on_started` is called once the HTTP server listens (tests, the benchmark).
+    """
+    if log_format is not None and not logging.getLogger().handlers:
+        logsetup.setup("info", log_format)
+    a = cfg.agent
+    metrics = Metrics()
+    secret = load_secret(a.webhooks)
+    if secret is None:
+        log.warning("no webhook secret (env %s or agent.webhooks.token_file): every POST /hooks/* gets 401",
+                    a.webhooks.token_env)
+    api = kube_api if kube_api is not None else (kube.api_client() if kube.in_cluster() else None)
+    me = identity()
+
+    elector: LeaseElector | None = None
+    if api is not None and a.leader_election.enabled:
+        le = a.leader_election
+        elector = LeaseElector(
+            kube.client.CoordinationV1Api(api),
+            name=le.lease_name,
+            namespace=le.namespace or kube.own_namespace(),
+            identity=f"{me}_{os.urandom(4).hex()}",
+            timing=LeaseTiming(parse_duration(le.lease_duration), parse_duration(le.renew_deadline),
+                               parse_duration(le.retry_period)),
+            on_change=lambda leading: metrics.leader.set(1 if leading else 0),
+        )
+    else:
+        metrics.leader.set(1)
+    is_leader = elector.is_leader if elector is not None else (lambda: True)
+
+    workspace = GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos")
+    workloads = _Workloads(cfg, workspace)
+    reporters: list[Reporter] = [MetricsReporter(metrics)]
+    recorder: EventRecorder | None = None
+    holder: dict[str, Agent] = {}
+    if api is not None and a.events:
+        recorder = EventRecorder(
+            kube.client.CoreV1Api(api), instance=me, repeat_after=parse_duration(a.event_interval),
+            on_posted=lambda reason: metrics.events.labels(reason).inc(),
+        )
+        reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))
+
+    drift_check = None
+    if api is not None and a.drift_interval:
+        read = api_reader(api)
+
+        def drift_check() -> None:
+            workspace.checkout()
+            workloads.refresh()
+            report = check_drift(workloads.workloads, read, DEFAULT_WORKLOAD_NAMESPACE)
+            metrics.drifted_workloads.set(report.drifted_workloads)
+            for d in report.drifts:
+                log.warning("drift: %s", d, extra={"fields": {"event": "drift", **d.as_dict()}})
+            for p in report.problems:
+                log.warning("drift: %s", p)
+            if recorder is not None and holder["agent"].can_write():
+                recorder.drift(report)
+
+    registry = pipeline.new_registry_client(cfg)
+    agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
+                  is_leader=is_leader, registry=registry, drift_check=drift_check)
+    holder["agent"] = agent
+    server = AgentServer(listen or a.listen, agent, metrics,
+                         WebhookAuth(secret), RateLimiter(a.webhooks.rate_limit, a.webhooks.burst))
+    server.start()
+    log.info("agent listening on %s (leader election %s)", server.url, "on" if elector else "off",
+             extra={"fields": {"event": "started", "listen": server.url, "identity": me}})
+
+    elector_stop = threading.Event()
+    elector_thread = None
+    if elector is not None:
+        elector_thread = threading.Thread(target=elector.run, args=(elector_stop,), name="imagebot-lease", daemon=True)
+        elector_thread.start()
+
+    previous: dict[int, Any] = {}
+    if install_signals and threading.current_thread() is threading.main_thread():
+        def on_signal(signum: int, frame: object) -> None:
+            log.info("signal %s: finishing the current step, then exiting", signal.Signals(signum).name)
+            agent.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        if on_started is not None:
+            on_started(agent, server)
+        agent.run()
+    finally:
+        server.shutdown()
+        server.server_close()
+        elector_stop.set()
+        if elector_thread is not None:
+            elector_thread.join(10)
+        close = getattr(registry, "close", None)
+        if close is not None:
+            close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

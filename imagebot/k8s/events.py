@@ -1,0 +1,174 @@
+"""Kubernetes Events on the workloads imagebot acts on: one more reporter.
+
+Reasons: ImageUpdated, PullRequestOpened (Normal); PolicyInvalid, RegistryUnavailable,
+DriftDetected (Warning). The same (object, reason, message) is posted at most once per
+`repeat_after` seconds, and at most `burst` Events go out per minute in all, so a registry
+outage on a 500-workload repository does not flood the API server.
+
+Events name a workload by kind, namespace and name, which the change or problem does not
+carry: :class:`WorkloadIndex` maps a file location back to the workload declared there.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
+
+from imagebot.discover.declared import DeclaredWorkload
+from imagebot.k8s.drift import DriftReport
+from imagebot.model import CycleResult, Location
+
+log = logging.getLogger(__name__)
+
+POLICY_PROBLEMS = frozenset({"policy", "annotation", "marker"})
+MAX_MESSAGE = 1024
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+
+
+class WorkloadIndex:
+    """Which declared workload a (file, line) of the repository belongs to."""
+
+    def __init__(self, workloads: Iterable[DeclaredWorkload], default_namespace: str):
+        self.default_namespace = default_namespace
+        self._by_file: dict[str, list[DeclaredWorkload]] = {}
+        for w in sorted(workloads, key=lambda w: (w.location.file, w.location.line)):
+            self._by_file.setdefault(w.location.file, []).append(w)
+
+    def locate(self, location: Location | None) -> ObjectRef | None:
+        if location is None:
+            return None
+        items = self._by_file.get(location.file)
+        if not items:
+            return None
+        lines = [w.location.line for w in items]
+        i = bisect.bisect_right(lines, location.line) - 1
+        w = items[max(i, 0)]
+        return ObjectRef(w.api_version, w.kind, w.namespace or self.default_namespace, w.name)
+
+
+class EventRecorder:
+    def __init__(
+        self,
+        api: client.CoreV1Api,
+        *,
+        instance: str,
+        repeat_after: float = 600.0,
+        burst: int = 30,
+        clock: Callable[[], float] = time.monotonic,
+        on_posted: Callable[[str], None] | None = None,
+    ):
+        self.api = api
+        self.instance = instance
+        self.repeat_after = repeat_after
+        self.burst = burst
+        self._clock = clock
+        self._on_posted = on_posted
+        self._lock = threading.Lock()
+        self._last: dict[tuple[ObjectRef, str, str], float] = {}
+        self._tokens = float(burst)
+        self._tokens_at = clock()
+
+    def _admit(self, key: tuple[ObjectRef, str, str]) -> bool:
+        with self._lock:
+            now = self._clock()
+            last = self._last.get(key)
+            if last is not None and now - last < self.repeat_after:
+                return False
+            self._tokens = min(self.burst, self._tokens + (now - self._tokens_at) * self.burst / 60.0)
+            self._tokens_at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            self._last[key] = now
+            return True
+
+    def emit(self, ref: ObjectRef, reason: str, message: str, warning: bool = False) -> bool:
+        """Post one Event unless rate limited; True when posted. API trouble is logged, never raised."""
+        message = message[:MAX_MESSAGE]
+        if not self._admit((ref, reason, message)):
+            return False
+        now = datetime.now(UTC)
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{ref.name}.", namespace=ref.namespace),
+            involved_object=client.V1ObjectReference(
+                api_version=ref.api_version, kind=ref.kind, name=ref.name, namespace=ref.namespace
+            ),
+            reason=reason,
+            message=message,
+            type="Warning" if warning else "Normal",
+            source=client.V1EventSource(component="imagebot"),
+            reporting_component="imagebot",
+            reporting_instance=self.instance,
+            action=reason,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+        )
+        try:
+            self.api.create_namespaced_event(ref.namespace, event)
+        except (ApiException, HTTPError, OSError) as e:
+            log.warning("cannot post Event %s on %s/%s/%s: %s", reason, ref.kind, ref.namespace, ref.name,
+                        getattr(e, "reason", None) or e)
+            return False
+        if self._on_posted is not None:
+            self._on_posted(reason)
+        return True
+
+    def drift(self, report: DriftReport) -> None:
+        for d in report.drifts:
+            ref = ObjectRef(d.workload.api_version, d.workload.kind, d.namespace, d.workload.name)
+            self.emit(ref, "DriftDetected", str(d), warning=True)
+
+
+class EventsReporter:
+    """Posts a finished cycle's outcome as Events (only while this replica may write)."""
+
+    def __init__(self, recorder: EventRecorder, index: Callable[[], WorkloadIndex | None],
+                 can_write: Callable[[], bool] = lambda: True):
+        self.recorder = recorder
+        self._index = index
+        self._can_write = can_write
+
+    def cycle_finished(self, result: CycleResult) -> None:
+        index = self._index()
+        if index is None or not self._can_write():
+            return
+        d = result.delivery
+        if d is not None and (d.pushed or d.pull_requests):
+            prs = ", ".join(d.pull_requests)
+            for c in result.plan.changes:
+                ref = index.locate(c.occurrence.location)
+                if ref is None:
+                    continue
+                if d.pull_requests:
+                    self.recorder.emit(ref, "PullRequestOpened", f"{c.old_ref} -> {c.new_ref} proposed in {prs}")
+                else:
+                    self.recorder.emit(ref, "ImageUpdated",
+                                       f"{c.old_ref} -> {c.new_ref} ({c.file}, commit {d.commit[:12]} on {d.branch})")
+        for p in _problems(result.problems, index):
+            self.recorder.emit(*p, warning=True)
+
+
+def _problems(problems: Sequence[object], index: WorkloadIndex) -> Iterable[tuple[ObjectRef, str, str]]:
+    for p in problems:
+        kind = getattr(p, "kind", "")
+        reason = "PolicyInvalid" if kind in POLICY_PROBLEMS else "RegistryUnavailable" if kind == "registry" else None
+        ref = index.locate(getattr(p, "location", None)) if reason else None
+        if reason and ref is not None:
+            yield ref, reason, str(p)
