@@ -52,7 +52,7 @@ class AgentServer(ThreadingHTTPServer):
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
     def start(self) -> threading.Thread:
-        t = threading.Thread(target=self.serve_forever, name="imagebot-http", daemon=True)
+        t = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="imagebot-http", daemon=True)
         t.start()
         return t
 

@@ -69,6 +69,7 @@ class Agent:
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._full_requested = False
+        self._drift_requested = False
         self._dirty = False
         #: Cycles finished (including failed ones); tests and the benchmark wait on `cycle_done`.
         self.cycles = 0
@@ -85,6 +86,12 @@ class Agent:
     def request_full_cycle(self) -> None:
         self._full_requested = True
         self._notify()
+
+    def leadership_changed(self, leading: bool) -> None:
+        """A new leader catches up at once: a full cycle and a drift check, not after an interval."""
+        if leading:
+            self._drift_requested = True
+            self.request_full_cycle()
 
     def stop(self) -> None:
         """Close the write gate and end the loop after the current step."""
@@ -135,7 +142,8 @@ class Agent:
             if batch:
                 self._cycle(batch)
                 continue
-            if now >= next_drift and self._drift_check is not None and self._drift_interval:
+            if (now >= next_drift or self._drift_requested) and self._drift_check is not None and self._drift_interval:
+                self._drift_requested = False
                 self._drift()
                 next_drift = self._clock() + self._drift_interval
                 continue

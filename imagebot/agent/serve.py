@@ -107,6 +107,7 @@ def serve(
     api = kube_api if kube_api is not None else (kube.api_client() if kube.in_cluster() else None)
     me = identity()
 
+    holder: dict[str, Agent] = {}
     elector: LeaseElector | None = None
     if api is not None and a.leader_election.enabled:
         le = a.leader_election
@@ -117,7 +118,8 @@ def serve(
             identity=f"{me}_{os.urandom(4).hex()}",
             timing=LeaseTiming(parse_duration(le.lease_duration), parse_duration(le.renew_deadline),
                                parse_duration(le.retry_period)),
-            on_change=lambda leading: metrics.leader.set(1 if leading else 0),
+            on_change=lambda leading: (metrics.leader.set(1 if leading else 0),
+                                       holder["agent"].leadership_changed(leading)),
         )
     else:
         metrics.leader.set(1)
@@ -127,7 +129,6 @@ def serve(
     workloads = _Workloads(cfg, workspace)
     reporters: list[Reporter] = [MetricsReporter(metrics)]
     recorder: EventRecorder | None = None
-    holder: dict[str, Agent] = {}
     if api is not None and a.events:
         recorder = EventRecorder(
             kube.client.CoreV1Api(api), instance=me, repeat_after=parse_duration(a.event_interval),
