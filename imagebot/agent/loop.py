@@ -73,6 +73,8 @@ class Agent:
         self._dirty = False
         #: Cycles finished (including failed ones); tests and the benchmark wait on `cycle_done`.
         self.cycles = 0
+        #: Cycles not run because another replica leads.
+        self.skipped = 0
         self.cycle_done = threading.Condition()
         self.last_result: CycleResult | None = None
         self._failing_since: float | None = None
@@ -158,6 +160,9 @@ class Agent:
         if not self._is_leader():
             log.info("not the leader: skipping the %s cycle", trigger,
                      extra={"fields": {"event": "cycle-skipped", "trigger": trigger, "reason": "not-leader"}})
+            with self.cycle_done:
+                self.skipped += 1
+                self.cycle_done.notify_all()
             return
         started = self._clock()
         try:
@@ -201,7 +206,7 @@ class Agent:
         except Exception:
             log.exception("drift check failed")
 
-    def wait_cycles(self, n: int, timeout: float) -> bool:
-        """Block until at least `n` cycles have finished (tests, benchmark)."""
+    def wait_cycles(self, n: int, timeout: float, *, skipped: int = 0) -> bool:
+        """Block until at least `n` cycles have finished and `skipped` were skipped (tests, benchmark)."""
         with self.cycle_done:
-            return self.cycle_done.wait_for(lambda: self.cycles >= n, timeout)
+            return self.cycle_done.wait_for(lambda: self.cycles >= n and self.skipped >= skipped, timeout)
