@@ -71,6 +71,7 @@ class TokenServer:
         self.expires_in = expires_in
         self.requests: list[dict[str, str]] = []  # account, scope, grant_type of each token request
         self.counts: Counter[str] = Counter()
+        self.issued: list[str] = []  # every token handed out (secrets tests look for them)
         self._key, self._cert = _key_and_cert()
         self.bundle = Path(workdir) / f"token-issuer-{uuid.uuid4().hex[:8]}.pem"
         self.bundle.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
@@ -117,7 +118,9 @@ class TokenServer:
         now = int(time.time())
         claims = {"iss": ISSUER, "sub": subject, "aud": SERVICE, "iat": now, "nbf": now - 5,
                   "exp": now + self.expires_in, "jti": uuid.uuid4().hex, "access": access}
-        return jwt.encode(claims, self._key, algorithm="ES256", headers={"x5c": [self._x5c]})
+        token = jwt.encode(claims, self._key, algorithm="ES256", headers={"x5c": [self._x5c]})
+        self.issued.append(token)
+        return token
 
 
 class BearerAuth(requests.auth.AuthBase):
