@@ -24,7 +24,7 @@ from imagebot.discover.yamltree import STR_TAG
 from imagebot.errors import EditError
 
 # Characters of references, tags and digests; the first one must not be a YAML indicator.
-_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@:+=~-]*")
+_SAFE_PLAIN = re.compile(r"[\w/][\w./@:+=~-]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _RESOLVERS = (VersionedResolver(version=(1, 2)), VersionedResolver(version=(1, 1)))
 

@@ -40,8 +40,13 @@ def scan(
     paths: Sequence[str] = (),
     exclude: Sequence[str] = (),
     policies: Mapping[str, NamedPolicy] = {},
+    parse_all: bool = False,
 ) -> Discovery:
-    """Find every image reference with a policy under `paths` (repo-relative; default: all)."""
+    """Find every image reference with a policy under `paths` (repo-relative; default: all).
+
+    Files are screened by text first; `parse_all` parses every manifest anyway, so that
+    ``imagebot validate`` also reports YAML errors in files that mention no policy.
+    """
     occurrences, problems = [], []
     scanned = parsed = 0
     try:
@@ -55,7 +60,7 @@ def scan(
         except OSError as exc:
             problems.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
             continue
-        if not worth_parsing(rel, data, bool(policies)):
+        if not parse_all and not worth_parsing(rel, data, bool(policies)):
             continue
         parsed += 1
         found = scan_file(rel, data, policies)

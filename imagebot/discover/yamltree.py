@@ -51,7 +51,7 @@ def compose(text: str) -> list[Node]:
 
     Raises ruamel's YAMLError (see :func:`error_line`) when the text is not YAML.
     """
-    yaml = YAML(typ="rt", pure=True)
+    yaml = YAML(typ="safe", pure=True)
     return [doc for doc in yaml.compose_all(text)]
 
 
