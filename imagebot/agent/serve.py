@@ -111,8 +111,8 @@ def serve(
     elector: LeaseElector | None = None
     if api is not None and a.leader_election.enabled:
         le = a.leader_election
-        elector = LeaseElector(
-            kube.client.CoordinationV1Api(api),
+        elector = LeaseElector.for_client(
+            api,
             name=le.lease_name,
             namespace=le.namespace or kube.own_namespace(),
             identity=f"{me}_{os.urandom(4).hex()}",
@@ -130,8 +130,8 @@ def serve(
     reporters: list[Reporter] = [MetricsReporter(metrics)]
     recorder: EventRecorder | None = None
     if api is not None and a.events:
-        recorder = EventRecorder(
-            kube.client.CoreV1Api(api), instance=me, repeat_after=parse_duration(a.event_interval),
+        recorder = EventRecorder.for_client(
+            api, instance=me, repeat_after=parse_duration(a.event_interval),
             on_posted=lambda reason: metrics.events.labels(reason).inc(),
         )
         reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -25,7 +26,7 @@ from urllib3.exceptions import HTTPError
 
 from imagebot.discover.declared import DeclaredWorkload
 from imagebot.k8s.drift import DriftReport
-from imagebot.model import CycleResult, Location
+from imagebot.model import CycleResult, Location, Problem
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,10 @@ class EventRecorder:
         self._last: dict[tuple[ObjectRef, str, str], float] = {}
         self._tokens = float(burst)
         self._tokens_at = clock()
+
+    @classmethod
+    def for_client(cls, api: client.ApiClient, **kwargs: Any) -> "EventRecorder":
+        return cls(client.CoreV1Api(api), **kwargs)
 
     def _admit(self, key: tuple[ObjectRef, str, str]) -> bool:
         with self._lock:
@@ -165,10 +170,9 @@ class EventsReporter:
             self.recorder.emit(*p, warning=True)
 
 
-def _problems(problems: Sequence[object], index: WorkloadIndex) -> Iterable[tuple[ObjectRef, str, str]]:
+def _problems(problems: Sequence[Problem], index: WorkloadIndex) -> Iterable[tuple[ObjectRef, str, str]]:
     for p in problems:
-        kind = getattr(p, "kind", "")
-        reason = "PolicyInvalid" if kind in POLICY_PROBLEMS else "RegistryUnavailable" if kind == "registry" else None
-        ref = index.locate(getattr(p, "location", None)) if reason else None
+        reason = "PolicyInvalid" if p.kind in POLICY_PROBLEMS else "RegistryUnavailable" if p.kind == "registry" else None
+        ref = index.locate(p.location) if reason else None
         if reason and ref is not None:
             yield ref, reason, str(p)

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -77,6 +78,11 @@ class LeaseElector:
         self._was_leader = False
         #: Who holds the lease as far as we know ("" when free or unknown).
         self.holder = ""
+
+    @classmethod
+    def for_client(cls, api: client.ApiClient, **kwargs: Any) -> "LeaseElector":
+        """An elector over an ApiClient (callers above imagebot.k8s never touch `kubernetes`)."""
+        return cls(client.CoordinationV1Api(api), **kwargs)
 
     # -- the gate the agent asks before every write -----------------------------------------
     def is_leader(self) -> bool:
