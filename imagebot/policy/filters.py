@@ -24,7 +24,7 @@ MATCH_TIMEOUT = 0.05
 #: Seconds all pattern matching of one `choose` call may spend; later tags are then rejected.
 TOTAL_TIMEOUT = 1.0
 #: Signatures, attestations and SBOMs that cosign pushes as tags next to the image.
-COSIGN_EXCLUDE = r"\.(?:sig|att|sbom)$"
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 
 _TEMPLATE_RE = _stdlib_re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))", _stdlib_re.ASCII)
 

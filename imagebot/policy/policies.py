@@ -15,16 +15,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import regex
-
 from imagebot.errors import PolicyError
 from imagebot.model import PolicySpec
 from imagebot.policy.choice import Choice, Rejected
-from imagebot.policy.filters import COSIGN_EXCLUDE, Deadline, Template, compile_pattern
+from imagebot.policy.filters import COSIGN_SUFFIXES, Deadline, Template, compile_pattern
 from imagebot.policy.semver import Constraints, SemverError, Version
 from imagebot.policy.tags import DockerTag, not_a_version
 
-_COSIGN = regex.compile(COSIGN_EXCLUDE)
+_COSIGN_SUFFIXES = COSIGN_SUFFIXES
 #: What Go's strconv.ParseFloat reads in tags that are numbers (no hex floats, inf or nan).
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _KINDS = "semver:<constraint>, major, minor, patch, alphabetical[:asc|desc], numerical[:asc|desc] or digest"
@@ -32,10 +30,15 @@ _KINDS = "semver:<constraint>, major, minor, patch, alphabetical[:asc|desc], num
 
 @dataclass
 class _Tally:
-    """Rejections in input order, with a category each for the one-line summary."""
+    """Rejections, with a category each for the one-line summary."""
 
     rejected: list[Rejected] = field(default_factory=list)
     categories: Counter[str] = field(default_factory=Counter)
+    #: Each tag's position in the input, to report rejections in the registry's order.
+    order: dict[str, int] = field(default_factory=dict)
+
+    def in_order(self) -> tuple[Rejected, ...]:
+        return tuple(sorted(self.rejected, key=lambda r: self.order.get(r.tag, 0)))
 
     def add(self, tag: str, category: str, reason: str) -> None:
         self.rejected.append(Rejected(tag, reason))
@@ -71,7 +74,7 @@ class _Policy:
     # -- step 1 and 2 ------------------------------------------------------------------------
     def _value(self, tag: str, deadline: Deadline) -> str | tuple[str, str]:
         """The text to rank for `tag`, or (category, reason) when the tag is filtered out."""
-        if _COSIGN.search(tag):
+        if tag.endswith(_COSIGN_SUFFIXES):
             return ("cosign artefacts", "cosign signature/attestation/SBOM tag (always excluded)")
         if self._exclude is not None:
             m = deadline.search(self._exclude, tag)
@@ -92,11 +95,12 @@ class _Policy:
         deadline = Deadline()
         tally = _Tally()
         kept: list[tuple[str, str]] = []
-        seen: set[str] = set()
+        seen: set[str] = set()  # a tag listed twice is one tag
         for tag in tags:
             if tag in seen:
                 continue
             seen.add(tag)
+            tally.order[tag] = len(seen)
             value = self._value(tag, deadline)
             if isinstance(value, tuple):
                 tally.add(tag, *value)
@@ -132,7 +136,7 @@ class _Policy:
         `current_ranked` says whether the current tag could be compared at all.
         """
         candidates = tuple(ranked)
-        rejected = tuple(tally.rejected)
+        rejected = tally.in_order()
         summary = tally.summary()
         n = len(candidates)
         if current is not None and current_ranked and not newer:
@@ -182,7 +186,9 @@ class SemverPolicy(_Policy):
             if self.relative is not None:
                 why = f"policy {self.relative!r} moves relative to the current version tag"
                 why += ", and there is none" if current is None else ""
-                return Choice(None, _join(why, note), (), tuple(tally.rejected))
+                for tag, _ in kept:
+                    tally.add(tag, "no current version", f"no current version tag for policy {self.relative!r} to move from")
+                return Choice(None, _join(why, note), (), tally.in_order())
             return self._masterminds(kept, current, tally, note)
         return self._docker(kept, current, cur, tally, note)
 
@@ -196,12 +202,12 @@ class SemverPolicy(_Policy):
             except SemverError as e:
                 tally.add(tag, "not versions", (not_a_version(value) or f"not a semantic version ({e})"))
                 continue
-            if self.constraints.check(v, include_prerelease=include):
+            failure = self.constraints.first_failure(v, include_prerelease=include)
+            if failure is None:
                 good.append((v, tag))
                 continue
-            _, errors = self.constraints.validate(v, include_prerelease=include)
-            category = "prereleases" if v.pre and "prerelease version" in errors[0] else "outside range"
-            tally.add(tag, category, errors[0])
+            category = "prereleases" if v.pre and "prerelease version" in failure else "outside range"
+            tally.add(tag, category, failure)
         good.sort(key=lambda item: item[0].key(), reverse=True)
         return self._result([t for _, t in good], tally, current, False, True, note)
 
@@ -212,10 +218,9 @@ class SemverPolicy(_Policy):
         cur_key = cur.key()
         good: list[tuple[tuple, bool, str]] = []
         for tag, value in kept:
-            why_not = not_a_version(value)
-            d = None if why_not else DockerTag.parse(value)
+            d = DockerTag.parse(value)
             if d is None:
-                tally.add(tag, "not versions", why_not or "not a version tag ([v]1-4 numbers[-suffix])")
+                tally.add(tag, "not versions", not_a_version(value) or "not a version tag ([v]1-4 numbers[-suffix])")
                 continue
             if d.variant != cur.variant:
                 tally.add(
@@ -229,15 +234,14 @@ class SemverPolicy(_Policy):
                     f"{d.precision}-part version; the current tag {current} has {cur.precision} part(s)",
                 )
                 continue
+            key = d.key()
+            if key < cur_key:  # checked before the range: cheaper, and the more useful reason
+                tally.add(tag, "older", f"older than the current tag {current} (never downgrade)")
+                continue
             in_track = bool(cur.prerelease) and d.numbers == cur.numbers
-            include_pre = self.spec.prerelease or in_track
-            reason = self._outside(d, cur, include_pre)
+            reason = self._outside(d, cur, self.spec.prerelease or in_track)
             if reason is not None:
                 tally.add(tag, reason[0], reason[1])
-                continue
-            key = d.key()
-            if key < cur_key:
-                tally.add(tag, "older", f"older than the current tag {current} (never downgrade)")
                 continue
             good.append((key, d.v_prefix == cur.v_prefix, tag))
         good.sort(key=lambda item: (item[0], item[1]), reverse=True)
@@ -252,12 +256,12 @@ class SemverPolicy(_Policy):
         """(category, reason) when the policy's range excludes `d`, else None."""
         if self.constraints is not None:
             v = d.semver()
-            if self.constraints.check(v, include_prerelease=include_pre):
+            failure = self.constraints.first_failure(v, include_prerelease=include_pre)
+            if failure is None:
                 return None
-            _, errors = self.constraints.validate(v, include_prerelease=include_pre)
-            if "prerelease version" in errors[0]:
+            if "prerelease version" in failure:
                 return ("prereleases", f"prerelease of another version than the current {cur.tag} (set prerelease to allow)")
-            return ("outside range", errors[0].replace(f'"{v}"', d.tag, 1))
+            return ("outside range", failure.replace(f'"{v}"', d.tag, 1))
         if d.prerelease and not include_pre:
             return ("prereleases", f"prerelease of another version than the current {cur.tag} (set prerelease to allow)")
         if self.relative == "minor" and d.numbers[0] != cur.numbers[0]:
@@ -322,9 +326,10 @@ class DigestPolicy(_Policy):
         self.needs_digest = True
 
     def choose(self, tags: Iterable[str], current: str | None) -> Choice:
-        if current is None:
-            return Choice(None, "the digest policy follows the current tag's digest, and there is no current tag")
         listed = list(dict.fromkeys(tags))
+        if current is None:
+            why = "the digest policy follows the current tag's digest, and there is no current tag"
+            return Choice(None, why, (), tuple(Rejected(t, "no current tag to follow") for t in listed))
         others = tuple(Rejected(t, f"the digest policy keeps the current tag {current}") for t in listed if t != current)
         if current not in listed:
             return Choice(None, f"the current tag {current} is not in the registry any more", (), others)

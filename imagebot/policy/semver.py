@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _UINT64_MAX = 2**64 - 1
 _S = r"[\t\n\f\r ]"  # Go's \s
@@ -24,6 +25,7 @@ _LOOSE_VERSION_RE = re.compile(
     r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
     r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
 )
+_LEADING_ZERO_RE = re.compile(r"(?:^|\.)0[0-9]+(?:\.|$)")
 _NUM = frozenset("0123456789")
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
 
@@ -68,7 +70,7 @@ def _validate_metadata(meta: str) -> None:
 
 def _uint(text: str) -> int:
     value = int(text)
-    if value > _UINT64_MAX:
+    if len(text) > 19 and value > _UINT64_MAX:
         raise SemverError(f'error parsing version segment: strconv.ParseUint: parsing "{text}": value out of range')
     return value
 
@@ -90,27 +92,38 @@ class Version:
     pre: str = ""
     metadata: str = ""
     original: str = field(default="", compare=False)
+    _key: tuple = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.pre:
+            key: tuple = (self.major, self.minor, self.patch, 1, ())
+        else:
+            key = (self.major, self.minor, self.patch, 0, tuple(_pre_part_key(p) for p in self.pre.split(".")))
+        object.__setattr__(self, "_key", key)
 
     @classmethod
     def parse(cls, text: str) -> Version:
         """``NewVersion`` (coercing): 1–3 numeric parts, optional ``v``, leading zeros allowed."""
+        return _parse_version(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Version:
         m = _LOOSE_VERSION_RE.fullmatch(text)
         if m is None:
             raise SemverError("invalid semantic version")
-        pre, meta = m.group(5) or "", m.group(8) or ""
-        version = cls(
-            _uint(m.group(1)),
-            _uint(m.group(2)[1:]) if m.group(2) else 0,
-            _uint(m.group(3)[1:]) if m.group(3) else 0,
-            pre,
-            meta,
+        major, minor, patch, _, pre, _, _, meta, _ = m.groups()
+        # The pattern admits only [0-9A-Za-z-] identifiers, so of validatePrerelease and
+        # validateMetadata only the leading-zero rule for numeric prerelease parts is left.
+        if pre and _LEADING_ZERO_RE.search(pre):
+            raise SemverError("version segment starts with 0")
+        return cls(
+            _uint(major),
+            _uint(minor[1:]) if minor else 0,
+            _uint(patch[1:]) if patch else 0,
+            pre or "",
+            meta or "",
             text,
         )
-        if pre:
-            _validate_prerelease(pre)
-        if meta:
-            _validate_metadata(meta)
-        return version
 
     @classmethod
     def parse_strict(cls, text: str) -> Version:
@@ -136,16 +149,14 @@ class Version:
 
     def key(self) -> tuple:
         """A sort key equal to Masterminds' Compare order (a release sorts above its prereleases)."""
-        if not self.pre:
-            return (self.major, self.minor, self.patch, 1, ())
-        return (self.major, self.minor, self.patch, 0, tuple(_pre_part_key(p) for p in self.pre.split(".")))
+        return self._key
 
     def compare(self, other: Version) -> int:
-        a, b = self.key(), other.key()
+        a, b = self._key, other._key
         return (a > b) - (a < b)
 
     def __lt__(self, other: Version) -> bool:
-        return self.key() < other.key()
+        return self._key < other._key
 
     def __str__(self) -> str:
         text = f"{self.major}.{self.minor}.{self.patch}"
@@ -169,6 +180,12 @@ class Version:
 
     def next_major(self) -> Version:
         return self._bumped(self.major + 1, 0, 0)
+
+
+@lru_cache(maxsize=1 << 17)
+def _parse_version(text: str) -> Version:
+    """Cached: an agent sees the same tags every cycle, for every workload that uses the image."""
+    return Version._parse(text)
 
 
 def _q(value: object) -> str:
@@ -376,6 +393,21 @@ class Constraints:
             all(c.check(v, base or pre) is None for c in group)
             for group, pre in zip(self.groups, self.contains_pre, strict=True)
         )
+
+    def first_failure(self, v: Version, *, include_prerelease: bool | None = None) -> str | None:
+        """None when `v` matches, else the first message ``Validate`` would give, in one pass."""
+        base = self.include_prerelease if include_prerelease is None else include_prerelease
+        first: str | None = None
+        for group, pre in zip(self.groups, self.contains_pre, strict=True):
+            include = base or pre
+            for c in group:
+                message = c.check(v, include)
+                if message is not None:
+                    first = first or message
+                    break
+            else:
+                return None
+        return first
 
     def validate(self, v: Version, *, include_prerelease: bool | None = None) -> tuple[bool, list[str]]:
         """``Validate``: whether `v` matches and, when not, every failure message in order."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from imagebot.policy.semver import Version
 
@@ -18,6 +19,7 @@ _PRERELEASE_RE = re.compile(r"(alpha|beta|rc|pre|preview|dev|snapshot)(?:[.-]?[0
 _COMMIT_RE = re.compile(r"[0-9a-f]{7,40}", re.ASCII)
 #: Moving names: never versions, whatever the policy.
 KEYWORDS = frozenset({"latest", "main", "master", "stable", "edge", "nightly", "dev", "develop"})
+_UINT64_MAX = 2**64 - 1
 _RUN_RE = re.compile(r"[0-9]+|[A-Za-z]+", re.ASCII)
 
 
@@ -56,12 +58,19 @@ class DockerTag:
 
     @classmethod
     def parse(cls, tag: str) -> DockerTag | None:
-        m = _DOCKER_VERSION_RE.fullmatch(tag)
-        if m is None or not_a_version(tag):
+        """The tag's reading, or None when it is not ``[v]<1–4 numbers>[-<rest>]``."""
+        return _parse_docker_tag(tag)
+
+    @classmethod
+    def _parse(cls, tag: str) -> DockerTag | None:
+        m = _DOCKER_VERSION_RE.fullmatch(tag)  # never matches a commit hash or a moving name
+        if m is None:
             return None
         rest = m.group(3) or ""
-        numbers = tuple(int(n) for n in m.group(2).split("."))
-        if _PRERELEASE_RE.fullmatch(rest):
+        numbers = tuple(map(int, m.group(2).split(".")))
+        if max(numbers) > _UINT64_MAX:  # as Masterminds: no version part beyond uint64
+            return None
+        if rest and _PRERELEASE_RE.fullmatch(rest):
             return cls(tag, bool(m.group(1)), numbers, rest, "")
         return cls(tag, bool(m.group(1)), numbers, "", rest)
 
@@ -77,7 +86,9 @@ class DockerTag:
 
     def semver(self) -> Version:
         """The Masterminds version constraints are checked against (variant dropped, 4th part too)."""
-        major, minor, patch = (list(self.numbers) + [0, 0])[:3]
+        major, minor, patch = (*self.numbers, 0, 0)[:3]
+        if not self.prerelease:
+            return Version(major, minor, patch, "", "", self.tag)
         pre = re.sub(r"[^0-9A-Za-z.-]", "-", self.prerelease)
         pre = ".".join(p.lstrip("0") or "0" if p.isdigit() else p for p in pre.split(".") if p)
         return Version(major, minor, patch, pre, "", self.tag)
@@ -89,3 +100,9 @@ class DockerTag:
         if self.variant:
             parts.append(f"variant {self.variant!r}")
         return ", ".join(parts)
+
+
+@lru_cache(maxsize=1 << 17)
+def _parse_docker_tag(tag: str) -> DockerTag | None:
+    """Cached: an agent sees the same tags every cycle, for every workload that uses the image."""
+    return DockerTag._parse(tag)
