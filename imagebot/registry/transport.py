@@ -125,7 +125,8 @@ class Registry:
         self.session = requests.Session()
         self.session.auth = _no_netrc
         self.session.headers["User-Agent"] = USER_AGENT
-        self.session.verify = self.settings.ca_file or self.settings.tls_verify
+        # Passed with every request: a session-wide `verify` loses to $REQUESTS_CA_BUNDLE in requests.
+        self._verify: str | bool = self.settings.ca_file or self.settings.tls_verify
         adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(limit.concurrency, 2))
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -231,7 +232,8 @@ class Registry:
         with self.budget.slot():
             start = time.monotonic()
             try:
-                resp = self.session.request(method, url, headers=headers, timeout=self.settings.timeout)
+                resp = self.session.request(method, url, headers=headers, timeout=self.settings.timeout,
+                                            verify=self._verify)
             except requests.exceptions.SSLError as e:
                 self._stats.record(self.host, kind, "tls")
                 raise RegistryError(
@@ -345,13 +347,13 @@ class Registry:
                         resp = self.session.post(realm, data={**params, "grant_type": "refresh_token",
                                                               "refresh_token": creds.identity_token,
                                                               "client_id": "imagebot"},
-                                                 timeout=self.settings.timeout)
+                                                 timeout=self.settings.timeout, verify=self._verify)
                     else:
                         auth = (creds.username, creds.password) if creds and creds.username and creds.password else None
                         if auth:
                             params["account"] = auth[0]
                         resp = self.session.get(realm, params=params, auth=auth or _no_netrc,
-                                                timeout=self.settings.timeout)
+                                                timeout=self.settings.timeout, verify=self._verify)
                 except requests.Timeout:
                     self._stats.record(self.host, "token", "timeout")
                     raise RegistryError(f"registry {self.host}: {what}: no answer within {self.settings.timeout:g}s",
