@@ -32,6 +32,11 @@ _TEMPORARY_GIT_ERRORS = re.compile(
     r"could not read from remote repository\.\s*$|cannot lock ref|unable to update local ref",
     re.IGNORECASE,
 )
+_AUTH_FAILED = re.compile(
+    r"could not read (?:Username|Password)|Authentication failed|returned error: 40[13]|Permission denied \(publickey|"
+    r"Host key verification failed",
+    re.IGNORECASE,
+)
 _PUSH_FAILED = PushInfo.REJECTED | PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR
 
 
@@ -80,7 +85,10 @@ class GitWorkspace:
     def _error(self, args: tuple[str, ...] | list[str], e: GitCommandError) -> DeliveryError:
         stderr = redact(str(e.stderr or "").strip().replace("\n", " "))
         temporary = bool(_TEMPORARY_GIT_ERRORS.search(stderr))
-        return DeliveryError(f"git {args[0]} ({redact(self.url)}) failed: {stderr or e.status}", temporary=temporary)
+        hint = ""
+        if _AUTH_FAILED.search(stderr):
+            hint = " (the remote refused the credentials: check delivery.git token_env / token_file / ssh_key_file)"
+        return DeliveryError(f"git {args[0]} ({redact(self.url)}) failed: {stderr or e.status}{hint}", temporary=temporary)
 
     # --- syncing with the remote ---------------------------------------------------------
     def checkout(self) -> Path:

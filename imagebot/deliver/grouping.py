@@ -1,0 +1,100 @@
+"""Pull-request groups: which changes share a branch, and each group's share of the file edits.
+
+A group's branch is deterministic — ``<prefix><group-key>`` — so a newer tag for the same
+image (grouping `per-image`), file (`per-file`) or repository (`all`) lands on the same branch
+and updates the same pull request instead of opening another.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from imagebot.model import Change, FileEdit, Occurrence, Problem, Rendered
+
+
+def group_key(occurrence: Occurrence, grouping: str) -> str:
+    if grouping == "all":
+        return "all"
+    if grouping == "per-file":
+        return occurrence.location.file
+    return occurrence.image
+
+
+def branch_name(prefix: str, key: str) -> str:
+    """A valid, stable ref name for `key`: 'ghcr.io/org/app' -> 'imagebot/ghcr.io-org-app'.
+
+    Slashes are flattened too, so one group's branch can never be a directory of another's.
+    """
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", key)
+    slug = re.sub(r"\.{2,}", ".", slug).strip("-.")
+    if slug.endswith(".lock"):
+        slug += "-"
+    return prefix + (slug or "group")
+
+
+@dataclass(frozen=True)
+class Group:
+    key: str
+    branch: str
+    changes: tuple[Change, ...]
+    edits: tuple[FileEdit, ...]
+
+
+class CannotSplit(ValueError):
+    pass
+
+
+def split_edit(edit: FileEdit, keep: set[Change]) -> FileEdit:
+    """The part of `edit` made by the changes in `keep` (edit.changes split between groups).
+
+    Edits splice values in place, so lines correspond one to one; a changed line belongs to the
+    change(s) located on it. Raises CannotSplit when a line carries changes of two groups.
+    """
+    mine = tuple(c for c in edit.changes if c in keep)
+    if len(mine) == len(edit.changes):
+        return edit
+    before = edit.before.splitlines(keepends=True)
+    after = edit.after.splitlines(keepends=True)
+    if len(before) != len(after):
+        raise CannotSplit(f"{edit.path}: the edit changes the number of lines")
+    owners: dict[int, set[bool]] = {}
+    for c in edit.changes:
+        owners.setdefault(c.occurrence.location.line, set()).add(c in keep)
+    lines = []
+    for number, (old, new) in enumerate(zip(before, after), start=1):
+        if old == new:
+            lines.append(old)
+            continue
+        owner = owners.get(number)
+        if owner is None or len(owner) != 1:
+            raise CannotSplit(f"{edit.path}:{number}: the line holds changes of more than one pull request")
+        lines.append(new if owner == {True} else old)
+    return FileEdit(edit.path, edit.before, b"".join(lines), mine)
+
+
+def groups_of(rendered: Rendered, grouping: str, prefix: str) -> tuple[list[Group], list[Problem]]:
+    """The groups with something to change, ordered by branch, and the changes that cannot be split."""
+    changes: dict[str, list[Change]] = {}
+    for edit in rendered.edits:
+        if edit.before == edit.after:
+            continue
+        for c in edit.changes:
+            changes.setdefault(group_key(c.occurrence, grouping), []).append(c)
+    groups, problems = [], []
+    for key, members in changes.items():
+        keep = set(members)
+        edits = []
+        for edit in rendered.edits:
+            if edit.before == edit.after or not keep.intersection(edit.changes):
+                continue
+            try:
+                edits.append(split_edit(edit, keep))
+            except CannotSplit as e:
+                for c in keep.intersection(edit.changes):
+                    keep.discard(c)
+                    problems.append(Problem("delivery", f"not delivered: {e}", c.occurrence.location, c.occurrence.subject))
+        kept = tuple(c for c in members if c in keep)
+        if kept:
+            groups.append(Group(key, branch_name(prefix, key), kept, tuple(edits)))
+    return sorted(groups, key=lambda g: g.branch), problems
