@@ -17,8 +17,8 @@ import pytest
 from imagebot.apply import render
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import scan
-from imagebot.discover.rewrite import new_value
-from imagebot.model import Change
+from imagebot.model import Resolution, Target
+from imagebot.plan import build
 from imagebot.reference import split
 from tests.conftest import SHARED_TESTDATA, shared_path
 
@@ -62,19 +62,17 @@ def test_flux_setter_case(case: str):
     for p in desc["policies"]:
         name, tag, digest = split(p["latest_image"])
         key = f"{p['namespace']}:{p['name']}"
-        policies[key] = NamedPolicy(image=name, policy="semver:*")
+        # Flux writes the digest whenever its policy reflects one: that is our pin-digest option.
+        policies[key] = NamedPolicy.model_validate({"image": name, "policy": "semver:*", "pin-digest": bool(digest)})
         latest[key] = (tag, digest)
     paths = [desc["update_path"].removeprefix("./")] if desc.get("update_path") else []
 
     found = scan(root / "before", paths=paths, policies=policies)
-    changes = []
+    resolutions = []
     for occ in found.occurrences:
         key = occ.policy.source.rsplit(" ", 1)[-1]  # "<file>:<line> marker $imagepolicy <ns>:<name>"
-        tag, digest = latest[key]
-        new = new_value(occ, tag, digest)
-        if new != occ.value:
-            changes.append(Change(occ, occ.value, new, "", "", "flux"))
-    rendered = render(root / "before", changes)
+        resolutions.append(Resolution(occ, Target(*latest[key]), "latest per the Flux fixture"))
+    rendered = render(root / "before", build(resolutions).changes)
     assert rendered.refused == ()
 
     before, after = _files(root / "before"), _files(root / "after")

@@ -1,8 +1,8 @@
 """Golden cases: tests/golden/<case>/{original,expected}/ + case.json.
 
-Each case runs discover on `original/` with the case's config policies, turns every occurrence
-into a change towards the case's target for its image (as the plan stage does), renders the
-changes, and compares bytes: a file under `expected/` must come out exactly so; every other
+Each case runs discover on `original/` with the case's config policies, resolves every
+occurrence to the case's target for its image, plans (imagebot.plan) and renders the changes,
+and compares bytes: a file under `expected/` must come out exactly so; every other
 file must not be edited. `refused` lists the changes apply must refuse (location -> reason
 fragment) and `problems` the problems discover must report ([kind, location prefix, fragment]).
 """
@@ -17,8 +17,8 @@ import pytest
 from imagebot.apply import render
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import scan
-from imagebot.discover.rewrite import new_value
-from imagebot.model import Change, FieldKind, Occurrence
+from imagebot.model import Resolution, Target
+from imagebot.plan import build
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.json").is_file())
@@ -26,17 +26,6 @@ CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.json").is_file())
 
 def _files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def change_for(occ: Occurrence, target: dict[str, str]) -> Change | None:
-    """The change the plan stage makes: the digest is written when the value already pins one,
-    the policy asks for pinning, or the field is a digest."""
-    tag, digest = target["tag"], target.get("digest")
-    pin = digest if digest and (occ.digest or occ.policy.pin_digest or occ.field is FieldKind.DIGEST) else None
-    new = new_value(occ, tag, pin)
-    if new == occ.value:
-        return None
-    return Change(occ, occ.value, new, "", "", "golden")
 
 
 def test_every_format_and_refusal_has_a_case():
@@ -61,13 +50,12 @@ def test_golden(case: str):
         same_place = gwhere == where or gwhere.startswith(where + ":")
         assert (gkind, fragment in gmsg, same_place) == (kind, True, True), (gkind, gwhere, gmsg)
 
-    changes = []
+    resolutions = []
     for occ in found.occurrences:
         assert occ.image in desc["targets"], f"unexpected occurrence {occ}"
-        c = change_for(occ, desc["targets"][occ.image])
-        if c is not None:
-            changes.append(c)
-    rendered = render(original, changes)
+        target = desc["targets"][occ.image]
+        resolutions.append(Resolution(occ, Target(target["tag"], target.get("digest")), "golden target"))
+    rendered = render(original, build(resolutions).changes)
 
     refused = {str(r.change.occurrence.location): r.reason for r in rendered.refused}
     assert set(refused) == set(desc.get("refused", {})), refused
