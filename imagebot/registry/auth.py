@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 
 from imagebot import redact
 
-_PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+_ITEM = re.compile(
+    r'(?P<key>[A-Za-z_][\w-]*)\s*=\s*(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<bare>[^\s,]*))'
+    r"|(?P<scheme>[A-Za-z][\w-]*)"
+)
 #: Tokens whose lifetime the token service does not state live 60 s (the distribution spec).
 DEFAULT_TOKEN_LIFETIME = 60.0
-#: Refresh a token this many seconds before it expires.
+#: Refresh a token this many seconds before it expires (at most a quarter of its lifetime).
 EXPIRY_MARGIN = 5.0
 
 
@@ -44,33 +47,18 @@ class Challenge:
 
 
 def parse_challenges(header: str) -> list[Challenge]:
-    """``Bearer realm="x",scope="a,b", Basic realm="y"`` -> two challenges (quoted commas kept)."""
+    """``Bearer realm="x",scope="a,b", Basic realm="y"`` -> two challenges (quoted commas kept).
+
+    The header is a sequence of items: a bare word starts a new challenge (its scheme), a
+    ``key=value`` adds a parameter to the current one.
+    """
     out: list[Challenge] = []
-    pos = 0
-    scheme_re = re.compile(r"\s*,?\s*([A-Za-z][\w-]*)(?:\s+|$)")
-    while pos < len(header):
-        m = scheme_re.match(header, pos)
-        if not m:
-            break
-        scheme, pos = m.group(1).lower(), m.end()
-        params: dict[str, str] = {}
-        while True:
-            pm = _PARAM.match(header, pos)
-            if not pm:
-                break
-            value = pm.group(2) if pm.group(2) is not None else pm.group(3)
-            params[pm.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
-            pos = pm.end()
-            sep = re.match(r"\s*,\s*", header[pos:])
-            if not sep:
-                break
-            # a comma followed by a new scheme name ends this challenge
-            if re.match(r"[A-Za-z][\w-]*(?:\s+[A-Za-z_][\w-]*\s*=|\s*$)", header[pos + sep.end():]) and not _PARAM.match(
-                header, pos + sep.end()
-            ):
-                break
-            pos += sep.end()
-        out.append(Challenge(scheme, params))
+    for m in _ITEM.finditer(header):
+        if m.group("scheme"):
+            out.append(Challenge(m.group("scheme").lower(), {}))
+        elif out:
+            value = m.group("quoted") if m.group("quoted") is not None else m.group("bare")
+            out[-1].params[m.group("key").lower()] = re.sub(r"\\(.)", r"\1", value)
     return out
 
 
@@ -81,10 +69,10 @@ def pull_scope(repository: str) -> str:
 @dataclass(frozen=True)
 class Token:
     value: str = field(repr=False)
-    expires_at: float  # time.monotonic()
+    expires_at: float  # time.monotonic() when it stops being used (before it really expires)
 
     def valid(self, now: float | None = None) -> bool:
-        return (now if now is not None else time.monotonic()) < self.expires_at - EXPIRY_MARGIN
+        return (now if now is not None else time.monotonic()) < self.expires_at
 
 
 def token_from_response(data: object, now: float | None = None) -> Token | None:
@@ -101,7 +89,8 @@ def token_from_response(data: object, now: float | None = None) -> Token | None:
         lifetime = DEFAULT_TOKEN_LIFETIME
     if lifetime <= 0:
         lifetime = DEFAULT_TOKEN_LIFETIME
-    return Token(value, (now if now is not None else time.monotonic()) + lifetime)
+    start = now if now is not None else time.monotonic()
+    return Token(value, start + lifetime - min(EXPIRY_MARGIN, lifetime / 4))
 
 
 class TokenCache:

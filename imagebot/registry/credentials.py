@@ -110,16 +110,24 @@ class CredentialStore:
         self._settings = settings
         self._env = env
         self._lock = threading.Lock()
+        self._host_locks: dict[str, threading.Lock] = {}
         self._found: dict[str, Credentials | None] = {}
 
     def get(self, host: str) -> Credentials | None:
         host = canonical_host(host)
         with self._lock:
-            if host not in self._found:
-                self._found[host] = self._lookup(host)
-                creds = self._found[host]
-                log.debug("registry %s: credentials %s", host, f"from {creds.source}" if creds else "none (anonymous)")
-            return self._found[host]
+            if host in self._found:
+                return self._found[host]
+            host_lock = self._host_locks.setdefault(host, threading.Lock())
+        with host_lock:  # a slow credential helper holds up its own registry only
+            with self._lock:
+                if host in self._found:
+                    return self._found[host]
+            creds = self._lookup(host)
+            log.debug("registry %s: credentials %s", host, f"from {creds.source}" if creds else "none (anonymous)")
+            with self._lock:
+                self._found[host] = creds
+            return creds
 
     def forget(self) -> None:
         """Read the sources again next time (a rotated Secret, a refreshed helper token)."""

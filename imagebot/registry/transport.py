@@ -119,7 +119,7 @@ class Registry:
         self.breaker = Breaker(retry.failures_before_skip)
         self.tokens = TokenCache()
         self._lock = threading.Lock()
-        self._token_lock = threading.Lock()
+        self._token_locks: dict[str, threading.Lock] = {}
         self._scheme: str | None = None  # "bearer" / "basic" once the registry told us
         self._challenge: Challenge | None = None
         self.session = requests.Session()
@@ -262,7 +262,8 @@ class Registry:
             hint = f"; Retry-After {after:.0f}s" if after is not None else ""
             raise RegistryError(f"{where}: rate limited (429){hint}", temporary=True, retry_after=after)
         if code >= 500:
-            raise RegistryError(f"{where}: server error {code}{_error_detail(resp)}", temporary=True)
+            raise RegistryError(f"{where}: server error {code}{_error_detail(resp)}", temporary=True,
+                                retry_after=_retry_after(resp.headers.get("Retry-After")))
         if code == 404:
             raise RegistryError(f"{where}: not found (404){_error_detail(resp)}", temporary=False)
         if code == 403:
@@ -325,7 +326,9 @@ class Registry:
 
     def _fetch_token(self, challenge: Challenge, cache_scope: str, asked_scope: str):
         """Ask the token service named by the challenge for a token (anonymously or with credentials)."""
-        with self._token_lock:
+        with self._lock:
+            scope_lock = self._token_locks.setdefault(cache_scope, threading.Lock())
+        with scope_lock:  # threads wanting the same scope share one token request
             cached = self.tokens.get(cache_scope)
             if cached is not None:
                 return cached

@@ -9,6 +9,7 @@ import pytest
 from imagebot.config.schema import RegistrySettings
 from imagebot.errors import AuthError
 from imagebot.registry import RegistryClient, RetryPolicy
+from imagebot.registry.auth import Token
 from tests.support.registry import RegistryServer, registry_available
 from tests.support.registry_creds import CredentialHelper, basic_auth_entry, write_docker_config
 from tests.support.token_server import TokenServer
@@ -192,6 +193,16 @@ def test_insufficient_scope_is_a_clear_auth_error(token_registry, tmp_path):
         assert reg.host in str(e.value) and not e.value.temporary
         # the denial does not spoil the other repository's token
         assert client.digest(f"{reg.host}/team/app", "1.0") == reg.digests["team/app"]
+
+
+def test_a_token_the_registry_no_longer_accepts_is_replaced(token_registry):
+    reg = token_registry
+    with RegistryClient(settings(reg.host), env={}, retry=FAST) as client:
+        assert client.tags(f"{reg.host}/team/public").tags == ("1.0",)
+        # the cached token is revoked (or the registry restarted with a new key): 401 invalid_token
+        client.registry(reg.host).tokens.put("repository:team/public:pull", Token("revoked-token", 1e12))
+        assert client.digest(f"{reg.host}/team/public", "1.0") == reg.digests["team/public"]
+        assert client.stats.count(kind="token") == 2
 
 
 def test_anonymous_pull_of_a_private_repository_is_denied(token_registry):

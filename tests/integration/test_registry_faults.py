@@ -31,9 +31,10 @@ def proxy(registry):
         yield p
 
 
-def client(proxy: RegistryProxy, tmp_path=None, retry: RetryPolicy = FAST, **kw: object) -> RegistryClient:
+def client(proxy: RegistryProxy, tmp_path=None, retry: RetryPolicy = FAST, page_size: int = 1000,
+           **kw: object) -> RegistryClient:
     return RegistryClient([RegistrySettings(host=proxy.host, insecure=True, **kw)], env={}, retry=retry,
-                          cache_dir=tmp_path / "tags" if tmp_path else None)
+                          cache_dir=tmp_path / "tags" if tmp_path else None, page_size=page_size)
 
 
 def image(proxy: RegistryProxy, repo: str = "team/app") -> str:
@@ -50,14 +51,12 @@ def test_follows_link_pages(proxy):
 
 
 def test_asks_for_pages_with_n(proxy):
-    with client(proxy) as c:
-        c._page_size = 2
+    with client(proxy, page_size=2) as c:
         assert sorted(c.tags(image(proxy)).tags) == TAGS
-    assert proxy.counts["tags"] == 1  # the proxy pages only when asked: n=2 yields 3 pages
+    assert proxy.counts["tags"] == 1  # without page_size the proxy ignores n, like registry 2.8
     proxy.page_size = 100
-    with client(proxy) as c:
-        c._page_size = 2
-        assert sorted(c.tags(image(proxy)).tags) == TAGS
+    with client(proxy, page_size=2) as c:
+        assert sorted(c.tags(image(proxy)).tags) == TAGS  # n=2: three pages
     assert proxy.counts["tags"] == 4
 
 

@@ -207,7 +207,8 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
                 self._json(429, {"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down"}]},
                            {"Retry-After": f.retry_after} if f.retry_after is not None else {})
             elif a in ("500", "502", "503"):
-                self._json(int(a), {"errors": [{"code": "UNAVAILABLE", "message": "injected"}]})
+                self._json(int(a), {"errors": [{"code": "UNAVAILABLE", "message": "injected"}]},
+                           {"Retry-After": f.retry_after} if f.retry_after is not None else {})
             elif a == "timeout":
                 proxy.stopping.wait(f.delay)
                 self.close_connection = True

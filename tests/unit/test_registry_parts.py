@@ -117,12 +117,13 @@ def test_platforms():
 
 def test_token_response_forms_and_expiry():
     t = token_from_response({"token": "tok-abcdef", "expires_in": 300}, now=100.0)
-    assert t == Token("tok-abcdef", 400.0)
-    assert token_from_response({"access_token": "tok-ghijkl"}, now=0.0).expires_at == 60.0
+    assert t == Token("tok-abcdef", 395.0)  # refreshed 5 s early
+    assert token_from_response({"access_token": "tok-ghijkl"}, now=0.0).expires_at == 55.0
+    assert token_from_response({"token": "tok-short", "expires_in": 4}, now=0.0).expires_at == 3.0
     assert token_from_response({"nothing": 1}) is None
     assert redact.redact("x tok-abcdef y") == "x *** y"
     cache = TokenCache()
-    cache.put("s", Token("old-token", time.monotonic() + 1))  # inside the refresh margin
+    cache.put("s", Token("old-token", time.monotonic() - 1))
     assert cache.get("s") is None
     cache.put("s", Token("new-token", time.monotonic() + 100))
     assert cache.get("s").value == "new-token"
