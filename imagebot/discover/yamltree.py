@@ -28,9 +28,11 @@ __all__ = [
     "compose",
     "decode",
     "error_line",
+    "error_text",
     "line_comment",
-    "scalars",
     "mapping_get",
+    "scalar_text",
+    "scalars",
 ]
 
 
@@ -51,7 +53,7 @@ def compose(text: str) -> list[Node]:
 
     Raises ruamel's YAMLError (see :func:`error_line`) when the text is not YAML.
     """
-    yaml = YAML(typ="safe", pure=True)
+    yaml = YAML(typ="safe", pure=True)  # same marks and styles as "rt", twice as fast
     return [doc for doc in yaml.compose_all(text)]
 
 
