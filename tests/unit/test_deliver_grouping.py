@@ -1,0 +1,64 @@
+"""Pull-request groups: keys, branch names and splitting one file's edit between groups."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagebot.deliver.grouping import CannotSplit, branch_name, groups_of, split_edit
+from imagebot.model import FileEdit, Rendered
+from tests.support.deliver_plans import change
+
+TWO_IMAGES = b"a:\n  image: ghcr.io/org/web:1.0.0\nb:\n  image: ghcr.io/org/api:2.0.0\n"
+WEB = change("apps/x.yaml", "ghcr.io/org/web", "1.0.0", "1.1.0", line=2)
+API = change("apps/x.yaml", "ghcr.io/org/api", "2.0.0", "2.1.0", line=4)
+BOTH = FileEdit("apps/x.yaml", TWO_IMAGES, TWO_IMAGES.replace(b"1.0.0", b"1.1.0").replace(b"2.0.0", b"2.1.0"), (WEB, API))
+
+
+@pytest.mark.parametrize(
+    "key, branch",
+    [
+        ("ghcr.io/org/app", "imagebot/ghcr.io-org-app"),
+        ("docker.io/library/nginx", "imagebot/docker.io-library-nginx"),
+        ("apps/web app/values.yaml", "imagebot/apps-web-app-values.yaml"),
+        ("all", "imagebot/all"),
+        ("weird..name.lock", "imagebot/weird.name.lock-"),
+        ("~^:?*[", "imagebot/group"),
+    ],
+)
+def test_branch_names_are_valid_and_stable(key: str, branch: str):
+    assert branch_name("imagebot/", key) == branch
+
+
+def test_split_edit_keeps_only_the_groups_lines():
+    web = split_edit(BOTH, {WEB})
+    assert web.after == TWO_IMAGES.replace(b"1.0.0", b"1.1.0") and web.changes == (WEB,)
+    api = split_edit(BOTH, {API})
+    assert api.after == TWO_IMAGES.replace(b"2.0.0", b"2.1.0") and api.changes == (API,)
+    assert split_edit(BOTH, {WEB, API}) is BOTH
+
+
+def test_split_refuses_a_line_shared_by_two_groups():
+    one_line = b"images: [ghcr.io/org/web:1.0.0, ghcr.io/org/api:2.0.0]\n"
+    web = change("f.yaml", "ghcr.io/org/web", "1.0.0", "1.1.0", line=1)
+    api = change("f.yaml", "ghcr.io/org/api", "2.0.0", "2.1.0", line=1)
+    edit = FileEdit("f.yaml", one_line, one_line.replace(b"1.0.0", b"1.1.0").replace(b"2.0.0", b"2.1.0"), (web, api))
+    with pytest.raises(CannotSplit, match="f.yaml:1"):
+        split_edit(edit, {web})
+    groups, problems = groups_of(Rendered((edit,)), "per-image", "imagebot/")
+    assert groups == [] and len(problems) == 2 and "more than one pull request" in problems[0].message
+    [everything], problems = groups_of(Rendered((edit,)), "all", "imagebot/")
+    assert everything.edits == (edit,) and not problems
+
+
+@pytest.mark.parametrize(
+    "grouping, branches",
+    [
+        ("per-image", ["imagebot/ghcr.io-org-api", "imagebot/ghcr.io-org-web"]),
+        ("per-file", ["imagebot/apps-x.yaml"]),
+        ("all", ["imagebot/all"]),
+    ],
+)
+def test_groups_of(grouping: str, branches: list[str]):
+    groups, problems = groups_of(Rendered((BOTH,)), grouping, "imagebot/")
+    assert [g.branch for g in groups] == branches and not problems
+    assert sum(len(g.changes) for g in groups) == 2
