@@ -15,7 +15,6 @@ from imagebot import apply, discover
 from imagebot import plan as planner
 from imagebot.config.schema import Config
 from imagebot.deliver import GitWorkspace, make_deliverer
-from imagebot.errors import ImagebotError
 from imagebot.model import CycleResult, Delivery, Discovery, Problem, Refusal
 from imagebot.registry import RegistryClient
 from imagebot.report import Reporter
@@ -54,6 +53,7 @@ def run_cycle(
     own_client = registry is None
     client = registry or new_registry_client(cfg)
     client.new_cycle()
+    requests_before = client.stats.snapshot()
     try:
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
         root = ws.checkout()
@@ -89,7 +89,7 @@ def run_cycle(
             duration=time.monotonic() - t0,
             dry_run=dry_run,
             images=frozenset(images) if images is not None else None,
-            registry_requests=_request_counts(client),
+            registry_requests=_requests_since(requests_before, client.stats.snapshot()),
         )
     finally:
         if own_client:
@@ -113,11 +113,6 @@ def _refusal_problem(r: Refusal) -> Problem:
     return Problem("edit", f"not edited: {r.reason}", occ.location, occ.subject)
 
 
-def _request_counts(client: RegistryClient) -> tuple[tuple[str, int], ...]:
-    stats = getattr(client, "stats", None)
-    if stats is None or not hasattr(stats, "snapshot"):
-        return ()
-    try:
-        return tuple(sorted(stats.snapshot().items()))
-    except ImagebotError:  # pragma: no cover
-        return ()
+def _requests_since(before: dict[tuple[str, str, str], int], after: dict[tuple[str, str, str], int]) -> tuple[tuple[str, int], ...]:
+    """This cycle's registry requests as ('registry kind status', count), e.g. ('ghcr.io tags 200', 3)."""
+    return tuple(sorted((" ".join(k), n - before.get(k, 0)) for k, n in after.items() if n - before.get(k, 0)))

@@ -40,10 +40,10 @@ def plan(config_path: str | None, as_json_: bool, diff: bool, log_level: str, lo
 def _preview_json(preview: object) -> object:
     if preview is None:
         return None
-    to_dict = getattr(preview, "as_dict", None)
-    return to_dict() if callable(to_dict) else str(preview)
+    import dataclasses
+
+    return dataclasses.asdict(preview) if dataclasses.is_dataclass(preview) else str(preview)
 
 
 def _preview_text(preview: object) -> str:
-    render = getattr(preview, "render", None)
-    return (render() if callable(render) else str(preview)).rstrip("\n") + "\n"
+    return str(preview).rstrip("\n") + "\n"

@@ -29,9 +29,17 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
     ]
 
 
+def _version(ref: str, image: str) -> str:
+    """'reg.io/app:1.2@sha256:abcd...' -> '1.2@sha256:abcd1234' (short enough for a table)."""
+    rest = ref[len(image):].lstrip(":") if ref.startswith(image) else ref
+    tag, _, digest = rest.partition("@")
+    return tag + (f"@{digest[:15]}" if digest else "")
+
+
 def _change_row(c: Change) -> tuple[str, ...]:
     occ = c.occurrence
-    return (occ.image, str(occ.location), f"{c.old} -> {c.new}", c.reason)
+    old, new = _version(c.old_ref, occ.image), _version(c.new_ref, occ.image)
+    return (occ.image, str(occ.location), f"{old} -> {new}", c.reason)
 
 
 def text(result: CycleResult, *, diff: bool = True) -> str:

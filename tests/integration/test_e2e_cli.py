@@ -57,8 +57,11 @@ def test_run_once_commits_exactly_the_one_value(world) -> None:
     assert rev(remote, "main") == main_before
     assert log(remote, "staging")[1:] == log(remote, "main")
     assert len(log(remote, "staging")) == len(log(remote, "main")) + 1
-    subject = log(remote, "staging")[0]
-    assert "team/app" in subject and "1.0.0" in subject and "1.10.0" in subject
+    from tests.support.gitrepo import git
+
+    message = git(remote, "log", "-1", "--format=%B", "staging")
+    assert "team/app" in message.splitlines()[0] and "1.10.0" in message.splitlines()[0]
+    assert f"{registry.host}/team/app:1.0.0 -> {registry.host}/team/app:1.10.0" in message  # old -> new
 
     after = show(remote, "staging", "apps/web/deployment.yaml").decode()
     expected = original.replace("team/app:1.0.0", "team/app:1.10.0")
@@ -84,7 +87,7 @@ def test_plan_is_a_dry_run_with_reasons_and_diff(world) -> None:
     res = imagebot("plan", cwd=cwd)
     assert res.code == 0, res.err + res.out
     assert "1.0.0 -> 1.10.0" in res.out
-    assert "apps/web/deployment.yaml:17" in res.out  # file:line of the value
+    assert "apps/web/deployment.yaml:16" in res.out  # file:line of the value
     assert f'-          image: "{registry.host}/team/app:1.0.0"' in res.out
     assert f'+          image: "{registry.host}/team/app:1.10.0"' in res.out
     assert {ref: rev(remote, ref) for ref in ("main",)} == before
@@ -95,7 +98,7 @@ def test_plan_is_a_dry_run_with_reasons_and_diff(world) -> None:
     assert [(c["old"], c["new"]) for c in doc["changes"]] == [
         (f"{registry.host}/team/app:1.0.0", f"{registry.host}/team/app:1.10.0")
     ]
-    assert doc["changes"][0]["line"] == 17
+    assert doc["changes"][0]["line"] == 16
     assert doc["diff"].count("\n+ ") + doc["diff"].count("\n+  ") >= 1
 
 
@@ -104,7 +107,10 @@ def test_bad_yaml_file_does_not_stop_the_good_ones(world) -> None:
     from tests.support.gitrepo import clone, commit_all
 
     work = clone(remote, cwd / "human")
-    (work / "apps" / "broken.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   bad: [indent\n")
+    (work / "apps" / "broken.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  annotations: {imagebot.io/policy: major}\n"
+        f"spec:\n  containers:\n    - name: x\n      image: {registry.host}/team/app:1.0.0\n     bad: [indent\n"
+    )
     commit_all(work, "a broken file")
     from tests.support.gitrepo import git
 
@@ -112,7 +118,7 @@ def test_bad_yaml_file_does_not_stop_the_good_ones(world) -> None:
 
     res = imagebot("run", "--once", cwd=cwd)
     assert res.code == 1, res.err + res.out  # partial: something needs a human
-    assert "apps/broken.yaml:5" in res.out
+    assert "apps/broken.yaml:10" in res.out, res.out
     after = show(remote, "staging", "apps/web/deployment.yaml").decode()
     assert "team/app:1.10.0" in after
 
