@@ -34,7 +34,12 @@ class _Named:
 
 def marker_lines(text: str) -> set[int]:
     """1-based numbers of the lines that may hold a marker (a cheap text screen)."""
-    return {text.count("\n", 0, m.start()) + 1 for m in markers.CANDIDATE.finditer(text)}
+    lines, line, pos = set(), 1, 0
+    for m in markers.CANDIDATE.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        lines.add(line)
+    return lines
 
 
 def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
