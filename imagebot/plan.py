@@ -1,16 +1,18 @@
 """plan: resolutions -> a Plan of concrete scalar rewrites (old -> new), no-ops dropped.
 
-The new scalar is derived from the field kind: a full reference keeps its name text exactly as
-written and gets the new tag (and digest when pinned); a split tag field gets the tag; a split
-digest field gets the digest.
+The new scalar is derived from the field kind (imagebot.discover.rewrite): a full reference
+keeps its name text exactly as written and gets the new tag (and digest when pinned); a split
+tag field gets the tag; a split digest field gets the digest; a name field changes only when
+a named policy (Flux-style marker) says the field belongs to another image.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from imagebot.discover.rewrite import new_value
+from imagebot.errors import ReferenceError_
 from imagebot.model import Change, FieldKind, Plan, Problem, Resolution
-from imagebot.reference import with_tag
 
 
 def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -> Plan:
@@ -22,7 +24,13 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
         if res.target is None:
             skipped.append(res)
             continue
-        change = _change(res)
+        try:
+            change = _change(res)
+        except ReferenceError_ as e:
+            occ = res.occurrence
+            p = Problem("reference", str(e), occ.location, occ.subject)
+            skipped.append(Resolution(occ, None, p.message, p))
+            continue
         if change is None:
             unchanged.append(res)
             continue
@@ -44,8 +52,8 @@ def _change(res: Resolution) -> Change | None:
     occ, target = res.occurrence, res.target
     assert target is not None
     pin = target.digest if target.digest and (occ.digest or occ.policy.pin_digest or occ.policy.policy == "digest") else None
-    if occ.field is FieldKind.IMAGE:
-        new = with_tag(occ.value, target.tag, pin)
+    if occ.field in (FieldKind.IMAGE, FieldKind.NAME):  # a named policy's image is written (as Flux does)
+        new = new_value(occ, target.tag, pin)
     elif occ.field is FieldKind.TAG:
         new = target.tag
     elif occ.field is FieldKind.DIGEST:

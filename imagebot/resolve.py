@@ -43,8 +43,9 @@ class _Listed:
 def resolve(
     occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8
 ) -> tuple[Resolution, ...]:
-    """Decide a target for every occurrence whose field can change (NAME fields never do)."""
-    candidates = [o for o in occurrences if o.field is not FieldKind.NAME]
+    """Decide a target for every occurrence. A NAME field shares its image's listing; plan
+    leaves it alone unless a named policy points it at another image."""
+    candidates = list(occurrences)
     policies, bad = _compile_all(o.policy for o in candidates)
 
     wanted = sorted({o.image for o in candidates if o.policy not in bad})

@@ -26,7 +26,7 @@ def validate(config_path: str | None, tree: str | None) -> None:
     from imagebot.policy import compile_spec
 
     root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
-    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies)
+    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, parse_all=True)
     problems = list(found.problems)
     verdicts: dict[object, str | None] = {}
     for occ in found.occurrences:

@@ -80,10 +80,9 @@ def test_each_repository_is_listed_once_per_cycle() -> None:
     assert all(r.target for r in resolutions)
 
 
-def test_name_fields_are_never_resolved() -> None:
-    source = MemoryTags(TAGS)
-    assert resolve([occ("reg.io/team/app", field=FieldKind.NAME)], source) == ()
-    assert source.listed == []
+def test_a_name_field_naming_its_image_is_left_alone() -> None:
+    p = planner.build(resolve([occ("reg.io/team/app", field=FieldKind.NAME)], MemoryTags(TAGS)))
+    assert p.changes == () and len(p.unchanged) == 1
 
 
 def test_a_failing_registry_skips_only_its_images() -> None:
