@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from imagebot.config.schema import Config
+from imagebot.errors import ConfigError
 from imagebot.deliver.commit_mode import CommitDeliverer
 from imagebot.deliver.messages import validate_template
 from imagebot.deliver.preview import DeliveryPreview, PlannedCommit, PlannedPullRequest
@@ -52,6 +53,8 @@ def make_deliverer(
     """The deliverer for `delivery.mode`; checks the commit message template first."""
     if cfg.delivery.message_template is not None:
         validate_template(cfg.delivery.message_template)
+    if cfg.delivery.sign == "ssh" and not cfg.delivery.signing_key:
+        raise ConfigError("delivery.signing_key: SSH signing needs a key (a private key file, or a public key with ssh-agent)")
     if cfg.delivery.mode == "pull-request":
         from imagebot.deliver.pull_requests import PullRequestDeliverer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,19 @@ def test_gives_up_after_max_push_attempts(tmp_path: Path, remote: Path):
     with pytest.raises(PushRejected, match="rejected 2 times") as e:
         deliver_once(cfg, tmp_path / "cache", change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
     assert e.value.temporary
+
+
+def test_ssh_signed_commit(tmp_path: Path, remote: Path):
+    key = tmp_path / "signing_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "imagebot", "-f", str(key)], check=True)
+    _, result = deliver_once(config(remote, sign="ssh", signing_key=str(key)), tmp_path / "cache", change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    assert "-----BEGIN SSH SIGNATURE-----" in gitrepo.git(remote, "cat-file", "-p", result.commit)
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(f"imagebot@users.noreply.github.com {(tmp_path / 'signing_key.pub').read_text()}")
+    gitrepo.git(remote, "-c", f"gpg.ssh.allowedSignersFile={signers}", "verify-commit", result.commit)
+
+
+def test_ssh_signing_needs_a_key(tmp_path: Path, remote: Path):
+    cfg = config(remote, sign="ssh")
+    with pytest.raises(ConfigError, match="delivery.signing_key"):
+        make_deliverer(cfg, GitWorkspace(cfg, tmp_path / "cache"))
