@@ -115,7 +115,3 @@ class TokenCache:
     def drop(self, scope: str) -> None:
         with self._lock:
             self._tokens.pop(scope, None)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._tokens)

@@ -41,9 +41,5 @@ class RequestStats:
         with self._lock:
             return dict(self._counts)
 
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
     def __repr__(self) -> str:
         return f"RequestStats({dict(sorted(self.snapshot().items(), key=str))})"
