@@ -228,6 +228,17 @@ class _Cycle:
             log.info("pushed %s to %s", sha[:12], g.branch)
         title, body = self.d._title(g), self.d._body(g, self.labels)
         if pr is None:
+            rejected = self._closed_by_a_human(repo, g.branch, title)
+            if rejected is not None:
+                self.problems.append(
+                    Problem(
+                        "delivery",
+                        f"pull request #{rejected.number} for this update was closed without merging; imagebot will not "
+                        "reopen it (a newer tag opens a new one)",
+                        subject=g.branch,
+                    )
+                )
+                return
             self._write()
             pending = self.d._body(g, self.labels, pending=True)
             pr = self._api(
@@ -248,6 +259,18 @@ class _Cycle:
             self._write()
             self._api(f"updating pull request #{pr.number}", lambda: pr.edit(**changes))
         self.opened_or_updated.append(pr.html_url)
+
+    def _closed_by_a_human(self, repo: Any, branch: str, title: str) -> Any:
+        """A closed, unmerged PR for the same update (same branch and title) that the bot did not close."""
+        owner = repo.full_name.split("/")[0]
+        closed = self._api("listing closed pull requests", lambda: list(repo.get_pulls(state="closed", head=f"{owner}:{branch}")))
+        for pr in closed:
+            if pr.title != title or pr.merged_at is not None:
+                continue
+            comments = self._api(f"reading comments of #{pr.number}", lambda: list(pr.get_issue_comments()))
+            if not any(CLOSED_MARKER in (c.body or "") for c in comments):
+                return pr
+        return None
 
     def _setup(self, pr: Any) -> None:
         """Labels and reviewers of a new pull request (redone until its body says setup is done)."""

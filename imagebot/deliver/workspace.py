@@ -18,6 +18,7 @@ from pathlib import Path
 import git
 from git.exc import GitCommandError
 from git.remote import PushInfo
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from imagebot.config.schema import Config
 from imagebot.deliver.credentials import git_credentials
@@ -38,6 +39,16 @@ _AUTH_FAILED = re.compile(
     re.IGNORECASE,
 )
 _PUSH_FAILED = PushInfo.REJECTED | PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR
+
+
+#: Network trouble talking to the remote (DNS, refused connection, 5xx) is retried a few times
+#: within the cycle before it is reported as a temporary error.
+network_retry = retry(
+    retry=retry_if_exception(lambda e: isinstance(e, DeliveryError) and e.temporary),
+    stop=stop_after_attempt(3),
+    wait=wait_exponential(multiplier=0.5, max=4),
+    reraise=True,
+)
 
 
 @dataclass(frozen=True)
@@ -126,8 +137,13 @@ class GitWorkspace:
         if self.cfg.delivery.mode == "pull-request":
             prefix = self.cfg.delivery.pull_request.branch_prefix
             refspecs.append(f"+refs/heads/{prefix}*:refs/remotes/origin/{prefix}*")
+        self._fetch(refspecs)
+
+    @network_retry
+    def _fetch(self, refspecs: list[str]) -> None:
         self.run("fetch", "-q", "--prune", "--no-tags", "--depth=1", "origin", *refspecs)
 
+    @network_retry
     def ls_remote(self) -> dict[str, str]:
         heads: dict[str, str] = {}
         for line in self.run("ls-remote", "--heads", "origin").splitlines():
@@ -202,6 +218,7 @@ class GitWorkspace:
         self.run("commit", "-q", "--no-verify", "-m", message, config=signing, env=ident)
         return self.head()
 
+    @network_retry
     def push(self, branch: str, *, lease: str | None = None, delete: bool = False) -> PushResult:
         """Push HEAD to remote `branch` (or delete it).
 

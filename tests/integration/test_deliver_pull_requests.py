@@ -301,3 +301,23 @@ def test_token_appears_nowhere(tmp_path: Path, fake: FakeGitHub, token: str, cap
         texts += [str(e), repr(e.args), "".join(traceback.format_exception(e))]
     texts += [r.getMessage() for r in caplog.records]
     assert all(token not in t and wrong not in t for t in texts)
+
+
+def test_pull_request_closed_by_a_human_is_not_reopened(tmp_path: Path, fake: FakeGitHub):
+    cfg, cache = config(fake), tmp_path / "cache"
+    cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    fake.repos[REPO].pulls[1].state = "closed"  # a reviewer said no
+
+    result = cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    assert fake.open_pulls(REPO) == [] and any("will not reopen" in p.message for p in result.problems)
+
+    cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.2.0"))  # a newer tag is a new proposal
+    [pr] = fake.open_pulls(REPO)
+    assert pr.number == 2 and pr.title == f"Update {WEB} to 1.2.0"
+
+
+def test_git_server_hiccups_are_retried(tmp_path: Path, fake: FakeGitHub):
+    fake.git_failures = 2
+    result = cycle(config(fake), tmp_path / "cache", change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    assert result.pushed and len(fake.open_pulls(REPO)) == 1
+    assert sum("-> 503" in r for r in fake.git_requests) == 2

@@ -221,6 +221,7 @@ class FakeGitHub:
         self._ids = 1000
         self._lock = threading.RLock()
         self.fail_next: dict[tuple[str, str], int] = {}  # (method, template) -> status to answer once
+        self.git_failures = 0  # answer this many Git requests with 503
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
 
@@ -286,6 +287,13 @@ class FakeGitHub:
         self.seen_headers.extend(f"{k}: {v}" for k, v in h.headers.items())
         url = urlsplit(h.path)
         if url.path.startswith(GIT_PREFIX + "/"):
+            with self._lock:
+                fail, self.git_failures = self.git_failures > 0, max(0, self.git_failures - 1)
+            if fail:
+                read_body(h)
+                self.git_requests.append(f"{h.command} {url.path[len(GIT_PREFIX):]} -> 503")
+                self._send(h, 503, None)
+                return
             serve_git(h, self.root / "git", h.path[len(GIT_PREFIX) :], self.token, self.git_requests)
             return
         if not url.path.startswith(API_PREFIX + "/"):
