@@ -427,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "imagebot": _imagebot_version(),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                 text=True).stdout.strip(),
         "renovate": inst.version if inst else why,
         "runs": args.runs,
         "tags_per_repository": args.tags,
