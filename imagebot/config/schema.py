@@ -108,6 +108,14 @@ class RegistrySettings(_Model):
     max_tag_pages: int = Field(100, ge=1, description="Give up (skip with a reason) past this many tag-list pages.")
     timeout: float = Field(15.0, gt=0, description="Seconds per request.")
 
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            if not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?", p):
+                raise ValueError(f"{p!r} is not a platform: use os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8")
+        return v
+
 
 class NamedPolicy(_Model):
     """A policy referred to by inline markers (`# {"$imagebot": "NAME"}`) and Flux markers."""
@@ -121,6 +129,64 @@ class NamedPolicy(_Model):
     pin_digest: bool = Field(False, alias="pin-digest")
 
 
+class LeaderElection(_Model):
+    """Only the replica holding a coordination.k8s.io/v1 Lease writes. Off when not in a cluster."""
+
+    enabled: bool = Field(True, description="Elect a leader when running in a cluster (ignored outside one).")
+    lease_name: str = "imagebot"
+    namespace: str | None = Field(None, description="Lease namespace. Default: the pod's own namespace.")
+    lease_duration: str = Field("15s", description="How long a lease is valid without renewal; a new leader waits this long.")
+    renew_deadline: str = Field("10s", description="The leader steps down when it could not renew for this long (< lease_duration).")
+    retry_period: str = Field("2s", description="How often candidates try to acquire and the leader renews (< renew_deadline).")
+
+    @field_validator("lease_duration", "renew_deadline", "retry_period")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LeaderElection":
+        if not parse_duration(self.retry_period) < parse_duration(self.renew_deadline) < parse_duration(self.lease_duration):
+            raise ValueError("need retry_period < renew_deadline < lease_duration")
+        return self
+
+
+class Webhooks(_Model):
+    token_env: str = Field("IMAGEBOT_WEBHOOK_TOKEN", description="Env var holding the shared webhook secret.")
+    token_file: str | None = Field(None, description="File holding the shared webhook secret (wins over token_env).")
+    rate_limit: float = Field(5.0, gt=0, description="Webhook requests per second accepted (sustained); more get 429.")
+    burst: int = Field(20, ge=1)
+    debounce: str = Field("100ms", description="Quiet time gathering pushes into one targeted cycle.")
+    max_delay: str = Field("5s", description="A steady stream of pushes triggers a cycle at least this often.")
+
+    @field_validator("debounce", "max_delay")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class AgentSettings(_Model):
+    """`imagebot run` without --once: the in-cluster agent."""
+
+    listen: str = Field("0.0.0.0:8080", description="HOST:PORT for /healthz, /readyz, /metrics and /hooks/<kind>.")
+    jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval is stretched or shrunk by up to this fraction.")
+    unready_after: int = Field(3, ge=1, description="/readyz fails once cycles have failed for this many intervals.")
+    leader_election: LeaderElection = LeaderElection()
+    webhooks: Webhooks = Webhooks()
+    drift_interval: str | None = Field("10m", description="How often to compare Git with the cluster; null: never.")
+    events: bool = Field(True, description="Post Kubernetes Events on workloads (in a cluster).")
+    event_interval: str = Field("10m", description="The same Event (object, reason, message) at most once per this.")
+
+    @field_validator("drift_interval", "event_interval")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)
+        return v
+
+
 class Config(_Model):
     repository: Repository
     delivery: Delivery = Delivery()
@@ -128,6 +194,7 @@ class Config(_Model):
     policies: dict[str, NamedPolicy] = Field(default_factory=dict)
     interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
     cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
+    agent: AgentSettings = AgentSettings()
 
     @field_validator("interval")
     @classmethod
