@@ -19,10 +19,11 @@ from imagebot.errors import PolicyError
 from imagebot.model import PolicySpec
 from imagebot.policy.choice import Choice, Rejected
 from imagebot.policy.filters import COSIGN_SUFFIXES, Deadline, Template, compile_pattern
-from imagebot.policy.semver import Constraints, SemverError, Version
+from imagebot.policy.semver import Constraints, SemverError, Version, parse_version
 from imagebot.policy.tags import DockerTag, not_a_version
 
 _COSIGN_SUFFIXES = COSIGN_SUFFIXES
+_COSIGN_REJECTION = ("cosign artefacts", "cosign signature/attestation/SBOM tag (always excluded)")
 #: What Go's strconv.ParseFloat reads in tags that are numbers (no hex floats, inf or nan).
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _KINDS = "semver:<constraint>, major, minor, patch, alphabetical[:asc|desc], numerical[:asc|desc] or digest"
@@ -33,21 +34,25 @@ class _Tally:
     """Rejections, with a category each for the one-line summary."""
 
     rejected: list[Rejected] = field(default_factory=list)
-    categories: Counter[str] = field(default_factory=Counter)
+    categories: list[str] = field(default_factory=list)
     #: Each tag's position in the input, to report rejections in the registry's order.
     order: dict[str, int] = field(default_factory=dict)
 
-    def in_order(self) -> tuple[Rejected, ...]:
-        return tuple(sorted(self.rejected, key=lambda r: self.order.get(r.tag, 0)))
-
     def add(self, tag: str, category: str, reason: str) -> None:
         self.rejected.append(Rejected(tag, reason))
-        self.categories[category] += 1
+        self.categories.append(category)
+
+    def in_order(self) -> tuple[Rejected, ...]:
+        order = self.order
+        ranks = [order.get(r.tag, 0) for r in self.rejected]
+        if all(a < b for a, b in zip(ranks, ranks[1:])):
+            return tuple(self.rejected)
+        return tuple(r for _, r in sorted(zip(ranks, self.rejected), key=lambda pair: pair[0]))
 
     def summary(self) -> str:
         if not self.categories:
             return ""
-        parts = ", ".join(f"{n} {what}" for what, n in self.categories.most_common())
+        parts = ", ".join(f"{n} {what}" for what, n in Counter(self.categories).most_common())
         return f"{len(self.rejected)} rejected ({parts})"
 
 
@@ -75,7 +80,7 @@ class _Policy:
     def _value(self, tag: str, deadline: Deadline) -> str | tuple[str, str]:
         """The text to rank for `tag`, or (category, reason) when the tag is filtered out."""
         if tag.endswith(_COSIGN_SUFFIXES):
-            return ("cosign artefacts", "cosign signature/attestation/SBOM tag (always excluded)")
+            return _COSIGN_REJECTION
         if self._exclude is not None:
             m = deadline.search(self._exclude, tag)
             if isinstance(m, TimeoutError):
@@ -95,12 +100,15 @@ class _Policy:
         deadline = Deadline()
         tally = _Tally()
         kept: list[tuple[str, str]] = []
-        seen: set[str] = set()  # a tag listed twice is one tag
+        order = tally.order  # also the set of tags seen: a tag listed twice is one tag
+        plain = self._filter is None and self._exclude is None
         for tag in tags:
-            if tag in seen:
+            if tag in order:
                 continue
-            seen.add(tag)
-            tally.order[tag] = len(seen)
+            order[tag] = len(order)
+            if plain and not tag.endswith(_COSIGN_SUFFIXES):  # the common case, kept fast
+                kept.append((tag, tag))
+                continue
             value = self._value(tag, deadline)
             if isinstance(value, tuple):
                 tally.add(tag, *value)
@@ -197,10 +205,9 @@ class SemverPolicy(_Policy):
         good: list[tuple[Version, str]] = []
         include = self.spec.prerelease
         for tag, value in kept:
-            try:
-                v = Version.parse(value)
-            except SemverError as e:
-                tally.add(tag, "not versions", (not_a_version(value) or f"not a semantic version ({e})"))
+            v = parse_version(value)
+            if isinstance(v, str):
+                tally.add(tag, "not versions", not_a_version(value) or f"not a semantic version ({v})")
                 continue
             failure = self.constraints.first_failure(v, include_prerelease=include)
             if failure is None:
@@ -208,14 +215,14 @@ class SemverPolicy(_Policy):
                 continue
             category = "prereleases" if v.pre and "prerelease version" in failure else "outside range"
             tally.add(tag, category, failure)
-        good.sort(key=lambda item: item[0].key(), reverse=True)
+        good.sort(key=lambda item: item[0].key, reverse=True)
         return self._result([t for _, t in good], tally, current, False, True, note)
 
     def _docker(
         self, kept: list[tuple[str, str]], current: str | None, cur: DockerTag, tally: _Tally, note: str
     ) -> Choice:
         assert current is not None
-        cur_key = cur.key()
+        cur_key = cur.key
         good: list[tuple[tuple, bool, str]] = []
         for tag, value in kept:
             d = DockerTag.parse(value)
@@ -234,7 +241,7 @@ class SemverPolicy(_Policy):
                     f"{d.precision}-part version; the current tag {current} has {cur.precision} part(s)",
                 )
                 continue
-            key = d.key()
+            key = d.key
             if key < cur_key:  # checked before the range: cheaper, and the more useful reason
                 tally.add(tag, "older", f"older than the current tag {current} (never downgrade)")
                 continue

@@ -14,8 +14,8 @@ and Go's ``\\s`` is ``[\\t\\n\\f\\r ]``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections import namedtuple
+from dataclasses import dataclass
 
 _UINT64_MAX = 2**64 - 1
 _S = r"[\t\n\f\r ]"  # Go's \s
@@ -70,7 +70,7 @@ def _validate_metadata(meta: str) -> None:
 
 def _uint(text: str) -> int:
     value = int(text)
-    if len(text) > 19 and value > _UINT64_MAX:
+    if value > _UINT64_MAX:
         raise SemverError(f'error parsing version segment: strconv.ParseUint: parsing "{text}": value out of range')
     return value
 
@@ -82,44 +82,72 @@ def _pre_part_key(part: str) -> tuple[int, int | str]:
     return (1, part)
 
 
-@dataclass(frozen=True, slots=True)
-class Version:
-    """A Masterminds version. Ordering ignores `metadata` and `original`."""
+class Version(namedtuple("_VersionFields", "major minor patch pre metadata original key")):
+    """A Masterminds version, immutable. Comparisons follow Masterminds' Compare: they ignore
+    `metadata` and `original` (`key` is the precomputed sort key).
 
-    major: int
-    minor: int
-    patch: int
-    pre: str = ""
-    metadata: str = ""
-    original: str = field(default="", compare=False)
-    _key: tuple = field(default=(), init=False, repr=False, compare=False)
+    A tuple rather than a dataclass: registries list tens of thousands of tags and creating
+    tuples is several times cheaper.
+    """
 
-    def __post_init__(self) -> None:
-        if not self.pre:
-            key: tuple = (self.major, self.minor, self.patch, 1, ())
+    __slots__ = ()
+
+    def __new__(cls, major: int, minor: int, patch: int, pre: str = "", metadata: str = "", original: str = ""):
+        if pre:
+            key: tuple = (major, minor, patch, 0, tuple(_pre_part_key(p) for p in pre.split(".")))
         else:
-            key = (self.major, self.minor, self.patch, 0, tuple(_pre_part_key(p) for p in self.pre.split(".")))
-        object.__setattr__(self, "_key", key)
+            key = (major, minor, patch, 1, ())
+        return tuple.__new__(cls, (major, minor, patch, pre, metadata, original, key))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and self.key == other.key
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __lt__(self, other: Version) -> bool:  # type: ignore[override]
+        return self.key < other.key
+
+    def __le__(self, other: Version) -> bool:  # type: ignore[override]
+        return self.key <= other.key
+
+    def __gt__(self, other: Version) -> bool:  # type: ignore[override]
+        return self.key > other.key
+
+    def __ge__(self, other: Version) -> bool:  # type: ignore[override]
+        return self.key >= other.key
 
     @classmethod
     def parse(cls, text: str) -> Version:
         """``NewVersion`` (coercing): 1–3 numeric parts, optional ``v``, leading zeros allowed."""
-        return _parse_version(text)
+        version = parse_version(text)
+        if isinstance(version, str):
+            raise SemverError(version)
+        return version
 
     @classmethod
-    def _parse(cls, text: str) -> Version:
+    def _parse(cls, text: str) -> Version | str:
+        """The version, or the error message (cheaper than raising for the many tags that fail)."""
         m = _LOOSE_VERSION_RE.fullmatch(text)
         if m is None:
-            raise SemverError("invalid semantic version")
+            return "invalid semantic version"
         major, minor, patch, _, pre, _, _, meta, _ = m.groups()
         # The pattern admits only [0-9A-Za-z-] identifiers, so of validatePrerelease and
         # validateMetadata only the leading-zero rule for numeric prerelease parts is left.
         if pre and _LEADING_ZERO_RE.search(pre):
-            raise SemverError("version segment starts with 0")
+            return "version segment starts with 0"
+        if len(major) > 19 or len(minor or "") > 20 or len(patch or "") > 20:
+            try:
+                _uint(major), _uint((minor or ".0")[1:]), _uint((patch or ".0")[1:])
+            except SemverError as e:
+                return str(e)
         return cls(
-            _uint(major),
-            _uint(minor[1:]) if minor else 0,
-            _uint(patch[1:]) if patch else 0,
+            int(major),
+            int(minor[1:]) if minor else 0,
+            int(patch[1:]) if patch else 0,
             pre or "",
             meta or "",
             text,
@@ -147,16 +175,9 @@ class Version:
                 raise SemverError("version segment starts with 0")
         return cls(_uint(parts[0]), _uint(parts[1]), _uint(parts[2]), pre, meta, text)
 
-    def key(self) -> tuple:
-        """A sort key equal to Masterminds' Compare order (a release sorts above its prereleases)."""
-        return self._key
-
     def compare(self, other: Version) -> int:
-        a, b = self._key, other._key
+        a, b = self.key, other.key
         return (a > b) - (a < b)
-
-    def __lt__(self, other: Version) -> bool:
-        return self._key < other._key
 
     def __str__(self) -> str:
         text = f"{self.major}.{self.minor}.{self.patch}"
@@ -182,15 +203,31 @@ class Version:
         return self._bumped(self.major + 1, 0, 0)
 
 
-@lru_cache(maxsize=1 << 17)
-def _parse_version(text: str) -> Version:
-    """Cached: an agent sees the same tags every cycle, for every workload that uses the image."""
-    return Version._parse(text)
+_CACHE_MAX = 1 << 18
+_parsed: dict[str, Version | str] = {}
+
+
+def parse_version(text: str) -> Version | str:
+    """``NewVersion`` returning the error message instead of raising, for hot loops.
+
+    Cached: an agent sees the same tags every cycle, for every workload that uses the image.
+    (A dict emptied when full: cheaper to fill than an LRU, and tags come in whole lists.)
+    """
+    found = _parsed.get(text)
+    if found is None:
+        if len(_parsed) >= _CACHE_MAX:
+            _parsed.clear()
+        found = _parsed[text] = Version._parse(text)
+    return found
 
 
 def _q(value: object) -> str:
-    """Go's %q for the ASCII strings Masterminds quotes."""
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """Go's %q for the ASCII strings Masterminds quotes (versions and constraints never hold
+    quotes or backslashes, but escape them if they do)."""
+    text = str(value)
+    if '"' in text or "\\" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def _is_x(text: str) -> bool:
@@ -249,10 +286,10 @@ class Comparator:
         return None if v.compare(c) == 1 else fail
 
     def _less(self, v: Version, include_pre: bool) -> str | None:
-        return None if v.compare(self.con) < 0 else f"{_q(v)} is greater than or equal to {_q(self.orig)}"
+        return None if v.key < self.con.key else f"{_q(v)} is greater than or equal to {_q(self.orig)}"
 
     def _greater_equal(self, v: Version, include_pre: bool) -> str | None:
-        return None if v.compare(self.con) >= 0 else f"{_q(v)} is less than {_q(self.orig)}"
+        return None if v.key >= self.con.key else f"{_q(v)} is less than {_q(self.orig)}"
 
     def _less_equal(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
@@ -267,7 +304,7 @@ class Comparator:
 
     def _tilde(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        if v.compare(c) < 0:
+        if v.key < c.key:
             return f"{_q(v)} is less than {_q(self.orig)}"
         if (c.major, c.minor, c.patch) == (0, 0, 0) and not self.minor_dirty and not self.patch_dirty:
             return None  # ~0.0.0 / ~* accept everything from 0.0.0 up
@@ -284,7 +321,7 @@ class Comparator:
 
     def _caret(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        if v.compare(c) < 0:
+        if v.key < c.key:
             return f"{_q(v)} is less than {_q(self.orig)}"
         if c.major > 0 or self.minor_dirty:
             return None if v.major == c.major else f"{_q(v)} does not have same major version as {_q(self.orig)}"

@@ -9,8 +9,7 @@ reading, used when the current tag is known.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from typing import NamedTuple
 
 from imagebot.policy.semver import Version
 
@@ -42,12 +41,13 @@ def _natural(text: str) -> tuple:
     return tuple((0, int(run), "") if run.isdigit() else (1, 0, run.lower()) for run in _RUN_RE.findall(text))
 
 
-@dataclass(frozen=True, slots=True)
-class DockerTag:
+class DockerTag(NamedTuple):
     """A tag read as ``[v]<1–4 numeric parts>[-<rest>]``.
 
     `rest` is a prerelease when it looks like one (``rc.1``, ``beta2``, ``alpha``, ``dev``,
     ``snapshot``…); any other rest is a `variant` (``alpine``, ``slim-bookworm``, ``jdk17``).
+    `key` orders tags: numbers, then a release above its prereleases, prereleases naturally.
+    (A tuple rather than a dataclass: it is built for every tag of a registry, and cheaply.)
     """
 
     tag: str
@@ -55,6 +55,7 @@ class DockerTag:
     numbers: tuple[int, ...]
     prerelease: str
     variant: str
+    key: tuple
 
     @classmethod
     def parse(cls, tag: str) -> DockerTag | None:
@@ -66,23 +67,17 @@ class DockerTag:
         m = _DOCKER_VERSION_RE.fullmatch(tag)  # never matches a commit hash or a moving name
         if m is None:
             return None
-        rest = m.group(3) or ""
-        numbers = tuple(map(int, m.group(2).split(".")))
-        if max(numbers) > _UINT64_MAX:  # as Masterminds: no version part beyond uint64
+        v, digits, rest = m.groups()
+        numbers = tuple(map(int, digits.split(".")))
+        if len(digits) > 19 and max(numbers) > _UINT64_MAX:  # as Masterminds: no part beyond uint64
             return None
         if rest and _PRERELEASE_RE.fullmatch(rest):
-            return cls(tag, bool(m.group(1)), numbers, rest, "")
-        return cls(tag, bool(m.group(1)), numbers, "", rest)
+            return cls(tag, bool(v), numbers, rest, "", (numbers, 0, _natural(rest)))
+        return cls(tag, bool(v), numbers, "", rest or "", (numbers, 1, ()))
 
     @property
     def precision(self) -> int:
         return len(self.numbers)
-
-    def key(self) -> tuple:
-        """Sort key: numbers, then a release above its prereleases, prereleases naturally."""
-        if not self.prerelease:
-            return (self.numbers, 1, ())
-        return (self.numbers, 0, _natural(self.prerelease))
 
     def semver(self) -> Version:
         """The Masterminds version constraints are checked against (variant dropped, 4th part too)."""
@@ -93,16 +88,18 @@ class DockerTag:
         pre = ".".join(p.lstrip("0") or "0" if p.isdigit() else p for p in pre.split(".") if p)
         return Version(major, minor, patch, pre, "", self.tag)
 
-    def describe(self) -> str:
-        parts = [f"{self.precision}-part version"]
-        if self.prerelease:
-            parts.append(f"prerelease {self.prerelease!r}")
-        if self.variant:
-            parts.append(f"variant {self.variant!r}")
-        return ", ".join(parts)
+
+_CACHE_MAX = 1 << 18
+_parsed: dict[str, DockerTag | None] = {}
 
 
-@lru_cache(maxsize=1 << 17)
 def _parse_docker_tag(tag: str) -> DockerTag | None:
-    """Cached: an agent sees the same tags every cycle, for every workload that uses the image."""
-    return DockerTag._parse(tag)
+    """Cached: an agent sees the same tags every cycle, for every workload that uses the image.
+    (A dict emptied when full: cheaper to fill than an LRU, and tags come in whole lists.)"""
+    try:
+        return _parsed[tag]
+    except KeyError:
+        if len(_parsed) >= _CACHE_MAX:
+            _parsed.clear()
+        found = _parsed[tag] = DockerTag._parse(tag)
+        return found
