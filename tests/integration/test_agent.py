@@ -144,3 +144,32 @@ def test_sigterm_stops_imagebot_run_cleanly_with_exit_0(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert '"msg": "agent stopped"' in err
     assert "SIGTERM" in err
+
+
+def test_a_targeted_cycle_parses_only_files_that_can_refer_to_the_pushed_images(tmp_path: Path) -> None:
+    """Seconds, not a full scan: a webhook's cycle screens files by the pushed repository's name.
+
+    The screen must miss nothing: a named marker on a lone tag field (the image only in the
+    config policy) is still found.
+    """
+    from imagebot import discover
+    from imagebot.config.schema import NamedPolicy
+
+    files = {
+        "apps/web.yaml": 'kind: Pod\nmetadata:\n  name: web\n  annotations:\n    imagebot.io/policy: "semver:^1"\n'
+                         "spec:\n  containers:\n    - name: app\n      image: ghcr.io/org/web:1.0.0\n",
+        "apps/api.yaml": 'kind: Pod\nmetadata:\n  name: api\n  annotations:\n    imagebot.io/policy: "semver:^1"\n'
+                         "spec:\n  containers:\n    - name: app\n      image: ghcr.io/org/api:1.0.0\n",
+        "charts/values.yaml": 'image:\n  tag: 1.0.0 # {"$imagebot": "webpol:tag"}\n',
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    policies = {"webpol": NamedPolicy(image="ghcr.io/org/web", policy="semver:^1")}
+    full = discover.scan(tmp_path, policies=policies)
+    targeted = discover.scan(tmp_path, policies=policies, images={"ghcr.io/org/web"})
+    assert full.files_parsed == 3
+    assert targeted.files_parsed == 2  # api.yaml is not even parsed
+    want = sorted(str(o.location) for o in full.occurrences if o.image == "ghcr.io/org/web")
+    assert sorted(str(o.location) for o in targeted.occurrences if o.image == "ghcr.io/org/web") == want
+    assert len(want) == 2
