@@ -1,0 +1,72 @@
+"""Metrics: every imagebot_* figure derives from the CycleResult, scraped as Prometheus text."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from imagebot.model import (Change, CycleResult, Delivery, Discovery, FieldKind, Location, Occurrence, Plan, PolicySpec,
+                            Problem, Rendered, Resolution, Target)
+from imagebot.report.metrics import Metrics, MetricsReporter
+
+
+def occurrence(line: int, image: str = "ghcr.io/org/app") -> Occurrence:
+    return Occurrence(Location("a.yaml", line, 5), 0, FieldKind.IMAGE, f"{image}:1.0.0", image, "1.0.0", None,
+                      PolicySpec("semver:^1"), "Deployment/web")
+
+
+def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    body, ctype = metrics.exposition()
+    assert ctype.startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+
+
+def test_a_cycle_is_counted_from_its_result() -> None:
+    updated, skipped, broken = occurrence(1), occurrence(2, "ghcr.io/org/old"), occurrence(3, "ghcr.io/org/gone")
+    problem = Problem("registry", "ghcr.io: 503", broken.location, temporary=True)
+    resolutions = (
+        Resolution(updated, Target("1.1.0"), "newer"),
+        Resolution(skipped, None, "no tag matches semver:^1"),
+        Resolution(broken, None, "registry unavailable", problem),
+    )
+    change = Change(updated, "ghcr.io/org/app:1.0.0", "ghcr.io/org/app:1.1.0", "ghcr.io/org/app:1.0.0",
+                    "ghcr.io/org/app:1.1.0", "newer")
+    result = CycleResult(
+        Discovery(tuple(r.occurrence for r in resolutions)), resolutions,
+        Plan((change,), skipped=resolutions[1:]), Rendered(()),
+        Delivery("commit", branch="staging", commit="abc", pushed=True, attempts=3), (problem,),
+        started=1_700_000_000.0, duration=0.4, images=frozenset({"ghcr.io/org/app"}),
+        registry_requests=((("ghcr.io", "tags", 200), 2), (("ghcr.io", "tags", 429), 1), (("ghcr.io", "tags", 503), 1)),
+    )
+    metrics = Metrics()
+    MetricsReporter(metrics).cycle_finished(result)
+    m = scrape(metrics)
+    assert m[("imagebot_cycles_total", (("result", "partial"), ("trigger", "webhook")))] == 1
+    assert m[("imagebot_cycle_duration_seconds_count", (("trigger", "webhook"),))] == 1
+    assert m[("imagebot_images_checked_total", ())] == 3
+    assert m[("imagebot_images_updated_total", ())] == 1
+    assert m[("imagebot_images_skipped_total", (("reason", "no-candidate"),))] == 1
+    assert m[("imagebot_images_skipped_total", (("reason", "registry"),))] == 1
+    assert m[("imagebot_registry_requests_total", (("kind", "tags"), ("registry", "ghcr.io"), ("status", "200")))] == 2
+    assert m[("imagebot_registry_rate_limited_total", (("registry", "ghcr.io"),))] == 1
+    assert m[("imagebot_push_retries_total", ())] == 2
+    assert m[("imagebot_last_success_timestamp_seconds", ())] == 1_700_000_000.4
+
+
+def test_failed_cycles_leader_and_drift_gauges() -> None:
+    metrics = Metrics()
+    metrics.cycle_failed("interval", 1.5)
+    metrics.leader.set(1)
+    metrics.drifted_workloads.set(4)
+    m = scrape(metrics)
+    assert m[("imagebot_cycles_total", (("result", "failed"), ("trigger", "interval")))] == 1
+    assert m[("imagebot_leader", ())] == 1
+    assert m[("imagebot_drifted_workloads", ())] == 4
+    names = {name for name, _ in m}
+    assert all(n.startswith("imagebot_") for n in names)
+
+
+def test_two_agents_in_one_process_do_not_share_counters() -> None:
+    a, b = Metrics(), Metrics()
+    a.cycle_failed("interval", 1.0)
+    assert ("imagebot_cycles_total", (("result", "failed"), ("trigger", "interval"))) not in scrape(b)
