@@ -175,7 +175,7 @@ class GitWorkspace:
 
     def remote_branches(self, prefix: str) -> dict[str, str]:
         """Fetched remote branches under `prefix` -> tip sha."""
-        out = self.run("for-each-ref", "--format=%(refname)%09%(objectname)", f"refs/remotes/origin/{prefix}")
+        out = self.run("for-each-ref", "--format=%(refname)%09%(objectname)", f"refs/remotes/origin/{prefix}*")
         result = {}
         for line in out.splitlines():
             ref, _, sha = line.partition("\t")

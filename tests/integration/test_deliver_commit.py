@@ -216,7 +216,7 @@ def test_human_edit_of_the_same_line_is_skipped_with_a_reason(tmp_path: Path, re
     assert not result.pushed and result.attempts == 2
     assert gitrepo.rev(remote, "staging") == human_sha
     [problem] = result.problems
-    assert problem.kind == "edit" and "no longer holds ghcr.io/org/web:1.0.0" in problem.message
+    assert problem.kind == "edit" and "found 'ghcr.io/org/web:1.5.0' where 'ghcr.io/org/web:1.0.0' was expected" in problem.message
     assert str(problem.location) == "apps/web.yaml:10:18"
 
 

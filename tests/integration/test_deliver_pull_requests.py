@@ -321,3 +321,11 @@ def test_git_server_hiccups_are_retried(tmp_path: Path, fake: FakeGitHub):
     result = cycle(config(fake), tmp_path / "cache", change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
     assert result.pushed and len(fake.open_pulls(REPO)) == 1
     assert sum("-> 503" in r for r in fake.git_requests) == 2
+
+
+def test_branch_prefix_without_a_slash(tmp_path: Path, fake: FakeGitHub):
+    cfg, cache = config(fake, branch_prefix="deps-"), tmp_path / "cache"
+    cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    assert [p.head for p in fake.open_pulls(REPO)] == ["deps-ghcr.io-org-web"]
+    cycle(cfg, cache)
+    assert fake.open_pulls(REPO) == [] and gitrepo.branches(bare(fake)) == ["main"]

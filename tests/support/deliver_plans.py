@@ -1,16 +1,16 @@
 """Plans and rendered edits for delivery tests.
 
-Delivery receives apply's output (`Rendered`); these helpers build the same values for image
-lines in small manifests: `change(...)` describes one `image:` line, `render(root, changes)`
-splices each change's new value into the file at its line, and refuses (like apply does) when
-the line no longer holds the old value, e.g. because a human edited it.
+Delivery receives apply's output (`Rendered`). `manifest()` writes a small Deployment,
+`change(...)` describes the change of its `image:` value as discover and plan would, and
+`render()` runs the real apply stage, which refuses a change whose value a human edited.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from imagebot.model import Change, FieldKind, FileEdit, Location, Occurrence, Plan, PolicySpec, Refusal, Rendered
+from imagebot import apply
+from imagebot.model import Change, FieldKind, Location, Occurrence, Plan, PolicySpec, Rendered
 
 
 def manifest(name: str, ref: str) -> str:
@@ -49,24 +49,5 @@ def plan(*changes: Change) -> Plan:
 
 
 def render(root: Path, plan_: Plan) -> Rendered:
-    """Splice every change of `plan_` into the files under `root` (one FileEdit per file)."""
-    by_file: dict[str, list[Change]] = {}
-    for c in plan_.changes:
-        by_file.setdefault(c.file, []).append(c)
-    edits, refused = [], []
-    for file, changes in sorted(by_file.items()):
-        before = (root / file).read_bytes()
-        lines = before.splitlines(keepends=True)
-        done = []
-        for c in changes:
-            i = c.occurrence.location.line - 1
-            col = c.occurrence.location.column - 1
-            old = c.old.encode()
-            if i >= len(lines) or lines[i][col : col + len(old)] != old:
-                refused.append(Refusal(c, f"{c.file}:{i + 1} no longer holds {c.old}"))
-                continue
-            lines[i] = lines[i][:col] + c.new.encode() + lines[i][col + len(old) :]
-            done.append(c)
-        if done:
-            edits.append(FileEdit(file, before, b"".join(lines), tuple(done)))
-    return Rendered(tuple(edits), tuple(refused))
+    """What the pipeline does before delivery: the real apply stage on the files under `root`."""
+    return apply.render(root, plan_.changes)
