@@ -136,6 +136,12 @@ class _Handler(BaseHTTPRequestHandler):
             count.labels(kind, "ignored").inc()
             self._send(200, {"triggered": []})
             return
+        if not self.server.agent.can_write():
+            # A follower (or a replica shutting down) cannot act on it: 503 makes registries that
+            # retry (distribution, Harbor) send it again, through the Service, to the leader.
+            count.labels(kind, "not-leader").inc()
+            self._send(503, "not the leader; retry\n", headers={"Retry-After": "1"})
+            return
         count.labels(kind, "accepted").inc()
         log.info("webhook %s: push of %s", kind, ", ".join(f"{p.image}:{p.tag}" if p.tag else p.image for p in pushes),
                  extra={"fields": {"event": "webhook", "kind": kind, "images": images}})

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from imagebot.agent.loop import Agent
 from imagebot.agent.serve import serve
@@ -176,7 +177,9 @@ def test_two_replicas_one_lease_no_duplicate_commits_and_the_survivor_takes_over
                             if staging_updates(world["remote"]) else False)
             leader = next(r for r in replicas if r.agent.can_write())
             survivor = b if leader is a else a
-            assert survivor.agent.skipped >= 1, "the follower received the push too, and skipped it"
+            follower_hooks = requests.get(f"{survivor.url}/metrics", timeout=5).text
+            assert 'imagebot_webhooks_total{kind="distribution",result="not-leader"}' in follower_hooks
+            assert 'result="accepted"' not in follower_hooks, "the follower triggered nothing"
 
             leader.stop()  # rolling update: the leader goes away (and releases the lease)
             replicas.remove(leader)

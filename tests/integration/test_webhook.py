@@ -218,3 +218,19 @@ def test_real_registry_notifications_trigger_a_cycle_for_the_pushed_repository(r
         reg.push("team/app", "1.0.0")
         assert running.agent.wait_cycles(2, 15), "no targeted cycle after the push"
     assert running.recorder.calls[1] == {f"{reg.host}/team/app"}
+
+
+def test_a_follower_answers_503_so_the_registry_retries_elsewhere_and_triggers_nothing() -> None:
+    recorder = Recorder()
+    metrics = Metrics()
+    agent = Agent(make_config(), run_cycle=recorder, metrics=metrics, is_leader=lambda: False)
+    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(SECRET), RateLimiter(10, 10))
+    server.start()
+    try:
+        r = requests.post(f"{server.url}/hooks/generic", data=GENERIC,
+                          headers={"Authorization": "Bearer " + SECRET.decode()}, timeout=5)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "1"
+        assert agent.debouncer.deadline() is None
+    finally:
+        server.shutdown()
+        server.server_close()
