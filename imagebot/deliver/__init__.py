@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -42,8 +42,13 @@ class Deliverer(Protocol):
         can_write: Callable[[], bool] = lambda: True,
         *,
         image_labels: Mapping[str, Mapping[str, str]] | None = None,
+        scope: Collection[str] | None = None,
     ) -> Delivery:
-        """Write, commit, push (and open / update / close pull requests). `can_write()` is asked before each write."""
+        """Write, commit, push (and open / update / close pull requests). `can_write()` is asked before each write.
+
+        `scope`: the images a targeted cycle looked at (None: a full cycle saw every image). Pull
+        requests of images outside the scope are left alone instead of being closed as unneeded.
+        """
         ...
 
 

@@ -10,7 +10,7 @@ made obsolete is skipped with a reason) and pushes again, a bounded number of ti
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from imagebot.config.schema import Config
@@ -63,6 +63,7 @@ class CommitDeliverer:
         can_write: Callable[[], bool] = lambda: True,
         *,
         image_labels: Mapping[str, Mapping[str, str]] | None = None,
+        scope: Collection[str] | None = None,
     ) -> Delivery:
         problems: list[Problem] = []
         if not plan.changes or not effective_edits(rendered):

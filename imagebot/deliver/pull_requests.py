@@ -19,7 +19,7 @@ With nothing new, a cycle only reads: no push, no API write.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +105,19 @@ class PullRequestDeliverer:
         can_write: Callable[[], bool] = lambda: True,
         *,
         image_labels: Mapping[str, Mapping[str, str]] | None = None,
+        scope: Collection[str] | None = None,
     ) -> Delivery:
         """Reconcile the bot's branches and pull requests with `plan` (rerender is not needed:
         every group's branch is built afresh on the base the edits were rendered from)."""
         groups, split_problems = groups_of(rendered, self.settings.grouping, self.settings.branch_prefix)
         cycle = _Cycle(self, plan, rendered, groups, can_write, image_labels)
         cycle.problems += split_problems
+        if scope is not None and self.settings.grouping != "per-image":
+            # A targeted cycle knows only some images of a file's or the repository's group:
+            # rebuilding that branch from them would drop the others' updates.
+            note = f"a targeted cycle does not update pull requests grouped {self.settings.grouping}; the next full cycle will"
+            return Delivery(self.mode, problems=(*cycle.problems, Problem("delivery", note, temporary=True)))
+        cycle.in_scope = None if scope is None else {branch_name(self.settings.branch_prefix, image) for image in scope}
         try:
             cycle.run()
         except _NotLeader:
@@ -151,6 +158,8 @@ class _Cycle:
         grouping = self.settings.grouping
         self.keep = {group_key(r.occurrence, grouping) for r in plan.skipped if r.problem is not None and r.problem.temporary}
         self.keep |= {group_key(r.change.occurrence, grouping) for r in rendered.refused}
+        #: Branches a targeted cycle may close or delete (None: all of the bot's branches).
+        self.in_scope: set[str] | None = None
 
     def _write(self) -> None:
         if not self.can_write():
@@ -189,6 +198,8 @@ class _Cycle:
             except DeliveryError as e:
                 self.problems.append(Problem("delivery", str(e), subject=g.branch, temporary=e.temporary))
         kept = {branch_name(prefix, k) for k in self.keep}
+        if self.in_scope is not None:
+            kept |= (set(open_prs) | set(remote)) - self.in_scope
         for branch, pr in sorted(open_prs.items()):
             if branch in wanted or branch in kept:
                 continue

@@ -329,3 +329,20 @@ def test_branch_prefix_without_a_slash(tmp_path: Path, fake: FakeGitHub):
     assert [p.head for p in fake.open_pulls(REPO)] == ["deps-ghcr.io-org-web"]
     cycle(cfg, cache)
     assert fake.open_pulls(REPO) == [] and gitrepo.branches(bare(fake)) == ["main"]
+
+
+def test_targeted_cycle_leaves_other_images_pull_requests_alone(tmp_path: Path, fake: FakeGitHub):
+    cfg, cache = config(fake), tmp_path / "cache"
+    cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"), change("apps/api.yaml", API, "2.0.0", "2.1.0"))
+    ws = GitWorkspace(cfg, cache)
+    root = ws.checkout()
+    p = plan(change("apps/web.yaml", WEB, "1.0.0", "1.2.0"))  # a webhook for web only
+    make_deliverer(cfg, ws).deliver(p, render(root, p), lambda r: render(r, p), scope={WEB})
+    assert sorted((x.head, x.title) for x in fake.open_pulls(REPO)) == [
+        ("imagebot/ghcr.io-org-api", f"Update {API} to 2.1.0"),
+        ("imagebot/ghcr.io-org-web", f"Update {WEB} to 1.2.0"),
+    ]
+    # With `all`, a targeted cycle cannot rebuild the one branch: it waits for a full cycle.
+    cfg_all = config(fake, grouping="all")
+    result = make_deliverer(cfg_all, GitWorkspace(cfg_all, cache)).deliver(p, render(root, p), lambda r: render(r, p), scope={WEB})
+    assert not result.pushed and "next full cycle" in result.problems[0].message
