@@ -41,45 +41,55 @@ def compile_pattern(pattern: str, option: str, source: str = "") -> regex.Patter
 
 @dataclass(frozen=True)
 class Template:
-    """An ``extract`` template checked against the filter's groups at load time."""
+    """An ``extract`` template checked against the filter's groups at load time.
+
+    `parts` is the template split once into literal text and group references, so expanding
+    it for every tag of a registry is a join, not a re-parse.
+    """
 
     text: str
-    pattern: regex.Pattern
+    parts: tuple[tuple[bool, str | int], ...]  # (is a group reference, literal text or group)
 
     @classmethod
     def compile(cls, text: str, pattern: regex.Pattern, source: str = "") -> Template:
         names = set(pattern.groupindex)
         where = f" ({source})" if source else ""
-        used = [m.group(1) or m.group(2) for m in _TEMPLATE_RE.finditer(text) if m.group(0) != "$$"]
-        if not used:
-            raise PolicyError(
-                f"extract template {text!r} uses no group of the tag-filter; write $1, $name or ${{name}}{where}"
-            )
-        for ref in used:
+        parts: list[tuple[bool, str | int]] = []
+        last = 0
+        for m in _TEMPLATE_RE.finditer(text):
+            parts.append((False, text[last : m.start()]))
+            last = m.end()
+            if m.group(0) == "$$":
+                parts.append((False, "$"))
+                continue
+            ref = m.group(1) or m.group(2)  # Go's ExpandString: the longest \w+ after $ names the group
             if ref.isdigit():
                 if int(ref) > pattern.groups:
                     raise PolicyError(
                         f"extract template {text!r} uses ${ref} but the tag-filter {pattern.pattern!r} "
                         f"has {pattern.groups} group(s){where}"
                     )
-            elif ref not in names:
+                parts.append((True, int(ref)))
+            elif ref in names:
+                parts.append((True, ref))
+            else:
                 known = ", ".join(sorted(names)) or "none"
                 raise PolicyError(
                     f"extract template {text!r} uses ${{{ref}}} but the tag-filter {pattern.pattern!r} "
                     f"has no group named {ref!r} (named groups: {known}){where}"
                 )
-        return cls(text, pattern)
+        parts.append((False, text[last:]))
+        if not any(is_group for is_group, _ in parts):
+            raise PolicyError(
+                f"extract template {text!r} uses no group of the tag-filter; write $1, $name or ${{name}}{where}"
+            )
+        return cls(text, tuple(p for p in parts if p[0] or p[1]))
 
     def expand(self, match: regex.Match) -> str:
-        """Go's ExpandString: the longest ``\\w+`` after ``$`` names the group."""
-
-        def one(m: _stdlib_re.Match[str]) -> str:
-            if m.group(0) == "$$":
-                return "$"
-            ref = m.group(1) or m.group(2)  # checked against the pattern's groups in `compile`
-            return match.group(int(ref) if ref.isdigit() else ref) or ""
-
-        return _TEMPLATE_RE.sub(one, self.text)
+        """The template with each group reference replaced by what the group matched ("" if nothing)."""
+        if len(self.parts) == 1:
+            return match.group(self.parts[0][1]) or ""
+        return "".join((match.group(value) or "") if is_group else value for is_group, value in self.parts)  # type: ignore[misc]
 
 
 class Deadline:

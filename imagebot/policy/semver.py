@@ -248,15 +248,19 @@ class Comparator:
     def __str__(self) -> str:
         return self.op + self.orig
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_check", _CHECKS[self.op].__get__(self))
+        object.__setattr__(self, "_o", _q(self.orig))  # quoted once: it is in every message
+
     def check(self, v: Version, include_pre: bool) -> str | None:
         """None when `v` satisfies this comparator, else Masterminds' failure message."""
         if v.pre and not include_pre:
-            return f"{_q(v)} is a prerelease version and the constraint is only looking for release versions"
-        return _CHECKS[self.op](self, v, include_pre)
+            return f"\"{v}\" is a prerelease version and the constraint is only looking for release versions"
+        return self._check(v, include_pre)  # type: ignore[attr-defined]
 
     def _not_equal(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        equal = f"{_q(v)} is equal to {_q(self.orig)}"
+        equal = f"\"{v}\" is equal to {self._o}"
         if self.dirty:
             if c.major != v.major:
                 return None
@@ -274,7 +278,7 @@ class Comparator:
 
     def _greater(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        fail = f"{_q(v)} is less than or equal to {_q(self.orig)}"
+        fail = f"\"{v}\" is less than or equal to {self._o}"
         if not self.dirty:
             return None if v.compare(c) == 1 else fail
         if v.major > c.major:
@@ -286,14 +290,14 @@ class Comparator:
         return None if v.compare(c) == 1 else fail
 
     def _less(self, v: Version, include_pre: bool) -> str | None:
-        return None if v.key < self.con.key else f"{_q(v)} is greater than or equal to {_q(self.orig)}"
+        return None if v.key < self.con.key else f"\"{v}\" is greater than or equal to {self._o}"
 
     def _greater_equal(self, v: Version, include_pre: bool) -> str | None:
-        return None if v.key >= self.con.key else f"{_q(v)} is less than {_q(self.orig)}"
+        return None if v.key >= self.con.key else f"\"{v}\" is less than {self._o}"
 
     def _less_equal(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        fail = f"{_q(v)} is greater than {_q(self.orig)}"
+        fail = f"\"{v}\" is greater than {self._o}"
         if not self.dirty:
             return None if v.compare(c) <= 0 else fail
         if v.major > c.major:
@@ -305,41 +309,41 @@ class Comparator:
     def _tilde(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
         if v.key < c.key:
-            return f"{_q(v)} is less than {_q(self.orig)}"
+            return f"\"{v}\" is less than {self._o}"
         if (c.major, c.minor, c.patch) == (0, 0, 0) and not self.minor_dirty and not self.patch_dirty:
             return None  # ~0.0.0 / ~* accept everything from 0.0.0 up
         if v.major != c.major:
-            return f"{_q(v)} does not have same major version as {_q(self.orig)}"
+            return f"\"{v}\" does not have same major version as {self._o}"
         if v.minor != c.minor and not self.minor_dirty:
-            return f"{_q(v)} does not have same major and minor version as {_q(self.orig)}"
+            return f"\"{v}\" does not have same major and minor version as {self._o}"
         return None
 
     def _tilde_or_equal(self, v: Version, include_pre: bool) -> str | None:
         if self.dirty:
             return self._tilde(v, include_pre)
-        return None if v.compare(self.con) == 0 else f"{_q(v)} is not equal to {_q(self.orig)}"
+        return None if v.compare(self.con) == 0 else f"\"{v}\" is not equal to {self._o}"
 
     def _caret(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
         if v.key < c.key:
-            return f"{_q(v)} is less than {_q(self.orig)}"
+            return f"\"{v}\" is less than {self._o}"
         if c.major > 0 or self.minor_dirty:
-            return None if v.major == c.major else f"{_q(v)} does not have same major version as {_q(self.orig)}"
+            return None if v.major == c.major else f"\"{v}\" does not have same major version as {self._o}"
         if v.major > 0:
-            return f"{_q(v)} does not have same major version as {_q(self.orig)}"
+            return f"\"{v}\" does not have same major version as {self._o}"
         if c.minor > 0 or self.patch_dirty:
             if v.minor == c.minor:
                 return None
             return (
-                f"{_q(v)} does not have same minor version as {_q(self.orig)}. "
+                f"\"{v}\" does not have same minor version as {self._o}. "
                 "Expected minor versions to match when constraint major version is 0"
             )
         if v.minor > 0:
-            return f"{_q(v)} does not have same minor version as {_q(self.orig)}"
+            return f"\"{v}\" does not have same minor version as {self._o}"
         if c.patch == v.patch:
             return None
         return (
-            f"{_q(v)} does not equal {_q(self.orig)}. "
+            f"\"{v}\" does not equal {self._o}. "
             "Expect version and constraint to equal when major and minor versions are 0"
         )
 
@@ -434,6 +438,13 @@ class Constraints:
     def first_failure(self, v: Version, *, include_prerelease: bool | None = None) -> str | None:
         """None when `v` matches, else the first message ``Validate`` would give, in one pass."""
         base = self.include_prerelease if include_prerelease is None else include_prerelease
+        if len(self.groups) == 1:  # the common case, kept fast
+            include = base or self.contains_pre[0]
+            for c in self.groups[0]:
+                message = c.check(v, include)
+                if message is not None:
+                    return message
+            return None
         first: str | None = None
         for group, pre in zip(self.groups, self.contains_pre, strict=True):
             include = base or pre

@@ -241,3 +241,28 @@ def test_bad_policies_point_at_the_bad_part(policy: str, options: dict, says: li
 @pytest.mark.parametrize("policy", ["semver:^1.2", "SEMVER:^1", "major", "Minor", "patch", "alphabetical", "alphabetical:DESC", "numerical:asc", "digest", "semver: >=1.0, <2 || 3.x"])
 def test_good_policies_compile(policy: str) -> None:
     compile_spec(PolicySpec(policy))
+
+
+# (pattern, template, tag, expanded) — Go's Regexp.ExpandString semantics
+TEMPLATES = [
+    (r"(?P<a>x)(y)", "pre-$a-${2}$$-$1", "xy", "pre-x-y$-x"),
+    (r"v(\d+)\.(\d+)", "$2", "v1.22", "22"),
+    (r"v(\d+)(-rc)?", "$1${2}", "v7", "7"),  # a group that matched nothing expands to ""
+    (r"(?P<n>\d+)", "${n}0", "12", "120"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "template", "tag", "expanded"), TEMPLATES)
+def test_extract_templates(pattern: str, template: str, tag: str, expanded: str) -> None:
+    from imagebot.policy.filters import Template, compile_pattern
+
+    compiled = compile_pattern(pattern, "tag-filter")
+    match = compiled.search(tag)
+    assert match is not None
+    assert Template.compile(template, compiled).expand(match) == expanded
+
+
+def test_go_template_names_take_the_longest_word() -> None:
+    """`$1x` names the group "1x", as in Go, so it is refused rather than read as `${1}x`."""
+    with pytest.raises(PolicyError, match="no group named '1x'"):
+        compile_spec(PolicySpec("semver:*", tag_filter="(a)", extract="$1x"))
