@@ -149,6 +149,7 @@ def test_pushing_a_tag_to_the_real_registry_leads_to_a_commit_on_the_remote(worl
             reg.push("team/app", "1.1.0")  # the push the agent must react to
             assert wait_for(lambda: "team/app:1.1.0" in show(world["remote"], "staging", "apps/web.yaml").decode()
                             if staging_updates(world["remote"]) else False), "no commit after the push"
+            assert wait_for(lambda: cycles.pushed())  # the remote moves before run_cycle returns
             [commit] = cycles.pushed()
             # A targeted cycle made it (notifications of the seeding pushes may join the same batch).
             assert commit.images is not None and f"{world['host']}/team/app" in commit.images
@@ -163,8 +164,8 @@ def test_two_replicas_one_lease_no_duplicate_commits_and_the_survivor_takes_over
     cfg = write_config(world["tmp"] / "imagebot.yaml", remote=world["remote"], registry_host=world["host"], extra=AGENT)
     ports = [free_port(), free_port()]
     replicas: list[Replica] = []
-    try:
-        with registry_notifying(world, *ports) as reg:  # both receive every push
+    with registry_notifying(world, *ports) as reg:  # both receive every push
+        try:
             reg.push("team/other", "1.0.0")
             reg.push("team/app", "1.0.0")
             a = start_replica(cfg, ports[0], kube.api_client())
@@ -187,9 +188,9 @@ def test_two_replicas_one_lease_no_duplicate_commits_and_the_survivor_takes_over
 
             reg.push("team/app", "1.2.0")
             assert wait_for(lambda: "team/app:1.2.0" in show(world["remote"], "staging", "apps/web.yaml").decode())
-    finally:
-        for r in replicas:
-            r.stop()
+        finally:
+            for r in replicas:  # before the registry goes: no cycle waits on a registry that is gone
+                r.stop()
     updates = staging_updates(world["remote"])
     assert len(updates) == 2, updates  # one commit per pushed tag: none duplicated
     assert len(set(updates)) == 2
