@@ -22,6 +22,7 @@ from imagebot.agent.loop import Agent, CycleFn
 from imagebot.agent.ratelimit import RateLimiter
 from imagebot.config.schema import Config, parse_duration
 from imagebot.deliver import GitWorkspace
+from imagebot.errors import UsageError
 from imagebot.discover.declared import declared_workloads
 from imagebot.k8s import client as kube
 from imagebot.k8s.drift import api_reader, check_drift
@@ -156,8 +157,11 @@ def serve(
     agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
                   is_leader=is_leader, registry=registry, drift_check=drift_check)
     holder["agent"] = agent
-    server = AgentServer(listen or a.listen, agent, metrics,
-                         WebhookAuth(secret), RateLimiter(a.webhooks.rate_limit, a.webhooks.burst))
+    address = listen or a.listen
+    try:
+        server = AgentServer(address, agent, metrics, WebhookAuth(secret), RateLimiter(a.webhooks.rate_limit, a.webhooks.burst))
+    except OSError as e:
+        raise UsageError(f"--listen {address}: cannot listen: {e.strerror or e}") from None
     server.start()
     log.info("agent listening on %s (leader election %s)", server.url, "on" if elector else "off",
              extra={"fields": {"event": "started", "listen": server.url, "identity": me}})

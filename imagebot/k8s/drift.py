@@ -23,6 +23,8 @@ from imagebot.errors import ReferenceError_
 from imagebot.model import Problem
 from imagebot.reference import parse as parse_reference
 
+REQUEST_TIMEOUT = 15.0  # seconds per workload read
+
 _POD_SPEC: dict[str, tuple[str, ...]] = {
     "Deployment": ("spec", "template", "spec"),
     "StatefulSet": ("spec", "template", "spec"),
@@ -87,7 +89,7 @@ def api_reader(api: client.ApiClient) -> Reader:
 
     def read(kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            resp = methods[kind](name, namespace, _preload_content=False)
+            resp = methods[kind](name, namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as e:
             if e.status == 404:
                 return None

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 POLICY_PROBLEMS = frozenset({"policy", "annotation", "marker"})
 MAX_MESSAGE = 1024
+REQUEST_TIMEOUT = 10.0  # seconds; an Event is never worth stalling a cycle
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class EventRecorder:
             count=1,
         )
         try:
-            self.api.create_namespaced_event(ref.namespace, event)
+            self.api.create_namespaced_event(ref.namespace, event, _request_timeout=REQUEST_TIMEOUT)
         except (ApiException, HTTPError, OSError) as e:
             log.warning("cannot post Event %s on %s/%s/%s: %s", reason, ref.kind, ref.namespace, ref.name,
                         getattr(e, "reason", None) or e)

@@ -71,6 +71,8 @@ class LeaseElector:
         self._clock = clock
         self._now = now
         self._on_change = on_change
+        # A hung API server must not stall the elector past its renew deadline.
+        self._timeout = max(0.5, timing.renew_deadline / 2)
         self._lock = threading.Lock()
         self._renewed_at: float | None = None  # start of our last successful acquire/renew
         self._observed: tuple[object, ...] | None = None  # the other holder's record, as last seen
@@ -106,7 +108,7 @@ class LeaseElector:
 
     def _attempt(self, started: float) -> None:
         try:
-            lease = self.api.read_namespaced_lease(self.name, self.namespace)
+            lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=self._timeout)
         except ApiException as e:
             if e.status != 404:
                 raise
@@ -114,7 +116,7 @@ class LeaseElector:
                 metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
                 spec=self._spec(None),
             )
-            self.api.create_namespaced_lease(self.namespace, body)
+            self.api.create_namespaced_lease(self.namespace, body, _request_timeout=self._timeout)
             self._won(started)
             return
 
@@ -132,7 +134,7 @@ class LeaseElector:
             log.info("lease %s/%s: %s did not renew for %.0fs; taking over", self.namespace, self.name, holder, duration)
         lease.spec = self._spec(spec)
         # The resourceVersion read above goes back with the replace: a stale one gets 409.
-        self.api.replace_namespaced_lease(self.name, self.namespace, lease)
+        self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self._timeout)
         self._won(started)
 
     def _spec(self, old: client.V1LeaseSpec | None) -> client.V1LeaseSpec:
@@ -182,13 +184,13 @@ class LeaseElector:
         if not was_leader:
             return
         try:
-            lease = self.api.read_namespaced_lease(self.name, self.namespace)
+            lease = self.api.read_namespaced_lease(self.name, self.namespace, _request_timeout=self._timeout)
             if lease.spec is None or lease.spec.holder_identity != self.identity:
                 return
             lease.spec.holder_identity = None
             lease.spec.lease_duration_seconds = 1
             lease.spec.renew_time = self._now()
-            self.api.replace_namespaced_lease(self.name, self.namespace, lease)
+            self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self._timeout)
             log.info("lease %s/%s: released by %s", self.namespace, self.name, self.identity)
         except (ApiException, HTTPError, OSError) as e:
             log.warning("lease %s/%s: could not release: %s", self.namespace, self.name, e)
