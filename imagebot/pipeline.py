@@ -8,14 +8,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from imagebot import apply, discover
 from imagebot import plan as planner
 from imagebot.config.schema import Config
 from imagebot.deliver import GitWorkspace, make_deliverer
-from imagebot.model import CycleResult, Delivery, Discovery, Problem, Refusal
+from imagebot.errors import ImagebotError
+from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
+from imagebot.reference import split
 from imagebot.registry import RegistryClient
 from imagebot.report import Reporter
 from imagebot.resolve import resolve
@@ -58,7 +60,8 @@ def run_cycle(
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
         root = ws.checkout()
 
-        found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies)
+        found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
+                              images=images)
         occurrences = found.occurrences
         if images is not None:
             wanted = frozenset(images)
@@ -75,7 +78,12 @@ def run_cycle(
         if not dry_run:
             deliverer = make_deliverer(cfg, ws)
             delivery = deliverer.deliver(
-                the_plan, rendered, lambda new_root: apply.render(new_root, the_plan.changes), can_write=can_write
+                the_plan,
+                rendered,
+                lambda new_root: apply.render(new_root, the_plan.changes),
+                can_write=can_write,
+                image_labels=_labels(cfg, client, the_plan),
+                scope=frozenset(images) if images is not None else None,
             )
             problems += delivery.problems
         result = CycleResult(
@@ -106,6 +114,25 @@ def preview(cfg: Config, result: CycleResult, workspace: GitWorkspace | None = N
     """What `run` would deliver for a dry-run result: branch, commit message or PRs."""
     ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
     return make_deliverer(cfg, ws).preview(result.plan, result.rendered)
+
+
+def _labels(cfg: Config, client: RegistryClient, plan: Plan) -> dict[str, Mapping[str, str]]:
+    """OCI labels of each new image (source links in pull-request bodies); one config blob each.
+
+    Only pull requests show them, and a registry that cannot say is no reason to hold a change back.
+    """
+    if cfg.delivery.mode != "pull-request":
+        return {}
+    out: dict[str, Mapping[str, str]] = {}
+    for change in plan.changes:
+        _, tag, _ = split(change.new_ref)
+        if change.new_ref in out or not tag:
+            continue
+        try:
+            out[change.new_ref] = client.labels(change.occurrence.image, tag)
+        except ImagebotError as e:
+            log.info("no labels for %s: %s", change.new_ref, e)
+    return out
 
 
 def _refusal_problem(r: Refusal) -> Problem:

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from imagebot.errors import ImagebotError, PolicyError
 from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem, Resolution, Target
-from imagebot.policy import Policy, compile_spec
+from imagebot.policy import Choice, Policy, compile_spec
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ class TagSource(Protocol):
     def tags(self, image: str) -> TagListing: ...
 
     def digest(self, image: str, tag: str) -> str: ...
+
+    def missing_platforms(self, image: str, tag: str) -> tuple[str, ...]:
+        """The required platforms (config) that `image:tag` does not provide; () when all are there."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ def resolve(
             problem = Problem("policy", str(bad[occ.policy]), occ.location, occ.subject)
             out.append(Resolution(occ, None, f"invalid policy: {bad[occ.policy]}", problem))
             continue
-        out.append(_decide(occ, policies[occ.policy], listings[occ.image], digests))
+        out.append(_decide(occ, policies[occ.policy], listings[occ.image], digests, source))
     return tuple(out)
 
 
@@ -110,7 +114,9 @@ class _DigestMemo:
         return value
 
 
-def _decide(occ: Occurrence, policy: Policy, listed: _Listed, digest_of: Callable[[str, str], str]) -> Resolution:
+def _decide(
+    occ: Occurrence, policy: Policy, listed: _Listed, digest_of: Callable[[str, str], str], source: TagSource
+) -> Resolution:
     if listed.error is not None:
         e = listed.error
         problem = Problem("registry", str(e), occ.location, f"{occ.subject} ({occ.image})", temporary=e.temporary)
@@ -122,7 +128,16 @@ def _decide(occ: Occurrence, policy: Policy, listed: _Listed, digest_of: Callabl
     choice = policy.choose(listed.tags, occ.tag)
     if choice.chosen is None:
         return Resolution(occ, None, choice.reason, stale_age=listed.stale_age)
-    if listed.stale_age is not None and occ.tag and choice.chosen != occ.tag and choice.chosen not in listed.tags:
+    chosen, reason = choice.chosen, choice.reason
+    if chosen != occ.tag:
+        try:
+            chosen, reason = _covering_platforms(occ, choice, source)
+        except ImagebotError as e:
+            problem = Problem("registry", f"platforms of {occ.image}:{chosen}: {e}", occ.location, occ.subject, temporary=e.temporary)
+            return Resolution(occ, None, problem.message, problem, listed.stale_age)
+        if chosen is None:
+            return Resolution(occ, None, reason, stale_age=listed.stale_age)
+    if listed.stale_age is not None and occ.tag and chosen != occ.tag and chosen not in listed.tags:
         # Defensive: a cached list must never move an image to a tag it does not contain.
         return Resolution(occ, None, "stale tag list does not contain the chosen tag", stale_age=listed.stale_age)
 
@@ -131,8 +146,35 @@ def _decide(occ: Occurrence, policy: Policy, listed: _Listed, digest_of: Callabl
     digest = None
     if policy.needs_digest or occ.digest or occ.field is FieldKind.DIGEST:
         try:
-            digest = digest_of(occ.image, choice.chosen)
+            digest = digest_of(occ.image, chosen)
         except ImagebotError as e:
-            problem = Problem("registry", f"digest of {occ.image}:{choice.chosen}: {e}", occ.location, occ.subject, temporary=e.temporary)
+            problem = Problem("registry", f"digest of {occ.image}:{chosen}: {e}", occ.location, occ.subject, temporary=e.temporary)
             return Resolution(occ, None, problem.message, problem, listed.stale_age)
-    return Resolution(occ, Target(choice.chosen, digest), choice.reason, stale_age=listed.stale_age)
+    return Resolution(occ, Target(chosen, digest), reason, stale_age=listed.stale_age)
+
+
+#: How many candidates to try when the best one lacks a required platform (one manifest GET each).
+PLATFORM_FALLBACKS = 5
+
+
+def _covering_platforms(occ: Occurrence, choice: Choice, source: TagSource) -> tuple[str | None, str]:
+    """The best candidate newer than the current tag that provides every required platform.
+
+    A tag built for fewer platforms than the workload runs on would break the rollout, so it is
+    passed over for the next best; the current tag stays when none of the first few qualify.
+    """
+    lacking: list[str] = []
+    ranked = [choice.chosen] + [t for t in choice.candidates if t != choice.chosen]
+    for tag in ranked[:PLATFORM_FALLBACKS]:
+        if tag == occ.tag:
+            break
+        missing = source.missing_platforms(occ.image, tag)
+        if not missing:
+            if not lacking:
+                return tag, choice.reason
+            return tag, f"{tag}: newest tag with every required platform ({'; '.join(lacking)})"
+        lacking.append(f"{tag} lacks {', '.join(missing)}")
+    why = "; ".join(lacking) or "no candidate"
+    if occ.tag:
+        return occ.tag, f"kept {occ.tag}: newer tags lack required platforms ({why})"
+    return None, f"no tag provides every required platform ({why})"

@@ -20,6 +20,7 @@ class MemoryTags:
 
     tags_of: dict[str, list[str]]
     failing: dict[str, RegistryError] = field(default_factory=dict)
+    lacking: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     listed: list[str] = field(default_factory=list)
     digested: list[tuple[str, str]] = field(default_factory=list)
 
@@ -33,6 +34,9 @@ class MemoryTags:
         if image in self.failing:
             raise self.failing[image]
         return self.Listing(tuple(self.tags_of[image]))
+
+    def missing_platforms(self, image: str, tag: str) -> tuple[str, ...]:
+        return self.lacking.get((image, tag), ())
 
     def digest(self, image: str, tag: str) -> str:
         self.digested.append((image, tag))
@@ -116,3 +120,18 @@ def test_never_downgrades_when_the_current_tag_vanished() -> None:
     # 1.10.0 is current but the registry no longer lists it: keep it, never move down.
     p = planner.build(resolve([occ("reg.io/team/app:1.10.0", tag="1.10.0")], MemoryTags({"reg.io/team/app": ["1.0.0", "1.2.0"]})))
     assert p.changes == ()
+
+
+def test_a_tag_lacking_a_required_platform_is_passed_over() -> None:
+    source = MemoryTags(TAGS, lacking={("reg.io/team/app", "1.10.0"): ("linux/arm64",)})
+    (res,) = resolve([occ("reg.io/team/app:1.0.0")], source)
+    assert res.target.tag == "1.2.0"
+    assert "1.10.0 lacks linux/arm64" in res.reason
+
+
+def test_the_current_tag_stays_when_no_newer_tag_has_the_platforms() -> None:
+    lacking = {("reg.io/team/app", t): ("linux/arm64",) for t in ("1.2.0", "1.10.0")}
+    p = planner.build(resolve([occ("reg.io/team/app:1.0.0")], MemoryTags(TAGS, lacking=lacking)))
+    assert p.changes == ()
+    (kept,) = p.unchanged
+    assert "kept 1.0.0" in kept.reason and "lack required platforms" in kept.reason
