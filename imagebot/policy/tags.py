@@ -71,9 +71,10 @@ class DockerTag(NamedTuple):
         numbers = tuple(map(int, digits.split(".")))
         if len(digits) > 19 and max(numbers) > _UINT64_MAX:  # as Masterminds: no part beyond uint64
             return None
+        # tuple.__new__ skips NamedTuple's generated __new__: this runs for every tag of a registry.
         if rest and _PRERELEASE_RE.fullmatch(rest):
-            return cls(tag, bool(v), numbers, rest, "", (numbers, 0, _natural(rest)))
-        return cls(tag, bool(v), numbers, "", rest or "", (numbers, 1, ()))
+            return tuple.__new__(cls, (tag, bool(v), numbers, rest, "", (numbers, 0, _natural(rest))))
+        return tuple.__new__(cls, (tag, bool(v), numbers, "", rest or "", (numbers, 1, ())))
 
     @property
     def precision(self) -> int:
@@ -90,16 +91,16 @@ class DockerTag(NamedTuple):
 
 
 _CACHE_MAX = 1 << 18
+_MISSING = object()
 _parsed: dict[str, DockerTag | None] = {}
 
 
 def _parse_docker_tag(tag: str) -> DockerTag | None:
     """Cached: an agent sees the same tags every cycle, for every workload that uses the image.
     (A dict emptied when full: cheaper to fill than an LRU, and tags come in whole lists.)"""
-    try:
-        return _parsed[tag]
-    except KeyError:
+    found = _parsed.get(tag, _MISSING)
+    if found is _MISSING:
         if len(_parsed) >= _CACHE_MAX:
             _parsed.clear()
         found = _parsed[tag] = DockerTag._parse(tag)
-        return found
+    return found  # type: ignore[return-value]
