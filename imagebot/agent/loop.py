@@ -61,7 +61,8 @@ class Agent:
         self._is_leader = is_leader
         self.registry = registry
         self._drift_check = drift_check
-        self._drift_interval = parse_duration(cfg.agent.drift_interval) if cfg.agent.drift_interval else None
+        drift_every = cfg.agent.drift_interval
+        self._drift_interval = parse_duration(drift_every) if drift_every and drift_check is not None else None
         self._clock = clock
         self._rand = rand
         hooks = cfg.agent.webhooks
@@ -144,7 +145,7 @@ class Agent:
             if batch:
                 self._cycle(batch)
                 continue
-            if (now >= next_drift or self._drift_requested) and self._drift_check is not None and self._drift_interval:
+            if self._drift_interval and (now >= next_drift or self._drift_requested):
                 self._drift_requested = False
                 self._drift()
                 next_drift = self._clock() + self._drift_interval
@@ -200,7 +201,7 @@ class Agent:
             self._failing_since = started
 
     def _drift(self) -> None:
-        assert self._drift_check is not None
+        assert self._drift_check is not None  # _drift_interval is None without it
         try:
             self._drift_check()
         except Exception:

@@ -173,3 +173,27 @@ def test_a_targeted_cycle_parses_only_files_that_can_refer_to_the_pushed_images(
     want = sorted(str(o.location) for o in full.occurrences if o.image == "ghcr.io/org/web")
     assert sorted(str(o.location) for o in targeted.occurrences if o.image == "ghcr.io/org/web") == want
     assert len(want) == 2
+
+
+def test_an_idle_agent_sleeps_instead_of_spinning() -> None:
+    """Between cycles the worker waits for the next deadline or a push, whatever is configured."""
+    import time as _time
+
+    calls = [0]
+
+    def clock() -> float:
+        calls[0] += 1
+        return _time.monotonic()
+
+    cfg = Config.model_validate({"repository": {"url": "/x"}, "interval": "1h"})  # drift on, but no cluster
+    agent = Agent(cfg, run_cycle=Recorder(), metrics=Metrics(), clock=clock)
+    t = start(agent)
+    try:
+        assert agent.wait_cycles(1, 10)
+        before = calls[0]
+        idle = threading.Event()
+        idle.wait(0.3)
+        assert calls[0] - before < 10, f"{calls[0] - before} loop turns in 0.3 s while idle"
+    finally:
+        agent.stop()
+        t.join(10)
