@@ -272,10 +272,12 @@ class SemverPolicy(_Policy):
         if d.prerelease and not include_pre:
             return ("prereleases", f"prerelease of another version than the current {cur.tag} (set prerelease to allow)")
         if self.relative == "minor" and d.numbers[0] != cur.numbers[0]:
-            return ("outside range", f"major version {d.numbers[0]} differs from the current {cur.numbers[0]} (policy minor)")
+            limit = cur.semver().next_major()
+            return ("outside range", f"{d.tag} is not below {limit} (policy minor keeps major {cur.numbers[0]})")
         if self.relative == "patch" and d.numbers[:2] != cur.numbers[:2]:
+            limit = cur.semver().next_minor()
             want = ".".join(map(str, cur.numbers[:2]))
-            return ("outside range", f"not a {want}.x version (policy patch)")
+            return ("outside range", f"{d.tag} is not below {limit} (policy patch keeps {want})")
         return None
 
 

@@ -457,30 +457,5 @@ class Constraints:
                 return None
         return first
 
-    def validate(self, v: Version, *, include_prerelease: bool | None = None) -> tuple[bool, list[str]]:
-        """``Validate``: whether `v` matches and, when not, every failure message in order."""
-        base = self.include_prerelease if include_prerelease is None else include_prerelease
-        errors: list[str] = []
-        reported_pre = False
-        for group, pre in zip(self.groups, self.contains_pre, strict=True):
-            include = base or pre
-            joy = True
-            for c in group:
-                if not include and v.pre:
-                    if not reported_pre:
-                        errors.append(
-                            f"{_q(v)} is a prerelease version and the constraint is only looking for release versions"
-                        )
-                        reported_pre = True
-                    joy = False
-                else:
-                    message = c.check(v, include)
-                    if message is not None:
-                        errors.append(message)
-                        joy = False
-            if joy:
-                return True, []
-        return False, errors
-
     def __str__(self) -> str:
         return " || ".join(" ".join(str(c) for c in group) for group in self.groups)
