@@ -18,11 +18,13 @@ from imagebot.cli.plan_cmd import plan  # noqa: E402
 from imagebot.cli.run_cmd import run  # noqa: E402
 from imagebot.cli.validate_cmd import validate  # noqa: E402
 from imagebot.cli.tags_cmd import tags  # noqa: E402
+from imagebot.cli.drift_cmd import drift  # noqa: E402
 from imagebot.cli.policy_cmd import policy  # noqa: E402
 
 main.add_command(plan)
 main.add_command(run)
 main.add_command(validate)
 main.add_command(tags)
+main.add_command(drift)
 main.add_command(policy)
 # --- end of command registration ----------------------------------------------------------

@@ -13,13 +13,15 @@ marker becomes a Problem naming the file and line, and every other file is still
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import kustomize, marked, workloads
 from imagebot.discover.files import walk, worth_parsing
+from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
+from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Problem
 
 __all__ = ["scan", "scan_file", "FORMATS"]
@@ -41,12 +43,15 @@ def scan(
     exclude: Sequence[str] = (),
     policies: Mapping[str, NamedPolicy] = {},
     parse_all: bool = False,
+    images: Collection[str] | None = None,
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
 
     Files are screened by text first; `parse_all` parses every manifest anyway, so that
     ``imagebot validate`` also reports YAML errors in files that mention no policy.
+    `images` (a webhook-targeted cycle): parse only files that can refer to these images.
     """
+    mentions = None if images is None else _mention_tokens(images, policies)
     occurrences, problems = [], []
     scanned = parsed = 0
     try:
@@ -62,11 +67,29 @@ def scan(
             continue
         if not parse_all and not worth_parsing(rel, data, bool(policies)):
             continue
+        if mentions is not None and not any(t in data for t in mentions):
+            continue
         parsed += 1
         found = scan_file(rel, data, policies)
         occurrences += found.occurrences
         problems += found.problems
     return Discovery(tuple(occurrences), tuple(problems), scanned, parsed)
+
+
+def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]) -> tuple[bytes, ...]:
+    """Bytes one of which any file referring to `images` contains: each repository's last path
+    component (in every spelling of a reference, split field or kustomize entry), the names of
+    config policies for those images (a named marker may sit on a lone tag field), and Flux
+    `$imagepolicy` markers (kept, conservatively)."""
+    wanted = set(images)
+    tokens = {name.rsplit("/", 1)[-1].encode() for name in wanted} | {b"$imagepolicy"}
+    for key, named in policies.items():
+        try:
+            if policy_image(key, named) in wanted:
+                tokens.add(key.encode())
+        except ReferenceError_:
+            tokens.add(key.encode())
+    return tuple(sorted(tokens))
 
 
 def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -> Found:
