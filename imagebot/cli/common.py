@@ -41,6 +41,16 @@ def load_config(path: str | None) -> Config:
     return load(path)
 
 
+def optional_registry_settings(path: str | None) -> tuple:
+    """Registry settings from the config when one is named (-c, $IMAGEBOT_CONFIG) or ./imagebot.yaml
+    exists; otherwise none (defaults and the docker credential sources apply)."""
+    from imagebot.config.load import resolve_path
+
+    if path or resolve_path(None).exists():
+        return load(path).registries
+    return ()
+
+
 def fail(message: str, code: int) -> None:
     click.echo(message, err=True)
     sys.exit(code)

@@ -2,6 +2,7 @@
 
     imagebot policy test --policy 'semver:^1.2' --current 1.2.3 1.2.4 1.3.0 2.0.0
     crane ls ghcr.io/org/app | imagebot policy test --policy minor --current 1.4.0 --tags-file -
+    imagebot policy test --policy 'semver:^1.2' --image ghcr.io/org/app:1.2.3   # tags from the registry
 
 Exit codes: 0 a tag was chosen (printed alone on stdout); 1 no tag qualifies (stderr says why);
 2 a bad policy, regular expression or extract template (stderr points at the bad part).
@@ -15,7 +16,7 @@ from typing import IO
 
 import click
 
-from imagebot.cli.common import handle_errors
+from imagebot.cli.common import handle_errors, optional_registry_settings
 from imagebot.errors import EXIT_PARTIAL
 from imagebot.model import PolicySpec
 from imagebot.policy import Choice, compile_spec
@@ -31,19 +32,28 @@ def _printable(tag: str) -> str:
     return tag if tag.isprintable() else repr(tag)
 
 
-def _read_tags(arguments: tuple[str, ...], tags_file: IO[str] | None) -> list[str]:
-    """The tags to choose from: the arguments, or one per line of a file ('-' = stdin).
-
-    Other tag sources (a live registry) plug in here, next to the file.
-    """
-    if arguments and tags_file is not None:
-        raise click.UsageError("give tags as arguments or with --tags-file, not both")
+def _read_tags(arguments: tuple[str, ...], tags_file: IO[str] | None, image: str | None, config_path: str | None) -> list[str]:
+    """The tags to choose from: the arguments, one per line of a file ('-' = stdin), or a live registry."""
+    if sum(bool(x) for x in (arguments, tags_file is not None, image)) > 1:
+        raise click.UsageError("give tags as arguments, with --tags-file or with --image: one of them")
+    if image:
+        return list(_registry_tags(image, config_path))
     if tags_file is None:
         if not arguments:
             raise click.UsageError("no tags: give them as arguments or with --tags-file FILE ('-' reads stdin)")
         return list(arguments)
     lines = (line.strip() for line in tags_file)
     return [line for line in lines if line and not line.startswith("#")]
+
+
+def _registry_tags(image: str, config_path: str | None) -> tuple[str, ...]:
+    """List `image`'s tags with the config's registry settings (when there is a config) and the
+    docker credential sources, as a cycle would."""
+    from imagebot.reference import parse
+    from imagebot.registry import RegistryClient
+
+    with RegistryClient(optional_registry_settings(config_path)) as client:
+        return client.tags(parse(image).name).tags
 
 
 def _explain(choice: Choice, tags: list[str], current: str | None, out: IO[str]) -> None:
@@ -74,6 +84,10 @@ def _explain(choice: Choice, tags: list[str], current: str | None, out: IO[str])
               help='Print {"chosen", "reason", "candidates", "rejected": [{"tag", "reason"}]} instead.')
 @click.option("--tags-file", type=click.File("r", encoding="utf-8", errors="replace"), metavar="FILE",
               help="Read tags from FILE, one per line ('-' = stdin).")
+@click.option("--image", metavar="IMAGE",
+              help="Take the tags from IMAGE's registry (its tag, if any, is the default --current).")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), envvar="IMAGEBOT_CONFIG",
+              help="With --image: the config whose registry settings to use. Default: ./imagebot.yaml if present.")
 @click.argument("tag_args", metavar="TAG...", nargs=-1)
 @handle_errors
 def test(
@@ -86,13 +100,19 @@ def test(
     explain: bool,
     as_json: bool,
     tags_file: IO[str] | None,
+    image: str | None,
+    config_path: str | None,
     tag_args: tuple[str, ...],
 ) -> None:
     """Choose among TAG... as the policy would, and print the chosen tag."""
     spec = PolicySpec(policy_text, tag_filter=tag_filter, extract=extract, exclude=exclude, prerelease=prerelease,
                       source="command line")
     compiled = compile_spec(spec)  # PolicyError -> exit 2 with the bad part
-    tags = _read_tags(tag_args, tags_file)
+    if image and current is None:
+        from imagebot.reference import parse
+
+        current = parse(image).tag
+    tags = _read_tags(tag_args, tags_file, image, config_path)
     choice = compiled.choose(tags, current)
     if explain:
         _explain(choice, tags, current, sys.stderr)

@@ -15,11 +15,11 @@ from imagebot.report import log as logsetup
 @config_option
 @click.option("--once", is_flag=True, help="Run one cycle and exit (CI, CronJob). Without it: the agent.")
 @click.option("--json", "as_json_", is_flag=True, help="With --once: print the cycle's report as JSON.")
-@click.option("--listen", default="0.0.0.0:8080", show_default=True,
-              help="Agent: HOST:PORT for health, metrics and webhooks.")
+@click.option("--listen", default=None, metavar="HOST:PORT",
+              help="Agent: where health, metrics and webhooks listen. Default: agent.listen (0.0.0.0:8080).")
 @with_log_options
 @handle_errors
-def run(config_path: str | None, once: bool, as_json_: bool, listen: str, log_level: str, log_format: str | None) -> None:
+def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None, log_level: str, log_format: str | None) -> None:
     """Update images: commit to the delivery branch or open / update pull requests."""
     # Imported here: each command loads only what it needs (start-up time).
     from imagebot import pipeline

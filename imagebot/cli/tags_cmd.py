@@ -7,13 +7,10 @@ the same client, docker credential sources and config as a cycle does.
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, load_config, with_log_options
-from imagebot.config import DEFAULT_PATH
+from imagebot.cli.common import config_option, handle_errors, optional_registry_settings, with_log_options
 
 
 @click.command("tags")
@@ -34,10 +31,7 @@ def tags(image: str, config_path: str | None, as_json: bool, log_level: str, log
 
     logsetup.setup(log_level, log_format)
     ref = reference.parse(image)
-    settings = ()
-    if config_path or os.environ.get("IMAGEBOT_CONFIG") or Path(DEFAULT_PATH).exists():
-        settings = load_config(config_path).registries
-    with RegistryClient(settings) as client:
+    with RegistryClient(optional_registry_settings(config_path)) as client:
         listing = client.tags(ref.name)
         if as_json:
             click.echo(json.dumps({"image": listing.image, "tags": list(listing.tags), "stale_age": listing.stale_age,

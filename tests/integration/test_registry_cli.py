@@ -40,3 +40,16 @@ def test_a_wrong_password_exits_1_naming_the_registry(tmp_path):
 def test_a_bad_image_reference_is_a_usage_error(tmp_path):
     r = imagebot("tags", "Not A Reference", cwd=tmp_path)
     assert r.code == 2 and "invalid reference format" in r.err
+
+
+def test_policy_test_reads_tags_from_a_live_registry(registry, tmp_path) -> None:
+    """`imagebot policy test --image` lists the image's tags and takes its tag as --current."""
+    from tests.support.cli import imagebot
+
+    registry.push_tags("team/live", ["1.0.0", "1.4.0", "2.0.0", "1.5.0-rc.1"])
+    res = imagebot("policy", "test", "--policy", "semver:^1", "--image", f"{registry.host}/team/live:1.0.0", cwd=tmp_path)
+    assert (res.code, res.out) == (0, "1.4.0\n"), res.err
+    res = imagebot("policy", "test", "--policy", "major", "--image", f"{registry.host}/team/live:2.0.0", cwd=tmp_path)
+    assert (res.code, res.out) == (0, "2.0.0\n"), res.err  # nothing newer: the current tag stays
+    res = imagebot("policy", "test", "--policy", "major", "--image", f"{registry.host}/team/live", "1.0", cwd=tmp_path)
+    assert res.code == 2 and "one of them" in res.err

@@ -80,7 +80,7 @@ def test_tags_file_and_stdin(tmp_path: Path) -> None:
     assert run("--policy", "semver:^1", "--tags-file", str(listing))[:2] == (0, "1.2.0\n")
     assert run("--policy", "semver:^1", "--tags-file", "-", stdin="1.0.0\n1.1.0\n")[:2] == (0, "1.1.0\n")
     code, _, err = run("--policy", "semver:^1", "--tags-file", str(listing), "1.0.0")
-    assert code == 2 and "not both" in err
+    assert code == 2 and "one of them" in err
     code, _, err = run("--policy", "semver:^1", "--tags-file", str(tmp_path / "missing"))
     assert code == 2 and "missing" in err
 
