@@ -198,10 +198,7 @@ class GitWorkspace:
     # --- writing -------------------------------------------------------------------------
     def commit(self, paths: list[str], message: str) -> str | None:
         """Commit `paths` as the bot (signed when configured). None when nothing changed."""
-        if not paths:
-            return None
-        self.run("add", "--", *paths)
-        if not self.run("diff", "--cached", "--name-only"):
+        if not paths or not self.run("status", "--porcelain", "--untracked-files=no", "--", *paths):
             return None
         d = self.cfg.delivery
         ident = {
@@ -215,7 +212,7 @@ class GitWorkspace:
             signing = (("commit.gpgsign", "true"), ("gpg.format", "ssh" if d.sign == "ssh" else "openpgp"))
             if d.signing_key:
                 signing += (("user.signingkey", d.signing_key),)
-        self.run("commit", "-q", "--no-verify", "-m", message, config=signing, env=ident)
+        self.run("commit", "-q", "--no-verify", "-m", message, "--", *paths, config=signing, env=ident)
         return self.head()
 
     @network_retry
