@@ -40,7 +40,7 @@ class CommitDeliverer:
 
     def _base(self) -> str:
         """The branch the commit goes on top of: the delivery branch if it exists, else repository.branch."""
-        return self.branch if self.branch in self.ws.remote_heads else self.cfg.repository.branch
+        return self.branch if self.branch in self.ws.known_heads() else self.cfg.repository.branch
 
     def _message(self, edits: list[FileEdit], plan: Plan) -> str:
         changes = [c for e in edits for c in e.changes]

@@ -167,6 +167,12 @@ class GitWorkspace:
     def head(self) -> str:
         return self.run("rev-parse", "HEAD")
 
+    def known_heads(self) -> dict[str, str]:
+        """The remote's branches as of the last fetch, read locally (no network): for previews."""
+        if self.remote_heads or not (self.root / ".git").is_dir():
+            return self.remote_heads
+        return self.remote_branches("")
+
     def remote_sha(self, branch: str) -> str | None:
         try:
             return self.run("rev-parse", "--verify", "-q", f"refs/remotes/origin/{branch}^{{commit}}")

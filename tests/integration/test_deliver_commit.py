@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 import stat
 import subprocess
+import traceback
 from pathlib import Path
 
 import pytest
 
 from imagebot.config.schema import Config
 from imagebot.deliver import GitWorkspace, make_deliverer
-from imagebot.errors import ConfigError, PushRejected
+from imagebot.errors import ConfigError, DeliveryError, PushRejected
 from tests.support import gitrepo
 from tests.support.deliver_plans import change, manifest, plan, render
+from tests.support.git_http import GitHttpServer
 
 WEB = "ghcr.io/org/web"
 API = "ghcr.io/org/api"
@@ -253,3 +257,42 @@ def test_ssh_signing_needs_a_key(tmp_path: Path, remote: Path):
     cfg = config(remote, sign="ssh")
     with pytest.raises(ConfigError, match="delivery.signing_key"):
         make_deliverer(cfg, GitWorkspace(cfg, tmp_path / "cache"))
+
+
+def test_preview_shows_the_commit_without_writing(tmp_path: Path, remote: Path):
+    cfg, cache = config(remote), tmp_path / "cache"
+    deliver_once(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))  # staging exists now
+    staging = gitrepo.rev(remote, "staging")
+    ws = GitWorkspace(cfg, cache)  # a fresh object, as `imagebot plan` makes: no fetch
+    p = plan(change("apps/api.yaml", API, "2.0.0", "2.1.0"))
+    root = ws.root
+    gitrepo.git(root, "checkout", "-q", "staging")
+    preview = make_deliverer(cfg, ws).preview(p, render(root, p))
+    [commit] = preview.commits
+    assert (commit.branch, commit.base, commit.files) == ("staging", "staging", ("apps/api.yaml",))
+    assert commit.message.startswith(f"Update {API} to 2.1.0\n")
+    assert str(preview).startswith("Commit to staging, files: apps/api.yaml\n    Update ghcr.io/org/api to 2.1.0")
+    assert gitrepo.rev(remote, "staging") == staging
+    assert str(make_deliverer(cfg, ws).preview(plan(), render(root, plan()))) == "Nothing to deliver."
+
+
+def test_https_token_from_a_file_is_used_and_never_stored(tmp_path: Path, remote: Path, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    token = "tok-" + secrets.token_hex(16)
+    (tmp_path / "token").write_text(token + "\n")
+    with GitHttpServer(remote.parent, token=token) as srv:
+        cfg = Config.model_validate(
+            {
+                "repository": {"url": srv.url(remote.name), "branch": "main"},
+                "delivery": {"branch": "staging", "git": {"token_file": str(tmp_path / "token")}},
+            }
+        )
+        _, result = deliver_once(cfg, tmp_path / "cache", change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+        assert result.pushed and "POST /remote.git/git-receive-pack" in srv.requests
+        (tmp_path / "token").write_text("wrong-" + token[::-1])
+        with pytest.raises(DeliveryError, match="refused the credentials") as e:
+            deliver_once(cfg, tmp_path / "cache2", change("apps/web.yaml", WEB, "1.0.0", "1.2.0"))
+    stored = [p.read_bytes().decode("latin-1") for p in (tmp_path / "cache").rglob("*") if p.is_file() and "objects" not in p.parts]
+    texts = [*stored, str(e.value), "".join(traceback.format_exception(e.value)), *(r.getMessage() for r in caplog.records)]
+    assert all(token not in t and token[::-1] not in t for t in texts)
+    assert gitrepo.rev(remote, "staging") == result.commit

@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-from http.server import BaseHTTPRequestHandler
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
@@ -91,3 +92,47 @@ def serve_git(handler: BaseHTTPRequestHandler, project_root: Path, path_info: st
     handler.send_header("Content-Length", str(len(payload)))
     handler.end_headers()
     handler.wfile.write(payload)
+
+
+class GitHttpServer:
+    """Bare repositories under `project_root` over smart HTTP on a loopback port (token-checked).
+
+        with GitHttpServer(tmp_path / "repos", token="t") as srv:
+            srv.url("deploy.git")  # http://127.0.0.1:PORT/deploy.git
+    """
+
+    def __init__(self, project_root: Path, token: str | None = None):
+        self.project_root = project_root
+        self.token = token
+        self.requests: list[str] = []
+        self.headers: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> GitHttpServer:
+        srv = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                srv.headers.extend(f"{k}: {v}" for k, v in self.headers.items())
+                serve_git(self, srv.project_root, self.path, srv.token, srv.requests)
+
+            do_GET = do_POST = _any
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+    def url(self, name: str) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/{name}"
