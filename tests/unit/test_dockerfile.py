@@ -113,9 +113,9 @@ def test_no_secrets_in_the_image(docker: list[tuple[str, str]]) -> None:
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignore[next(i for i, x in enumerate(ignore) if x and not x.startswith("#"))] == "*", "allow-list: ignore all first"
     allowed = {x[1:] for x in ignore if x.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "imagebot/"}
+    assert allowed == {"pyproject.toml", "README.md", "LICENSE", "imagebot/"}
     copied = " ".join(a for k, a in docker if k == "COPY" and not a.startswith("--from"))
-    for name in ("pyproject.toml", "README.md", "imagebot"):
+    for name in ("pyproject.toml", "README.md", "LICENSE", "imagebot"):
         assert name in copied
 
 
@@ -123,7 +123,7 @@ def test_the_build_stage_install_step_works(tmp_path: Path) -> None:
     """What `pip install .` does in the build stage, offline, on what .dockerignore lets into the context."""
     context = tmp_path / "context"
     context.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, context / name)
     shutil.copytree(ROOT / "imagebot", context / "imagebot", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # pip install . calls the PEP 517 backend's build_wheel; call it directly (pip adds seconds).
