@@ -140,7 +140,15 @@ class PullRequestDeliverer:
 class _Cycle:
     """One reconciliation; holds what it learned and did."""
 
-    def __init__(self, d: PullRequestDeliverer, plan: Plan, rendered: Rendered, groups: list[Group], can_write, labels):
+    def __init__(
+        self,
+        d: PullRequestDeliverer,
+        plan: Plan,
+        rendered: Rendered,
+        groups: list[Group],
+        can_write: Callable[[], bool],
+        labels: Mapping[str, Mapping[str, str]] | None,
+    ):
         self.d = d
         self.ws = d.ws
         self.settings = d.settings
@@ -188,7 +196,7 @@ class _Cycle:
             if pr.head.ref in open_prs:  # two open PRs for one branch (another base): keep one
                 keep, extra = sorted((open_prs[pr.head.ref], pr), key=lambda p: (p.base.ref != self.d.base, p.number))
                 open_prs[pr.head.ref] = keep
-                self._close(extra, "it duplicates #%d" % keep.number, remote, delete_branch=False)
+                self._close(extra, f"it duplicates #{keep.number}", remote, delete_branch=False)
                 continue
             open_prs[pr.head.ref] = pr
         wanted = {g.branch for g in self.groups}
