@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from imagebot import apply
 from imagebot.model import Change, FileEdit, Occurrence, Problem, Rendered
 
 
@@ -90,10 +91,18 @@ def groups_of(rendered: Rendered, grouping: str, prefix: str) -> tuple[list[Grou
                 continue
             try:
                 edits.append(split_edit(edit, keep))
+                continue
             except CannotSplit as e:
-                for c in keep.intersection(edit.changes):
-                    keep.discard(c)
-                    problems.append(Problem("delivery", f"not delivered: {e}", c.occurrence.location, c.occurrence.subject))
+                why = str(e)
+            # Changes of two groups share a line: let apply splice this group's alone.
+            mine = [c for c in edit.changes if c in keep]
+            after, applied, refused = apply.edit_file(edit.before, mine)
+            if not refused and len(applied) == len(mine):
+                edits.append(FileEdit(edit.path, edit.before, after, tuple(applied)))
+                continue
+            for c in mine:
+                keep.discard(c)
+                problems.append(Problem("delivery", f"not delivered: {why}", c.occurrence.location, c.occurrence.subject))
         kept = tuple(c for c in members if c in keep)
         if kept:
             groups.append(Group(key, branch_name(prefix, key), kept, tuple(edits)))

@@ -28,10 +28,12 @@ IMAGE_LINE = 10  # the line of `image:` in `manifest()`
 IMAGE_COLUMN = 18
 
 
-def change(file: str, image: str, old_tag: str, new_tag: str, *, policy: str = "semver:^1", line: int = IMAGE_LINE) -> Change:
+def change(
+    file: str, image: str, old_tag: str, new_tag: str, *, policy: str = "semver:^1", line: int = IMAGE_LINE, column: int = IMAGE_COLUMN
+) -> Change:
     old, new = f"{image}:{old_tag}", f"{image}:{new_tag}"
     occ = Occurrence(
-        location=Location(file, line, IMAGE_COLUMN),
+        location=Location(file, line, column),
         document=0,
         field=FieldKind.IMAGE,
         value=old,

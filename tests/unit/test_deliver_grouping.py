@@ -37,17 +37,32 @@ def test_split_edit_keeps_only_the_groups_lines():
     assert split_edit(BOTH, {WEB, API}) is BOTH
 
 
-def test_split_refuses_a_line_shared_by_two_groups():
+def test_a_line_shared_by_two_groups_is_spliced_by_apply():
     one_line = b"images: [ghcr.io/org/web:1.0.0, ghcr.io/org/api:2.0.0]\n"
-    web = change("f.yaml", "ghcr.io/org/web", "1.0.0", "1.1.0", line=1)
-    api = change("f.yaml", "ghcr.io/org/api", "2.0.0", "2.1.0", line=1)
+    web = change("f.yaml", "ghcr.io/org/web", "1.0.0", "1.1.0", line=1, column=10)
+    api = change("f.yaml", "ghcr.io/org/api", "2.0.0", "2.1.0", line=1, column=33)
     edit = FileEdit("f.yaml", one_line, one_line.replace(b"1.0.0", b"1.1.0").replace(b"2.0.0", b"2.1.0"), (web, api))
     with pytest.raises(CannotSplit, match="f.yaml:1"):
         split_edit(edit, {web})
     groups, problems = groups_of(Rendered((edit,)), "per-image", "imagebot/")
-    assert groups == [] and len(problems) == 2 and "more than one pull request" in problems[0].message
+    assert not problems
+    assert {g.branch: g.edits[0].after for g in groups} == {
+        "imagebot/ghcr.io-org-api": one_line.replace(b"2.0.0", b"2.1.0"),
+        "imagebot/ghcr.io-org-web": one_line.replace(b"1.0.0", b"1.1.0"),
+    }
     [everything], problems = groups_of(Rendered((edit,)), "all", "imagebot/")
     assert everything.edits == (edit,) and not problems
+
+
+def test_a_shared_line_apply_cannot_splice_is_reported():
+    one_line = b"images: [ghcr.io/org/web:1.0.0, ghcr.io/org/api:2.0.0]\n"
+    web = change("f.yaml", "ghcr.io/org/web", "1.0.0", "1.1.0", line=1, column=99)  # wrong column
+    api = change("f.yaml", "ghcr.io/org/api", "2.0.0", "2.1.0", line=1, column=33)
+    edit = FileEdit("f.yaml", one_line, one_line.replace(b"1.0.0", b"1.1.0").replace(b"2.0.0", b"2.1.0"), (web, api))
+    groups, problems = groups_of(Rendered((edit,)), "per-image", "imagebot/")
+    assert [g.branch for g in groups] == ["imagebot/ghcr.io-org-api"]
+    [problem] = problems
+    assert "more than one pull request" in problem.message and problem.location == web.occurrence.location
 
 
 @pytest.mark.parametrize(
