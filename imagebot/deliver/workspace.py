@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,11 @@ _TEMPORARY_GIT_ERRORS = re.compile(
 _AUTH_FAILED = re.compile(
     r"could not read (?:Username|Password)|Authentication failed|returned error: 40[13]|Permission denied \(publickey|"
     r"Host key verification failed",
+    re.IGNORECASE,
+)
+_BROKEN_CLONE = re.compile(
+    r"not a git repository|bad object|corrupt|unable to read|index file|loose object|bad HEAD|"
+    r"invalid (?:gitfile|HEAD)|did not send all necessary objects|unknown revision|bad revision",
     re.IGNORECASE,
 )
 _PUSH_FAILED = PushInfo.REJECTED | PushInfo.REMOTE_REJECTED | PushInfo.REMOTE_FAILURE | PushInfo.ERROR
@@ -108,6 +114,18 @@ class GitWorkspace:
         commit mode: the delivery branch when it exists on the remote, else `repository.branch`;
         pull-request mode: `repository.branch`. Returns the work tree root.
         """
+        try:
+            self._sync()
+        except DeliveryError as e:
+            if e.temporary or not _BROKEN_CLONE.search(str(e)):
+                raise
+            # The cache is damaged (disk full, killed mid-write): it is only a cache, start afresh.
+            log.warning("the cached clone in %s is damaged (%s); cloning again", self.root, e)
+            shutil.rmtree(self.root)
+            self._sync()
+        return self.root
+
+    def _sync(self) -> None:
         self._ensure_clone()
         self.refresh()
         base = self.cfg.repository.branch
@@ -117,7 +135,6 @@ class GitWorkspace:
         if self.cfg.delivery.mode == "commit" and self.cfg.delivery_branch in self.remote_heads:
             target = self.cfg.delivery_branch
         self.reset_to(target)
-        return self.root
 
     def _ensure_clone(self) -> None:
         if not (self.root / ".git").is_dir():

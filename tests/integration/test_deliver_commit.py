@@ -296,3 +296,25 @@ def test_https_token_from_a_file_is_used_and_never_stored(tmp_path: Path, remote
     texts = [*stored, str(e.value), "".join(traceback.format_exception(e.value)), *(r.getMessage() for r in caplog.records)]
     assert all(token not in t and token[::-1] not in t for t in texts)
     assert gitrepo.rev(remote, "staging") == result.commit
+
+
+@pytest.mark.parametrize("damage", ["head", "objects", "index"])
+def test_a_damaged_cached_clone_is_cloned_again(tmp_path: Path, remote: Path, damage: str, caplog: pytest.LogCaptureFixture):
+    cfg = config(remote)
+    ws = GitWorkspace(cfg, tmp_path / "cache")
+    root = ws.checkout()
+    if damage == "head":
+        (root / ".git" / "HEAD").write_text("garbage\n")
+    elif damage == "objects":
+        for obj in (root / ".git" / "objects").rglob("*"):
+            if obj.is_file() and obj.parent.name != "info":
+                obj.chmod(0o644)
+                obj.write_bytes(b"broken")
+    else:
+        (root / ".git" / "index").write_bytes(b"not an index")
+    p = plan(change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    root = ws.checkout()
+    result = make_deliverer(cfg, ws).deliver(p, render(root, p), lambda r: render(r, p))
+    assert result.pushed
+    assert gitrepo.show(remote, "staging", "apps/web.yaml") == manifest("web", f"{WEB}:1.1.0").encode()
+    assert any("is damaged" in r.getMessage() for r in caplog.records)
