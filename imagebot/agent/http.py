@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from imagebot.agent.auth import WebhookAuth
 from imagebot.agent.loop import Agent
-from imagebot.agent.ratelimit import RateLimiter
+from imagebot.throttle import TokenBucket
 from imagebot.agent.webhooks import PARSERS, BadPayload, parse
 from imagebot.errors import UsageError
 from imagebot.report.metrics import Metrics
@@ -38,7 +38,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
 class AgentServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, listen: str, agent: Agent, metrics: Metrics, auth: WebhookAuth, limiter: RateLimiter):
+    def __init__(self, listen: str, agent: Agent, metrics: Metrics, auth: WebhookAuth, limiter: TokenBucket):
         self.agent = agent
         self.metrics = metrics
         self.auth = auth
@@ -105,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         kind = parts[1]
         count = self.server.metrics.webhooks
-        wait = self.server.limiter.allow()
+        wait = self.server.limiter.try_take()
         if wait:
             self._drain()
             count.labels(kind, "rate-limited").inc()

@@ -19,7 +19,7 @@ from imagebot import pipeline
 from imagebot.agent.auth import WebhookAuth, load_secret
 from imagebot.agent.http import AgentServer
 from imagebot.agent.loop import Agent, CycleFn
-from imagebot.agent.ratelimit import RateLimiter
+from imagebot.throttle import TokenBucket
 from imagebot.config.schema import Config, parse_duration
 from imagebot.deliver import GitWorkspace
 from imagebot.errors import UsageError
@@ -159,7 +159,7 @@ def serve(
     holder["agent"] = agent
     address = listen or a.listen
     try:
-        server = AgentServer(address, agent, metrics, WebhookAuth(secret), RateLimiter(a.webhooks.rate_limit, a.webhooks.burst))
+        server = AgentServer(address, agent, metrics, WebhookAuth(secret), TokenBucket(a.webhooks.rate_limit, a.webhooks.burst))
     except OSError as e:
         raise UsageError(f"--listen {address}: cannot listen: {e.strerror or e}") from None
     server.start()

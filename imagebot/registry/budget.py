@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from imagebot.config.schema import RateLimit
 from imagebot.registry.names import is_docker_hub
+from imagebot.throttle import TokenBucket  # noqa: F401  (re-exported for the registry's users)
 
 DEFAULT_RATE = RateLimit()
 DOCKER_HUB_RATE = RateLimit(requests_per_second=2.0, burst=5, concurrency=2)
@@ -20,32 +21,6 @@ DOCKER_HUB_RATE = RateLimit(requests_per_second=2.0, burst=5, concurrency=2)
 
 def default_rate(host: str) -> RateLimit:
     return DOCKER_HUB_RATE if is_docker_hub(host) else DEFAULT_RATE
-
-
-class TokenBucket:
-    """`rate` tokens per second, at most `burst` saved up; `take()` waits for one."""
-
-    def __init__(self, rate: float, burst: int, clock=time.monotonic, sleep=time.sleep):
-        self.rate, self.burst = rate, burst
-        self._tokens = float(burst)
-        self._clock, self._sleep = clock, sleep
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def _reserve(self) -> float:
-        """Take a token (possibly going into debt); return how long the caller must wait."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            self._tokens -= 1
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-    def take(self) -> float:
-        wait = self._reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
 
 
 class Budget:

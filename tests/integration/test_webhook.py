@@ -18,7 +18,7 @@ import requests
 from imagebot.agent.auth import WebhookAuth, sign
 from imagebot.agent.http import AgentServer
 from imagebot.agent.loop import Agent
-from imagebot.agent.ratelimit import RateLimiter
+from imagebot.throttle import TokenBucket
 from imagebot.agent.webhooks import BadPayload, Push, parse
 from imagebot.config.schema import Config
 from imagebot.model import CycleResult, Discovery, Plan, Rendered
@@ -64,7 +64,7 @@ def _running(cfg: Config, secret: bytes | None = SECRET) -> Iterator[Running]:
     metrics = Metrics()
     agent = Agent(cfg, run_cycle=recorder, metrics=metrics)
     hooks = cfg.agent.webhooks
-    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(secret), RateLimiter(hooks.rate_limit, hooks.burst))
+    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(secret), TokenBucket(hooks.rate_limit, hooks.burst))
     server.start()
     worker = threading.Thread(target=agent.run)
     worker.start()
@@ -224,7 +224,7 @@ def test_a_follower_answers_503_so_the_registry_retries_elsewhere_and_triggers_n
     recorder = Recorder()
     metrics = Metrics()
     agent = Agent(make_config(), run_cycle=recorder, metrics=metrics, is_leader=lambda: False)
-    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(SECRET), RateLimiter(10, 10))
+    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(SECRET), TokenBucket(10, 10))
     server.start()
     try:
         r = requests.post(f"{server.url}/hooks/generic", data=GENERIC,
