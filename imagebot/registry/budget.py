@@ -7,7 +7,6 @@ because its pull limits are per IP and shared with every other client on the nod
 from __future__ import annotations
 
 import threading
-import time
 from contextlib import contextmanager
 from collections.abc import Iterator
 

@@ -42,7 +42,7 @@ def world(tmp_path: Path, registry):
     registry.push_tags("team/sidecar", ["5.0.0"])
     text = DEPLOYMENT.replace("HOST", registry.host)
     remote = make_remote(tmp_path, {"apps/web/deployment.yaml": text, "README.md": "# gitops\n"})
-    config = write_config(tmp_path / "imagebot.yaml", remote=remote, registry_host=registry.host)
+    write_config(tmp_path / "imagebot.yaml", remote=remote, registry_host=registry.host)
     return tmp_path, remote, text, registry
 
 

@@ -17,3 +17,12 @@ def test_import_contracts_are_kept() -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Contracts: 2 kept, 0 broken." in out.stdout, out.stdout
+
+
+def test_no_unused_imports_or_undefined_names() -> None:
+    """pyflakes' rules (via ruff) over the package: dead imports and undefined names are bugs here."""
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--select", "F", "--quiet", "--output-format", "concise", "imagebot"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
