@@ -34,7 +34,7 @@ def manifests(host: str) -> dict[str, str]:
             metadata:
               name: web
               annotations:
-                imagebot.io/policy: "semver:^1.0"   # any 1.x, never 2.0
+                imagebot.io/policy.web: "semver:^1.0"   # container `web`: any 1.x, never 2.0
             spec:
               replicas: 2
               template:
@@ -44,7 +44,7 @@ def manifests(host: str) -> dict[str, str]:
                       image: "{host}/demo/web:1.0.0"    # quoted on purpose: quotes stay
                       ports:
                         - containerPort: 8080
-                    - name: metrics-sidecar     # no policy for this one: left alone
+                    - name: metrics-sidecar     # no policy for this container: left alone
                       image: {host}/demo/exporter:0.9
             """),
         "apps/worker/cronjob.yaml": textwrap.dedent(f"""\

@@ -22,4 +22,5 @@ def test_demo_runs_and_shows_the_commit(tmp_path: Path) -> None:
     assert "imagebot run --once" in out
     assert "demo/web:1.0.0" in out and "demo/web:1.10.0" in out  # the 1.x line, never 2.0.0
     assert "demo/worker:3.2.0-alpine" in out  # variant kept, minor policy
+    assert "demo/exporter:1.0" not in out  # the container without a policy is left alone
     assert "commits on staging ahead of main: 1" in out  # the second run made no commit
