@@ -148,6 +148,7 @@ class Size:
         self.tree: Path
         self.initial: str
         self.config: Path
+        self.decisions: list[dict[str, Any]] = []  # imagebot's choice per reference (plan --json)
 
     def prepare(self) -> dict[str, Any]:
         if self.dir.exists():
@@ -179,7 +180,11 @@ class Size:
     def plan(self, runs: int) -> dict[str, Any]:
         cache = self.dir / "cache-plan"
         self.write_config(cache)
-        cold, cold_req = self.imagebot("plan", "--no-diff")
+        cold, cold_req = self.imagebot("plan", "--json")
+        try:
+            self.decisions = decisions_from_plan(json.loads(cold.stdout))
+        except ValueError:
+            log(f"{self.name}: `imagebot plan --json` printed no JSON: {cold.stderr_tail[-300:]}")
         samples, requests = [], []
         for _ in range(runs):
             s, r = self.imagebot("plan", "--no-diff")
@@ -266,6 +271,19 @@ class Size:
         }, results[-1]
 
 
+def decisions_from_plan(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """(file, line, chosen tag or skip reason) per reference from `imagebot plan --json`."""
+    out = []
+    for c in doc.get("changes", []):
+        new = str(c["new"])
+        tag = new.split("@")[0].rsplit(":", 1)[-1] if c.get("field") == "image" else new
+        out.append({"file": c["file"], "line": c["line"], "chosen": tag, "reason": c.get("reason", "")})
+    for r in doc.get("unchanged", []) + doc.get("skipped", []):
+        target = r.get("target") or {}
+        out.append({"file": r["file"], "line": r["line"], "chosen": target.get("tag"), "reason": r.get("reason", "")})
+    return out
+
+
 def profile_summary(raw: Path, top: int) -> list[tuple[float, str]]:
     """Inclusive share of the main thread's samples (idle included) per function, without the
     interpreter's and click's frames. py-spy's raw lines are `frame;frame;... count`."""
@@ -318,6 +336,7 @@ def bench_size(size: Size, args: argparse.Namespace, inst: renovate.Install | No
         n = args.renovate_runs or args.runs
         if (r := phase("renovate", f"Renovate x{n}", size.renovate, inst, n)) is not None:
             out["renovate"], last = r
+            decisions = size.decisions or decisions
             if decisions:
                 cmp = compare(size.mono.references, decisions, renovate.proposals(last.report, size.proxy.host))
                 out["comparison"] = cmp.as_json()
