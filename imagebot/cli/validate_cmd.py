@@ -35,7 +35,7 @@ def validate(config_path: str | None, tree: str | None) -> None:
                 compile_spec(occ.policy)
                 verdicts[occ.policy] = None
             except PolicyError as e:
-                verdicts[occ.policy] = str(e) + (f" (declared at {occ.policy.source})" if occ.policy.source else "")
+                verdicts[occ.policy] = str(e)  # compile_spec's errors already name occ.policy.source
         if verdicts[occ.policy]:
             problems.append(Problem("policy", verdicts[occ.policy], occ.location, occ.subject))
     for p in sorted(problems, key=lambda p: (p.location.file, p.location.line) if p.location else ("", 0)):

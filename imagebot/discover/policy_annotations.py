@@ -41,13 +41,16 @@ class Annotations:
         if policy is None:
             return None
         options: dict[str, object] = {}
+        used = [policy]
         for name, is_flag in OPTIONS.items():
             entry = own.get(name) or common.get(name)
             if entry is not None:
                 options[name.replace("-", "_")] = parse_flag(entry.value, entry.key) if is_flag else entry.value
+                used.append(entry)
+        # Every annotation that shaped the policy: a bad tag-filter must point at its own line.
         return PolicySpec(
             policy=policy.value,
-            source=f"{file}:{policy.line} annotation {policy.key}",
+            source=", ".join(f"{file}:{e.line} annotation {e.key}" for e in used),
             **options,  # type: ignore[arg-type]
         )
 

@@ -97,11 +97,16 @@ def test_workload_occurrences_carry_everything_the_later_stages_need(tmp_path: P
         "spec.template.spec.containers[0].image", "",
     )
     assert a.policy == PolicySpec("semver:^1", tag_filter="^1\\.", prerelease=True,
-                                  source="apps/web.yaml:6 annotation imagebot.io/policy")
+                                  source="apps/web.yaml:6 annotation imagebot.io/policy, "
+                                         "apps/web.yaml:8 annotation imagebot.io/tag-filter, "
+                                         "apps/web.yaml:10 annotation imagebot.io/prerelease")
     b = by_name["Deployment/web container b"]
     assert (b.image, b.tag, b.digest) == ("ghcr.io/org/b", "2.0", "sha256:" + "a" * 64)
     assert b.policy == PolicySpec("minor", tag_filter="^1\\.", prerelease=True, pin_digest=True,
-                                  source="apps/web.yaml:7 annotation imagebot.io/policy.b")
+                                  source="apps/web.yaml:7 annotation imagebot.io/policy.b, "
+                                         "apps/web.yaml:8 annotation imagebot.io/tag-filter, "
+                                         "apps/web.yaml:10 annotation imagebot.io/prerelease, "
+                                         "apps/web.yaml:9 annotation imagebot.io/pin-digest.b")
     c = by_name["Deployment/web initContainer c"]
     assert (c.tag, c.path) == (None, "spec.template.spec.initContainers[0].image")
 
