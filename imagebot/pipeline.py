@@ -45,11 +45,13 @@ def run_cycle(
     registry: RegistryClient | None = None,
     reporters: Sequence[Reporter] = (),
     workspace: GitWorkspace | None = None,
+    discover_cache: discover.DiscoverCache | None = None,
 ) -> CycleResult:
     """Run one cycle. Per-image and per-file trouble ends up in `problems`, never as an exception.
 
     Raises ImagebotError only when the cycle cannot run at all (the Git remote cannot be
-    cloned or fetched, the push or the forge failed for good).
+    cloned or fetched, the push or the forge failed for good). `discover_cache`: a process
+    that runs many cycles (the agent) keeps one, so unchanged files are not read or parsed again.
     """
     started, t0 = time.time(), time.monotonic()
     own_client = registry is None
@@ -61,7 +63,7 @@ def run_cycle(
         root = ws.checkout()
 
         found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
-                              images=images)
+                              images=images, cache=discover_cache)
         occurrences = found.occurrences
         if images is not None:
             wanted = frozenset(images)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from imagebot.agent.debounce import Debouncer
 from imagebot.config.schema import Config, parse_duration
+from imagebot.discover.cache import DiscoverCache
 from imagebot.errors import ImagebotError
 from imagebot.model import CycleResult
 from imagebot.report import Reporter
@@ -34,6 +35,7 @@ class CycleFn(Protocol):
         can_write: Callable[[], bool] = ...,
         registry: Any = ...,
         reporters: Sequence[Reporter] = ...,
+        discover_cache: DiscoverCache | None = ...,
     ) -> CycleResult: ...
 
 
@@ -79,6 +81,8 @@ class Agent:
         self.cycle_done = threading.Condition()
         self.last_result: CycleResult | None = None
         self._failing_since: float | None = None
+        #: Per-file discover results across this agent's cycles: a warm cycle re-reads only changed files.
+        self.discover_cache = DiscoverCache()
 
     # -- called from other threads ------------------------------------------------------------
     def push(self, images: Iterable[str]) -> None:
@@ -168,7 +172,8 @@ class Agent:
         started = self._clock()
         try:
             result = self._run_cycle(
-                self.cfg, images=images, can_write=self.can_write, registry=self.registry, reporters=self.reporters
+                self.cfg, images=images, can_write=self.can_write, registry=self.registry, reporters=self.reporters,
+                discover_cache=self.discover_cache,
             )
         except ImagebotError as e:
             self._failed(trigger, started, str(e))

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import kustomize, marked, workloads
+from imagebot.discover.cache import CacheSession, DiscoverCache, FileResult
 from imagebot.discover.files import walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
@@ -24,7 +27,7 @@ from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, e
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Problem
 
-__all__ = ["scan", "scan_file", "FORMATS"]
+__all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache"]
 
 Format = Callable[[ParsedFile, set[tuple[int, int]]], Found]
 
@@ -44,12 +47,15 @@ def scan(
     policies: Mapping[str, NamedPolicy] = {},
     parse_all: bool = False,
     images: Collection[str] | None = None,
+    cache: DiscoverCache | None = None,
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
 
     Files are screened by text first; `parse_all` parses every manifest anyway, so that
     ``imagebot validate`` also reports YAML errors in files that mention no policy.
     `images` (a webhook-targeted cycle): parse only files that can refer to these images.
+    `cache` (the agent's, kept across cycles): files unchanged since the last scan are neither
+    read nor parsed again; the result is the same as without it.
     """
     mentions = None if images is None else _mention_tokens(images, policies)
     occurrences, problems = [], []
@@ -58,22 +64,47 @@ def scan(
         files = list(walk(root, paths, exclude))
     except FileNotFoundError as exc:
         return Discovery((), (Problem("config", f"repository.paths: {exc.args[0]!r} does not exist in the repository"),))
-    for rel in files:
-        scanned += 1
-        try:
-            data = (root / rel).read_bytes()
-        except OSError as exc:
-            problems.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
-            continue
-        if not parse_all and not worth_parsing(rel, data, bool(policies)):
-            continue
-        if mentions is not None and not any(t in data for t in mentions):
-            continue
-        parsed += 1
-        found = scan_file(rel, data, policies)
-        occurrences += found.occurrences
-        problems += found.problems
+    with _session(cache, root, policies, parse_all) as session:
+        for rel in files:
+            scanned += 1
+            screen = partial(_screen, policies, parse_all, rel)
+            try:
+                result = session.result(rel, screen) if session is not None else screen((root / rel).read_bytes())
+            except OSError as exc:
+                problems.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
+                continue
+            if not result.worth:
+                continue
+            if mentions is not None and not any(t in result.data for t in mentions):
+                continue
+            if not result.parsed:
+                found = scan_file(rel, result.data, policies)
+                result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems))
+                if session is not None:
+                    session.update(rel, result)
+            parsed += 1
+            occurrences += result.occurrences
+            problems += result.problems
     return Discovery(tuple(occurrences), tuple(problems), scanned, parsed)
+
+
+def _screen(policies: Mapping[str, NamedPolicy], parse_all: bool, rel: str, data: bytes) -> FileResult:
+    """The text screen: does this file need parsing at all (parsed later, and only if a targeted
+    scan's screen lets it through as well)."""
+    if parse_all or worth_parsing(rel, data, bool(policies)):
+        return FileResult(worth=True, data=data)
+    return FileResult(worth=False)
+
+
+def _session(
+    cache: DiscoverCache | None, root: pathlib.Path, policies: Mapping[str, NamedPolicy], parse_all: bool
+) -> AbstractContextManager[CacheSession | None]:
+    """The cache's view for this scan; its settings are everything a file's result depends on
+    besides the path and the bytes."""
+    if cache is None:
+        return nullcontext()
+    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())))
+    return cache.session(root, settings)
 
 
 def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]) -> tuple[bytes, ...]:

@@ -1,0 +1,151 @@
+"""discover's memory across the cycles of one process (the agent): unchanged files are neither
+read nor parsed again.
+
+What discover concludes about a file (the text screen, the occurrences and problems) is a
+function of its repo-relative path, its bytes and the scan settings (config `policies`,
+`parse_all`) only. So the cache keeps, per path, that conclusion together with two proofs of
+"same bytes":
+
+* the file's identity from one ``stat``: device, inode, size, mtime and ctime (nanoseconds).
+  A rewrite changes ctime (userland cannot set it; ``touch -d`` or ``git checkout`` still moves
+  it), a rename or a fresh checkout changes the inode. The one hole is two writes within one
+  timestamp tick: so an identity is trusted only when the file's timestamps were already
+  `racy_window` old when the scan that read it started (Git's "racy clean" rule); a younger file
+  is read again next time.
+* a digest of the bytes read: a file that is read again (racy, touched, checked out anew) with
+  the same bytes is not parsed again.
+
+Scan settings that change (another `policies` mapping, another root) empty the cache; paths
+the walk no longer yields (deleted, renamed, excluded now) are dropped after each scan, so the
+cache never answers for a file the walk did not find. One scan at a time (a lock guards it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+from imagebot.model import Occurrence, Problem
+
+__all__ = ["DiscoverCache", "FileResult", "CacheStats"]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """discover's conclusion about one file's bytes: `worth` parsing (the text screen), and once
+    `parsed`, its occurrences and problems.
+
+    `data` is kept for files worth parsing: a webhook-targeted scan searches them for the pushed
+    images' names, and parses them, without reading the file again.
+    """
+
+    worth: bool
+    data: bytes = b""
+    parsed: bool = False
+    occurrences: tuple[Occurrence, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """How the last scan got each file's result: `reused` (stat unchanged, not read), `reread`
+    (read again, same bytes: nothing recomputed) or `evaluated` (new bytes, screened again);
+    `parsed`: files parsed (new bytes that passed the screens)."""
+
+    reused: int = 0
+    reread: int = 0
+    evaluated: int = 0
+    parsed: int = 0
+
+
+#: (device, inode, size, mtime_ns, ctime_ns) from one stat: a plain tuple, compared for every
+#: file of every cycle.
+_Identity = tuple[int, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    identity: _Identity
+    trusted: bool  # timestamps older than the racy window when read: the identity proves the bytes
+    digest: bytes
+    result: FileResult
+
+
+class DiscoverCache:
+    """Per-file discover results kept across scans; create one per process and pass it to every
+    :func:`imagebot.discover.scan` (via ``pipeline.run_cycle(discover_cache=...)``)."""
+
+    def __init__(self, *, racy_window: float = 2.0, clock_ns: Callable[[], int] = time.time_ns):
+        self._racy_ns = int(racy_window * 1e9)
+        self._clock_ns = clock_ns
+        self._entries: dict[str, _Entry] = {}
+        self._scope: tuple[str, Hashable] | None = None
+        self._lock = threading.Lock()
+        #: The last finished scan's counts.
+        self.stats = CacheStats()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @contextmanager
+    def session(self, root: os.PathLike[str] | str, settings: Hashable) -> Iterator[CacheSession]:
+        """One scan of `root` with `settings` (everything besides path and bytes a result depends on)."""
+        with self._lock:
+            scope = (os.fspath(root), settings)
+            if scope != self._scope:
+                self._entries.clear()
+                self._scope = scope
+            s = CacheSession(self._entries, scope[0], self._clock_ns() - self._racy_ns)
+            yield s
+            for rel in self._entries.keys() - s.seen:
+                del self._entries[rel]
+            self.stats = CacheStats(s.reused, s.reread, s.evaluated, s.parsed)
+
+
+class CacheSession:
+    """The cache as one scan sees it; `result()` for each file the walk yields."""
+
+    def __init__(self, entries: dict[str, _Entry], root: str, trust_before_ns: int):
+        self._entries = entries
+        self._root = root
+        self._trust_before_ns = trust_before_ns
+        self.seen: set[str] = set()
+        self.reused = self.reread = self.evaluated = self.parsed = 0
+
+    def result(self, rel: str, evaluate: Callable[[bytes], FileResult]) -> FileResult:
+        """The result for `rel`: remembered, or `evaluate(bytes)`. Raises OSError when unreadable
+        (nothing is remembered then: the next scan tries again)."""
+        self.seen.add(rel)
+        path = f"{self._root}/{rel}"
+        entry = self._entries.get(rel)
+        try:
+            st = os.stat(path)  # before reading: bytes read later are at least as new as this identity
+            identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if entry is not None and entry.trusted and entry.identity == identity:
+                self.reused += 1
+                return entry.result
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            self._entries.pop(rel, None)
+            raise
+        digest = hashlib.blake2b(data, digest_size=20).digest()
+        if entry is not None and entry.digest == digest:
+            self.reread += 1
+            result = entry.result
+        else:
+            self.evaluated += 1
+            result = evaluate(data)
+        trusted = max(st.st_mtime_ns, st.st_ctime_ns) < self._trust_before_ns
+        self._entries[rel] = _Entry(identity, trusted, digest, result)
+        return result
+
+    def update(self, rel: str, result: FileResult) -> None:
+        """Remember a fuller result (the parse) for the bytes `result()` just returned for `rel`."""
+        self.parsed += 1
+        self._entries[rel] = replace(self._entries[rel], result=result)
