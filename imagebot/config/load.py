@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from imagebot.config.schema import Config
+from imagebot.config.schema import Config, NamedPolicy
 from imagebot.errors import ConfigError
 
 DEFAULT_PATH = "imagebot.yaml"
@@ -49,11 +49,13 @@ def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -
     try:
         cfg = Config.model_validate(_plain(data))
     except ValidationError as e:
-        problems = [_describe(err, data) for err in e.errors()]
+        problems = [_describe(err, data) for err in e.errors()] + _policy_problems(data)
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems) from None
+    problems = _policy_problems(data)
+    if problems:
+        raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems)
     if base_dir is not None:
         cfg = _relative_to(cfg, base_dir)
-    _check_policies(cfg, name)
     return cfg
 
 
@@ -106,20 +108,26 @@ def _relative_to(cfg: Config, base: Path) -> Config:
     return cfg
 
 
-def _check_policies(cfg: Config, name: str) -> None:
-    """Named policies are compiled at load, so a bad one fails now and names its field."""
-    if not cfg.policies:
-        return
-    from imagebot.policy import compile_spec  # policy sits below config in the layering
+def _policy_problems(data: Any) -> list[str]:
+    """Named policies are compiled at load, so a bad one fails now and names its field and
+    line - also when other fields are bad, so that one run lists everything to fix. Entries
+    the schema rejects are left to the schema's messages."""
+    policies = data.get("policies")
+    if not isinstance(policies, dict):
+        return []
     from imagebot.errors import PolicyError
     from imagebot.model import PolicySpec
+    from imagebot.policy import compile_spec  # policy sits below config in the layering
 
     problems = []
-    for key, p in cfg.policies.items():
-        spec = PolicySpec(p.policy, p.tag_filter, p.extract, p.exclude, p.prerelease, p.pin_digest, f"{name} policies.{key}")
+    for key, raw in policies.items():
         try:
-            compile_spec(spec)
+            p = NamedPolicy.model_validate(_plain(raw))
+        except ValidationError:
+            continue
+        try:
+            compile_spec(PolicySpec(p.policy, p.tag_filter, p.extract, p.exclude, p.prerelease, p.pin_digest))
         except PolicyError as e:
-            problems.append(f"policies.{key}: {e}")
-    if problems:
-        raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems)
+            line = _line_of(data, ("policies", key))
+            problems.append(f"policies.{key}: {e}" + (f" (line {line})" if line else ""))
+    return problems
