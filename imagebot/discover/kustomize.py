@@ -3,6 +3,9 @@
 An entry is governed by a marker on one of its fields (handled by the marker format, which
 runs first) or else by the config policy whose image is the entry's ``newName`` (or ``name``
 when there is no ``newName``), compared after normalisation (``nginx`` = ``docker.io/library/nginx``).
+An inline marker (``newTag: 1.2.3 # imagebot: semver:^1``) on any field of an entry governs
+the whole entry the same way (:func:`marked_entry`, called by the marker format): the field holds
+a tag or a match key, never a full reference.
 imagebot edits ``newTag`` and ``digest`` in place; it never adds a field (that would mean
 re-writing the entry), so an entry with neither is reported.
 """
@@ -10,6 +13,7 @@ re-writing the entry), so an entry with neither is reported.
 from __future__ import annotations
 
 import posixpath
+import re
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
@@ -17,11 +21,12 @@ from imagebot.discover.occurrences import named_spec, policy_image, split_field
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, mapping_get, scalar_text
 from imagebot.errors import ReferenceError_
-from imagebot.model import FieldKind, Location, Problem
+from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
 from imagebot.reference import parse_name
 
 FILE_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 _FIELDS = {"newTag": FieldKind.TAG, "digest": FieldKind.DIGEST}
+_ENTRY_FIELD = re.compile(r"(images\[\d+\])\.(?:name|newName|newTag|digest)")
 
 
 def is_kustomization(path: str) -> bool:
@@ -57,7 +62,7 @@ def _entry(
     claimed: set[tuple[int, int]],
     found: Found,
 ) -> None:
-    fields = {k: v for k in ("name", "newName", "newTag", "digest") if isinstance(v := mapping_get(entry, k), ScalarNode)}
+    fields = _fields(entry)
     if any((int(v.start_mark.line) + 1, int(v.start_mark.column) + 1) in claimed for v in fields.values()):
         return  # a marker governs this entry
     written = fields.get("newName") or fields.get("name")
@@ -71,25 +76,61 @@ def _entry(
     if not names:
         return
     path = f"images[{i}]"
-    subject = f"{pf.path} {path} ({written.value})"
-    where = Location(pf.path, int(entry.start_mark.line) + 1)
     if len(names) > 1:
+        where = Location(pf.path, int(entry.start_mark.line) + 1)
+        subject = f"{pf.path} {path} ({written.value})"
         found.problems.append(Problem("policy", f"config policies {', '.join(sorted(names))} all claim image {image}; keep one", where, subject))
         return
     name = names[0]
-    editable = {k: v for k, v in fields.items() if k in _FIELDS}
-    if not editable:
-        found.problems.append(Problem("manifest", f"config policy {name!r} applies, but the entry has no newTag or digest to update (add newTag)", where, subject))
-        return
-    spec = named_spec(pf.policies[name], f"config policy {name} (kustomization {pf.path}:{where.line})")
-    tag = scalar_text(fields.get("newTag"))
-    digest = scalar_text(fields.get("digest")) or None
-    group = f"{pf.path}#{document}:{path}:{name}"
-    for key, node in editable.items():
-        scalar = Scalar(node, document, f"{path}.{key}", entry, key)
-        result = split_field(pf, scalar, _FIELDS[key], spec, f"{subject} (policy {name})", image, tag, digest, group)
+    spec = named_spec(pf.policies[name], f"config policy {name} (kustomization {pf.path}:{int(entry.start_mark.line) + 1})")
+    for result in _governed(pf, document, path, entry, spec, f"config policy {name!r}", name):
         if isinstance(result, Problem):
             found.problems.append(result)
         else:
             found.occurrences.append(result)
-            found.claimed.add((scalar.line, scalar.column))
+            found.claimed.add((result.location.line, result.location.column))
+
+
+def marked_entry(pf: ParsedFile, scalar: Scalar, spec: PolicySpec) -> list[Occurrence | Problem] | None:
+    """The occurrences of the `images:` entry whose field `scalar` carries an inline marker, or
+    None when `scalar` is not a field of such an entry (then the marker is an ordinary one)."""
+    if not is_kustomization(pf.path) or scalar.parent is None:
+        return None
+    m = _ENTRY_FIELD.fullmatch(scalar.path)
+    if m is None:
+        return None
+    return _governed(pf, scalar.document, m.group(1), scalar.parent, spec, "the marker", None)
+
+
+def _fields(entry: MappingNode) -> dict[str, ScalarNode]:
+    return {k: v for k in ("name", "newName", "newTag", "digest") if isinstance(v := mapping_get(entry, k), ScalarNode)}
+
+
+def _governed(
+    pf: ParsedFile, document: int, path: str, entry: MappingNode, spec: PolicySpec, by: str, name: str | None
+) -> list[Occurrence | Problem]:
+    """One occurrence per editable field (newTag, digest) of an entry governed by `spec` (from
+    the config policy `name`, or from an inline marker when `name` is None)."""
+    fields = _fields(entry)
+    where = Location(pf.path, int(entry.start_mark.line) + 1)
+    written = fields.get("newName") or fields.get("name")
+    if written is None:
+        return [Problem("manifest", f"{by} applies, but the entry has no name or newName", where, f"{pf.path} {path}")]
+    subject = f"{pf.path} {path} ({written.value})"
+    try:
+        image = parse_name(str(written.value)).name
+    except ReferenceError_ as exc:
+        return [Problem("reference", str(exc), where, subject)]
+    editable = {k: v for k, v in fields.items() if k in _FIELDS}
+    if not editable:
+        return [Problem("manifest", f"{by} applies, but the entry has no newTag or digest to update (add newTag)", where, subject)]
+    tag = scalar_text(fields.get("newTag"))
+    digest = scalar_text(fields.get("digest")) or None
+    group = f"{pf.path}#{document}:{path}:{name or 'marker'}"
+    if name:
+        subject += f" (policy {name})"
+    return [
+        split_field(pf, Scalar(node, document, f"{path}.{key}", entry, key), _FIELDS[key], spec,
+                    subject, image, tag, digest, group)
+        for key, node in editable.items()
+    ]

@@ -9,15 +9,21 @@ group's current tag and digest.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from imagebot.discover import markers
+from imagebot.discover import kustomize, markers
 from imagebot.discover.markers import InlineMarker, MarkerError, NamedMarker
 from imagebot.discover.occurrences import full_reference, named_spec, policy_image, split_field
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, line_comment, scalars
 from imagebot.errors import ReferenceError_
 from imagebot.model import FieldKind, Location, PolicySpec, Problem
+
+
+#: A value with no registry, path, tag or digest that starts like a version: `1.0.0`, `v2.3`.
+#: As a reference it would be the Docker Hub image `library/1.0.0`, which nobody means.
+_BARE_TAG = re.compile(r"v?\d[^/:@]*$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
         return found
     named: list[_Named] = []
     used: set[int] = set()
+    entries: set[tuple[int, str]] = set()  # kustomization images entries an inline marker governs
     for scalar in scalars(pf.docs):
         line = int(scalar.node.end_mark.line) + 1
         if line not in lines:
@@ -67,7 +74,7 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
             continue
         found.claimed.add((scalar.line, scalar.column))
         if isinstance(marker, InlineMarker):
-            _inline(pf, scalar, marker, line, found)
+            _inline(pf, scalar, marker, line, found, entries)
         else:
             named.append(_Named(scalar, marker, line))
     _named(pf, named, found)
@@ -75,9 +82,25 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
     return found
 
 
-def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, found: Found) -> None:
+def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, found: Found, entries: set[tuple[int, str]]) -> None:
     options = {k.replace("-", "_"): v for k, v in marker.options.items()}
     spec = PolicySpec(policy=marker.policy, source=f"{pf.path}:{line} marker", **options)  # type: ignore[arg-type]
+    entry = kustomize.marked_entry(pf, scalar, spec)
+    if entry is not None:  # a field of a kustomization images entry: a tag or a match key
+        key = (scalar.document, scalar.path.rpartition(".")[0])
+        if key in entries:
+            found.problems.append(Problem("marker", "this images entry already has an inline marker; keep one", Location(pf.path, line), f"{pf.path} {scalar.path}"))
+            return
+        entries.add(key)
+        for result in entry:
+            (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
+            if not isinstance(result, Problem):
+                found.claimed.add((result.location.line, result.location.column))
+        return
+    if _BARE_TAG.match(scalar.value):
+        hint = '# {"$imagebot": "NAME:tag"} with a config policy NAME'
+        found.problems.append(Problem("marker", f"{scalar.value!r} looks like a tag, not an image reference: an inline marker needs name:tag; for a field that holds only the tag use {hint}", pf.location(scalar.node), f"{pf.path} {scalar.path}"))
+        return
     result = full_reference(pf, scalar, spec, f"{pf.path} {scalar.path}")
     (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
 
