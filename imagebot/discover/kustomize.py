@@ -17,7 +17,7 @@ import re
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from imagebot.discover.occurrences import named_spec, policy_image, split_field
+from imagebot.discover.occurrences import named_spec, no_digest_field, policy_image, split_field
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, mapping_get, scalar_text
 from imagebot.errors import ReferenceError_
@@ -124,6 +124,8 @@ def _governed(
     editable = {k: v for k, v in fields.items() if k in _FIELDS}
     if not editable:
         return [Problem("manifest", f"{by} applies, but the entry has no newTag or digest to update (add newTag)", where, subject)]
+    if "digest" not in editable and (why := no_digest_field(spec, "a `digest:` field to the entry")):
+        return [Problem("manifest", why, where, subject)]
     tag = scalar_text(fields.get("newTag"))
     digest = scalar_text(fields.get("digest")) or None
     group = f"{pf.path}#{document}:{path}:{name or 'marker'}"

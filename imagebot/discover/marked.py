@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from imagebot.discover import kustomize, markers
 from imagebot.discover.markers import InlineMarker, MarkerError, NamedMarker
-from imagebot.discover.occurrences import full_reference, named_spec, policy_image, split_field
+from imagebot.discover.occurrences import full_reference, named_spec, no_digest_field, policy_image, split_field
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, line_comment, scalars
 from imagebot.errors import ReferenceError_
@@ -123,6 +123,12 @@ def _named(pf: ParsedFile, items: list[_Named], found: Found) -> None:
         except ReferenceError_ as exc:
             found.problems.append(Problem("policy", str(exc), Location(pf.path, first.line), subject))
             continue
+        kinds = {m.marker.field for m in members}
+        if FieldKind.TAG in kinds and FieldKind.DIGEST not in kinds:
+            why = no_digest_field(named_spec(policy, ""), f'a digest field with the marker {{"{first.marker.key}": "{name}:digest"}}')
+            if why:
+                found.problems.append(Problem("marker", why, Location(pf.path, first.line), subject))
+                continue
         tag = next((m.scalar.value for m in members if m.marker.field is FieldKind.TAG), None)
         digest = next((m.scalar.value or None for m in members if m.marker.field is FieldKind.DIGEST), None)
         group = f"{pf.path}#{document}:{parent}:{name}"

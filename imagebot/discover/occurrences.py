@@ -81,6 +81,20 @@ def split_field(
     )
 
 
+def no_digest_field(policy: PolicySpec, add: str) -> str | None:
+    """Why split fields without a digest field cannot carry `policy`, or None when they can.
+
+    A tag field alone cannot hold a pinned digest, and imagebot never adds a field: writing
+    only the tag would silently drop the pin the policy asks for."""
+    if policy.pin_digest:
+        what = f"policy {policy.policy!r} with pin-digest"
+    elif policy.policy.strip().lower() == "digest":
+        what = "policy 'digest'"
+    else:
+        return None
+    return f"{what} writes a digest, but there is no digest field to write it to (add {add})"
+
+
 def named_spec(named: NamedPolicy, source: str) -> PolicySpec:
     """A config policy as the PolicySpec every stage after discover reads."""
     return PolicySpec(
