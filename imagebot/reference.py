@@ -16,6 +16,8 @@ manifest that says ``nginx:1.2`` becomes ``nginx:1.3``, never ``docker.io/librar
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass
 
@@ -185,6 +187,7 @@ def _split_docker_domain(text: str) -> tuple[str, str]:
     return domain, remainder
 
 
+@functools.lru_cache(maxsize=8192)  # pure, and a repository names the same images in many files
 def parse(text: str, *, normalize: bool = True) -> Reference:
     """Parse an image reference (``ParseNormalizedNamed``; with ``normalize=False``: ``Parse``).
 

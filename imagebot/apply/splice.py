@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ruamel.yaml.nodes import Node, ScalarNode
 
 from imagebot.apply.token import render_token
-from imagebot.discover.yamltree import scalars
+from imagebot.discover.yamltree import scalars, style
 from imagebot.errors import EditError
 from imagebot.model import Change
 
@@ -53,7 +53,7 @@ def prepare(text: str, locator: Locator, change: Change) -> Splice:
         raise EditError(f"the value at {occ.location} is in document {document}, not {occ.document}")
     if node.anchor:
         raise EditError(f"the value has an anchor (&{node.anchor}): its aliases would change too")
-    if node.style in ("|", ">"):
+    if style(node) in ("|", ">"):
         raise EditError("the value is a block scalar (| or >); rewrite it as a one-line value to let imagebot edit it")
     if str(node.value) != change.old:
         raise EditError(f"found {node.value!r} where {change.old!r} was expected (the file changed since it was read?)")
@@ -61,12 +61,12 @@ def prepare(text: str, locator: Locator, change: Change) -> Splice:
     raw = text[start:end]
     if "\n" in raw or "\r" in raw:
         raise EditError("the value spans several lines; rewrite it on one line to let imagebot edit it")
-    style = node.style
-    if style is None and raw != change.old:
+    quote = style(node)
+    if quote is None and raw != change.old:
         raise EditError(f"the value is written as {raw!r} (an explicit tag?), not as a plain value")
-    if style in ("'", '"') and not (raw.startswith(style) and raw.endswith(style)):
+    if quote in ("'", '"') and not (raw.startswith(quote) and raw.endswith(quote)):
         raise EditError(f"the value is written as {raw!r} (an explicit tag?), not as a quoted value")
-    return Splice(start, end, render_token(change.new, style), change, node)
+    return Splice(start, end, render_token(change.new, quote), change, node)
 
 
 def conflicts(splices: Sequence[Splice]) -> dict[int, str]:

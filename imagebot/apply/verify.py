@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from imagebot.discover.yamltree import STR_TAG, YAMLError, compose, error_line, error_text
+from imagebot.discover.yamltree import STR_TAG, YAMLError, compose, error_line, error_text, style
 from imagebot.errors import EditError
 
 
@@ -46,7 +46,7 @@ def _same(old: Node, new: Node, expected: Mapping[int, str], seen: set[int], pat
             if new.value != want or str(new.tag) != STR_TAG:
                 raise EditError(f"{_where(old, path)} would read back as {new.value!r} ({new.tag}), not the string {want!r}")
             return
-        if (old.value, str(old.tag), old.style) != (new.value, str(new.tag), new.style):
+        if (old.value, str(old.tag), style(old)) != (new.value, str(new.tag), style(new)):
             raise EditError(f"{_where(old, path)} would change from {old.value!r} to {new.value!r}")
         return
     if str(old.tag) != str(new.tag) or len(old.value) != len(new.value):

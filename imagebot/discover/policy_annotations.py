@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from imagebot.discover.markers import OPTIONS, MarkerError, parse_flag
+from imagebot.discover.yamltree import style
 from imagebot.model import Location, PolicySpec, Problem
 
 PREFIX = "imagebot.io/"
@@ -96,7 +97,7 @@ def _one(result: Annotations, file: str, subject: str, key: str, v: Node) -> Non
     if key.endswith(".") or (container and not container.replace("-", "").isalnum()):
         result.problems.append(Problem("annotation", f"{key!r}: {container!r} is not a container name", where, subject))
         return
-    if not isinstance(v, ScalarNode) or v.style in ("|", ">"):
+    if not isinstance(v, ScalarNode) or style(v) in ("|", ">"):
         result.problems.append(Problem("annotation", f"{key} must be a one-line string", where, subject))
         return
     value = str(v.value).strip()

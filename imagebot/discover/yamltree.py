@@ -33,6 +33,7 @@ __all__ = [
     "mapping_get",
     "scalar_text",
     "scalars",
+    "style",
 ]
 
 
@@ -80,9 +81,14 @@ def compose(text: str) -> list[Node]:
 
 
 def _like_pure(docs: list[Node], text: str) -> None:
-    """Make C-composed nodes read like the pure composer's: a plain scalar's style is None
-    (libyaml says ''), and anchors, which libyaml does not hand over, are read from the text
-    at the node's start mark (where the ``&`` stands)."""
+    """Give C-composed nodes the anchors the pure composer records: libyaml does not hand them
+    over, so they are read from the text at each node's start mark (where the ``&`` stands).
+
+    (libyaml also calls a plain scalar's style '' where the pure composer says None; readers of
+    `style` treat both as plain, see :func:`style`.)
+    """
+    if "&" not in text:
+        return
     seen: set[int] = set()
     stack: list[Node] = list(docs)
     while stack:
@@ -95,15 +101,17 @@ def _like_pure(docs: list[Node], text: str) -> None:
             m = _ANCHOR.match(text, start)
             if m:
                 node.anchor = m.group("name")
-        if isinstance(node, ScalarNode):
-            if node.style == "":
-                node.style = None
-        elif isinstance(node, MappingNode):
+        if isinstance(node, MappingNode):
             for k, v in node.value:
                 stack.append(k)
                 stack.append(v)
         elif isinstance(node, SequenceNode):
             stack.extend(node.value)
+
+
+def style(node: Node) -> str | None:
+    """A scalar's style: None for plain, else one of ' " | > (the same from either composer)."""
+    return getattr(node, "style", None) or None
 
 
 def error_line(exc: YAMLError) -> int | None:

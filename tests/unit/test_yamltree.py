@@ -32,7 +32,7 @@ def _shape(node: Node, out: list, seen: set) -> None:
     empty_null = isinstance(node, ScalarNode) and node.value == "" and str(node.tag).endswith(":null")
     marks = () if empty_null else (node.start_mark.index, node.start_mark.line, node.start_mark.column,
                                    node.end_mark.index)
-    out.append((type(node).__name__, str(node.tag), marks, getattr(node, "style", None),
+    out.append((type(node).__name__, str(node.tag), marks, yamltree.style(node),
                 node.value if isinstance(node, ScalarNode) else None, getattr(node, "anchor", None)))
     if isinstance(node, MappingNode):
         for k, v in node.value:
