@@ -151,10 +151,29 @@ class GitWorkspace:
         if self.cfg.delivery.mode == "commit":
             wanted.add(self.cfg.delivery_branch)
         refspecs = [f"+refs/heads/{b}:refs/remotes/origin/{b}" for b in sorted(wanted) if b in self.remote_heads]
+        covered = {b: self.remote_heads[b] for b in wanted if b in self.remote_heads}
+        prefix: str | None = None
         if self.cfg.delivery.mode == "pull-request":
             prefix = self.cfg.delivery.pull_request.branch_prefix
             refspecs.append(f"+refs/heads/{prefix}*:refs/remotes/origin/{prefix}*")
+            covered |= {b: sha for b, sha in self.remote_heads.items() if b.startswith(prefix)}
+        if self._up_to_date(covered, prefix):
+            return  # the fetch would neither add, move nor prune a ref (a warm agent's usual case)
         self._fetch(refspecs)
+
+    def _up_to_date(self, covered: dict[str, str], prefix: str | None) -> bool:
+        """The local remote-tracking refs already equal what the remote has for `covered`
+        (and, under `prefix`, hold nothing the remote no longer has). One local git process
+        instead of a round trip to the remote."""
+        if not covered or not (self.root / ".git").is_dir():
+            return False
+        # "refs/remotes/origin/" (no "*"): for-each-ref's "*" stops at a slash, so
+        # "imagebot/app" would not be listed by ".../origin/*".
+        out = self.run("for-each-ref", "--format=%(refname)%09%(objectname)", "refs/remotes/origin/")
+        local = {ref[len("refs/remotes/origin/") :]: sha for ref, _, sha in (line.partition("\t") for line in out.splitlines())}
+        if prefix is not None and any(b.startswith(prefix) and b not in covered for b in local):
+            return False  # a branch to prune
+        return all(local.get(b) == sha for b, sha in covered.items())
 
     @network_retry
     def _fetch(self, refspecs: list[str]) -> None:
