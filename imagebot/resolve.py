@@ -144,11 +144,15 @@ def _decide(
     # A digest is needed when the policy follows digests, or the reference already pins one
     # (changing the tag under an old digest would leave a wrong pin).
     digest = None
-    if policy.needs_digest or occ.digest or occ.field is FieldKind.DIGEST:
+    if chosen == occ.tag and occ.digest and chosen not in listed.tags:
+        # The deployed tag was deleted from the registry and nothing newer qualifies: keep its
+        # pin as written; there is no tag left to look the digest up by.
+        digest = occ.digest
+    elif policy.needs_digest or occ.digest or occ.field is FieldKind.DIGEST:
         try:
             digest = digest_of(occ.image, chosen)
-        except ImagebotError as e:
-            problem = Problem("registry", f"digest of {occ.image}:{chosen}: {e}", occ.location, occ.subject, temporary=e.temporary)
+        except ImagebotError as e:  # the registry's message names "digest of image:tag"
+            problem = Problem("registry", str(e), occ.location, occ.subject, temporary=e.temporary)
             return Resolution(occ, None, problem.message, problem, listed.stale_age)
     return Resolution(occ, Target(chosen, digest), reason, stale_age=listed.stale_age)
 
