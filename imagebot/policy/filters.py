@@ -29,6 +29,12 @@ COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 _TEMPLATE_RE = _stdlib_re.compile(r"\$(?:\$|\{(\w+)\}|(\w+))", _stdlib_re.ASCII)
 
 
+def shown(text: str) -> str:
+    """A pattern or template quoted as the user wrote it: repr() would double every backslash
+    (``'^1\\\\.'`` for ``^1\\.``); only text with unprintable characters needs escapes."""
+    return f"'{text}'" if text.isprintable() else repr(text)
+
+
 def compile_pattern(pattern: str, option: str, source: str = "") -> regex.Pattern:
     """Compile a user's pattern, or raise PolicyError naming the option, pattern and problem."""
     try:
@@ -36,7 +42,7 @@ def compile_pattern(pattern: str, option: str, source: str = "") -> regex.Patter
     except regex.error as e:
         where = f" ({source})" if source else ""
         pos = f" at position {e.pos}" if e.pos is not None else ""
-        raise PolicyError(f"invalid {option} regular expression {pattern!r}{pos}: {e.msg}{where}") from None
+        raise PolicyError(f"invalid {option} regular expression {shown(pattern)}{pos}: {e.msg}{where}") from None
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ class Template:
             if ref.isdigit():
                 if int(ref) > pattern.groups:
                     raise PolicyError(
-                        f"extract template {text!r} uses ${ref} but the tag-filter {pattern.pattern!r} "
+                        f"extract template {text!r} uses ${ref} but the tag-filter {shown(pattern.pattern)} "
                         f"has {pattern.groups} group(s){where}"
                     )
                 parts.append((True, int(ref)))
@@ -75,7 +81,7 @@ class Template:
             else:
                 known = ", ".join(sorted(names)) or "none"
                 raise PolicyError(
-                    f"extract template {text!r} uses ${{{ref}}} but the tag-filter {pattern.pattern!r} "
+                    f"extract template {text!r} uses ${{{ref}}} but the tag-filter {shown(pattern.pattern)} "
                     f"has no group named {ref!r} (named groups: {known}){where}"
                 )
         parts.append((False, text[last:]))
@@ -111,5 +117,5 @@ class Deadline:
             return pattern.search(tag, timeout=min(MATCH_TIMEOUT, left))
         except TimeoutError:
             return TimeoutError(
-                f"{pattern.pattern!r} took longer than {MATCH_TIMEOUT * 1000:g}ms on this tag (catastrophic pattern?)"
+                f"{shown(pattern.pattern)} took longer than {MATCH_TIMEOUT * 1000:g}ms on this tag (catastrophic pattern?)"
             )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from imagebot.errors import PolicyError
 from imagebot.model import PolicySpec
 from imagebot.policy.choice import Choice, Rejected
-from imagebot.policy.filters import COSIGN_SUFFIXES, Deadline, Template, compile_pattern
+from imagebot.policy.filters import COSIGN_SUFFIXES, Deadline, Template, compile_pattern, shown
 from imagebot.policy.semver import Constraints, SemverError, Version, parse_version
 from imagebot.policy.tags import DockerTag, not_a_version
 
@@ -85,14 +85,14 @@ class _Policy:
             if isinstance(m, TimeoutError):
                 return ("timed out", f"exclude: {m}")
             if m is not None:
-                return ("excluded", f"matches exclude {self._exclude.pattern!r}")
+                return ("excluded", f"matches exclude {shown(self._exclude.pattern)}")
         if self._filter is None:
             return tag
         m = deadline.search(self._filter, tag)
         if isinstance(m, TimeoutError):
             return ("timed out", f"tag-filter: {m}")
         if m is None:
-            return ("not matching tag-filter", f"does not match tag-filter {self._filter.pattern!r}")
+            return ("not matching tag-filter", f"does not match tag-filter {shown(self._filter.pattern)}")
         return self._template.expand(m) if self._template is not None else tag
 
     def choose(self, tags: Iterable[str], current: str | None) -> Choice:
