@@ -15,7 +15,7 @@ from imagebot.discover import policy_annotations
 from imagebot.discover.occurrences import full_reference
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, mapping_get, scalar_text
-from imagebot.model import Problem
+from imagebot.model import Location, Problem
 
 _TEMPLATE = ("spec", "template")
 #: Where the pod template sits, per kind.
@@ -48,7 +48,27 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
         kind = scalar_text(mapping_get(doc, "kind"))
         if kind in POD_TEMPLATE:
             _workload(pf, index, doc, kind, claimed, found)  # type: ignore[arg-type]
+        elif kind:
+            found.problems += _not_read(pf, doc, kind)
     return found
+
+
+def _not_read(pf: ParsedFile, doc: Node, kind: str) -> list[Problem]:
+    """An imagebot annotation on a kind that is not a workload would silently do nothing."""
+    annotations = _dig(doc, ("metadata", "annotations"))
+    if not isinstance(annotations, MappingNode):
+        return []
+    for k, _ in annotations.value:
+        if isinstance(k, ScalarNode) and str(k.value).startswith(policy_annotations.PREFIX):
+            name = scalar_text(_dig(doc, ("metadata", "name"))) or "?"
+            return [Problem(
+                "annotation",
+                f"{k.value}: imagebot reads annotations only on {', '.join(POD_TEMPLATE)}, not on a {kind}; "
+                "put an inline marker on the image value instead (image: repo:1.2.3 # imagebot: semver:^1.2)",
+                Location(pf.path, int(k.start_mark.line) + 1),
+                f"{kind}/{name}",
+            )]
+    return []
 
 
 def _workload(pf: ParsedFile, index: int, doc: MappingNode, kind: str, claimed: set[tuple[int, int]], found: Found) -> None:

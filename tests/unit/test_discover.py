@@ -118,7 +118,9 @@ def test_workloads_without_policy_and_unknown_kinds_are_left_alone(tmp_path: Pat
         "notes.txt": "imagebot.io/policy: minor\n",
     }
     found = scan(write(tmp_path, files))
-    assert found.occurrences == () and found.problems == ()
+    assert found.occurrences == ()
+    # an imagebot annotation on a kind that is not a workload would do nothing: it is reported
+    assert [(str(p.location), p.subject) for p in found.problems] == [("cm.yaml:3", "ConfigMap/?")]
     assert (found.files_scanned, found.files_parsed) == (2, 1)
 
 
