@@ -63,7 +63,8 @@ def run_cycle(
         root = ws.checkout()
 
         found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
-                              images=images, cache=discover_cache)
+                              images=images, cache=discover_cache,
+                              revision=ws.head() if discover_cache is not None else None)
         occurrences = found.occurrences
         if images is not None:
             wanted = frozenset(images)

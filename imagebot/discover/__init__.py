@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from functools import partial
 
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import kustomize, marked, workloads
-from imagebot.discover.cache import CacheSession, DiscoverCache, FileResult
+from imagebot.discover.cache import DiscoverCache, FileResult
 from imagebot.discover.files import walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
@@ -48,6 +48,7 @@ def scan(
     parse_all: bool = False,
     images: Collection[str] | None = None,
     cache: DiscoverCache | None = None,
+    revision: str | None = None,
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
 
@@ -55,16 +56,22 @@ def scan(
     ``imagebot validate`` also reports YAML errors in files that mention no policy.
     `images` (a webhook-targeted cycle): parse only files that can refer to these images.
     `cache` (the agent's, kept across cycles): files unchanged since the last scan are neither
-    read nor parsed again; the result is the same as without it.
+    read nor parsed again; the result is the same as without it. `revision` (with `cache`): the
+    Git commit `root` was just hard-reset and cleaned to; a scan at the commit of the last scan
+    then neither walks nor stats the files.
     """
     mentions = None if images is None else _mention_tokens(images, policies)
     occurrences, problems = [], []
     scanned = parsed = 0
+    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())))
+    walk_key = None if revision is None else (revision, tuple(paths), tuple(exclude))
+    known = cache.files_at(root, settings, walk_key) if cache is not None and walk_key is not None else None
     try:
-        files = list(walk(root, paths, exclude))
+        files = known if known is not None else tuple(walk(root, paths, exclude))
     except FileNotFoundError as exc:
         return Discovery((), (Problem("config", f"repository.paths: {exc.args[0]!r} does not exist in the repository"),))
-    with _session(cache, root, policies, parse_all) as session:
+    session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files)
+    with session_of as session:
         for rel in files:
             scanned += 1
             screen = partial(_screen, policies, parse_all, rel)
@@ -94,17 +101,6 @@ def _screen(policies: Mapping[str, NamedPolicy], parse_all: bool, rel: str, data
     if parse_all or worth_parsing(rel, data, bool(policies)):
         return FileResult(worth=True, data=data)
     return FileResult(worth=False)
-
-
-def _session(
-    cache: DiscoverCache | None, root: pathlib.Path, policies: Mapping[str, NamedPolicy], parse_all: bool
-) -> AbstractContextManager[CacheSession | None]:
-    """The cache's view for this scan; its settings are everything a file's result depends on
-    besides the path and the bytes."""
-    if cache is None:
-        return nullcontext()
-    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())))
-    return cache.session(root, settings)
 
 
 def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]) -> tuple[bytes, ...]:

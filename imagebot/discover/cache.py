@@ -85,6 +85,8 @@ class DiscoverCache:
         self._clock_ns = clock_ns
         self._entries: dict[str, _Entry] = {}
         self._scope: tuple[str, Hashable] | None = None
+        #: (walk key, the files the walk found) of the last scan told its Git revision.
+        self._pinned: tuple[Hashable, tuple[str, ...]] | None = None
         self._lock = threading.Lock()
         #: The last finished scan's counts.
         self.stats = CacheStats()
@@ -92,28 +94,50 @@ class DiscoverCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def files_at(self, root: os.PathLike[str] | str, settings: Hashable, walk_key: Hashable) -> tuple[str, ...] | None:
+        """The files the last scan walked, if it had the same root, settings and `walk_key`.
+
+        `walk_key` holds the Git revision the work tree was just reset to (plus `paths` and
+        `exclude`): a clean checkout of one commit has the same files with the same bytes, so
+        neither the walk nor a stat per file is needed to know them. The caller vouches that the
+        work tree is exactly that commit (the pipeline scans right after a hard reset + clean).
+        """
+        with self._lock:
+            if self._scope == (os.fspath(root), settings) and self._pinned is not None and self._pinned[0] == walk_key:
+                return self._pinned[1]
+            return None
+
     @contextmanager
-    def session(self, root: os.PathLike[str] | str, settings: Hashable) -> Iterator[CacheSession]:
-        """One scan of `root` with `settings` (everything besides path and bytes a result depends on)."""
+    def session(
+        self, root: os.PathLike[str] | str, settings: Hashable, walk_key: Hashable = None, files: tuple[str, ...] = ()
+    ) -> Iterator[CacheSession]:
+        """One scan of `root` with `settings` (everything besides path and bytes a result depends
+        on) over `files`; with a `walk_key` (see `files_at`), remembered for the next scan."""
         with self._lock:
             scope = (os.fspath(root), settings)
             if scope != self._scope:
                 self._entries.clear()
+                self._pinned = None
                 self._scope = scope
-            s = CacheSession(self._entries, scope[0], self._clock_ns() - self._racy_ns)
+            pinned = walk_key is not None and self._pinned is not None and self._pinned == (walk_key, files)
+            s = CacheSession(self._entries, scope[0], self._clock_ns() - self._racy_ns, pinned)
+            self._pinned = None  # until this scan has finished
             yield s
             for rel in self._entries.keys() - s.seen:
                 del self._entries[rel]
+            if walk_key is not None:
+                self._pinned = (walk_key, files)
             self.stats = CacheStats(s.reused, s.reread, s.evaluated, s.parsed)
 
 
 class CacheSession:
     """The cache as one scan sees it; `result()` for each file the walk yields."""
 
-    def __init__(self, entries: dict[str, _Entry], root: str, trust_before_ns: int):
+    def __init__(self, entries: dict[str, _Entry], root: str, trust_before_ns: int, pinned: bool = False):
         self._entries = entries
         self._root = root
         self._trust_before_ns = trust_before_ns
+        self._pinned = pinned  # the same commit as the last scan: every remembered result holds
         self.seen: set[str] = set()
         self.reused = self.reread = self.evaluated = self.parsed = 0
 
@@ -123,6 +147,9 @@ class CacheSession:
         self.seen.add(rel)
         path = f"{self._root}/{rel}"
         entry = self._entries.get(rel)
+        if self._pinned and entry is not None:
+            self.reused += 1
+            return entry.result
         try:
             st = os.stat(path)  # before reading: bytes read later are at least as new as this identity
             identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

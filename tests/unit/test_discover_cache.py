@@ -288,3 +288,52 @@ def test_a_file_that_vanishes_before_it_is_read_is_forgotten(tmp_path: Path):
         with pytest.raises(FileNotFoundError):
             session.result("a.yaml", screen)
     assert len(cache) == 0
+
+
+def test_a_scan_at_the_revision_of_the_last_one_neither_walks_nor_stats(tmp_path: Path):
+    """The pipeline scans right after a hard reset + clean, and names the commit: at the same
+    commit, every remembered result holds, even for files younger than the racy window."""
+    write(tmp_path, FILES)
+    cache = DiscoverCache()
+    first = scan(tmp_path, cache=cache, policies=POLICIES, revision="c1")
+    again = scan(tmp_path, cache=cache, policies=POLICIES, revision="c1")
+    assert again == first
+    assert (cache.stats.reused, cache.stats.reread, cache.stats.evaluated) == (len(FILES), 0, 0)
+    targeted = scan(tmp_path, cache=cache, policies=POLICIES, revision="c1", images=[f"{HOST}/team/web"])
+    assert targeted == fresh(tmp_path, policies=POLICIES, images=[f"{HOST}/team/web"])
+    assert cache.stats.reused == len(FILES)
+
+
+@pytest.mark.parametrize(
+    "then",
+    [{"revision": "c2"}, {"revision": None}, {"revision": "c1", "paths": ["apps"]}, {"revision": "c1", "exclude": ["values"]},
+     {"revision": "c1", "policies": {}}],
+    ids=["another commit", "no commit named", "other paths", "other exclude", "other policies"],
+)
+def test_anything_but_the_same_revision_and_settings_walks_and_checks_again(tmp_path: Path, then: dict[str, Any]):
+    write(tmp_path, FILES)
+    cache = DiscoverCache()
+    scan(tmp_path, cache=cache, policies=POLICIES, revision="c1")
+    write(tmp_path, {"apps/a.yaml": workload("a", f"{HOST}/team/alpha:1.0.9"), "apps/new.yaml": workload("n", f"{HOST}/team/beta:1.0.0")})
+    kw = {"policies": POLICIES, **then}
+    got = scan(tmp_path, cache=cache, **kw)
+    assert got == fresh(tmp_path, **{k: v for k, v in kw.items() if k != "revision"})
+    assert "apps/new.yaml" in {o.location.file for o in got.occurrences} or "apps" not in kw.get("paths", ["apps"])
+
+
+def test_git_revisions_back_and_forth(tmp_path: Path):
+    """The pipeline's use: scan right after checking out a commit, naming it."""
+    write(tmp_path, FILES)
+    git(tmp_path, "init", "-q", "-b", "main")
+    first = commit_all(tmp_path, "v1")
+    same_size_edit(tmp_path, "apps/b.yaml", "1.2.0", "1.9.0")
+    (tmp_path / "apps/a.yaml").unlink()
+    write(tmp_path, {"apps/new.yaml": workload("n", f"{HOST}/team/beta:1.0.0")})
+    second = commit_all(tmp_path, "v2")
+    cache = DiscoverCache()
+    for rev in (first, first, second, second, first, second):
+        git(tmp_path, "checkout", "-q", "-f", rev)
+        git(tmp_path, "clean", "-q", "-ffdx")
+        for images in (None, [f"{HOST}/team/beta"], [f"{HOST}/team/alpha"]):
+            got = scan(tmp_path, cache=cache, policies=POLICIES, images=images, revision=rev)
+            assert got == fresh(tmp_path, policies=POLICIES, images=images), (rev, images)
