@@ -228,7 +228,7 @@ class _Builder:
         ]
 
     def deployment(self, f: _Lines, path: str, name: str, kind: str = "Deployment", tag: str = "workload") -> None:
-        f.add(f"apiVersion: apps/v1", f"kind: {kind}", "metadata:", f"  name: {name}", "  labels:",
+        f.add("apiVersion: apps/v1", f"kind: {kind}", "metadata:", f"  name: {name}", "  labels:",
               f"    app.kubernetes.io/name: {name}")
         at, since = len(f.lines), len(self.references)
         f.add("spec:", f"  replicas: {self.rng.randint(1, 5)}", "  selector:", "    matchLabels:",
@@ -374,7 +374,7 @@ def imagebot_config(mono: Monorepo, repo_url: str, cache_dir: Path) -> dict[str,
     }
 
 
-def seed_registry(reg: "RegistryServer", repos: list[RepoTags], *, workers: int = 8) -> None:
+def seed_registry(reg: RegistryServer, repos: list[RepoTags], *, workers: int = 8) -> None:
     """Push every tag of every repository into a running registry over its HTTP API, fast: the
     blobs go into the first repository once and are mounted into the others; then one manifest
     PUT per tag, from `workers` threads each with its own keep-alive session."""

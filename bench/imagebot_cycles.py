@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from imagebot import pipeline  # noqa: E402
-from imagebot.config.load import load  # noqa: E402
-from imagebot.model import CycleResult  # noqa: E402
+from imagebot import pipeline
+from imagebot.config.load import load
+from imagebot.model import CycleResult
 
 
 def take(proxy: str) -> dict[str, object]:

@@ -22,6 +22,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 from urllib.parse import urlsplit
 
 TAKE_PATH = "/__bench__/take"
@@ -163,7 +164,7 @@ class CountingProxy:
             counts, self._counts = self._counts, Counts()
         return counts
 
-    def start(self) -> "CountingProxy":
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -171,7 +172,7 @@ class CountingProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "CountingProxy":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -46,7 +46,7 @@ def install(cache: Path) -> Install:
             (cache / "package.json").write_text('{"name": "imagebot-bench-renovate", "private": true}\n')
         proc = subprocess.run(
             [npm, "install", "--no-audit", "--no-fund", f"renovate@{VERSION}", f"node@{NODE_VERSION}"],
-            cwd=cache, capture_output=True, text=True,
+            cwd=cache, capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0 or not (node.exists() and script.exists()):
             raise RenovateUnavailable(f"npm install renovate@{VERSION} node@{NODE_VERSION} failed:\n{proc.stderr[-2000:]}")

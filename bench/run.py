@@ -30,19 +30,26 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(ROOT))
 
-from bench import renovate  # noqa: E402
-from bench.compare import compare  # noqa: E402
-from bench.generate import DEFAULT_TAGS, Monorepo, generate, imagebot_config, repo_tags, seed_registry  # noqa: E402
-from bench.measure import CommandFailed, Sample, run, summarize  # noqa: E402
-from bench.proxy import CountingProxy  # noqa: E402
-from tests.support.gitrepo import git, make_remote  # noqa: E402
-from tests.support.registry import RegistryServer, registry_available  # noqa: E402
+from bench import renovate
+from bench.compare import compare
+from bench.generate import (
+    DEFAULT_TAGS,
+    Monorepo,
+    generate,
+    imagebot_config,
+    repo_tags,
+    seed_registry,
+)
+from bench.measure import CommandFailed, Sample, run, summarize
+from bench.proxy import CountingProxy
+from tests.support.gitrepo import git, make_remote
+from tests.support.registry import RegistryServer, registry_available
 
 SIZES: dict[str, tuple[int, int]] = {"small": (200, 20), "medium": (2_000, 200), "large": (10_000, 1_000)}
 SMOKE = (24, 4)
@@ -105,7 +112,7 @@ class Registry:
         self.server = RegistryServer(work / "registry-run", extra_config={
             "storage": {"filesystem": {"rootdirectory": str(self.data)}, "delete": {"enabled": True}}})
 
-    def __enter__(self) -> "Registry":
+    def __enter__(self) -> Self:
         self.data.mkdir(parents=True, exist_ok=True)
         self.server.start()
         return self
@@ -388,7 +395,7 @@ def table(results: list[dict[str, Any]]) -> str:
         if "lookup_s" in rn:
             rows.append(["", "Renovate lookup phase", f"{rn['lookup_s']:.2f}", "", "", "", ""])
     widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
-    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))
     out = [line(head), "-+-".join("-" * w for w in widths), *map(line, rows), ""]
     for res in results:
         label = f"{res['size']} ({res['N']:,}, {res['M']:,})"
@@ -504,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: SKIPPING Renovate: {e}", file=sys.stderr)
     env = clean_env(work)
     results = []
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     with Registry(work, args.tags, args.seed) as reg:
         seeded = reg.ensure(max(m for _, _, m in sizes))
         if seeded:
@@ -521,14 +528,14 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "imagebot": _imagebot_version(),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=ROOT, capture_output=True,
                                  text=True).stdout.strip(),
         "renovate": inst.version if inst else why,
         "runs": args.runs,
         "tags_per_repository": args.tags,
         "seed": args.seed,
         "results": results,
-        "targets": {TARGETS_SIZE: targets(r) for r in results if r["size"] == TARGETS_SIZE},
+        "targets": {r["size"]: targets(r) for r in results if r["size"] == TARGETS_SIZE},
     }
     text = table(results)
     print(text)
