@@ -56,12 +56,17 @@ def ordered(changes: Sequence[Change]) -> list[Change]:
 
 
 def version_of(ref: str) -> str:
-    """The tag (or short digest) of an image reference: 'ghcr.io/o/app:1.2@sha256:ab..' -> '1.2'."""
+    """The tag and short digest of an image reference: 'ghcr.io/o/app:1.2' -> '1.2',
+    'ghcr.io/o/app:1.2@sha256:abcdef012345…' -> '1.2@sha256:abcdef012345'. The digest is kept
+    because a digest-only update (policy `digest`, a rebuilt tag) is a different proposal: a
+    pull request closed for one build must not look like the same update as the next build."""
     name, _, digest = ref.partition("@")
     last = name.rsplit("/", 1)[-1]
+    short = digest[:19]
     if ":" in last:
-        return last.rsplit(":", 1)[1]
-    return digest[:19] if digest else ref
+        tag = last.rsplit(":", 1)[1]
+        return f"{tag}@{short}" if digest else tag
+    return short if digest else ref
 
 
 def summary(changes: Sequence[Change], where: str = "") -> str:

@@ -18,7 +18,7 @@ API = change("apps/api.yaml", "ghcr.io/org/api", "2.0.0", "2.1.0")
         ("ghcr.io/org/app:1.2.3", "1.2.3"),
         ("127.0.0.1:5000/app:v2", "v2"),
         ("127.0.0.1:5000/app@sha256:" + "a" * 64, "sha256:aaaaaaaaaaaa"),
-        ("ghcr.io/org/app:1.2@sha256:" + "b" * 64, "1.2"),
+        ("ghcr.io/org/app:1.2@sha256:" + "b" * 64, "1.2@sha256:bbbbbbbbbbbb"),
     ],
 )
 def test_version_of(ref: str, version: str):
