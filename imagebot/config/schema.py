@@ -108,6 +108,18 @@ class RegistrySettings(_Model):
     max_tag_pages: int = Field(100, ge=1, description="Give up (skip with a reason) past this many tag-list pages.")
     timeout: float = Field(15.0, gt=0, description="Seconds per request.")
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        # Settings are matched to images by host; a URL would silently match none of them.
+        scheme, sep, rest = v.partition("://")
+        if sep:
+            plain = " (for plain HTTP add insecure: true)" if scheme.lower() == "http" else ""
+            raise ValueError(f"{v!r}: write the host[:port] without the scheme, e.g. {rest.split('/')[0]!r}{plain}")
+        if "/" in v:
+            raise ValueError(f"{v!r}: write the host[:port] without a path, e.g. {v.split('/')[0]!r}")
+        return v
+
     @field_validator("platforms")
     @classmethod
     def _platforms(cls, v: tuple[str, ...]) -> tuple[str, ...]:

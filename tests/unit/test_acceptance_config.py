@@ -44,3 +44,26 @@ def test_bad_policy_alone_names_its_line() -> None:
         load_text('repository: {url: /x}\npolicies:\n  api: {image: ghcr.io/o/api, policy: "semver:^^1"}\n', "c.yaml")
     (problem,) = e.value.problems
     assert problem.startswith("policies.api: policy 'semver:^^1': invalid semver constraint") and problem.endswith("(line 3)")
+
+
+@pytest.mark.parametrize(
+    ("host", "hint"),
+    [
+        ("https://ghcr.io", "without the scheme"),
+        ("http://127.0.0.1:5000", "insecure: true"),
+        ("ghcr.io/org", "without a path"),
+        ("ghcr.io/", "without a path"),
+    ],
+)
+def test_a_registry_host_with_a_scheme_or_path_is_a_config_error(host: str, hint: str) -> None:
+    """Found by using imagebot: `host: https://ghcr.io` was accepted and then matched no image,
+    so its credentials were silently never used (the registry answered 401 to anonymous)."""
+    with pytest.raises(ConfigError) as e:
+        load_text(f"repository: {{url: /x}}\nregistries:\n  - host: {host}\n    username: bot\n", "c.yaml")
+    (problem,) = e.value.problems
+    assert problem.startswith("registries[0].host:") and hint in problem and problem.endswith("(line 3)"), problem
+
+
+def test_plain_hosts_are_accepted() -> None:
+    cfg = load_text("repository: {url: /x}\nregistries: [{host: ghcr.io}, {host: '127.0.0.1:5000'}, {host: localhost}, {host: '[::1]:5000'}]\n")
+    assert [r.host for r in cfg.registries] == ["ghcr.io", "127.0.0.1:5000", "localhost", "[::1]:5000"]
