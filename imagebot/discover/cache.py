@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 from imagebot.model import Occurrence, Problem
 
-__all__ = ["DiscoverCache", "FileResult", "CacheStats"]
+__all__ = ["CacheStats", "DiscoverCache", "FileResult"]
 
 
 @dataclass(frozen=True)

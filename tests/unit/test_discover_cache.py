@@ -284,9 +284,8 @@ def test_a_file_that_vanishes_before_it_is_read_is_forgotten(tmp_path: Path):
         assert session.result("a.yaml", screen).data.startswith(b"apiVersion")
     assert len(cache) == 1
     (tmp_path / "a.yaml").unlink()
-    with cache.session(tmp_path, "settings") as session:
-        with pytest.raises(FileNotFoundError):
-            session.result("a.yaml", screen)
+    with cache.session(tmp_path, "settings") as session, pytest.raises(FileNotFoundError):
+        session.result("a.yaml", screen)
     assert len(cache) == 0
 
 
