@@ -18,7 +18,7 @@ from tests.support.fake_github import FakeGitHub
 A, B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
 
-def test_a_closed_digest_update_does_not_block_the_next_digest(tmp_path: Path, fake: FakeGitHub) -> None:
+def test_a_closed_digest_update_does_not_block_the_next_digest(tmp_path: Path, fake: FakeGitHub) -> None:  # noqa: F811
     cfg, cache = config(fake), tmp_path / "cache"
     cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", f"1.0.0@{A}", policy="digest"))
     [first] = fake.open_pulls(REPO)
