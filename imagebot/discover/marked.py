@@ -19,11 +19,17 @@ from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, line_comment, scalars
 from imagebot.errors import ReferenceError_
 from imagebot.model import FieldKind, Location, PolicySpec, Problem
+from imagebot.policy.tags import KEYWORDS, is_commit_hash
 
 
 #: A value with no registry, path, tag or digest that starts like a version: `1.0.0`, `v2.3`.
-#: As a reference it would be the Docker Hub image `library/1.0.0`, which nobody means.
+#: As a reference it would be the Docker Hub image `library/1.0.0`, which nobody means (nor
+#: `library/latest` or `library/a1b2c3d`: moving names and commit hashes are tags too).
 _BARE_TAG = re.compile(r"v?\d[^/:@]*$")
+
+
+def _bare_tag(value: str) -> bool:
+    return bool(_BARE_TAG.match(value)) or value in KEYWORDS or is_commit_hash(value)
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,7 @@ def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, fou
             if not isinstance(result, Problem):
                 found.claimed.add((result.location.line, result.location.column))
         return
-    if _BARE_TAG.match(scalar.value):
+    if _bare_tag(scalar.value):
         hint = '# {"$imagebot": "NAME:tag"} with a config policy NAME'
         found.problems.append(Problem("marker", f"{scalar.value!r} looks like a tag, not an image reference: an inline marker needs name:tag; for a field that holds only the tag use {hint}", pf.location(scalar.node), f"{pf.path} {scalar.path}"))
         return

@@ -60,11 +60,12 @@ def test_inline_marker_on_newtag_governs_the_kustomization_entry(tmp_path: Path)
 
 def test_inline_marker_on_a_bare_tag_elsewhere_is_a_problem_not_a_docker_hub_lookup(tmp_path: Path) -> None:
     _write(tmp_path, "values.yaml", "image:\n  repository: ghcr.io/org/app\n  tag: 1.0.0 # imagebot: semver:^1\n"
-                                    "other: v2.3 # imagebot: minor\nfine: nginx:1.25 # imagebot: minor\n")
+                                    "other: v2.3 # imagebot: minor\nfine: nginx:1.25 # imagebot: minor\n"
+                                    "moving: latest # imagebot: semver:^1\nbuild: a1b2c3d # imagebot: semver:^1\nplain: nginx # imagebot: minor\n")
     found = scan(tmp_path)
-    assert [o.value for o in found.occurrences] == ["nginx:1.25"]
+    assert [o.value for o in found.occurrences] == ["nginx:1.25", "nginx"]
     problems = sorted(found.problems, key=lambda p: p.location.line)
-    assert [str(p.location) for p in problems] == ["values.yaml:3:8", "values.yaml:4:8"]
+    assert [str(p.location) for p in problems] == ["values.yaml:3:8", "values.yaml:4:8", "values.yaml:6:9", "values.yaml:7:8"]
     for p in problems:
         assert "looks like a tag" in p.message and '"$imagebot"' in p.message, p.message
 
