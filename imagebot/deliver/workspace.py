@@ -217,11 +217,15 @@ class GitWorkspace:
 
     def remote_branches(self, prefix: str) -> dict[str, str]:
         """Fetched remote branches under `prefix` -> tip sha."""
-        out = self.run("for-each-ref", "--format=%(refname)%09%(objectname)", f"refs/remotes/origin/{prefix}*")
+        # Listed whole and filtered here: in for-each-ref patterns `*` stops at a slash, and
+        # branch names (imagebot/apps/web.yaml) have slashes.
+        out = self.run("for-each-ref", "--format=%(refname)%09%(objectname)", "refs/remotes/origin/")
         result = {}
         for line in out.splitlines():
             ref, _, sha = line.partition("\t")
-            result[ref[len("refs/remotes/origin/") :]] = sha
+            name = ref[len("refs/remotes/origin/") :]
+            if name.startswith(prefix) and name != "HEAD":
+                result[name] = sha
         return result
 
     def author_email(self, rev: str) -> str:
