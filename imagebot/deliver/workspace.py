@@ -244,7 +244,11 @@ class GitWorkspace:
     # --- writing -------------------------------------------------------------------------
     def commit(self, paths: list[str], message: str) -> str | None:
         """Commit `paths` as the bot (signed when configured). None when nothing changed."""
-        if not paths or not self.run("status", "--porcelain", "--untracked-files=no", "--", *paths):
+        # Paths and message go through files, not argv: a cycle of thousands of changes would
+        # exceed the kernel's limit for one argument (E2BIG).
+        wanted = set(paths)
+        status = self.run("status", "--porcelain", "-z", "--untracked-files=no")
+        if not wanted or not any(entry[3:] in wanted for entry in status.split("\0") if entry):
             return None
         d = self.cfg.delivery
         ident = {
@@ -258,7 +262,12 @@ class GitWorkspace:
             signing = (("commit.gpgsign", "true"), ("gpg.format", "ssh" if d.sign == "ssh" else "openpgp"))
             if d.signing_key:
                 signing += (("user.signingkey", d.signing_key),)
-        self.run("commit", "-q", "--no-verify", "-m", message, "--", *paths, config=signing, env=ident)
+        scratch = self.root / ".git" / "imagebot"
+        scratch.mkdir(exist_ok=True)
+        (scratch / "message").write_text(message, encoding="utf-8")
+        (scratch / "paths").write_bytes(b"\0".join(p.encode() for p in paths))
+        self.run("commit", "-q", "--no-verify", "-F", str(scratch / "message"),
+                 f"--pathspec-from-file={scratch / 'paths'}", "--pathspec-file-nul", config=signing, env=ident)
         return self.head()
 
     @network_retry
