@@ -8,16 +8,18 @@ policy) becomes that image's skip reason; it never aborts the others.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from imagebot.errors import ImagebotError, PolicyError
 from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem, Resolution, Target
 from imagebot.policy import Choice, Policy, compile_spec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class TagListing(Protocol):
@@ -48,13 +50,25 @@ def resolve(
     occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8
 ) -> tuple[Resolution, ...]:
     """Decide a target for every occurrence. A NAME field shares its image's listing; plan
-    leaves it alone unless a named policy points it at another image."""
+    leaves it alone unless a named policy points it at another image.
+
+    Registry work is batched: tag lists first (concurrently, once per repository), then the
+    policies choose (once per distinct image, policy and current tag), then the platform checks
+    and digests those choices need (concurrently, once per image and tag).
+    """
     candidates = list(occurrences)
     policies, bad = _compile_all(o.policy for o in candidates)
 
     wanted = sorted({o.image for o in candidates if o.policy not in bad})
     listings = _list_all(wanted, source, workers)
-    digests = _DigestMemo(source)
+    chooser = _Chooser(policies, listings)
+    platforms = _Memo(source.missing_platforms)
+    digests = _Memo(source.digest)
+
+    # Warm the memos concurrently with what the decisions below will almost always ask.
+    first = [(occ, chooser(occ)) for occ in candidates if occ.policy not in bad and listings[occ.image].error is None]
+    _warm(platforms, {(o.image, c.chosen) for o, c in first if c.chosen and c.chosen != o.tag}, workers)
+    _warm(digests, {(o.image, c.chosen) for o, c in first if c.chosen and _needs_digest(o, policies[o.policy])}, workers)
 
     out: list[Resolution] = []
     for occ in candidates:
@@ -62,8 +76,28 @@ def resolve(
             problem = Problem("policy", str(bad[occ.policy]), occ.location, occ.subject)
             out.append(Resolution(occ, None, f"invalid policy: {bad[occ.policy]}", problem))
             continue
-        out.append(_decide(occ, policies[occ.policy], listings[occ.image], digests, source))
+        out.append(_decide(occ, policies[occ.policy], listings[occ.image], chooser, digests, platforms))
     return tuple(out)
+
+
+def _needs_digest(occ: Occurrence, policy: Policy) -> bool:
+    """The policy follows digests, or the reference already pins one (a new tag under an old
+    digest would be a wrong pin), or the field is a digest."""
+    return policy.needs_digest or bool(occ.digest) or occ.field is FieldKind.DIGEST
+
+
+class _Chooser:
+    """policy.choose, once per (policy, image, current tag): many workloads share all three."""
+
+    def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed]):
+        self._policies, self._listings = policies, listings
+        self._memo: dict[tuple[PolicySpec, str, str | None], Choice] = {}
+
+    def __call__(self, occ: Occurrence) -> Choice:
+        key = (occ.policy, occ.image, occ.tag)
+        if key not in self._memo:
+            self._memo[key] = self._policies[occ.policy].choose(self._listings[occ.image].tags, occ.tag)
+        return self._memo[key]
 
 
 def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy], dict[PolicySpec, PolicyError]]:
@@ -94,28 +128,53 @@ def _list_all(images: Sequence[str], source: TagSource, workers: int) -> dict[st
         return dict(zip(images, pool.map(one, images)))
 
 
-class _DigestMemo:
-    """One manifest HEAD per (image, tag) per cycle."""
+class _Memo:
+    """A registry call made once per (image, tag) per cycle; its result or its error is kept."""
 
-    def __init__(self, source: TagSource):
-        self._source = source
-        self._memo: dict[tuple[str, str], str | ImagebotError] = {}
+    def __init__(self, fn: Callable[[str, str], T]):
+        self._fn = fn
+        self._memo: dict[tuple[str, str], T | ImagebotError] = {}
+        self._lock = threading.Lock()
 
-    def __call__(self, image: str, tag: str) -> str:
+    def __call__(self, image: str, tag: str) -> T:
         key = (image, tag)
-        if key not in self._memo:
+        with self._lock:
+            known = key in self._memo
+        if not known:
             try:
-                self._memo[key] = self._source.digest(image, tag)
+                value: T | ImagebotError = self._fn(image, tag)
             except ImagebotError as e:
-                self._memo[key] = e
+                value = e
+            with self._lock:
+                self._memo.setdefault(key, value)
         value = self._memo[key]
         if isinstance(value, ImagebotError):
             raise value
         return value
 
 
+def _warm(memo: _Memo, keys: set[tuple[str, str]], workers: int) -> None:
+    def one(key: tuple[str, str]) -> None:
+        try:
+            memo(*key)
+        except ImagebotError:
+            pass  # kept in the memo; the decision that needs it reports it
+
+    if len(keys) <= 1 or workers <= 1:
+        for key in keys:
+            one(key)
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(keys)), thread_name_prefix="resolve") as pool:
+        list(pool.map(one, sorted(keys)))
+
+
 def _decide(
-    occ: Occurrence, policy: Policy, listed: _Listed, digest_of: Callable[[str, str], str], source: TagSource
+    occ: Occurrence,
+    policy: Policy,
+    listed: _Listed,
+    choose: Callable[[Occurrence], Choice],
+    digest_of: Callable[[str, str], str],
+    platforms_of: Callable[[str, str], tuple[str, ...]],
 ) -> Resolution:
     if listed.error is not None:
         e = listed.error
@@ -125,13 +184,13 @@ def _decide(
         problem = Problem("policy", "a digest field needs a tag to follow (no tag field or tag in the reference)", occ.location, occ.subject)
         return Resolution(occ, None, problem.message, problem)
 
-    choice = policy.choose(listed.tags, occ.tag)
+    choice = choose(occ)
     if choice.chosen is None:
         return Resolution(occ, None, choice.reason, stale_age=listed.stale_age)
     chosen, reason = choice.chosen, choice.reason
     if chosen != occ.tag:
         try:
-            chosen, reason = _covering_platforms(occ, choice, source)
+            chosen, reason = _covering_platforms(occ, choice, platforms_of)
         except ImagebotError as e:
             problem = Problem("registry", f"platforms of {occ.image}:{chosen}: {e}", occ.location, occ.subject, temporary=e.temporary)
             return Resolution(occ, None, problem.message, problem, listed.stale_age)
@@ -161,7 +220,9 @@ def _decide(
 PLATFORM_FALLBACKS = 5
 
 
-def _covering_platforms(occ: Occurrence, choice: Choice, source: TagSource) -> tuple[str | None, str]:
+def _covering_platforms(
+    occ: Occurrence, choice: Choice, platforms_of: Callable[[str, str], tuple[str, ...]]
+) -> tuple[str | None, str]:
     """The best candidate newer than the current tag that provides every required platform.
 
     A tag built for fewer platforms than the workload runs on would break the rollout, so it is
@@ -172,7 +233,7 @@ def _covering_platforms(occ: Occurrence, choice: Choice, source: TagSource) -> t
     for tag in ranked[:PLATFORM_FALLBACKS]:
         if tag == occ.tag:
             break
-        missing = source.missing_platforms(occ.image, tag)
+        missing = platforms_of(occ.image, tag)
         if not missing:
             if not lacking:
                 return tag, choice.reason
