@@ -20,7 +20,7 @@ from functools import partial
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import kustomize, marked, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult
-from imagebot.discover.files import walk, worth_parsing
+from imagebot.discover.files import missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
@@ -66,10 +66,8 @@ def scan(
     settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())))
     walk_key = None if revision is None else (revision, tuple(paths), tuple(exclude))
     known = cache.files_at(root, settings, walk_key) if cache is not None and walk_key is not None else None
-    try:
-        files = known if known is not None else tuple(walk(root, paths, exclude))
-    except FileNotFoundError as exc:
-        return Discovery((), (Problem("config", f"repository.paths: {exc.args[0]!r} does not exist in the repository"),))
+    files = known if known is not None else tuple(walk(root, paths, exclude))
+    problems += [Problem("config", f"repository.paths: {p!r} does not exist in the repository") for p in missing(root, paths)]
     session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files)
     with session_of as session:
         for rel in files:

@@ -33,17 +33,22 @@ def excluded(rel: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(p, pat) for pat in patterns for p in prefixes)
 
 
+def missing(root: pathlib.Path, paths: Sequence[str]) -> list[str]:
+    """The entries of `paths` that do not exist in the checkout."""
+    return [p for p in paths if p and not (root / p).exists()]
+
+
 def walk(root: pathlib.Path, paths: Sequence[str], exclude: Sequence[str]) -> Iterator[str]:
     """Repo-relative POSIX paths of candidate manifest files, sorted, each once.
 
     `.git` folders and symbolic links are skipped (a link could lead out of the checkout).
-    A missing entry of `paths` raises FileNotFoundError naming it.
+    A missing entry of `paths` is skipped (see :func:`missing`); the others are still walked.
     """
     seen: set[str] = set()
     for start in paths or ("",):
         base = root / start if start else root
         if not base.exists():
-            raise FileNotFoundError(start)
+            continue
         if base.is_file():
             rel = pathlib.PurePath(start).as_posix()
             if rel not in seen and not base.is_symlink() and not excluded(rel, exclude):
