@@ -42,11 +42,12 @@ test: system-deps venv
 test-fast: venv
 	$(PY) -m pytest -q -x -m 'not slow'
 
+# (200, 20) and (2,000, 200) side by side with Renovate (npm); add `--sizes large` for (10,000, 1,000).
 bench: system-deps venv
-	$(PY) bench/run.py
+	$(PY) bench/run.py --sizes small,medium
 
 bench-smoke: system-deps venv
-	$(PY) bench/run.py --smoke
+	$(PY) bench/run.py --smoke --no-renovate
 
 # Regenerate config/imagebot.schema.json from the code (a test fails when it is stale).
 schema: venv

@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from imagebot import pipeline
+from imagebot.discover import DiscoverCache
 from imagebot.config.load import load
 from imagebot.model import CycleResult
 
@@ -53,13 +54,14 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load(args.config)
     client = pipeline.new_registry_client(cfg)
+    discover_cache = DiscoverCache()  # the agent keeps one across cycles, as imagebot run does
     cycles = []
     first: CycleResult | None = None
     take(args.proxy)
     try:
         for i in range(args.cycles + 1):
             t0, c0 = time.monotonic(), sum(os.times()[:4])
-            result = pipeline.run_cycle(cfg, registry=client)
+            result = pipeline.run_cycle(cfg, registry=client, discover_cache=discover_cache)
             wall, cpu = time.monotonic() - t0, sum(os.times()[:4]) - c0  # git children included
             first = first or result
             d = result.delivery
