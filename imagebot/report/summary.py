@@ -68,7 +68,8 @@ def text(result: CycleResult, *, diff: bool = True) -> str:
     if result.problems:
         out.append("")
         out.append(f"Problems ({len(result.problems)}):")
-        out += [f"  {p}" + (" (temporary)" if p.temporary else "") for p in result.problems]
+        by_place = sorted(result.problems, key=lambda p: (p.location.file, p.location.line) if p.location else ("", 0))
+        out += [f"  {p}" + (" (temporary)" if p.temporary else "") for p in by_place]
     d = result.delivery
     if d is not None:
         out.append("")
