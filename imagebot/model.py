@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from imagebot.errors import EXIT_OK, EXIT_PARTIAL
+
 
 class FieldKind(StrEnum):
     """What the edited YAML scalar holds."""
@@ -215,6 +217,4 @@ class CycleResult:
 
     @property
     def exit_code(self) -> int:
-        from imagebot.errors import EXIT_OK, EXIT_PARTIAL
-
         return EXIT_PARTIAL if self.problems else EXIT_OK

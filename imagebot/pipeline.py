@@ -15,6 +15,7 @@ from imagebot import apply, discover
 from imagebot import plan as planner
 from imagebot.config.schema import Config
 from imagebot.deliver import GitWorkspace, make_deliverer
+from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ImagebotError
 from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
@@ -113,7 +114,7 @@ def run_cycle(
     return result
 
 
-def preview(cfg: Config, result: CycleResult, workspace: GitWorkspace | None = None) -> object:
+def preview(cfg: Config, result: CycleResult, workspace: GitWorkspace | None = None) -> DeliveryPreview:
     """What `run` would deliver for a dry-run result: branch, commit message or PRs."""
     ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
     return make_deliverer(cfg, ws).preview(result.plan, result.rendered)

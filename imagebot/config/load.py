@@ -15,7 +15,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from imagebot.config.schema import Config, NamedPolicy
-from imagebot.errors import ConfigError
+from imagebot.errors import ConfigError, PolicyError
+from imagebot.policy import compile_spec
 
 DEFAULT_PATH = "imagebot.yaml"
 ENV_VAR = "IMAGEBOT_CONFIG"
@@ -115,10 +116,6 @@ def _policy_problems(data: Any) -> list[str]:
     policies = data.get("policies")
     if not isinstance(policies, dict):
         return []
-    from imagebot.errors import PolicyError
-    from imagebot.model import PolicySpec
-    from imagebot.policy import compile_spec  # policy sits below config in the layering
-
     problems = []
     for key, raw in policies.items():
         try:
@@ -126,7 +123,7 @@ def _policy_problems(data: Any) -> list[str]:
         except ValidationError:
             continue
         try:
-            compile_spec(PolicySpec(p.policy, p.tag_filter, p.extract, p.exclude, p.prerelease, p.pin_digest))
+            compile_spec(p.spec())
         except PolicyError as e:
             line = _line_of(data, ("policies", key))
             problems.append(f"policies.{key}: {e}" + (f" (line {line})" if line else ""))

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from imagebot.model import PolicySpec
+
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(h|m|s|ms))+\s*$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -139,6 +141,10 @@ class NamedPolicy(_Model):
     exclude: str | None = None
     prerelease: bool = False
     pin_digest: bool = Field(False, alias="pin-digest")
+
+    def spec(self, source: str = "") -> PolicySpec:
+        """This policy as the PolicySpec every stage after config reads."""
+        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source)
 
 
 class LeaderElection(_Model):

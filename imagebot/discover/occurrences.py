@@ -97,15 +97,7 @@ def no_digest_field(policy: PolicySpec, add: str) -> str | None:
 
 def named_spec(named: NamedPolicy, source: str) -> PolicySpec:
     """A config policy as the PolicySpec every stage after discover reads."""
-    return PolicySpec(
-        policy=named.policy,
-        tag_filter=named.tag_filter,
-        extract=named.extract,
-        exclude=named.exclude,
-        prerelease=named.prerelease,
-        pin_digest=named.pin_digest,
-        source=source,
-    )
+    return named.spec(source)
 
 
 def policy_image(name: str, named: NamedPolicy) -> str:

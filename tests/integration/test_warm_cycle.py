@@ -19,28 +19,12 @@ from imagebot.discover import DiscoverCache
 from imagebot.model import CycleResult
 from imagebot.registry import RegistryClient
 from imagebot.report.metrics import Metrics
+from tests.support.manifests import deployment as workload
 from tests.support.cli import write_config
 from tests.support.gitrepo import clone, git, make_remote, show, write_files
 from tests.support.registry import RegistryServer, registry_available
 
 pytestmark = pytest.mark.skipif(not registry_available(), reason="docker-registry is not installed")
-
-
-def workload(name: str, image: str, policy: str = "semver:^1.0") -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  annotations:
-    imagebot.io/policy: "{policy}"
-spec:
-  template:
-    spec:
-      containers:
-        - name: app
-          image: {image}
-"""
 
 
 def seed(host: str) -> dict[str, str]:

@@ -15,26 +15,10 @@ from imagebot.config.schema import NamedPolicy
 from imagebot.discover import DiscoverCache, scan
 from imagebot.discover.cache import FileResult
 from imagebot.model import Discovery
+from tests.support.manifests import deployment as workload
 from tests.support.gitrepo import commit_all, git
 
 HOST = "registry.example.com"
-
-
-def workload(name: str, image: str, policy: str = "semver:^1.0") -> str:
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  annotations:
-    imagebot.io/policy: "{policy}"
-spec:
-  template:
-    spec:
-      containers:
-        - name: app
-          image: {image}
-"""
 
 
 FILES = {
