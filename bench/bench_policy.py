@@ -38,25 +38,34 @@ def make_tags(n: int, seed: int = 3) -> list[str]:
 
 def measure(label: str, policy: str, tags: list[str], current: str | None, runs: int, **options: object) -> float:
     """CPU time of one decision, best of `runs`: cold (first sight of these tags, parse caches
-    empty) and warm (an agent's next cycle). Best-of, because a shared machine only adds noise."""
+    empty) and warm (an agent's next cycle). Best-of, because a shared machine only adds noise.
+    A decision is what a cycle uses: the chosen tag, the candidates and the one-line reason with
+    its counts; the reason for each rejected tag is written only when read (`+reasons`: what
+    `policy test --explain` / `--json` add)."""
     compiled = compile_spec(PolicySpec(policy, **options))  # type: ignore[arg-type]
-    cold, warm = [], []
+    cold, warm, explain = [], [], []
     for _ in range(runs):
         clear_caches()
         for times in (cold, warm):
             cpu = time.process_time()
             choice = compiled.choose(tags, current)
             times.append(time.process_time() - cpu)
+        cpu = time.process_time()
+        reasons = [r.reason for r in choice.rejected]  # what --explain and --json add
+        explain.append(time.process_time() - cpu)
     print(f"{label:<48} cold {min(cold) * 1000:5.0f} ms  warm {min(warm) * 1000:5.0f} ms  "
-          f"chosen={choice.chosen!s:<15} candidates={len(choice.candidates)}")
+          f"+reasons {min(explain) * 1000:4.0f} ms  chosen={choice.chosen!s:<15} "
+          f"candidates={len(choice.candidates)} rejected={len(reasons)}")
     return min(cold)
 
 
 def clear_caches() -> None:
-    from imagebot.policy import semver, tags
+    from imagebot.policy import filters, semver, tags
 
     semver._parsed.clear()
     tags._parsed.clear()
+    tags._semvers.clear()
+    filters._memos.clear()
 
 
 def calibrate() -> float:

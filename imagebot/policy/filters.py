@@ -119,3 +119,27 @@ class Deadline:
             return TimeoutError(
                 f"{shown(pattern.pattern)} took longer than {MATCH_TIMEOUT * 1000:g}ms on this tag (catastrophic pattern?)"
             )
+
+
+#: What a pattern made of a tag, other than the text to rank: these two are final, a timeout is not.
+EXCLUDED = ("excluded",)
+UNMATCHED = ("not matching tag-filter",)
+_MEMO_MAX = 1 << 18
+_memos: dict[tuple[str | None, str | None, str | None], dict[str, str | tuple[str]]] = {}
+
+
+def memo(tag_filter: str | None, exclude: str | None, extract: str | None) -> dict[str, str | tuple[str]]:
+    """Each tag's outcome under these patterns: the text to rank, EXCLUDED or UNMATCHED.
+
+    Shared by every policy with the same patterns and kept across cycles, as the version parse
+    caches are: an agent meets the same tags every cycle, and a search under a time budget costs
+    a few microseconds a tag. (Emptied when full; timeouts are never stored.)
+    """
+    key = (tag_filter, exclude, extract)
+    found = _memos.get(key)
+    if found is None or len(found) >= _MEMO_MAX:
+        if len(_memos) >= 256:
+            _memos.clear()
+        found = _memos[key] = {}
+    return found
+

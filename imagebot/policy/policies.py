@@ -12,47 +12,79 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 
 from imagebot.errors import PolicyError
 from imagebot.model import PolicySpec
-from imagebot.policy.choice import Choice, Rejected
-from imagebot.policy.filters import COSIGN_SUFFIXES, Deadline, Template, compile_pattern, shown
-from imagebot.policy.semver import Constraints, SemverError, Version, parse_version
+from imagebot.policy.choice import Choice, Rejected, Rejections
+from imagebot.policy.filters import (
+    COSIGN_SUFFIXES,
+    EXCLUDED,
+    UNMATCHED,
+    Deadline,
+    Template,
+    compile_pattern,
+    memo,
+    shown,
+)
+from imagebot.policy.semver import (
+    PRERELEASE_FAILURE,
+    Constraints,
+    SemverError,
+    parse_version,
+)
 from imagebot.policy.tags import DockerTag, not_a_version
 
-_COSIGN_SUFFIXES = COSIGN_SUFFIXES
-_COSIGN_REJECTION = ("cosign artefacts", "cosign signature/attestation/SBOM tag (always excluded)")
+_COSIGN = "cosign artefacts"
+_COSIGN_REASON = "cosign signature/attestation/SBOM tag (always excluded)"
 #: What Go's strconv.ParseFloat reads in tags that are numbers (no hex floats, inf or nan).
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _KINDS = "semver:<constraint>, major, minor, patch, alphabetical[:asc|desc], numerical[:asc|desc] or digest"
 
 
-@dataclass
+def _always(reason: str) -> Callable[[str], str]:
+    return lambda _value: reason
+
+
 class _Tally:
-    """Rejections, with a category each for the one-line summary."""
+    """The rejected tags of one decision, by category (the one-line summary counts them).
 
-    rejected: list[Rejected] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    #: Each tag's position in the input, to report rejections in the registry's order.
-    order: dict[str, int] = field(default_factory=dict)
+    A category is a list the decision appends tags to, and a function that writes the reason
+    for one of them from the text that was ranked. Reasons are written only when someone reads
+    ``Choice.rejected`` (see :class:`Rejections`): a decision over 100,000 tags needs the counts.
+    """
 
-    def add(self, tag: str, category: str, reason: str) -> None:
-        self.rejected.append(Rejected(tag, reason))
-        self.categories.append(category)
+    def __init__(self, listed: list[str]):
+        self.listed = listed  # every distinct tag, in the registry's order
+        self.values: dict[str, str] = {}  # tag -> the text ranked, where it differs (extract)
+        self._buckets: list[tuple[str, list[str], Callable[[str], str]]] = []
 
-    def in_order(self) -> tuple[Rejected, ...]:
-        rejected = self.rejected
-        ranks = [self.order.get(r.tag, 0) for r in rejected]
-        positions = sorted(range(len(ranks)), key=ranks.__getitem__)  # a few sorted runs: linear
-        return tuple(rejected[i] for i in positions)
+    def bucket(self, category: str, why: Callable[[str], str]) -> list[str]:
+        """A list to append rejected tags to; `why(value)` writes the reason for one of them."""
+        tags: list[str] = []
+        self._buckets.append((category, tags, why))
+        return tags
 
     def summary(self) -> str:
-        if not self.categories:
+        counts: Counter[str] = Counter()
+        for category, tags, _ in self._buckets:
+            if tags:
+                counts[category] += len(tags)
+        if not counts:
             return ""
-        parts = ", ".join(f"{n} {what}" for what, n in Counter(self.categories).most_common())
-        return f"{len(self.rejected)} rejected ({parts})"
+        parts = ", ".join(f"{n} {what}" for what, n in counts.most_common())
+        return f"{counts.total()} rejected ({parts})"
+
+    def rejections(self) -> Rejections:
+        return Rejections(sum(len(tags) for _, tags, _ in self._buckets), self._write)
+
+    def _write(self) -> list[Rejected]:
+        position = {tag: i for i, tag in enumerate(self.listed)}
+        values = self.values
+        found = [(position.get(tag, 0), tag, why) for _, tags, why in self._buckets for tag in tags]
+        found.sort(key=itemgetter(0))
+        return [Rejected(tag, why(values.get(tag, tag))) for _, tag, why in found]
 
 
 def _join(*parts: str) -> str:
@@ -74,58 +106,97 @@ class _Policy:
             if self._filter is None:
                 raise PolicyError(f"extract {spec.extract!r} needs a tag-filter with groups to extract from" + _at(src))
             self._template = Template.compile(spec.extract, self._filter, src)
+        self._excluded = f"matches exclude {shown(self._exclude.pattern)}" if self._exclude is not None else ""
+        self._memo = memo(spec.tag_filter, spec.exclude, spec.extract)
+        self._unmatched = f"does not match tag-filter {shown(self._filter.pattern)}" if self._filter is not None else ""
 
     # -- step 1 and 2 ------------------------------------------------------------------------
-    def _value(self, tag: str, deadline: Deadline) -> str | tuple[str, str]:
-        """The text to rank for `tag`, or (category, reason) when the tag is filtered out."""
-        if tag.endswith(_COSIGN_SUFFIXES):
-            return _COSIGN_REJECTION
-        if self._exclude is not None:
-            m = deadline.search(self._exclude, tag)
-            if isinstance(m, TimeoutError):
-                return ("timed out", f"exclude: {m}")
-            if m is not None:
-                return ("excluded", f"matches exclude {shown(self._exclude.pattern)}")
-        if self._filter is None:
-            return tag
-        m = deadline.search(self._filter, tag)
-        if isinstance(m, TimeoutError):
-            return ("timed out", f"tag-filter: {m}")
-        if m is None:
-            return ("not matching tag-filter", f"does not match tag-filter {shown(self._filter.pattern)}")
-        return self._template.expand(m) if self._template is not None else tag
-
     def choose(self, tags: Iterable[str], current: str | None) -> Choice:
-        deadline = Deadline()
-        tally = _Tally()
-        kept: list[tuple[str, str]] = []
-        order = tally.order  # also the set of tags seen: a tag listed twice is one tag
-        plain = self._filter is None and self._exclude is None
-        for tag in tags:
-            if tag in order:
-                continue
-            order[tag] = len(order)
-            if plain and not tag.endswith(_COSIGN_SUFFIXES):  # the common case, kept fast
-                kept.append((tag, tag))
-                continue
-            value = self._value(tag, deadline)
-            if isinstance(value, tuple):
-                tally.add(tag, *value)
-            else:
-                kept.append((tag, value))
+        listed = list(dict.fromkeys(tags))  # a tag listed twice is one tag
+        tally = _Tally(listed)
+        if self._filter is None and self._exclude is None:  # the common case, kept fast
+            kept = [tag for tag in listed if not tag.endswith(COSIGN_SUFFIXES)]
+            if len(kept) < len(listed):
+                tally.bucket(_COSIGN, _always(_COSIGN_REASON)).extend(
+                    tag for tag in listed if tag.endswith(COSIGN_SUFFIXES)
+                )
+            values = kept
+        else:
+            kept, values = self._filtered(listed, tally, Deadline())
         current_value = None
         note = ""
         if current is not None:
-            value = self._value(current, Deadline())
-            if isinstance(value, tuple):
-                note = f"current tag {current!r} is filtered out ({value[1]}), so it is not compared"
+            alone = _Tally([current])
+            _, found = self._filtered([current], alone, Deadline())
+            if found:
+                current_value = found[0]
             else:
-                current_value = value
-        return self._decide(kept, current, current_value, tally, note)
+                reason = alone.rejections()[0].reason
+                note = f"current tag {current!r} is filtered out ({reason}), so it is not compared"
+        return self._decide(kept, values, current, current_value, tally, note)
+
+    def _filtered(self, listed: list[str], tally: _Tally, deadline: Deadline) -> tuple[list[str], list[str]]:
+        """Steps 1 and 2: the tags kept and, in step, the text each is ranked by (the tag, or
+        what ``extract`` made of it); the others go to `tally`."""
+        template, search = self._template, deadline.search
+        cosign = tally.bucket(_COSIGN, _always(_COSIGN_REASON))
+        excluded = tally.bucket("excluded", _always(self._excluded))
+        unmatched = tally.bucket("not matching tag-filter", _always(self._unmatched))
+        timeouts: dict[str, str] = {}
+        timed_out = tally.bucket("timed out", timeouts.__getitem__)  # rejected: the value is the tag
+        kept: list[str] = []
+        values: list[str] = []
+        memo = self._memo
+        for tag in listed:
+            if tag.endswith(COSIGN_SUFFIXES):
+                cosign.append(tag)
+                continue
+            known = memo.get(tag)
+            if known is None:
+                known = self._outcome(tag, search)
+                if known.__class__ is TimeoutError:
+                    timeouts[tag] = str(known)
+                    timed_out.append(tag)
+                    continue
+                memo[tag] = known  # type: ignore[assignment]
+            if known.__class__ is str:
+                kept.append(tag)
+                values.append(known)  # type: ignore[arg-type]
+            elif known is EXCLUDED:
+                excluded.append(tag)
+            else:
+                unmatched.append(tag)
+        if template is not None:
+            tally.values = dict(zip(kept, values, strict=True))
+        return kept, values
+
+    def _outcome(self, tag: str, search: Callable[..., object]) -> str | tuple[str] | TimeoutError:
+        """What the patterns make of `tag`: the text to rank, EXCLUDED, UNMATCHED or a timeout."""
+        if self._exclude is not None:
+            m = search(self._exclude, tag)
+            if m.__class__ is TimeoutError:
+                return TimeoutError(f"exclude: {m}")
+            if m is not None:
+                return EXCLUDED
+        if self._filter is None:
+            return tag
+        m = search(self._filter, tag)
+        if m is None:
+            return UNMATCHED
+        if m.__class__ is TimeoutError:
+            return TimeoutError(f"tag-filter: {m}")
+        return self._template.expand(m) if self._template is not None else tag  # type: ignore[arg-type]
 
     def _decide(
-        self, kept: list[tuple[str, str]], current: str | None, current_value: str | None, tally: _Tally, note: str
+        self,
+        kept: list[str],
+        values: list[str],
+        current: str | None,
+        current_value: str | None,
+        tally: _Tally,
+        note: str,
     ) -> Choice:
+        """Step 3: rank `values` (the text of each tag of `kept`, in step) and decide."""
         raise NotImplementedError
 
     # -- step 4 --------------------------------------------------------------------------------
@@ -143,7 +214,7 @@ class _Policy:
         `current_ranked` says whether the current tag could be compared at all.
         """
         candidates = tuple(ranked)
-        rejected = tally.in_order()
+        rejected = tally.rejections()
         summary = tally.summary()
         n = len(candidates)
         if current is not None and current_ranked and not newer:
@@ -175,6 +246,9 @@ class SemverPolicy(_Policy):
     prerelease rule, highest wins, ties keep the registry's order). With one: Docker tag
     semantics (variant must match, precision kept, prerelease tracks, never downgrade, ties
     keep the current style).
+
+    The loops below run once per tag of a registry (100,000 is not rare), so they only sort
+    tags into lists; each category's reason is written on demand by the function beside it.
     """
 
     def __init__(self, spec: PolicySpec, constraints: Constraints | None, relative: str | None):
@@ -183,7 +257,13 @@ class SemverPolicy(_Policy):
         self.relative = relative  # "major" | "minor" | "patch" | None
 
     def _decide(
-        self, kept: list[tuple[str, str]], current: str | None, current_value: str | None, tally: _Tally, note: str
+        self,
+        kept: list[str],
+        values: list[str],
+        current: str | None,
+        current_value: str | None,
+        tally: _Tally,
+        note: str,
     ) -> Choice:
         cur = DockerTag.parse(current_value) if current_value is not None else None
         if cur is None:
@@ -193,65 +273,95 @@ class SemverPolicy(_Policy):
             if self.relative is not None:
                 why = f"policy {self.relative!r} moves relative to the current version tag"
                 why += ", and there is none" if current is None else ""
-                for tag, _ in kept:
-                    tally.add(tag, "no current version", f"no current version tag for policy {self.relative!r} to move from")
-                return Choice(None, _join(why, note), (), tally.in_order())
-            return self._masterminds(kept, current, tally, note)
-        return self._docker(kept, current, cur, tally, note)
+                reason = f"no current version tag for policy {self.relative!r} to move from"
+                tally.bucket("no current version", _always(reason)).extend(kept)
+                return Choice(None, _join(why, note), (), tally.rejections())
+            return self._masterminds(kept, values, current, tally, note)
+        return self._docker(kept, values, current, cur, tally, note)
 
-    def _masterminds(self, kept: list[tuple[str, str]], current: str | None, tally: _Tally, note: str) -> Choice:
-        assert self.constraints is not None
-        good: list[tuple[Version, str]] = []
+    def _masterminds(self, kept: list[str], values: list[str], current: str | None, tally: _Tally, note: str) -> Choice:
+        constraints = self.constraints
+        assert constraints is not None
         include = self.spec.prerelease
-        first_failure = self.constraints.first_failure
-        for tag, value in kept:
+
+        def not_semver(value: str) -> str:
+            return not_a_version(value) or f"not a semantic version ({parse_version(value)})"
+
+        def failure(value: str) -> str:
+            return str(constraints.first_failure(parse_version(value), include_prerelease=include))  # type: ignore[arg-type]
+
+        not_versions = tally.bucket("not versions", not_semver)
+        prereleases = tally.bucket("prereleases", failure)
+        outside = tally.bucket("outside range", failure)
+        failure_template = constraints.failure_template
+        good: list[tuple[tuple, str]] = []
+        for tag, value in zip(kept, values):
             v = parse_version(value)
             if v.__class__ is str:
-                tally.add(tag, "not versions", not_a_version(value) or f"not a semantic version ({v})")
+                not_versions.append(tag)
                 continue
-            failure = first_failure(v, include_prerelease=include)  # type: ignore[arg-type]
-            if failure is None:
-                good.append((v, tag))  # type: ignore[arg-type]
-                continue
-            category = "prereleases" if v.pre and "prerelease version" in failure else "outside range"
-            tally.add(tag, category, failure)
-        good.sort(key=lambda item: item[0].key, reverse=True)
+            template = failure_template(v, include)  # type: ignore[arg-type]
+            if template is None:
+                good.append((v.key, tag))  # type: ignore[union-attr]
+            elif template is PRERELEASE_FAILURE:
+                prereleases.append(tag)
+            else:
+                outside.append(tag)
+        good.sort(key=itemgetter(0), reverse=True)  # stable: ties keep the registry's order
         return self._result([t for _, t in good], tally, current, False, True, note)
 
     def _docker(
-        self, kept: list[tuple[str, str]], current: str | None, cur: DockerTag, tally: _Tally, note: str
+        self, kept: list[str], values: list[str], current: str | None, cur: DockerTag, tally: _Tally, note: str
     ) -> Choice:
         assert current is not None
-        cur_key = cur.key
+        parse = DockerTag.parse
+        cur_key, cur_numbers, variant, precision = cur.key, cur.numbers, cur.variant, len(cur.numbers)
+        on_track = bool(cur.prerelease)  # a current prerelease may move along its own track
+        include = self.spec.prerelease
+        outside_of = self._outside
+
+        def other_variant(value: str) -> str:
+            found = parse(value).variant  # type: ignore[union-attr]
+            return f"variant {found or '(none)'!r} differs from the current {variant or '(none)'!r}"
+
+        def other_precision(value: str) -> str:
+            found = len(parse(value).numbers)  # type: ignore[union-attr]
+            return f"{found}-part version; the current tag {current} has {precision} part(s)"
+
+        def outside_reason(value: str) -> str:
+            d = parse(value)
+            assert d is not None
+            return self._outside_reason(d, cur, include or (on_track and d.numbers == cur_numbers))
+
+        not_versions = tally.bucket(
+            "not versions", lambda value: not_a_version(value) or "not a version tag ([v]1-4 numbers[-suffix])"
+        )
+        other_variants = tally.bucket("other variants", other_variant)
+        other_precisions = tally.bucket("other precision", other_precision)
+        # Older is checked before the range: cheaper, and the more useful reason.
+        older = tally.bucket("older", _always(f"older than the current tag {current} (never downgrade)"))
+        prereleases = tally.bucket("prereleases", outside_reason)
+        outside = tally.bucket("outside range", outside_reason)
         good: list[tuple[tuple, bool, str]] = []
-        for tag, value in kept:
-            d = DockerTag.parse(value)
+        for tag, value in zip(kept, values):
+            d = parse(value)
             if d is None:
-                tally.add(tag, "not versions", not_a_version(value) or "not a version tag ([v]1-4 numbers[-suffix])")
-                continue
-            if d.variant != cur.variant:
-                tally.add(
-                    tag, "other variants", f"variant {d.variant or '(none)'!r} differs from the current {cur.variant or '(none)'!r}"
-                )
-                continue
-            if d.precision != cur.precision:
-                tally.add(
-                    tag,
-                    "other precision",
-                    f"{d.precision}-part version; the current tag {current} has {cur.precision} part(s)",
-                )
-                continue
-            key = d.key
-            if key < cur_key:  # checked before the range: cheaper, and the more useful reason
-                tally.add(tag, "older", f"older than the current tag {current} (never downgrade)")
-                continue
-            in_track = bool(cur.prerelease) and d.numbers == cur.numbers
-            reason = self._outside(d, cur, self.spec.prerelease or in_track)
-            if reason is not None:
-                tally.add(tag, reason[0], reason[1])
-                continue
-            good.append((key, d.v_prefix == cur.v_prefix, tag))
-        good.sort(key=lambda item: (item[0], item[1]), reverse=True)
+                not_versions.append(tag)
+            elif d.variant != variant:
+                other_variants.append(tag)
+            elif len(d.numbers) != precision:
+                other_precisions.append(tag)
+            elif d.key < cur_key:
+                older.append(tag)
+            else:
+                verdict = outside_of(d, cur_numbers, include or (on_track and d.numbers == cur_numbers))
+                if verdict is None:
+                    good.append((d.key, d.v_prefix == cur.v_prefix, tag))
+                elif verdict is PRERELEASE_FAILURE:
+                    prereleases.append(tag)
+                else:
+                    outside.append(tag)
+        good.sort(key=itemgetter(0, 1), reverse=True)  # stable: ties keep the registry's order
         ranked = [t for _, _, t in good]
         newer = bool(good) and good[0][0] > cur_key
         if not newer and current in ranked:  # the current tag stands for its equals (`v1.3.0` == `1.3.0`)
@@ -259,26 +369,36 @@ class SemverPolicy(_Policy):
             ranked.insert(0, current)
         return self._result(ranked, tally, current, True, newer, note)
 
-    def _outside(self, d: DockerTag, cur: DockerTag, include_pre: bool) -> tuple[str, str] | None:
-        """(category, reason) when the policy's range excludes `d`, else None."""
+    def _outside(self, d: DockerTag, cur_numbers: tuple[int, ...], include_pre: bool) -> str | None:
+        """None when the policy's range allows `d`, else a failure template (one of them
+        :data:`PRERELEASE_FAILURE`); :meth:`_outside_reason` writes the reason."""
         if self.constraints is not None:
-            v = d.semver()
-            failure = self.constraints.first_failure(v, include_prerelease=include_pre)
-            if failure is None:
-                return None
-            if "prerelease version" in failure:
-                return ("prereleases", f"prerelease of another version than the current {cur.tag} (set prerelease to allow)")
-            return ("outside range", failure.replace(f'"{v}"', d.tag, 1))
+            return self.constraints.failure_template(d.semver(), include_prerelease=include_pre)
         if d.prerelease and not include_pre:
-            return ("prereleases", f"prerelease of another version than the current {cur.tag} (set prerelease to allow)")
-        if self.relative == "minor" and d.numbers[0] != cur.numbers[0]:
-            limit = cur.semver().next_major()
-            return ("outside range", f"{d.tag} is not below {limit} (policy minor keeps major {cur.numbers[0]})")
-        if self.relative == "patch" and d.numbers[:2] != cur.numbers[:2]:
-            limit = cur.semver().next_minor()
-            want = ".".join(map(str, cur.numbers[:2]))
-            return ("outside range", f"{d.tag} is not below {limit} (policy patch keeps {want})")
+            return PRERELEASE_FAILURE
+        if self.relative == "minor" and d.numbers[0] != cur_numbers[0]:
+            return "outside the major version"
+        if self.relative == "patch" and d.numbers[:2] != cur_numbers[:2]:
+            return "outside the minor version"
         return None
+
+    def _outside_reason(self, d: DockerTag, cur: DockerTag, include_pre: bool) -> str:
+        if self.constraints is not None:
+            template = self.constraints.failure_template(d.semver(), include_prerelease=include_pre)
+        elif d.prerelease and not include_pre:
+            template = PRERELEASE_FAILURE
+        else:
+            template = None
+        if template is PRERELEASE_FAILURE:
+            return f"prerelease of another version than the current {cur.tag} (set prerelease to allow)"
+        if template is not None:
+            return template.replace('"{v}"', d.tag, 1)
+        if self.relative == "minor":
+            limit = cur.semver().next_major()
+            return f"{d.tag} is not below {limit} (policy minor keeps major {cur.numbers[0]})"
+        limit = cur.semver().next_minor()
+        want = ".".join(map(str, cur.numbers[:2]))
+        return f"{d.tag} is not below {limit} (policy patch keeps {want})"
 
 
 class OrderPolicy(_Policy):
@@ -295,28 +415,36 @@ class OrderPolicy(_Policy):
         return float(value) if _NUMBER_RE.fullmatch(value) else None
 
     def _decide(
-        self, kept: list[tuple[str, str]], current: str | None, current_value: str | None, tally: _Tally, note: str
+        self,
+        kept: list[str],
+        values: list[str],
+        current: str | None,
+        current_value: str | None,
+        tally: _Tally,
+        note: str,
     ) -> Choice:
         cur_key = self._key(current_value) if current_value is not None else None
         if current_value is not None and cur_key is None:
             note = _join(note, f"current tag {current!r} is not a number, so it is not compared")
-        sign = -1 if self.descending else 1
+        descending = self.descending
+        not_numbers = tally.bucket("not numbers", lambda value: f"{value!r} is not a number")
+        older = tally.bucket("older", _always(f"sorts before the current tag {current} (never downgrade)"))
         good: list[tuple[str | float, str]] = []
-        for tag, value in kept:
+        for tag, value in zip(kept, values):
             key = self._key(value)
             if key is None:
-                tally.add(tag, "not numbers", f"{value!r} is not a number")
-                continue
-            if cur_key is not None and _better(cur_key, key, self.descending):
-                tally.add(tag, "older", f"sorts before the current tag {current} (never downgrade)")
-                continue
-            good.append((key, tag))
+                not_numbers.append(tag)
+            elif cur_key is not None and _better(cur_key, key, descending):
+                older.append(tag)
+            else:
+                good.append((key, tag))
         if self.kind == "numerical":
+            sign = -1 if descending else 1
             good.sort(key=lambda item: sign * item[0], reverse=True)  # type: ignore[operator]
         else:
-            good.sort(key=lambda item: item[0], reverse=not self.descending)
+            good.sort(key=itemgetter(0), reverse=not descending)
         ranked = [t for _, t in good]
-        newer = bool(good) and (cur_key is None or _better(good[0][0], cur_key, self.descending))
+        newer = bool(good) and (cur_key is None or _better(good[0][0], cur_key, descending))
         if not newer and current in ranked:
             ranked.remove(current)
             ranked.insert(0, current)
@@ -338,11 +466,16 @@ class DigestPolicy(_Policy):
         listed = list(dict.fromkeys(tags))
         if current is None:
             why = "the digest policy follows the current tag's digest, and there is no current tag"
-            return Choice(None, why, (), tuple(Rejected(t, "no current tag to follow") for t in listed))
-        others = tuple(Rejected(t, f"the digest policy keeps the current tag {current}") for t in listed if t != current)
+            return Choice(None, why, (), _all_rejected(listed, "no current tag to follow"))
+        others = [t for t in listed if t != current]
+        rejected = _all_rejected(others, f"the digest policy keeps the current tag {current}")
         if current not in listed:
-            return Choice(None, f"the current tag {current} is not in the registry any more", (), others)
-        return Choice(current, f"{current}: following the digest it points to (policy digest)", (current,), others)
+            return Choice(None, f"the current tag {current} is not in the registry any more", (), rejected)
+        return Choice(current, f"{current}: following the digest it points to (policy digest)", (current,), rejected)
+
+
+def _all_rejected(tags: list[str], reason: str) -> Rejections:
+    return Rejections(len(tags), lambda: [Rejected(t, reason) for t in tags])
 
 
 def compile_spec(spec: PolicySpec) -> SemverPolicy | OrderPolicy | DigestPolicy:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 _UINT64_MAX = 2**64 - 1
 _S = r"[\t\n\f\r ]"  # Go's \s
@@ -99,6 +101,11 @@ class Version(namedtuple("_VersionFields", "major minor patch pre metadata origi
             key = (major, minor, patch, 1, ())
         return tuple.__new__(cls, (major, minor, patch, pre, metadata, original, key))
 
+    @classmethod
+    def release(cls, major: int, minor: int, patch: int, original: str, metadata: str = "") -> Version:
+        """A version without prerelease, as most tags are: built without ``__new__``'s work."""
+        return tuple.__new__(cls, (major, minor, patch, "", metadata, original, (major, minor, patch, 1, ())))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Version) and self.key == other.key
 
@@ -144,14 +151,10 @@ class Version(namedtuple("_VersionFields", "major minor patch pre metadata origi
                 _uint(major), _uint((minor or ".0")[1:]), _uint((patch or ".0")[1:])
             except SemverError as e:
                 return str(e)
-        return cls(
-            int(major),
-            int(minor[1:]) if minor else 0,
-            int(patch[1:]) if patch else 0,
-            pre or "",
-            meta or "",
-            text,
-        )
+        ma, mi, pa = int(major), int(minor[1:]) if minor else 0, int(patch[1:]) if patch else 0
+        if pre:
+            return cls(ma, mi, pa, pre, meta or "", text)
+        return cls.release(ma, mi, pa, text, meta or "")
 
     @classmethod
     def parse_strict(cls, text: str) -> Version:
@@ -234,6 +237,43 @@ def _is_x(text: str) -> bool:
     return text in ("x", "X", "*")
 
 
+#: Masterminds' failure messages, with the version as ``{v}`` and the comparator as ``{o}``.
+#: A comparator fills in ``{o}`` once; ``{v}`` is filled only when a message is read, so
+#: checking a registry's 100,000 tags builds no strings.
+PRERELEASE_FAILURE = '"{v}" is a prerelease version and the constraint is only looking for release versions'
+
+
+class _Messages(NamedTuple):
+    equal: str = '"{v}" is equal to {o}'
+    not_greater: str = '"{v}" is less than or equal to {o}'
+    not_less: str = '"{v}" is greater than or equal to {o}'
+    less: str = '"{v}" is less than {o}'
+    greater: str = '"{v}" is greater than {o}'
+    major: str = '"{v}" does not have same major version as {o}'
+    major_minor: str = '"{v}" does not have same major and minor version as {o}'
+    not_equal: str = '"{v}" is not equal to {o}'
+    minor_zero_major: str = (
+        '"{v}" does not have same minor version as {o}. '
+        "Expected minor versions to match when constraint major version is 0"
+    )
+    minor: str = '"{v}" does not have same minor version as {o}'
+    zero_major_minor: str = (
+        '"{v}" does not equal {o}. Expect version and constraint to equal when major and minor versions are 0'
+    )
+
+    def about(self, quoted: str) -> _Messages:
+        """The messages of one comparator (constraint syntax never holds ``{v}``)."""
+        return _Messages(*(text.replace("{o}", quoted) for text in self))
+
+
+_MESSAGES = _Messages()
+
+
+def fill(template: str, v: Version) -> str:
+    """A failure template with the version written in."""
+    return template.replace("{v}", str(v), 1)
+
+
 @dataclass(frozen=True)
 class Comparator:
     """One operator and version of a constraint (Masterminds' internal ``constraint``)."""
@@ -244,23 +284,32 @@ class Comparator:
     dirty: bool = False
     minor_dirty: bool = False
     patch_dirty: bool = False
+    #: This comparator's check (one of the methods below, chosen by `op`) and its messages.
+    failure: Callable[[Version, bool], str | None] = field(init=False, repr=False, compare=False)
+    m: _Messages = field(init=False, repr=False, compare=False)
 
     def __str__(self) -> str:
         return self.op + self.orig
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_check", _CHECKS[self.op].__get__(self))
-        object.__setattr__(self, "_o", _q(self.orig))  # quoted once: it is in every message
+        object.__setattr__(self, "failure", _CHECKS[self.op].__get__(self))
+        object.__setattr__(self, "m", _MESSAGES.about(_q(self.orig)))
 
     def check(self, v: Version, include_pre: bool) -> str | None:
         """None when `v` satisfies this comparator, else Masterminds' failure message."""
-        if v.pre and not include_pre:
-            return f"\"{v}\" is a prerelease version and the constraint is only looking for release versions"
-        return self._check(v, include_pre)  # type: ignore[attr-defined]
+        template = self.failure_template(v, include_pre)
+        return None if template is None else fill(template, v)
 
+    def failure_template(self, v: Version, include_pre: bool) -> str | None:
+        """None when `v` satisfies this comparator, else the message with ``{v}`` unfilled."""
+        if v.pre and not include_pre:
+            return PRERELEASE_FAILURE
+        return self.failure(v, include_pre)
+
+    # Each returns None (satisfied) or a failure template; `v.pre` is already allowed.
     def _not_equal(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        equal = f"\"{v}\" is equal to {self._o}"
+        equal = self.m.equal
         if self.dirty:
             if c.major != v.major:
                 return None
@@ -274,32 +323,32 @@ class Comparator:
                 if (v.pre or c.pre) and _compare_prerelease(v.pre, c.pre) != 0:
                     return None
                 return equal
-        return equal if v.compare(c) == 0 else None
+        return equal if v.key == c.key else None
 
     def _greater(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        fail = f"\"{v}\" is less than or equal to {self._o}"
+        fail = self.m.not_greater
         if not self.dirty:
-            return None if v.compare(c) == 1 else fail
+            return None if v.key > c.key else fail
         if v.major > c.major:
             return None
         if v.major < c.major or self.minor_dirty:
             return fail
         if self.patch_dirty:
             return None if v.minor > c.minor else fail
-        return None if v.compare(c) == 1 else fail
+        return None if v.key > c.key else fail
 
     def _less(self, v: Version, include_pre: bool) -> str | None:
-        return None if v.key < self.con.key else f"\"{v}\" is greater than or equal to {self._o}"
+        return None if v.key < self.con.key else self.m.not_less
 
     def _greater_equal(self, v: Version, include_pre: bool) -> str | None:
-        return None if v.key >= self.con.key else f"\"{v}\" is less than {self._o}"
+        return None if v.key >= self.con.key else self.m.less
 
     def _less_equal(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
-        fail = f"\"{v}\" is greater than {self._o}"
+        fail = self.m.greater
         if not self.dirty:
-            return None if v.compare(c) <= 0 else fail
+            return None if v.key <= c.key else fail
         if v.major > c.major:
             return fail
         if v.major == c.major and v.minor > c.minor and not self.minor_dirty:
@@ -309,43 +358,33 @@ class Comparator:
     def _tilde(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
         if v.key < c.key:
-            return f"\"{v}\" is less than {self._o}"
+            return self.m.less
         if (c.major, c.minor, c.patch) == (0, 0, 0) and not self.minor_dirty and not self.patch_dirty:
             return None  # ~0.0.0 / ~* accept everything from 0.0.0 up
         if v.major != c.major:
-            return f"\"{v}\" does not have same major version as {self._o}"
+            return self.m.major
         if v.minor != c.minor and not self.minor_dirty:
-            return f"\"{v}\" does not have same major and minor version as {self._o}"
+            return self.m.major_minor
         return None
 
     def _tilde_or_equal(self, v: Version, include_pre: bool) -> str | None:
         if self.dirty:
             return self._tilde(v, include_pre)
-        return None if v.compare(self.con) == 0 else f"\"{v}\" is not equal to {self._o}"
+        return None if v.key == self.con.key else self.m.not_equal
 
     def _caret(self, v: Version, include_pre: bool) -> str | None:
         c = self.con
         if v.key < c.key:
-            return f"\"{v}\" is less than {self._o}"
+            return self.m.less
         if c.major > 0 or self.minor_dirty:
-            return None if v.major == c.major else f"\"{v}\" does not have same major version as {self._o}"
+            return None if v.major == c.major else self.m.major
         if v.major > 0:
-            return f"\"{v}\" does not have same major version as {self._o}"
+            return self.m.major
         if c.minor > 0 or self.patch_dirty:
-            if v.minor == c.minor:
-                return None
-            return (
-                f"\"{v}\" does not have same minor version as {self._o}. "
-                "Expected minor versions to match when constraint major version is 0"
-            )
+            return None if v.minor == c.minor else self.m.minor_zero_major
         if v.minor > 0:
-            return f"\"{v}\" does not have same minor version as {self._o}"
-        if c.patch == v.patch:
-            return None
-        return (
-            f"\"{v}\" does not equal {self._o}. "
-            "Expect version and constraint to equal when major and minor versions are 0"
-        )
+            return self.m.minor
+        return None if c.patch == v.patch else self.m.zero_major_minor
 
 
 _CHECKS = {
@@ -431,27 +470,33 @@ class Constraints:
         """``Check``. `include_prerelease` overrides the value given at parse time."""
         base = self.include_prerelease if include_prerelease is None else include_prerelease
         return any(
-            all(c.check(v, base or pre) is None for c in group)
+            all(c.failure_template(v, base or pre) is None for c in group)
             for group, pre in zip(self.groups, self.contains_pre, strict=True)
         )
 
     def first_failure(self, v: Version, *, include_prerelease: bool | None = None) -> str | None:
         """None when `v` matches, else the first message ``Validate`` would give, in one pass."""
+        template = self.failure_template(v, include_prerelease)
+        return None if template is None else fill(template, v)
+
+    def failure_template(self, v: Version, include_prerelease: bool | None = None) -> str | None:
+        """As :meth:`first_failure` with ``{v}`` left unfilled (see :func:`fill`): the check of
+        every tag of a registry needs only whether, and which message, not its text."""
         base = self.include_prerelease if include_prerelease is None else include_prerelease
         if len(self.groups) == 1:  # the common case, kept fast
             include = base or self.contains_pre[0]
             for c in self.groups[0]:
-                message = c.check(v, include)
-                if message is not None:
-                    return message
+                template = c.failure_template(v, include)
+                if template is not None:
+                    return template
             return None
         first: str | None = None
         for group, pre in zip(self.groups, self.contains_pre, strict=True):
             include = base or pre
             for c in group:
-                message = c.check(v, include)
-                if message is not None:
-                    first = first or message
+                template = c.failure_template(v, include)
+                if template is not None:
+                    first = first or template
                     break
             else:
                 return None

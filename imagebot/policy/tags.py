@@ -81,10 +81,19 @@ class DockerTag(NamedTuple):
         return len(self.numbers)
 
     def semver(self) -> Version:
-        """The Masterminds version constraints are checked against (variant dropped, 4th part too)."""
+        """The Masterminds version constraints are checked against (variant dropped, 4th part
+        too). Cached, as the parse is: constraints check it for every same-shape tag."""
+        found = _semvers.get(self.tag)
+        if found is None:
+            if len(_semvers) >= _CACHE_MAX:
+                _semvers.clear()
+            found = _semvers[self.tag] = self._semver()
+        return found
+
+    def _semver(self) -> Version:
         major, minor, patch = (*self.numbers, 0, 0)[:3]
         if not self.prerelease:
-            return Version(major, minor, patch, "", "", self.tag)
+            return Version.release(major, minor, patch, self.tag)
         pre = re.sub(r"[^0-9A-Za-z.-]", "-", self.prerelease)
         pre = ".".join(p.lstrip("0") or "0" if p.isdigit() else p for p in pre.split(".") if p)
         return Version(major, minor, patch, pre, "", self.tag)
@@ -93,6 +102,7 @@ class DockerTag(NamedTuple):
 _CACHE_MAX = 1 << 18
 _MISSING = object()
 _parsed: dict[str, DockerTag | None] = {}
+_semvers: dict[str, Version] = {}
 
 
 def _parse_docker_tag(tag: str) -> DockerTag | None:

@@ -151,6 +151,30 @@ def test_choice_explains_every_tag() -> None:
     assert "newer than 1.0.0" in choice.reason and "3 rejected" in choice.reason
 
 
+def test_rejections_count_without_being_written_and_equal_the_written_list() -> None:
+    """A cycle reads only the counts in the reason; --explain reads every line: both agree."""
+    tags = ["1.0.0", "2.0.0", "x", "1.1.0-rc.1", "1.2-alpine", "0.9.0", "a.sig"]
+    choice = choose("semver:^1", tags, "1.0.0")
+    assert len(choice.rejected) == 6 and "6 rejected" in choice.reason
+    written = tuple(choice.rejected)
+    assert [r.tag for r in written] == ["2.0.0", "x", "1.1.0-rc.1", "1.2-alpine", "0.9.0", "a.sig"]
+    assert choice.rejected == written and choice.rejected[1] == written[1]
+    assert reason_of(choice, "0.9.0") == "older than the current tag 1.0.0 (never downgrade)"
+    assert reason_of(choice, "1.2-alpine") == "variant 'alpine' differs from the current '(none)'"
+    assert "set prerelease to allow" in reason_of(choice, "1.1.0-rc.1")
+
+
+def test_the_same_tag_filter_with_another_extract_ranks_other_text() -> None:
+    """Filter outcomes are remembered across decisions per (tag-filter, exclude, extract)."""
+    tags = ["1-zeta", "2-alpha", "3-beta"]
+    by_number = choose("alphabetical", tags, tag_filter=r"^(\d+)-(\w+)$", extract="$1")
+    by_name = choose("alphabetical", tags, tag_filter=r"^(\d+)-(\w+)$", extract="$2")
+    unextracted = choose("alphabetical", tags, tag_filter=r"^(\d+)-(\w+)$")
+    assert (by_number.chosen, by_name.chosen, unextracted.chosen) == ("3-beta", "1-zeta", "3-beta")
+    again = choose("alphabetical", [*tags, "4-aaa"], tag_filter=r"^(\d+)-(\w+)$", extract="$2")
+    assert again.chosen == "1-zeta" and again.candidates[-1] == "4-aaa"
+
+
 def test_nothing_qualifies() -> None:
     choice = choose("semver:^3", ["1.0.0", "2.0.0"])
     assert choice.chosen is None and choice.candidates == ()

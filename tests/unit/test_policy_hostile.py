@@ -62,8 +62,18 @@ def test_a_timed_out_tag_is_rejected_with_the_reason() -> None:
     assert "took longer than" in slow.reason or "budget" in slow.reason
 
 
+def test_a_timeout_is_not_remembered_as_a_verdict() -> None:
+    """Filter outcomes are remembered across decisions; a timeout is not an outcome."""
+    policy = compile_spec(PolicySpec("alphabetical", tag_filter=r"^(b|b)+$"))
+    for _ in range(2):
+        choice = policy.choose(["b" * 40 + "!", "bbb"], None)
+        (slow,) = [r for r in choice.rejected if r.tag.endswith("!")]
+        assert "took longer than" in slow.reason or "budget" in slow.reason
+
+
 def test_catastrophic_exclude_cannot_hang() -> None:
     """Once the time budget is spent, the remaining tags are rejected, visibly, not waited for."""
+    filters._memos.clear()  # outcomes remembered from another test would not need the budget
     policy = compile_spec(PolicySpec("semver:*", exclude=r"^(a|a)+$"))
     tags = ["1.0.0", *[f"{'a' * (40 + i)}!" for i in range(100)], "1.0.1"]
     started = time.monotonic()
