@@ -68,7 +68,8 @@ class Agent:
         self._clock = clock
         self._rand = rand
         hooks = cfg.agent.webhooks
-        self.debouncer = Debouncer(parse_duration(hooks.debounce), parse_duration(hooks.max_delay), clock)
+        self.debouncer = Debouncer(parse_duration(hooks.debounce), parse_duration(hooks.max_delay), clock,
+                                   leading=hooks.leading)
         self._wake = threading.Condition()
         self._stop = threading.Event()
         self._full_requested = False
@@ -86,7 +87,7 @@ class Agent:
 
     # -- called from other threads ------------------------------------------------------------
     def push(self, images: Iterable[str]) -> None:
-        """Images pushed to a registry: a targeted cycle for them after the debounce."""
+        """Images pushed to a registry: a targeted cycle for them, at once or after the debounce."""
         self.debouncer.add(images)
         self._notify()
 

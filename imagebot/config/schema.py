@@ -176,6 +176,11 @@ class Webhooks(_Model):
     rate_limit: float = Field(5.0, gt=0, description="Webhook requests per second accepted (sustained); more get 429.")
     burst: int = Field(20, ge=1)
     debounce: str = Field("100ms", description="Quiet time gathering pushes into one targeted cycle.")
+    leading: bool = Field(
+        True,
+        description="The first push after a quiet spell starts its cycle at once; pushes following it within "
+        "`debounce` are gathered into the next cycle. false: every cycle waits `debounce` of quiet.",
+    )
     max_delay: str = Field("5s", description="A steady stream of pushes triggers a cycle at least this often.")
 
     @field_validator("debounce", "max_delay")

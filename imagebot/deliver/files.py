@@ -26,14 +26,17 @@ def _target(root: Path, rel: str) -> Path | None:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that a reader (or a crash) sees the old or the new file, never half."""
+    """Replace `path` with `data` so that a reader (or a crash) sees the old or the new file, never half.
+
+    No fsync: the files written are the bot's own clone, hard-reset at the start of every
+    cycle; what must survive a crash is the commit pushed to the remote, not this copy. (An
+    fsync per file costs milliseconds on cloud disks, on the webhook path.)
+    """
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".imagebot-tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

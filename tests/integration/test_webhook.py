@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -177,13 +178,29 @@ def test_without_a_configured_secret_every_webhook_is_refused() -> None:
         assert run.agent.debouncer.deadline() is None
 
 
-def test_a_burst_of_pushes_is_one_cycle_for_all_their_images(running: Running) -> None:
+def _burst(run: Running) -> None:
     auth = {"Authorization": "Bearer " + SECRET.decode()}
     for name in ("a", "b", "a", "c"):
         body = json.dumps({"image": f"ghcr.io/org/{name}", "tag": "1"}).encode()
-        assert requests.post(f"{running.url}/hooks/generic", data=body, headers=auth, timeout=5).status_code == 202
+        assert requests.post(f"{run.url}/hooks/generic", data=body, headers=auth, timeout=5).status_code == 202
+
+
+def test_a_burst_of_pushes_is_at_most_two_cycles_the_first_at_once(running: Running) -> None:
+    _burst(running)
     assert running.agent.wait_cycles(2, 10)
-    assert running.recorder.calls[1] == {"ghcr.io/org/a", "ghcr.io/org/b", "ghcr.io/org/c"}
+    time.sleep(0.3)  # the debounce (50 ms) of the gathered rest has long passed
+    targeted = running.recorder.calls[1:]
+    assert 1 <= len(targeted) <= 2
+    assert "ghcr.io/org/a" in targeted[0]  # the first push did not wait
+    assert frozenset().union(*targeted) == {"ghcr.io/org/a", "ghcr.io/org/b", "ghcr.io/org/c"}
+
+
+def test_without_leading_a_burst_of_pushes_is_one_cycle_for_all_their_images() -> None:
+    for run in _running(make_config(webhooks={"debounce": "300ms", "leading": False, "rate_limit": 50, "burst": 50})):
+        _burst(run)
+        assert run.agent.wait_cycles(2, 10)
+        time.sleep(0.4)
+        assert run.recorder.calls[1:] == [{"ghcr.io/org/a", "ghcr.io/org/b", "ghcr.io/org/c"}]
 
 
 def test_rate_limited_webhooks_get_429_with_retry_after() -> None:
