@@ -63,9 +63,12 @@ def run_cycle(
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
         root = ws.checkout()
 
+        revision = since = None
+        if discover_cache is not None:
+            revision = ws.head()
+            since = _since(ws, discover_cache.revision, revision)
         found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
-                              images=images, cache=discover_cache,
-                              revision=ws.head() if discover_cache is not None else None)
+                              images=images, cache=discover_cache, revision=revision, since=since)
         occurrences = found.occurrences
         if images is not None:
             wanted = frozenset(images)
@@ -112,6 +115,15 @@ def run_cycle(
         except Exception:  # a broken reporter must not hide the cycle's outcome
             log.exception("reporter %s failed", type(reporter).__name__)
     return result
+
+
+def _since(ws: GitWorkspace, previous: object, revision: str) -> tuple[str, frozenset[str]] | None:
+    """What changed since the commit of the agent's last scan, when only files' bytes did (as
+    after its own commit): discover then neither walks nor stats the others."""
+    if not isinstance(previous, str) or previous == revision:
+        return None
+    modified = ws.modified_between(previous, revision)
+    return None if modified is None else (previous, modified)
 
 
 def preview(cfg: Config, result: CycleResult, workspace: GitWorkspace | None = None) -> DeliveryPreview:

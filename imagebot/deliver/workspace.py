@@ -207,6 +207,21 @@ class GitWorkspace:
     def head(self) -> str:
         return self.run("rev-parse", "HEAD")
 
+    def modified_between(self, old: str, new: str) -> frozenset[str] | None:
+        """The paths whose bytes differ between commits `old` and `new`, when that is all that
+        differs (no path added, removed, renamed or changed in kind); else None, as when `old`
+        is not in this clone. A scan at `new` after one at `old` looks only at these again."""
+        try:
+            out = self.run("diff", "--name-status", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", old, new)
+        except DeliveryError:
+            return None
+        fields = out.split("\0")
+        if fields and fields[-1] == "":
+            fields.pop()
+        if len(fields) % 2 or any(status != "M" for status in fields[::2]):
+            return None
+        return frozenset(fields[1::2])
+
     def known_heads(self) -> dict[str, str]:
         """The remote's branches as of the last fetch, read locally (no network): for previews."""
         if self.remote_heads or not (self.root / ".git").is_dir():

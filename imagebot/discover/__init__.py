@@ -19,7 +19,7 @@ from functools import partial
 
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import kustomize, marked, workloads
-from imagebot.discover.cache import DiscoverCache, FileResult
+from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
@@ -49,6 +49,7 @@ def scan(
     images: Collection[str] | None = None,
     cache: DiscoverCache | None = None,
     revision: str | None = None,
+    since: Since | None = None,
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
 
@@ -58,17 +59,19 @@ def scan(
     `cache` (the agent's, kept across cycles): files unchanged since the last scan are neither
     read nor parsed again; the result is the same as without it. `revision` (with `cache`): the
     Git commit `root` was just hard-reset and cleaned to; a scan at the commit of the last scan
-    then neither walks nor stats the files.
+    then neither walks nor stats the files. `since` (with `revision`): (the revision of the
+    last scan, the paths whose bytes differ between it and `revision`, none added or removed);
+    only those paths are looked at again.
     """
     mentions = None if images is None else _mention_tokens(images, policies)
     occurrences, problems = [], []
     scanned = parsed = 0
     settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())))
     walk_key = None if revision is None else (revision, tuple(paths), tuple(exclude))
-    known = cache.files_at(root, settings, walk_key) if cache is not None and walk_key is not None else None
+    known = cache.files_at(root, settings, walk_key, since) if cache is not None and walk_key is not None else None
     files = known if known is not None else tuple(walk(root, paths, exclude))
     problems += [Problem("config", f"repository.paths: {p!r} does not exist in the repository") for p in missing(root, paths)]
-    session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files)
+    session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files, since)
     with session_of as session:
         for rel in files:
             scanned += 1

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 from imagebot.model import Occurrence, Problem
 
-__all__ = ["CacheStats", "DiscoverCache", "FileResult"]
+__all__ = ["CacheStats", "DiscoverCache", "FileResult", "Since"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,10 @@ class CacheStats:
     evaluated: int = 0
     parsed: int = 0
 
+
+#: (an earlier Git revision, the paths whose bytes differ between it and the scanned one): see
+#: `DiscoverCache.files_at`.
+Since = tuple[Hashable, frozenset[str]]
 
 #: (device, inode, size, mtime_ns, ctime_ns) from one stat: a plain tuple, compared for every
 #: file of every cycle.
@@ -94,33 +98,63 @@ class DiscoverCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def files_at(self, root: os.PathLike[str] | str, settings: Hashable, walk_key: Hashable) -> tuple[str, ...] | None:
+    @property
+    def revision(self) -> Hashable:
+        """The Git revision the last scan was told (see `files_at`), or None."""
+        with self._lock:
+            return self._pinned[0][0] if self._pinned is not None else None  # type: ignore[index]
+
+    def files_at(
+        self, root: os.PathLike[str] | str, settings: Hashable, walk_key: Hashable, since: Since | None = None
+    ) -> tuple[str, ...] | None:
         """The files the last scan walked, if it had the same root, settings and `walk_key`.
 
-        `walk_key` holds the Git revision the work tree was just reset to (plus `paths` and
-        `exclude`): a clean checkout of one commit has the same files with the same bytes, so
-        neither the walk nor a stat per file is needed to know them. The caller vouches that the
-        work tree is exactly that commit (the pipeline scans right after a hard reset + clean).
+        `walk_key` is (the Git revision the work tree was just reset to, `paths`, `exclude`): a
+        clean checkout of one commit has the same files with the same bytes, so neither the walk
+        nor a stat per file is needed to know them. The caller vouches that the work tree is
+        exactly that commit (the pipeline scans right after a hard reset + clean).
+
+        `since` (an earlier revision, the paths whose bytes differ between it and this one, no
+        path added or removed): a scan at that earlier revision also knows the files; only the
+        paths named are looked at again.
         """
         with self._lock:
-            if self._scope == (os.fspath(root), settings) and self._pinned is not None and self._pinned[0] == walk_key:
+            if self._scope != (os.fspath(root), settings) or self._pinned is None:
+                return None
+            if self._pinned[0] == walk_key or self._follows(walk_key, since):
                 return self._pinned[1]
             return None
 
+    def _follows(self, walk_key: Hashable, since: Since | None) -> bool:
+        """The last scan was at `since`'s revision, with this scan's paths and exclude."""
+        if since is None or self._pinned is None or not isinstance(walk_key, tuple):
+            return False
+        return self._pinned[0] == (since[0], *walk_key[1:])
+
     @contextmanager
     def session(
-        self, root: os.PathLike[str] | str, settings: Hashable, walk_key: Hashable = None, files: tuple[str, ...] = ()
+        self,
+        root: os.PathLike[str] | str,
+        settings: Hashable,
+        walk_key: Hashable = None,
+        files: tuple[str, ...] = (),
+        since: Since | None = None,
     ) -> Iterator[CacheSession]:
         """One scan of `root` with `settings` (everything besides path and bytes a result depends
-        on) over `files`; with a `walk_key` (see `files_at`), remembered for the next scan."""
+        on) over `files`; with a `walk_key` (and `since`: see `files_at`), remembered for the
+        next scan."""
         with self._lock:
             scope = (os.fspath(root), settings)
             if scope != self._scope:
                 self._entries.clear()
                 self._pinned = None
                 self._scope = scope
+            stale: frozenset[str] = frozenset()
             pinned = walk_key is not None and self._pinned is not None and self._pinned == (walk_key, files)
-            s = CacheSession(self._entries, scope[0], self._clock_ns() - self._racy_ns, pinned)
+            if not pinned and walk_key is not None and since is not None and self._follows(walk_key, since):
+                pinned = self._pinned is not None and self._pinned[1] == files
+                stale = since[1]
+            s = CacheSession(self._entries, scope[0], self._clock_ns() - self._racy_ns, pinned, stale)
             self._pinned = None  # until this scan has finished
             yield s
             for rel in self._entries.keys() - s.seen:
@@ -133,11 +167,21 @@ class DiscoverCache:
 class CacheSession:
     """The cache as one scan sees it; `result()` for each file the walk yields."""
 
-    def __init__(self, entries: dict[str, _Entry], root: str, trust_before_ns: int, pinned: bool = False):
+    def __init__(
+        self,
+        entries: dict[str, _Entry],
+        root: str,
+        trust_before_ns: int,
+        pinned: bool = False,
+        stale: frozenset[str] = frozenset(),
+    ):
         self._entries = entries
         self._root = root
         self._trust_before_ns = trust_before_ns
-        self._pinned = pinned  # the same commit as the last scan: every remembered result holds
+        #: The commit of the last scan, or one that differs from it only in the `stale` paths:
+        #: every other remembered result holds; stale ones are read again whatever stat says.
+        self._pinned = pinned
+        self._stale = stale
         self.seen: set[str] = set()
         self.reused = self.reread = self.evaluated = self.parsed = 0
 
@@ -147,13 +191,14 @@ class CacheSession:
         self.seen.add(rel)
         path = f"{self._root}/{rel}"
         entry = self._entries.get(rel)
-        if self._pinned and entry is not None:
+        stale = rel in self._stale
+        if self._pinned and entry is not None and not stale:
             self.reused += 1
             return entry.result
         try:
             st = os.stat(path)  # before reading: bytes read later are at least as new as this identity
             identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-            if entry is not None and entry.trusted and entry.identity == identity:
+            if entry is not None and entry.trusted and entry.identity == identity and not stale:
                 self.reused += 1
                 return entry.result
             with open(path, "rb") as f:

@@ -199,3 +199,25 @@ def test_the_workspace_follows_the_remote_whether_or_not_it_fetches(tmp_path: Pa
     git(human.work, "push", "-q", "origin", ":refs/heads/bot")
     synced()
     synced()
+
+
+def test_the_workspace_names_the_files_a_commit_modified_and_nothing_else(world: dict[str, Any], tmp_path: Path):
+    """What the agent's next scan may skip: only when every difference is a modified file."""
+    from imagebot.deliver.workspace import GitWorkspace
+
+    ws = GitWorkspace(world["cfg"], tmp_path / "cache")
+    ws.checkout()
+    before = ws.head()
+    world["human"].commit("two tags", lambda w: (same_size("apps/svc-1.yaml", "1.0.0", "1.0.9")(w),
+                                                 same_size("values/web.yaml", "1.0.0", "1.0.7")(w)))
+    ws.checkout()
+    after = ws.head()
+    assert ws.modified_between(before, after) == {"apps/svc-1.yaml", "values/web.yaml"}
+    assert ws.modified_between(after, after) == frozenset()
+    world["human"].commit("a new file", lambda w: write_files(w, {"apps/new.yaml": "kind: ConfigMap\n"}))
+    ws.checkout()
+    assert ws.modified_between(after, ws.head()) is None  # added: the scan walks again
+    world["human"].commit("a rename", move("apps/svc-2.yaml", "apps/moved/svc-2.yaml"))
+    ws.checkout()
+    assert ws.modified_between(after, ws.head()) is None
+    assert ws.modified_between("0" * 40, ws.head()) is None  # unknown here

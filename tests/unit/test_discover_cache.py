@@ -320,3 +320,30 @@ def test_git_revisions_back_and_forth(tmp_path: Path):
         for images in (None, [f"{HOST}/team/beta"], [f"{HOST}/team/alpha"]):
             got = scan(tmp_path, cache=cache, policies=POLICIES, images=images, revision=rev)
             assert got == fresh(tmp_path, policies=POLICIES, images=images), (rev, images)
+
+
+def test_a_scan_after_a_commit_that_only_modified_files_looks_only_at_those(tmp_path: Path):
+    """The agent's usual case: the last scan was at the parent commit, and Git says which paths'
+    bytes differ. Those are read again (whatever stat says); the others are neither walked nor
+    stat'ed, and the result equals a fresh scan."""
+    write(tmp_path, FILES)
+    git(tmp_path, "init", "-q", "-b", "main")
+    first = commit_all(tmp_path, "v1")
+    cache = DiscoverCache()
+    scan(tmp_path, cache=cache, policies=POLICIES, revision=first)
+    same_size_edit(tmp_path, "apps/b.yaml", "1.2.0", "1.9.0")  # same size and mtime: stat cannot tell
+    second = commit_all(tmp_path, "v2")
+    got = scan(tmp_path, cache=cache, policies=POLICIES, revision=second, since=(first, frozenset({"apps/b.yaml"})))
+    assert got == fresh(tmp_path, policies=POLICIES)
+    assert (cache.stats.reused, cache.stats.evaluated) == (len(FILES) - 1, 1)
+    assert cache.revision == second
+
+
+def test_since_another_revision_than_the_last_scan_walks_again(tmp_path: Path):
+    write(tmp_path, FILES)
+    cache = DiscoverCache()
+    scan(tmp_path, cache=cache, policies=POLICIES, revision="c1")
+    write(tmp_path, {"apps/new.yaml": workload("n", f"{HOST}/team/beta:1.0.0")})
+    got = scan(tmp_path, cache=cache, policies=POLICIES, revision="c3", since=("c2", frozenset()))
+    assert got == fresh(tmp_path, policies=POLICIES)
+    assert "apps/new.yaml" in {o.location.file for o in got.occurrences}
