@@ -12,6 +12,7 @@ comparison with Renovate. Between cycles the recording proxy's counters are read
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import sys
@@ -57,11 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     discover_cache = DiscoverCache()  # the agent keeps one across cycles, as imagebot run does
     cycles = []
     first: CycleResult | None = None
+    # BENCH_WARM_PROFILE=FILE: a cProfile of the no-change cycles (read with pstats), for
+    # "where the time goes" in docs/performance.md. It slows them down: not for the figures.
+    profile_to = os.environ.get("BENCH_WARM_PROFILE")
+    profiler = cProfile.Profile() if profile_to else None
     take(args.proxy)
     try:
         for i in range(args.cycles + 1):
             t0, c0 = time.monotonic(), sum(os.times()[:4])
+            if profiler is not None and i > 0:
+                profiler.enable()
             result = pipeline.run_cycle(cfg, registry=client, discover_cache=discover_cache)
+            if profiler is not None:
+                profiler.disable()
             wall, cpu = time.monotonic() - t0, sum(os.times()[:4]) - c0  # git children included
             first = first or result
             d = result.delivery
@@ -72,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             })
     finally:
         client.close()
+        if profiler is not None and profile_to:
+            profiler.dump_stats(profile_to)
     assert first is not None
     args.out.write_text(json.dumps({"cycles": cycles, "decisions": decisions(first),
                                     "occurrences": len(first.discovery.occurrences),

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 from imagebot.errors import ImagebotError, PolicyError
@@ -87,27 +87,38 @@ def _needs_digest(occ: Occurrence, policy: Policy) -> bool:
 
 
 class _Chooser:
-    """policy.choose, once per (policy, image, current tag): many workloads share all three."""
+    """policy.choose, once per (policy, image, current tag): many workloads share all three.
+    The policy is the compiled one, shared by every declaration of the same policy (see
+    `_compile_all`), wherever it was written."""
 
     def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed]):
         self._policies, self._listings = policies, listings
-        self._memo: dict[tuple[PolicySpec, str, str | None], Choice] = {}
+        self._memo: dict[tuple[Policy, str, str | None], Choice] = {}
 
     def __call__(self, occ: Occurrence) -> Choice:
-        key = (occ.policy, occ.image, occ.tag)
+        policy = self._policies[occ.policy]
+        key = (policy, occ.image, occ.tag)
         if key not in self._memo:
-            self._memo[key] = self._policies[occ.policy].choose(self._listings[occ.image].tags, occ.tag)
+            self._memo[key] = policy.choose(self._listings[occ.image].tags, occ.tag)
         return self._memo[key]
 
 
 def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy], dict[PolicySpec, PolicyError]]:
+    """Each spec's compiled policy, or its error. Specs that differ only in `source` (where they
+    were declared: every workload's annotation has its own) share one compiled policy, so
+    their decisions are shared too; an invalid one is compiled per source, for its message."""
     good: dict[PolicySpec, Policy] = {}
     bad: dict[PolicySpec, PolicyError] = {}
+    by_meaning: dict[PolicySpec, Policy] = {}
     for spec in specs:
         if spec in good or spec in bad:
             continue
+        meaning = replace(spec, source="") if spec.source else spec
+        if meaning in by_meaning:
+            good[spec] = by_meaning[meaning]
+            continue
         try:
-            good[spec] = compile_spec(spec)
+            good[spec] = by_meaning[meaning] = compile_spec(spec)
         except PolicyError as e:
             bad[spec] = e
     return good, bad

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,36 @@ def test_the_current_tag_stays_when_no_newer_tag_has_the_platforms() -> None:
     assert p.changes == ()
     (kept,) = p.unchanged
     assert "kept 1.0.0" in kept.reason and "lack required platforms" in kept.reason
+
+
+def declared(where: str, policy: str = "semver:^1.0", line: int = 1) -> Occurrence:
+    """An occurrence whose policy names where it was declared, as discover's do."""
+    return replace(occ("reg.io/team/app:1.0.0", line=line), policy=PolicySpec(policy, source=f"{where} annotation"))
+
+
+def test_one_policy_declared_by_many_workloads_is_compiled_and_decided_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import imagebot.resolve as resolve_module
+
+    compiled: list[PolicySpec] = []
+    currents: list[str | None] = []
+    real = resolve_module.compile_spec
+
+    def counting(spec: PolicySpec) -> Any:
+        policy = real(spec)
+        compiled.append(spec)
+        choose = policy.choose
+        policy.choose = lambda tags, current: (currents.append(current), choose(tags, current))[1]  # type: ignore[method-assign]
+        return policy
+
+    monkeypatch.setattr(resolve_module, "compile_spec", counting)
+    occs = [declared(f"apps/svc-{i}.yaml:7", line=i) for i in range(1, 20)]
+    resolutions = resolve(occs, MemoryTags(TAGS))
+    assert len(compiled) == 1 and currents == ["1.0.0"]
+    assert all(r.target is not None and r.target.tag == "1.10.0" for r in resolutions)
+
+
+def test_an_invalid_policy_declared_twice_names_each_place() -> None:
+    occs = [declared("apps/a.yaml:7", "newest-please", 1), declared("apps/b.yaml:9", "newest-please", 2)]
+    problems = planner.build(resolve(occs, MemoryTags(TAGS))).problems
+    assert ["apps/a.yaml:7" in p.message for p in problems] == [True, False]
+    assert ["apps/b.yaml:9" in p.message for p in problems] == [False, True]
