@@ -32,24 +32,11 @@ from imagebot import pipeline  # noqa: E402
 from imagebot.agent.serve import serve  # noqa: E402
 from imagebot.config import load  # noqa: E402
 from tests.support.gitrepo import make_remote, show  # noqa: E402
+from tests.support.manifests import deployment  # noqa: E402
 from tests.support.registry import RegistryServer, free_port  # noqa: E402
 
 TOKEN = "bench-webhook-token-0123456789"
 REPOS = 20
-WORKLOAD = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: svc-{i}
-  annotations:
-    imagebot.io/policy: "semver:^1.0"
-spec:
-  template:
-    spec:
-      containers:
-        - name: app
-          image: {host}/team/app{r}:1.0.0
-"""
 FILLER = """\
 apiVersion: v1
 kind: ConfigMap
@@ -64,7 +51,7 @@ def tree(files: int, host: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for i in range(files):
         if i % 10 == 0:
-            out[f"apps/team{i % 37}/svc-{i}.yaml"] = WORKLOAD.format(i=i, host=host, r=(i // 10) % REPOS)
+            out[f"apps/team{i % 37}/svc-{i}.yaml"] = deployment(f"svc-{i}", f"{host}/team/app{(i // 10) % REPOS}:1.0.0")
         else:
             out[f"config/team{i % 37}/settings-{i}.yaml"] = FILLER.format(i=i)
     return out

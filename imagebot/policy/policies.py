@@ -40,6 +40,9 @@ _COSIGN = "cosign artefacts"
 _COSIGN_REASON = "cosign signature/attestation/SBOM tag (always excluded)"
 #: What Go's strconv.ParseFloat reads in tags that are numbers (no hex floats, inf or nan).
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+#: Verdicts of the relative policies ``minor`` and ``patch`` on a tag outside their range.
+_OTHER_MAJOR = "another major version"
+_OTHER_MINOR = "another minor version"
 _KINDS = "semver:<constraint>, major, minor, patch, alphabetical[:asc|desc], numerical[:asc|desc] or digest"
 
 
@@ -370,35 +373,31 @@ class SemverPolicy(_Policy):
         return self._result(ranked, tally, current, True, newer, note)
 
     def _outside(self, d: DockerTag, cur_numbers: tuple[int, ...], include_pre: bool) -> str | None:
-        """None when the policy's range allows `d`, else a failure template (one of them
-        :data:`PRERELEASE_FAILURE`); :meth:`_outside_reason` writes the reason."""
+        """None when the policy's range allows `d`, else why not: a constraint's failure
+        template (:data:`PRERELEASE_FAILURE` among them) or one of the relative policies'
+        verdicts; :meth:`_outside_reason` writes it out."""
         if self.constraints is not None:
             return self.constraints.failure_template(d.semver(), include_prerelease=include_pre)
         if d.prerelease and not include_pre:
             return PRERELEASE_FAILURE
         if self.relative == "minor" and d.numbers[0] != cur_numbers[0]:
-            return "outside the major version"
+            return _OTHER_MAJOR
         if self.relative == "patch" and d.numbers[:2] != cur_numbers[:2]:
-            return "outside the minor version"
+            return _OTHER_MINOR
         return None
 
     def _outside_reason(self, d: DockerTag, cur: DockerTag, include_pre: bool) -> str:
-        if self.constraints is not None:
-            template = self.constraints.failure_template(d.semver(), include_prerelease=include_pre)
-        elif d.prerelease and not include_pre:
-            template = PRERELEASE_FAILURE
-        else:
-            template = None
-        if template is PRERELEASE_FAILURE:
+        """The reason for a tag :meth:`_outside` rejected, in words."""
+        verdict = self._outside(d, cur.numbers, include_pre)
+        if verdict is PRERELEASE_FAILURE:
             return f"prerelease of another version than the current {cur.tag} (set prerelease to allow)"
-        if template is not None:
-            return template.replace('"{v}"', d.tag, 1)
-        if self.relative == "minor":
-            limit = cur.semver().next_major()
-            return f"{d.tag} is not below {limit} (policy minor keeps major {cur.numbers[0]})"
-        limit = cur.semver().next_minor()
-        want = ".".join(map(str, cur.numbers[:2]))
-        return f"{d.tag} is not below {limit} (policy patch keeps {want})"
+        if verdict is _OTHER_MAJOR:
+            return f"{d.tag} is not below {cur.semver().next_major()} (policy minor keeps major {cur.numbers[0]})"
+        if verdict is _OTHER_MINOR:
+            want = ".".join(map(str, cur.numbers[:2]))
+            return f"{d.tag} is not below {cur.semver().next_minor()} (policy patch keeps {want})"
+        assert verdict is not None
+        return verdict.replace('"{v}"', d.tag, 1)
 
 
 class OrderPolicy(_Policy):
