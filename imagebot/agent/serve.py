@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from imagebot import pipeline
+from imagebot import notify, pipeline
 from imagebot.agent.auth import WebhookAuth, load_secret
 from imagebot.agent.http import AgentServer
 from imagebot.agent.loop import Agent, CycleFn
@@ -137,6 +137,13 @@ def serve(
         )
         reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))
 
+    notifier = notify.from_config(
+        cfg, on_outcome=lambda target, outcome: metrics.notifications.labels(target, outcome).inc(),
+        enabled=lambda: holder["agent"].can_write(),  # the leader speaks; a follower would repeat it
+    )
+    if notifier is not None:
+        reporters.append(notifier)
+
     drift_check = None
     if api is not None and a.drift_interval:
         read = api_reader(api)
@@ -152,6 +159,10 @@ def serve(
                 log.warning("drift: %s", p)
             if recorder is not None and holder["agent"].can_write():
                 recorder.drift(report)
+            if notifier is not None and not report.problems:  # a failed read is no "drift resolved"
+                notifier.drift([notify.DriftFinding(
+                    f"{d.workload.kind}/{d.namespace}/{d.workload.name}", d.container, d.declared, d.live,
+                    str(d.workload.location)) for d in report.drifts])
 
     registry = pipeline.new_registry_client(cfg)
     agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
@@ -190,6 +201,9 @@ def serve(
         elector_stop.set()
         if elector_thread is not None:
             elector_thread.join(10)
+        if notifier is not None:
+            notifier.flush(5.0)
+            notifier.close()
         close = getattr(registry, "close", None)
         if close is not None:
             close()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import click
 
 from imagebot.cli.common import config_option, handle_errors, load_config, with_log_options
 from imagebot.report import log as logsetup
+
+#: `run --once` waits at most this long at exit for notifications still being sent (retries included).
+NOTIFY_FLUSH_SECONDS = 30.0
 
 
 @click.command("run")
@@ -27,7 +31,18 @@ def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None,
     cfg = load_config(config_path)
     if once:
         logsetup.setup(log_level, log_format)
-        result = pipeline.run_cycle(cfg)
+        from imagebot import notify
+
+        # A CronJob's runs share the cache dir: problems are announced when they start and end, not every run.
+        notifier = notify.from_config(cfg, state_file=pipeline.cache_dir(cfg) / "notify" / "state.json")
+        try:
+            result = pipeline.run_cycle(cfg, reporters=[notifier] if notifier else [])
+        finally:
+            if notifier is not None and not notifier.flush(NOTIFY_FLUSH_SECONDS):
+                logging.getLogger("imagebot.notify").warning(
+                    "notifications: not all sent within %ss; the rest are dropped", NOTIFY_FLUSH_SECONDS)
+            if notifier is not None:
+                notifier.close()
         if as_json_:
             click.echo(json.dumps(as_json(result), indent=2))
         else:

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from imagebot.config.notifications import NotificationTarget
 from imagebot.model import PolicySpec
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(h|m|s|ms))+\s*$")
@@ -218,6 +219,9 @@ class Config(_Model):
     interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
     cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
     agent: AgentSettings = AgentSettings()
+    notifications: tuple[NotificationTarget, ...] = Field(
+        (), description="Where to tell the team what changed and what is stuck (Slack, Teams, Discord, Google Chat, "
+        "Alertmanager, a signed JSON webhook). See docs/notifications.md.")
 
     @field_validator("interval")
     @classmethod

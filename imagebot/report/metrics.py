@@ -41,6 +41,8 @@ class Metrics:
                                   registry=r)
         self.webhooks = Counter("imagebot_webhooks", "Webhook requests by kind and result.", ["kind", "result"], registry=r)
         self.events = Counter("imagebot_kubernetes_events", "Kubernetes Events posted, by reason.", ["reason"], registry=r)
+        self.notifications = Counter("imagebot_notifications", "Notification messages by target and result "
+                                     "(sent|failed|dropped).", ["target", "result"], registry=r)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text format for a /metrics response: (body, content type)."""

@@ -1,0 +1,254 @@
+"""Notices from a finished cycle: what was delivered, which problems started or ended.
+
+Deliveries are announced once because they happen once. Problems last: :class:`Tracker`
+remembers which are open (and since when), so a problem that persists for ten cycles is
+announced when it starts and when it ends — not every cycle. A cycle aimed at a few images
+(a webhook) can start problems but never ends one: it did not look at the others. The tracker's
+state can be kept in a file, so `run --once` from a CronJob deduplicates across runs too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagebot.model import Change, CycleResult, Problem
+from imagebot.notify.notices import Kind, Notice, Severity, Update
+from imagebot.redact import redact
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+MAX_OPEN = 10_000  # bound on remembered problems / drifts (a state file cannot grow without limit)
+
+
+def public_url(url: str) -> str:
+    """A Git URL fit for a message: no user info (a token in `https://x:TOKEN@host/...`)."""
+    return redact(re.sub(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", r"\1", url))
+
+
+def short(ref_part: str) -> str:
+    """'1.2@sha256:abcdef…' -> '1.2@sha256:abcdef12' — tags whole, digests shortened."""
+    tag, _, digest = ref_part.partition("@")
+    if digest:
+        digest = digest[:15]
+    if not tag and digest:
+        return digest
+    return tag + (f"@{digest}" if digest else "")
+
+
+def _version(ref: str, image: str) -> str:
+    rest = ref[len(image):] if ref.startswith(image) else ref.rsplit("/", 1)[-1]
+    return short(rest.lstrip(":"))
+
+
+def updates(changes: Iterable[Change]) -> tuple[Update, ...]:
+    """One Update per (image, old, new), its places deduplicated, in a stable order."""
+    by_key: dict[tuple[str, str, str], list[str]] = {}
+    for c in changes:
+        image = c.occurrence.image
+        key = (image, _version(c.old_ref, image), _version(c.new_ref, image))
+        where = f"{c.occurrence.location.file}:{c.occurrence.location.line}"
+        places = by_key.setdefault(key, [])
+        if where not in places:
+            places.append(where)
+    return tuple(Update(i, o, n, tuple(p)) for (i, o, n), p in sorted(by_key.items()))
+
+
+def _headline(ups: Sequence[Update]) -> str:
+    if len(ups) == 1:
+        u = ups[0]
+        return f"{u.image.rsplit('/', 1)[-1]} {u.old} → {u.new}"
+    return f"{len(ups)} image updates"
+
+
+def delivered_changes(result: CycleResult) -> tuple[Change, ...]:
+    """The changes that were written: in a file apply edited, not refused (one truth with the summary)."""
+    return tuple(c for e in result.rendered.edits for c in e.changes)
+
+
+def delivery_notices(result: CycleResult, repository: str, now: float) -> list[Notice]:
+    d = result.delivery
+    if d is None or result.dry_run:
+        return []
+    out: list[Notice] = []
+    changes = delivered_changes(result)
+    ups = updates(changes)
+    imgs = tuple(sorted({u.image for u in ups}))
+    if d.commit and d.pushed and ups:
+        out.append(Notice(
+            Kind.DELIVERED, Severity.INFO, f"{_headline(ups)} committed to {d.branch}",
+            text=f"commit {d.commit[:12]} on {d.branch}", repository=repository, updates=ups,
+            links=(("commit", d.commit),), at=now, key=f"commit:{d.commit}", images=imgs,
+        ))
+    for url in d.pull_requests:
+        out.append(Notice(
+            Kind.PR_UPDATED, Severity.INFO, f"Pull request for {_headline(ups)}" if ups else "Pull request updated",
+            text=url, repository=repository, updates=ups, links=(("pull request", url),), at=now,
+            key=f"pr:{url}", images=imgs,
+        ))
+    for url in d.closed_pull_requests:
+        out.append(Notice(Kind.PR_CLOSED, Severity.INFO, "Pull request closed: no longer needed", text=url,
+                          repository=repository, links=(("pull request", url),), at=now, key=f"pr-closed:{url}"))
+    return out
+
+
+def problem_key(p: Problem) -> str:
+    """Who and where, not the wording: a message that mentions a changing number stays one problem."""
+    where = f"{p.location.file}:{p.location.line}" if p.location else ""
+    raw = f"{p.kind}\0{where}\0{p.subject}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Open:
+    """An open problem or drift as remembered: enough to announce its end."""
+
+    key: str
+    kind: str  # "problem" | "drift"
+    title: str
+    subject: str
+    location: str
+    since: float
+    severity: str
+
+
+class Tracker:
+    """Which problems and drifts are open, and since when; persisted to `state_file` if given."""
+
+    def __init__(self, state_file: Path | None = None, clock=time.time):
+        self.state_file = state_file
+        self.clock = clock
+        self.open: dict[str, Open] = {}
+        if state_file is not None:
+            self._load()
+
+    # -- problems -------------------------------------------------------------------------
+    def problems(self, result: CycleResult, repository: str) -> list[Notice]:
+        now = self.clock()
+        out: list[Notice] = []
+        seen: set[str] = set()
+        for p in result.problems:
+            key = "p:" + problem_key(p)
+            if key in seen:
+                continue
+            seen.add(key)
+            if key in self.open:
+                continue
+            sev = Severity.WARNING if p.temporary else Severity.ERROR
+            where = f"{p.location.file}:{p.location.line}" if p.location else ""
+            title = redact(f"{p.subject or p.kind}: {p.message}")
+            if len(self.open) < MAX_OPEN:
+                self.open[key] = Open(key, "problem", title, p.subject, where, now, sev.value)
+            out.append(Notice(Kind.PROBLEM_STARTED, sev, title, text=redact(str(p)), repository=repository,
+                              subject=p.subject, location=where, since=now, at=now, key=key,
+                              images=_images_of(p, result)))
+        if result.images is None:  # only a full cycle looked at everything
+            for key, o in list(self.open.items()):
+                if o.kind == "problem" and key not in seen:
+                    del self.open[key]
+                    out.append(Notice(Kind.PROBLEM_RESOLVED, Severity.INFO, f"resolved: {o.title}",
+                                      text=f"open since {_iso(o.since)}", repository=repository, subject=o.subject,
+                                      location=o.location, since=o.since, at=now, key=key))
+        self._save()
+        return out
+
+    # -- drift ----------------------------------------------------------------------------
+    def drifts(self, findings: Sequence[DriftFinding], repository: str) -> list[Notice]:
+        now = self.clock()
+        out: list[Notice] = []
+        seen: set[str] = set()
+        for f in findings:
+            key = "d:" + hashlib.sha256(f"{f.workload}\0{f.container}\0{f.declared}\0{f.live}".encode()).hexdigest()[:16]
+            seen.add(key)
+            if key in self.open:
+                continue
+            if len(self.open) < MAX_OPEN:
+                self.open[key] = Open(key, "drift", f.describe(), f.workload, f.location, now, "warning")
+            out.append(Notice(Kind.DRIFT_DETECTED, Severity.WARNING, f"drift: {f.describe()}", text=f.describe(),
+                              repository=repository, subject=f.workload, location=f.location, since=now, at=now,
+                              key=key, images=(f.image,) if f.image else ()))
+        for key, o in list(self.open.items()):
+            if o.kind == "drift" and key not in seen:
+                del self.open[key]
+                out.append(Notice(Kind.DRIFT_RESOLVED, Severity.INFO, f"drift resolved: {o.title}",
+                                  repository=repository, subject=o.subject, location=o.location, since=o.since,
+                                  at=now, key=key))
+        self._save()
+        return out
+
+    def firing(self) -> list[Open]:
+        """Every open problem and drift (Alertmanager wants firing alerts re-sent regularly)."""
+        return sorted(self.open.values(), key=lambda o: o.since)
+
+    # -- persistence ----------------------------------------------------------------------
+    def _load(self) -> None:
+        assert self.state_file is not None
+        try:
+            raw = self.state_file.read_text()
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            log.warning("notifications: cannot read %s (%s); starting afresh", self.state_file, e)
+            return
+        try:
+            doc = json.loads(raw)
+            if doc.get("version") != STATE_VERSION:
+                raise ValueError(f"version {doc.get('version')!r}, expected {STATE_VERSION}")
+            self.open = {o["key"]: Open(**o) for o in doc["open"][:MAX_OPEN]}
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            log.warning("notifications: %s is not a state file this imagebot wrote (%s); starting afresh",
+                        self.state_file, e)
+            self.open = {}
+
+    def _save(self) -> None:
+        if self.state_file is None:
+            return
+        doc = {"version": STATE_VERSION, "open": [o.__dict__ for o in self.open.values()]}
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=".notify-state.")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(doc, fh)
+            os.replace(tmp, self.state_file)
+        except OSError as e:
+            log.warning("notifications: cannot write %s: %s", self.state_file, e)
+
+
+@dataclass(frozen=True)
+class DriftFinding:
+    """A workload whose live image differs from Git — as the agent's drift check found it."""
+
+    workload: str  # "Deployment/prod/payments"
+    container: str
+    declared: str
+    live: str | None
+    location: str = ""
+    image: str = ""
+
+    def describe(self) -> str:
+        if not self.container:
+            return f"{self.workload} is declared in Git but not found in the cluster"
+        if self.live is None:
+            return f"{self.workload} container {self.container}: declared {self.declared}, missing in the cluster"
+        return f"{self.workload} container {self.container} runs {self.live}, Git says {self.declared}"
+
+
+def _images_of(p: Problem, result: CycleResult) -> tuple[str, ...]:
+    """The images a problem concerns, for per-target image filters (by the occurrence at its place)."""
+    if p.location is None:
+        return ()
+    return tuple(sorted({o.image for o in result.discovery.occurrences
+                         if o.location.file == p.location.file and o.location.line == p.location.line}))
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
