@@ -87,7 +87,7 @@ def delivery_notices(result: CycleResult, repository: str, now: float) -> list[N
         out.append(Notice(
             Kind.DELIVERED, Severity.INFO, f"{_headline(ups)} committed to {d.branch}",
             text=f"commit {d.commit[:12]} on {d.branch}", repository=repository, updates=ups,
-            links=(("commit", d.commit),), at=now, key=f"commit:{d.commit}", images=imgs,
+            links=_commit_link(repository, d.commit), at=now, key=f"commit:{d.commit}", images=imgs,
         ))
     for url in d.pull_requests:
         out.append(Notice(
@@ -99,6 +99,13 @@ def delivery_notices(result: CycleResult, repository: str, now: float) -> list[N
         out.append(Notice(Kind.PR_CLOSED, Severity.INFO, "Pull request closed: no longer needed", text=url,
                           repository=repository, links=(("pull request", url),), at=now, key=f"pr-closed:{url}"))
     return out
+
+
+def _commit_link(repository: str, sha: str) -> tuple[tuple[str, str], ...]:
+    """`<web URL>/commit/<sha>` for an https remote: GitHub, GitLab and Gitea/Forgejo all serve it."""
+    if not repository.startswith("https://"):
+        return ()
+    return (("commit", f"{repository.removesuffix('/').removesuffix('.git')}/commit/{sha}"),)
 
 
 def problem_key(p: Problem) -> str:
