@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from imagebot import pipeline
 from imagebot.config import load
@@ -163,3 +164,24 @@ def test_notify_test_sends_a_sample_to_each_target_and_says_which_failed(tmp_pat
         assert "FAILED  notifications[2] (teams-2) url: env TEAMS_URL is not set" in res.out
         validate("slack", slack.requests[0].json())
         assert len(gone.requests) == 1  # a 404 is not retried
+
+
+def test_the_agent_announces_its_commit_and_counts_what_it_sent(tmp_path: Path, registry, monkeypatch) -> None:
+    from tests.integration.test_agent_e2e import AGENT, start_replica, wait_for
+    from tests.support.registry import free_port
+
+    monkeypatch.setenv("IMAGEBOT_WEBHOOK_TOKEN", "agent-token-0123456")
+    remote, cfg_path = world(tmp_path, registry, broken=False)
+    with Receiver() as hook:
+        write_config(cfg_path, remote=remote, registry_host=registry.host,
+                     extra=AGENT + f"notifications:\n  - type: webhook\n    name: team-hook\n    url: {hook.url}\n")
+        replica = start_replica(cfg_path, free_port())
+        try:
+            assert replica.agent.wait_cycles(1, 30)
+            got = hook.wait_for(1)
+            assert [e["kind"] for e in got[0].json()["events"]] == ["delivered"]
+            validate("webhook", got[0].json())
+            assert wait_for(lambda: 'imagebot_notifications_total{result="sent",target="team-hook"} 1.0'
+                            in requests.get(f"{replica.url}/metrics", timeout=5).text)
+        finally:
+            replica.stop()
