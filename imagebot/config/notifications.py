@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: Every kind of notice (imagebot.notify.notices.Kind has the same values; a test holds them equal).
-EVENT_KINDS = (
-    "delivered",
-    "pull-request-opened",
-    "pull-request-updated",
-    "pull-request-closed",
-    "problem-started",
-    "problem-resolved",
-    "drift-detected",
-    "drift-resolved",
-    "promotion-held",
-    "promotion-proposed",
-)
 EventKind = Literal[
     "delivered",
     "pull-request-opened",
@@ -31,6 +18,8 @@ EventKind = Literal[
     "promotion-held",
     "promotion-proposed",
 ]
+#: Every kind of notice (imagebot.notify.notices.Kind has the same values; a test holds them equal).
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 ServiceType = Literal["webhook", "slack", "teams", "discord", "googlechat", "alertmanager"]
 
 
