@@ -26,7 +26,8 @@ def validate(config_path: str | None, tree: str | None) -> None:
     from imagebot.policy import compile_spec
 
     root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
-    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, parse_all=True)
+    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, parse_all=True,
+                          compat_with=cfg.compat)
     problems = list(found.problems)
     verdicts: dict[object, str | None] = {}
     for occ in found.occurrences:

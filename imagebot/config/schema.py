@@ -218,6 +218,11 @@ class Config(_Model):
     interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
     cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
     agent: AgentSettings = AgentSettings()
+    compat: tuple[Literal["argocd-image-updater", "keel"], ...] = Field(
+        (),
+        description="Also read other tools' configuration as it is: Argo CD Image Updater annotations on Argo CD "
+        "Applications, Keel's keel.sh/policy on workloads (see docs/migration/).",
+    )
 
     @field_validator("interval")
     @classmethod
