@@ -45,4 +45,8 @@ def validate(config_path: str | None, tree: str | None) -> None:
         f"{len(found.occurrences)} image reference(s) with a policy in {found.files_scanned} file(s); "
         f"{len(problems)} problem(s)."
     )
+    from imagebot.discover.compat import governed
+
+    for name, n in governed(o.policy for o in found.occurrences).items():
+        click.echo(f"  {n} governed through {name} (policy read from that tool's configuration)")
     sys.exit(EXIT_PARTIAL if problems else EXIT_OK)

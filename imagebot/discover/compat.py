@@ -9,6 +9,7 @@ the config opts in (``compat: [argocd-image-updater, keel]``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from imagebot.model import PolicySpec
 
@@ -55,3 +56,13 @@ def glob_regex(pattern: str, *, classes: bool) -> str:
             out.append(re.escape(c))
         i += 1
     return "^" + "".join(out) + "$"
+
+
+def governed(specs: Iterable[PolicySpec]) -> dict[str, int]:
+    """How many references each compatibility source governs: {"compat:keel": 3, ...}."""
+    counts: dict[str, int] = {}
+    for spec in specs:
+        name = compat_source(spec)
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
