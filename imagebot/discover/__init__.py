@@ -18,7 +18,7 @@ from contextlib import nullcontext
 from functools import partial
 
 from imagebot.config.schema import NamedPolicy
-from imagebot.discover import compat, compat_argocd, compat_keel, kustomize, marked, workloads
+from imagebot.discover import compat, compat_argocd, compat_argocd_crd, compat_keel, kustomize, marked, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
@@ -73,6 +73,11 @@ def scan(
     occurrences, problems = [], []
     scanned = parsed = 0
     settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())), tuple(sorted(tools)))
+    updaters: tuple[compat_argocd_crd.Rule, ...] = ()
+    if compat.ARGOCD in tools:  # ImageUpdater resources select Applications in other files: read them first
+        updaters, crd_problems = compat_argocd_crd.collect(root, walk(root, paths, exclude))
+        problems += crd_problems
+        settings = (*settings, updaters)
     walk_key = None if revision is None else (revision, tuple(paths), tuple(exclude))
     known = cache.files_at(root, settings, walk_key, since) if cache is not None and walk_key is not None else None
     files = known if known is not None else tuple(walk(root, paths, exclude))
@@ -81,7 +86,7 @@ def scan(
     with session_of as session:
         for rel in files:
             scanned += 1
-            screen = partial(_screen, policies, parse_all, tools, rel)
+            screen = partial(_screen, policies, parse_all, tools, updaters, rel)
             try:
                 result = session.result(rel, screen) if session is not None else screen((root / rel).read_bytes())
             except OSError as exc:
@@ -92,7 +97,7 @@ def scan(
             if mentions is not None and not any(t in result.data for t in mentions):
                 continue
             if not result.parsed:
-                found = scan_file(rel, result.data, policies, tools)
+                found = scan_file(rel, result.data, policies, tools, updaters)
                 result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems))
                 if session is not None:
                     session.update(rel, result)
@@ -102,10 +107,15 @@ def scan(
     return Discovery(tuple(occurrences), tuple(problems), scanned, parsed)
 
 
-def _screen(policies: Mapping[str, NamedPolicy], parse_all: bool, tools: frozenset[str], rel: str, data: bytes) -> FileResult:
+def _screen(
+    policies: Mapping[str, NamedPolicy], parse_all: bool, tools: frozenset[str], updaters: tuple[object, ...], rel: str,
+    data: bytes,
+) -> FileResult:
     """The text screen: does this file need parsing at all (parsed later, and only if a targeted
     scan's screen lets it through as well)."""
-    if parse_all or worth_parsing(rel, data, bool(policies)) or any(compat.TOKENS[t] in data for t in tools):
+    if parse_all or worth_parsing(rel, data, bool(policies)) or any(compat.TOKENS[t] in data for t in tools) or (
+        updaters and b"argoproj.io" in data
+    ):
         return FileResult(worth=True, data=data)
     return FileResult(worth=False)
 
@@ -126,7 +136,10 @@ def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]
     return tuple(sorted(tokens))
 
 
-def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, tools: frozenset[str] = frozenset()) -> Found:
+def scan_file(
+    rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, tools: frozenset[str] = frozenset(),
+    updaters: tuple[object, ...] = (),
+) -> Found:
     """Parse one file and run every format on it."""
     found = Found()
     try:
@@ -146,7 +159,7 @@ def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, t
         else:
             found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
         return found
-    pf = ParsedFile(rel, text, docs, policies, tools)
+    pf = ParsedFile(rel, text, docs, policies, tools, updaters)
     for fmt in FORMATS.values():
         found.add(fmt(pf, found.claimed))
     return found

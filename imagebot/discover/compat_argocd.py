@@ -12,6 +12,9 @@ docs/configuration/images.md) name the images of an Application and how each one
   ``<alias>.helm.image-name`` / ``<alias>.helm.image-tag`` (default ``image.name`` /
   ``image.tag``) for a Helm source; ``<alias>.kustomize.image-name`` for a Kustomize source.
 
+Its v1.x ``ImageUpdater`` resources are read too (:mod:`imagebot.discover.compat_argocd_crd`):
+their settings stand in for the annotations of each Application they select.
+
 Argo CD Image Updater writes parameter overrides (into the live Application, or a
 ``.argocd-source-<app>.yaml`` / kustomization / values file in Git). imagebot edits in place,
 in the Application manifest: the Helm parameter's ``value`` in ``spec.source(s).helm.parameters``,
@@ -22,7 +25,9 @@ is listed in docs/migration/argocd-image-updater.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -77,17 +82,19 @@ def parse_image_list(text: str) -> list[ImageEntry]:
 
 @dataclass(frozen=True)
 class Options:
-    """The annotations of one Application: key -> (value, line)."""
+    """The annotations of one Application: key -> (value, line in `path`). `described`: where a
+    key came from when not from an annotation (an ImageUpdater resource), for messages."""
 
     values: dict[str, tuple[str, int]]
     path: str
+    described: dict[str, str] = field(default_factory=dict)
 
     def get(self, entry: ImageEntry, option: str) -> tuple[str, int] | None:
         return self.values.get(f"{PREFIX}{entry.key}.{option}")
 
     def where(self, *keys: str) -> str:
-        lines = [f"{self.path}:{self.values[k][1]} annotation {k}" for k in keys if k in self.values]
-        return ", ".join(lines)
+        lines = [self.described.get(k) or f"{self.path}:{self.values[k][1]} annotation {k}" for k in keys if k in self.values]
+        return ", ".join(dict.fromkeys(lines))
 
 
 def policy_for(entry: ImageEntry, opts: Options) -> PolicySpec | str:
@@ -129,14 +136,14 @@ def policy_for(entry: ImageEntry, opts: Options) -> PolicySpec | str:
 
 def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
     found = Found()
-    if compat.ARGOCD not in pf.compat or PREFIX not in pf.text:
+    if compat.ARGOCD not in pf.compat or (PREFIX not in pf.text and not pf.argocd_updaters):
         return found
     for index, doc in enumerate(pf.docs):
         if scalar_text(mapping_get(doc, "kind")) != "Application":
             continue
         if not (scalar_text(mapping_get(doc, "apiVersion")) or "").startswith("argoproj.io/"):
             continue
-        _application(pf, index, doc, claimed, found)
+        _application(pf, index, doc, claimed, found, pf.argocd_updaters)
     return found
 
 
@@ -160,11 +167,15 @@ def _sources(doc: Node) -> list[tuple[str, Node]]:
     return out
 
 
-def _application(pf: ParsedFile, index: int, doc: Node, claimed: set[tuple[int, int]], found: Found) -> None:
+def _application(pf: ParsedFile, index: int, doc: Node, claimed: set[tuple[int, int]], found: Found,
+                 updaters: Sequence[object] = ()) -> None:
     opts = _annotations(pf, doc)
+    name = scalar_text(mapping_get(mapping_get(doc, "metadata"), "name")) or "?"
+    if updaters:
+        namespace = scalar_text(mapping_get(mapping_get(doc, "metadata"), "namespace")) or ""
+        opts = _from_updaters(updaters, name, namespace, int(doc.start_mark.line) + 1, opts)
     if IMAGE_LIST not in opts.values:
         return
-    name = scalar_text(mapping_get(mapping_get(doc, "metadata"), "name")) or "?"
     list_text, list_line = opts.values[IMAGE_LIST]
     for entry in parse_image_list(list_text):
         subject = f"Application/{name} image {entry.label}"
@@ -195,6 +206,17 @@ def _application(pf: ParsedFile, index: int, doc: Node, claimed: set[tuple[int, 
                 f"no value of {entry.image} to edit in this Application (looked for {_looked_for(entry, opts)}); "
                 "Argo CD Image Updater would add a parameter override, imagebot edits only values that are written",
                 where, subject))
+
+
+def _from_updaters(updaters: Sequence[Any], name: str, namespace: str, line: int, opts: Options) -> Options:
+    """The options an ImageUpdater resource gives this Application (the first that selects it), as
+    if they were annotations; with `useAnnotations: true`, or when none selects it, its own."""
+    for rule in updaters:
+        if rule.selects(name, namespace):
+            if rule.use_annotations:
+                return opts
+            return Options({k: (v, line) for k, v, _ in rule.entries}, opts.path, {k: w for k, _, w in rule.entries})
+    return opts
 
 
 def _looked_for(entry: ImageEntry, opts: Options) -> str:
