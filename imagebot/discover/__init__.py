@@ -94,7 +94,10 @@ def scan(
                 continue
             if not result.worth:
                 continue
-            if mentions is not None and not any(t in result.data for t in mentions):
+            # An Application an ImageUpdater resource governs may hold only a tag: it is read in targeted scans too.
+            if mentions is not None and not any(t in result.data for t in mentions) and not (
+                updaters and b"argoproj.io/" in result.data
+            ):
                 continue
             if not result.parsed:
                 found = scan_file(rel, result.data, policies, tools, updaters)

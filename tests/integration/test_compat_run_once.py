@@ -155,3 +155,48 @@ def test_validate_names_the_compat_sources(world) -> None:
     config.write_text(config.read_text().replace("compat: [argocd-image-updater, keel]\n", ""))
     res = imagebot("validate", cwd=cwd)
     assert "0 image reference(s) with a policy" in res.out and "governed" not in res.out
+
+
+UPDATER = """\
+apiVersion: argocd-image-updater.argoproj.io/v1alpha1
+kind: ImageUpdater
+metadata:
+  name: billing
+  namespace: argocd
+spec:
+  applicationRefs:
+    - namePattern: "billing-*"
+      images:
+        - alias: api
+          imageName: HOST/team/api:2.x
+          manifestTargets:
+            helm:
+              name: image.repository
+              tag: image.tag
+"""
+BILLING = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: billing-eu
+spec:
+  source:
+    chart: billing
+    helm:
+      parameters:
+        - {name: image.repository, value: HOST/team/api}
+        - {name: image.tag, value: '2.0.5'}
+"""
+
+
+def test_an_image_updater_resource_governs_an_application_in_another_file(tmp_path: Path, registry) -> None:
+    registry.push_tags("team/api", ["2.0.5", "2.1.0", "2.3.1", "3.0.0"])
+    host = registry.host
+    files = {"argocd/image-updater.yaml": UPDATER.replace("HOST", host), "apps/billing-eu.yaml": BILLING.replace("HOST", host)}
+    remote = make_remote(tmp_path, files)
+    write_config(tmp_path / "imagebot.yaml", remote=remote, registry_host=host, extra="compat: [argocd-image-updater]\n")
+    res = imagebot("run", "--once", cwd=tmp_path)
+    assert res.code == 0, res.err + res.out
+    expected = files["apps/billing-eu.yaml"].replace("value: '2.0.5'", "value: '2.3.1'")  # 2.x: not 3.0.0; quotes kept
+    assert show(remote, "staging", "apps/billing-eu.yaml").decode() == expected
+    assert show(remote, "staging", "argocd/image-updater.yaml").decode() == files["argocd/image-updater.yaml"]
