@@ -87,8 +87,9 @@ class NewestBuildPolicy(_Policy):
         ranked = sorted(times, key=lambda t: (times[t], t), reverse=True)
         if current is not None:
             if current not in times:
-                why = (f"the current tag {current} states no creation time, so newer builds cannot be told apart "
-                       f"from older ones; keeping {current}")
+                what = (f"build time of the current tag {current} is unreadable ({failed[current]})" if current in failed
+                        else f"the current tag {current} states no creation time")
+                why = f"{what}, so newer builds cannot be told apart from older ones; keeping {current}"
                 return Choice(current, _join(why, *notes), tuple(ranked), rejected)
             mine = (times[current], current)
             older = [t for t in ranked if (times[t], t) < mine]

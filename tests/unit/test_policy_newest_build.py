@@ -72,6 +72,9 @@ def test_current_without_a_build_time_is_kept() -> None:
     c = choose(["nodate", "f7bb2e3"], "nodate")
     assert c.chosen == "nodate"
     assert "states no creation time" in c.reason
+    gone = {**BUILDS, "a5fb3d3": RegistryError("manifest unknown", temporary=False)}
+    c = choose(["f7bb2e3"], "a5fb3d3", builds=gone)  # the deployed tag was deleted from the registry
+    assert c.chosen == "a5fb3d3" and "build time of the current tag a5fb3d3 is unreadable (manifest unknown)" in c.reason
 
 
 def test_temporary_registry_trouble_keeps_the_current_tag_this_cycle() -> None:
