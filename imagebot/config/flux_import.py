@@ -74,9 +74,16 @@ def read_objects(paths: Iterable[str | Path]) -> tuple[list[FluxObject], list[st
     problems: list[str] = []
     for f in files:
         try:
-            docs = list(yaml.load_all(f.read_text(encoding="utf-8-sig")))
-        except (OSError, UnicodeDecodeError, YAMLError) as e:
-            problems.append(f"{f}: skipped, not readable YAML: {str(e).splitlines()[0]}")
+            text = f.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            problems.append(f"{f}: skipped, not readable: {e}")
+            continue
+        if "toolkit.fluxcd.io/" not in text:
+            continue  # no Flux object in it (a workload, a Helm template): not this command's business
+        try:
+            docs = list(yaml.load_all(text))
+        except YAMLError as e:
+            problems.append(f"{f}: skipped, not valid YAML: {str(e).splitlines()[0]}")
             continue
         for i, doc in enumerate(docs):
             if not isinstance(doc, dict):

@@ -212,3 +212,15 @@ spec:
     (tmp_path / "imagebot.yaml").write_text(out)
     cfg = load(tmp_path / "imagebot.yaml")  # the fragment loads as it is
     assert cfg.delivery_branch == "image-updates" and cfg.policies["apps:build"].pin_digest
+
+
+def test_other_files_in_the_folder_are_left_alone_and_broken_flux_files_reported(tmp_path: Path) -> None:
+    write_files(tmp_path / "fleet", {
+        "podinfo-policy.yaml": POLICY, "podinfo-registry.yaml": REGISTRY,
+        "chart/templates/deployment.yaml": "image: {{ .Values.image }}\n  broken: [\n",  # not Flux: ignored
+        "broken-flux.yaml": "apiVersion: image.toolkit.fluxcd.io/v1\nkind: ImagePolicy\nspec: [\n",
+    })
+    res = imagebot("import", "flux", "fleet", cwd=tmp_path)
+    assert res.code == 1
+    assert "broken-flux.yaml: skipped, not valid YAML" in res.err and "deployment.yaml" not in res.err
+    assert '"flux-system:podinfo":' in res.out
