@@ -75,3 +75,14 @@ def test_tags_of_one_image_and_a_tag_filter(registry) -> None:
         assert plain.target.tag == "latest"  # what Argo CD Image Updater's docs warn about
         filtered = resolve([occurrence(image, "1a2b3c4", PolicySpec("newest-build", tag_filter=r"^[0-9a-f]{7}$"))], client)[0]
         assert filtered.target.tag == "9f8e7d6", filtered.reason
+
+
+def test_policy_test_command_reads_build_times_from_the_registry(registry, tmp_path) -> None:
+    from tests.support.cli import imagebot
+
+    for tag, created in BUILDS.items():
+        push_built(registry, "team/cli", tag, created)
+    res = imagebot("policy", "test", "--policy", "newest-build", "--image", f"{registry.host}/team/cli:b71c3aa", cwd=tmp_path)
+    assert (res.code, res.out) == (0, "zz01\n"), res.err
+    res = imagebot("policy", "test", "--policy", "newest-build", "--current", "b71c3aa", "zz01", "b71c3aa", cwd=tmp_path)
+    assert res.out == "b71c3aa\n"  # tags alone carry no build time: nothing moves
