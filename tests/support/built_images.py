@@ -1,43 +1,13 @@
-"""Push images whose config blobs state a chosen build time (`created`), to a RegistryServer.
-
-`RegistryServer.push` gives every tag the same `created`; the newest-build policy needs images
-built at known, different times, so these go in over the same HTTP API with their own config.
-"""
+"""Images with chosen build times (`created`) on a RegistryServer, for the newest-build policy."""
 
 from __future__ import annotations
-
-import json
-from typing import Any
 
 from tests.support.registry import DOCKER_V2, OCI_MANIFEST, RegistryServer
 
 
-def push_built(reg: RegistryServer, repo: str, tag: str, created: str | None, *, media_type: str = OCI_MANIFEST,
-               build: str = "") -> str:
-    """Push `repo:tag` with `created` in its config (None: the field is left out). `build` makes the
-    config unique when two tags must be distinct images built at the same time. Returns the digest."""
-    config: dict[str, Any] = {
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": {"imagebot.test/tag": tag, "imagebot.test/build": build or tag}},
-        "rootfs": {"type": "layers", "diff_ids": []},
-    }
-    if created is not None:
-        config["created"] = created
-    data = json.dumps(config, sort_keys=True).encode()
-    digest = reg.push_blob(repo, data)
-    oci = media_type == OCI_MANIFEST
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": media_type,
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json" if oci else "application/vnd.docker.container.image.v1+json",
-            "size": len(data),
-            "digest": digest,
-        },
-        "layers": [],
-    }
-    return reg.put_manifest(repo, tag, json.dumps(manifest).encode(), media_type)
+def push_built(reg: RegistryServer, repo: str, tag: str, created: str | None, *, media_type: str = OCI_MANIFEST) -> str:
+    """Push `repo:tag` whose config states `created` (None: no build time). Returns the digest."""
+    return reg.push(repo, tag, media_type=media_type, created=created)
 
 
 def retag(reg: RegistryServer, repo: str, source_tag: str, new_tag: str) -> str:
