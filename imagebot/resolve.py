@@ -61,7 +61,7 @@ def resolve(
 
     wanted = sorted({o.image for o in candidates if o.policy not in bad})
     listings = _list_all(wanted, source, workers)
-    chooser = _Chooser(policies, listings)
+    chooser = _Chooser(policies, listings, getattr(source, "created", None))
     platforms = _Memo(source.missing_platforms)
     digests = _Memo(source.digest)
 
@@ -91,15 +91,21 @@ class _Chooser:
     The policy is the compiled one, shared by every declaration of the same policy (see
     `_compile_all`), wherever it was written."""
 
-    def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed]):
+    def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed], created: Callable | None = None):
         self._policies, self._listings = policies, listings
+        self._created = created  # (image, tag) -> build time, for policies that need it (newest-build)
         self._memo: dict[tuple[Policy, str, str | None], Choice] = {}
 
     def __call__(self, occ: Occurrence) -> Choice:
         policy = self._policies[occ.policy]
         key = (policy, occ.image, occ.tag)
         if key not in self._memo:
-            self._memo[key] = policy.choose(self._listings[occ.image].tags, occ.tag)
+            tags = self._listings[occ.image].tags
+            if getattr(policy, "needs_created", False) and self._created is not None:
+                created, image = self._created, occ.image
+                self._memo[key] = policy.choose(tags, occ.tag, created=lambda tag: created(image, tag))  # type: ignore[call-arg]
+            else:
+                self._memo[key] = policy.choose(tags, occ.tag)
         return self._memo[key]
 
 

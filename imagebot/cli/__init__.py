@@ -21,6 +21,7 @@ from imagebot.cli.tags_cmd import tags  # noqa: E402
 from imagebot.cli.drift_cmd import drift  # noqa: E402
 from imagebot.cli.policy_cmd import policy  # noqa: E402
 from imagebot.cli.notify_cmd import notify  # noqa: E402
+from imagebot.cli.import_cmd import import_  # noqa: E402
 
 main.add_command(plan)
 main.add_command(run)
@@ -29,4 +30,5 @@ main.add_command(tags)
 main.add_command(drift)
 main.add_command(policy)
 main.add_command(notify)
+main.add_command(import_)
 # --- end of command registration ----------------------------------------------------------

@@ -56,6 +56,17 @@ def _registry_tags(image: str, config_path: str | None) -> tuple[str, ...]:
         return client.tags(parse(image).name).tags
 
 
+def _choose_by_build_time(compiled: object, tags: list[str], current: str | None, image: str,
+                          config_path: str | None) -> Choice:
+    """Run a policy that needs image build times (newest-build) against the live registry."""
+    from imagebot.reference import parse
+    from imagebot.registry import RegistryClient
+
+    name = parse(image).name
+    with RegistryClient(optional_registry_settings(config_path)) as client:
+        return compiled.choose(tags, current, created=lambda tag: client.created(name, tag))  # type: ignore[attr-defined]
+
+
 def _explain(choice: Choice, tags: list[str], current: str | None, out: IO[str]) -> None:
     verdicts = {r.tag: f"rejected: {r.reason}" for r in choice.rejected}
     for rank, tag in enumerate(choice.candidates, 1):
@@ -113,7 +124,10 @@ def test(
 
         current = parse(image).tag
     tags = _read_tags(tag_args, tags_file, image, config_path)
-    choice = compiled.choose(tags, current)
+    if getattr(compiled, "needs_created", False) and image:  # newest-build: build times from the registry
+        choice = _choose_by_build_time(compiled, tags, current, image, config_path)
+    else:
+        choice = compiled.choose(tags, current)
     if explain:
         _explain(choice, tags, current, sys.stderr)
     if as_json:

@@ -26,7 +26,8 @@ def validate(config_path: str | None, tree: str | None) -> None:
     from imagebot.policy import compile_spec
 
     root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
-    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, parse_all=True)
+    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, parse_all=True,
+                          compat_with=cfg.compat)
     problems = list(found.problems)
     verdicts: dict[object, str | None] = {}
     for occ in found.occurrences:
@@ -44,4 +45,8 @@ def validate(config_path: str | None, tree: str | None) -> None:
         f"{len(found.occurrences)} image reference(s) with a policy in {found.files_scanned} file(s); "
         f"{len(problems)} problem(s)."
     )
+    from imagebot.discover.compat import governed
+
+    for name, n in governed(o.policy for o in found.occurrences).items():
+        click.echo(f"  {n} governed through {name} (policy read from that tool's configuration)")
     sys.exit(EXIT_PARTIAL if problems else EXIT_OK)

@@ -222,6 +222,11 @@ class Config(_Model):
     notifications: tuple[NotificationTarget, ...] = Field(
         (), description="Where to tell the team what changed and what is stuck (Slack, Teams, Discord, Google Chat, "
         "Alertmanager, a signed JSON webhook). See docs/notifications.md.")
+    compat: tuple[Literal["argocd-image-updater", "keel"], ...] = Field(
+        (),
+        description="Also read other tools' configuration as it is: Argo CD Image Updater annotations on Argo CD "
+        "Applications, Keel's keel.sh/policy on workloads (see docs/migration/).",
+    )
 
     @field_validator("interval")
     @classmethod

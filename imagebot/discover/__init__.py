@@ -18,7 +18,7 @@ from contextlib import nullcontext
 from functools import partial
 
 from imagebot.config.schema import NamedPolicy
-from imagebot.discover import kustomize, marked, workloads
+from imagebot.discover import compat, compat_argocd, compat_argocd_crd, compat_keel, kustomize, marked, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
@@ -36,6 +36,9 @@ FORMATS: dict[str, Format] = {
     "marker": marked.find,
     "workload": workloads.find,
     "kustomization": kustomize.find,
+    # Other tools' configuration, read only when the config opts in (`compat:`).
+    compat.ARGOCD: compat_argocd.find,
+    compat.KEEL: compat_keel.find,
 }
 
 
@@ -50,6 +53,7 @@ def scan(
     cache: DiscoverCache | None = None,
     revision: str | None = None,
     since: Since | None = None,
+    compat_with: Collection[str] = (),
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
 
@@ -61,12 +65,19 @@ def scan(
     Git commit `root` was just hard-reset and cleaned to; a scan at the commit of the last scan
     then neither walks nor stats the files. `since` (with `revision`): (the revision of the
     last scan, the paths whose bytes differ between it and `revision`, none added or removed);
-    only those paths are looked at again.
+    only those paths are looked at again. `compat_with` (config `compat:`): other tools'
+    configuration read as it is (:mod:`imagebot.discover.compat`).
     """
+    tools = frozenset(compat_with)
     mentions = None if images is None else _mention_tokens(images, policies)
     occurrences, problems = [], []
     scanned = parsed = 0
-    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())))
+    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())), tuple(sorted(tools)))
+    updaters: tuple[compat_argocd_crd.Rule, ...] = ()
+    if compat.ARGOCD in tools:  # ImageUpdater resources select Applications in other files: read them first
+        updaters, crd_problems = compat_argocd_crd.collect(root, walk(root, paths, exclude))
+        problems += crd_problems
+        settings = (*settings, updaters)
     walk_key = None if revision is None else (revision, tuple(paths), tuple(exclude))
     known = cache.files_at(root, settings, walk_key, since) if cache is not None and walk_key is not None else None
     files = known if known is not None else tuple(walk(root, paths, exclude))
@@ -75,7 +86,7 @@ def scan(
     with session_of as session:
         for rel in files:
             scanned += 1
-            screen = partial(_screen, policies, parse_all, rel)
+            screen = partial(_screen, policies, parse_all, tools, updaters, rel)
             try:
                 result = session.result(rel, screen) if session is not None else screen((root / rel).read_bytes())
             except OSError as exc:
@@ -83,10 +94,13 @@ def scan(
                 continue
             if not result.worth:
                 continue
-            if mentions is not None and not any(t in result.data for t in mentions):
+            # An Application an ImageUpdater resource governs may hold only a tag: it is read in targeted scans too.
+            if mentions is not None and not any(t in result.data for t in mentions) and not (
+                updaters and b"argoproj.io/" in result.data
+            ):
                 continue
             if not result.parsed:
-                found = scan_file(rel, result.data, policies)
+                found = scan_file(rel, result.data, policies, tools, updaters)
                 result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems))
                 if session is not None:
                     session.update(rel, result)
@@ -96,10 +110,15 @@ def scan(
     return Discovery(tuple(occurrences), tuple(problems), scanned, parsed)
 
 
-def _screen(policies: Mapping[str, NamedPolicy], parse_all: bool, rel: str, data: bytes) -> FileResult:
+def _screen(
+    policies: Mapping[str, NamedPolicy], parse_all: bool, tools: frozenset[str], updaters: tuple[object, ...], rel: str,
+    data: bytes,
+) -> FileResult:
     """The text screen: does this file need parsing at all (parsed later, and only if a targeted
     scan's screen lets it through as well)."""
-    if parse_all or worth_parsing(rel, data, bool(policies)):
+    if parse_all or worth_parsing(rel, data, bool(policies)) or any(compat.TOKENS[t] in data for t in tools) or (
+        updaters and b"argoproj.io" in data
+    ):
         return FileResult(worth=True, data=data)
     return FileResult(worth=False)
 
@@ -120,7 +139,10 @@ def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]
     return tuple(sorted(tokens))
 
 
-def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -> Found:
+def scan_file(
+    rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, tools: frozenset[str] = frozenset(),
+    updaters: tuple[object, ...] = (),
+) -> Found:
     """Parse one file and run every format on it."""
     found = Found()
     try:
@@ -133,14 +155,14 @@ def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -
     except YAMLError as exc:
         line = error_line(exc)
         if "{{" in text:  # point at the template, not at where the YAML parser gave up
-            if "imagebot" not in text and "$imagepolicy" not in text:
+            if "imagebot" not in text and "$imagepolicy" not in text and not any(compat.TOKENS[t].decode() in text for t in tools):
                 return found  # a chart's template that asks nothing of imagebot: nothing to report
             first = text.count("\n", 0, text.index("{{")) + 1
             found.problems.append(Problem("template", "skipped: a Helm/Go template ({{ ... }}), not plain YAML", Location(rel, first)))
         else:
             found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
         return found
-    pf = ParsedFile(rel, text, docs, policies)
+    pf = ParsedFile(rel, text, docs, policies, tools, updaters)
     for fmt in FORMATS.values():
         found.add(fmt(pf, found.claimed))
     return found

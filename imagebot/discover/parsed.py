@@ -19,6 +19,10 @@ class ParsedFile:
     text: str
     docs: list[Node]
     policies: Mapping[str, NamedPolicy]
+    #: Other tools' configuration read as it is (config `compat:`): "argocd-image-updater", "keel".
+    compat: frozenset[str] = frozenset()
+    #: Argo CD Image Updater `ImageUpdater` resources of the repository (compat_argocd_crd.Rule).
+    argocd_updaters: tuple[object, ...] = ()
 
     def location(self, node: Node) -> Location:
         """Where a value token starts (1-based line and column)."""

@@ -43,7 +43,7 @@ _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]
 #: Verdicts of the relative policies ``minor`` and ``patch`` on a tag outside their range.
 _OTHER_MAJOR = "another major version"
 _OTHER_MINOR = "another minor version"
-_KINDS = "semver:<constraint>, major, minor, patch, alphabetical[:asc|desc], numerical[:asc|desc] or digest"
+_KINDS = "semver:<constraint>, major, minor, patch, alphabetical[:asc|desc], numerical[:asc|desc], newest-build or digest"
 
 
 def _always(reason: str) -> Callable[[str], str]:
@@ -508,4 +508,7 @@ def compile_spec(spec: PolicySpec) -> SemverPolicy | OrderPolicy | DigestPolicy:
         if spec.tag_filter is not None or spec.extract:
             raise PolicyError(f"policy 'digest' keeps the current tag; tag-filter and extract do not apply{where}")
         return DigestPolicy(spec)
+    if kind == "newest-build" and not colon:  # registered here; lives in its own module
+        from imagebot.policy.newest_build import NewestBuildPolicy
+        return NewestBuildPolicy(spec)  # type: ignore[return-value]
     raise PolicyError(f"unknown policy {spec.policy!r}: expected {_KINDS}{where}")

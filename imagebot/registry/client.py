@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -24,6 +25,7 @@ import requests
 from imagebot.config.schema import RegistrySettings
 from imagebot.errors import RegistryError
 from imagebot.registry.cache import TagCache
+from imagebot.registry.created import CreatedTimes
 from imagebot.registry.credentials import CredentialStore, environment
 from imagebot.registry.manifests import (
     ALL_MANIFEST_TYPES,
@@ -99,6 +101,7 @@ class RegistryClient:
         self._registries: dict[str, Registry] = {}
         self._memo: dict[tuple[str, ...], Any] = {}
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
+        self.created_times = CreatedTimes()  # kept across cycles: keyed by manifest digest
 
     # -- lifecycle -------------------------------------------------------------------------
     def new_cycle(self) -> None:
@@ -307,6 +310,10 @@ class RegistryClient:
 
         return self.registry(host).request("GET", f"/v2/{repo}/blobs/{digest}", kind="blob", repository=repo,
                                            what=f"config of {image}:{tag}", parse=parse)
+
+    def created(self, image: str, tag: str) -> datetime | None:
+        """When `image:tag` was built (its config's `created`), None when it does not say."""
+        return self.created_times.created(self, image, tag)
 
     def labels(self, image: str, tag: str) -> Mapping[str, str]:
         """OCI labels of `image:tag` (org.opencontainers.image.source, ...), from its config blob."""

@@ -170,15 +170,17 @@ class RegistryServer:
         self._pushed_layer_to = repo
         return digest
 
-    def _image_manifest(self, repo: str, tag: str, media_type: str, platform: str, labels: dict[str, str] | None) -> bytes:
+    def _image_manifest(self, repo: str, tag: str, media_type: str, platform: str, labels: dict[str, str] | None,
+                        created: str | None = "2026-01-01T00:00:00Z") -> bytes:
         os_, arch = platform.split("/")[:2]
-        config = {
+        config: dict[str, Any] = {
             "architecture": arch,
             "os": os_,
-            "created": "2026-01-01T00:00:00Z",
             "config": {"Labels": {"imagebot.test/tag": tag, **(labels or {})}},
             "rootfs": {"type": "layers", "diff_ids": [_digest(gzip.decompress(self._layer))]},
         }
+        if created is not None:  # None: an image that states no build time
+            config["created"] = created
         config_bytes = json.dumps(config, sort_keys=True).encode()
         config_digest = self.push_blob(repo, config_bytes)
         layer_digest = self._layer_in(repo)
@@ -217,23 +219,25 @@ class RegistryServer:
         media_type: str = DOCKER_V2,
         platforms: tuple[str, ...] = ("linux/amd64",),
         labels: dict[str, str] | None = None,
+        created: str | None = "2026-01-01T00:00:00Z",
     ) -> str:
         """Push an image `repo:tag`; returns the manifest digest the registry stores.
 
         For an index/list media type, one child manifest per platform is pushed first.
+        `created`: the build time its config states (None: none).
         """
         if media_type in (OCI_INDEX, DOCKER_LIST):
             child_type = OCI_MANIFEST if media_type == OCI_INDEX else DOCKER_V2
             children = []
             for platform in platforms:
-                body = self._image_manifest(repo, f"{tag}-{platform}", child_type, platform, labels)
+                body = self._image_manifest(repo, f"{tag}-{platform}", child_type, platform, labels, created)
                 digest = self.put_manifest(repo, _digest(body), body, child_type)
                 os_, arch = platform.split("/")[:2]
                 children.append({"mediaType": child_type, "size": len(body), "digest": digest,
                                  "platform": {"architecture": arch, "os": os_}})
             body = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": children}, indent=2).encode()
             return self.put_manifest(repo, tag, body, media_type)
-        body = self._image_manifest(repo, tag, media_type, platforms[0], labels)
+        body = self._image_manifest(repo, tag, media_type, platforms[0], labels, created)
         return self.put_manifest(repo, tag, body, media_type)
 
     def push_tags(self, repo: str, tags: list[str] | tuple[str, ...], **kw: Any) -> dict[str, str]:
