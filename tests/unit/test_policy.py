@@ -188,13 +188,33 @@ def test_relative_policies_need_a_current_version() -> None:
         assert choose(policy, ["1.0.0"]).chosen is None
         assert "relative to the current" in choose(policy, ["1.0.0"]).reason
     kept = choose("minor", ["1.0.0"], "latest")
-    assert kept.chosen is None and "moving name" in kept.reason
+    assert kept.chosen == "latest" and kept.held and "moving name" in kept.reason
 
 
-def test_current_tag_that_is_not_a_version_falls_back_to_masterminds() -> None:
-    choice = choose("semver:^1", ["1.0.0", "1.2.0"], "latest")
-    assert choice.chosen == "1.2.0"
-    assert "'latest' is a moving name" in choice.reason
+@pytest.mark.parametrize("policy", ["semver:^1", "semver:*", "major", "numerical"])
+@pytest.mark.parametrize("current", ["latest", "master", "rocm7", "server-cuda", "sha-e4eaba8", "proton-v2.3.2", "latest-build-441"])
+def test_a_current_tag_that_cannot_be_ordered_is_held_not_replaced(policy: str, current: str) -> None:
+    # Not a fall-back to a policy without a current tag: that took 1.2.0 over `master` and
+    # v4.0.0 over `proton-v2.3.2` (a different line) without a word.
+    choice = choose(policy, ["1.0.0", "1.2.0", "v4.0.0", current], current)
+    assert choice.chosen == current and choice.held and choice.candidates == ()
+    assert f"the current tag {current} " in choice.reason and "cannot be ordered" in choice.reason
+    assert f"kept {current}" in choice.reason
+
+
+def test_a_tag_filter_that_rules_out_a_moving_tag_is_the_explicit_way_off_it() -> None:
+    choice = choose("semver:^1", ["1.0.0", "1.2.0", "latest"], "latest", tag_filter=r"^\d+\.\d+\.\d+$")
+    assert choice.chosen == "1.2.0" and not choice.held
+    assert "current tag 'latest' is filtered out" in choice.reason
+
+
+def test_a_filtered_out_current_version_is_still_a_floor() -> None:
+    plain = r"^\d+\.\d+\.\d+$"  # rules out the current 2.0.0-bookworm: the user moves it to plain tags
+    choice = choose("semver:*", ["1.0.0", "1.5.0", "3.0.0"], "2.0.0-bookworm", tag_filter=plain)
+    assert choice.chosen == "3.0.0"
+    rejected = {r.tag: r.reason for r in choice.rejected}
+    assert "never downgrade" in rejected["1.5.0"] and "never downgrade" in rejected["1.0.0"]
+    assert choose("semver:*", ["1.5.0"], "2.0.0-bookworm", tag_filter=plain).chosen == "2.0.0-bookworm"
 
 
 def test_digest_policy_keeps_the_current_tag() -> None:
