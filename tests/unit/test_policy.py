@@ -310,3 +310,42 @@ def test_go_template_names_take_the_longest_word() -> None:
     """`$1x` names the group "1x", as in Go, so it is refused rather than read as `${1}x`."""
     with pytest.raises(PolicyError, match="no group named '1x'"):
         compile_spec(PolicySpec("semver:*", tag_filter="(a)", extract="$1x"))
+
+
+# Tags a person reads as versions, which the policy must order with the current tag: never a
+# downgrade, never another variant. (policy, current, tags, chosen)
+VERSION_LIKE = [
+    # the issue's case: dash-less prerelease with a variant; it was 3.12.7 (down, -slim dropped)
+    ("semver:>=3.12 <3.14", "3.13.0rc2-slim", ["3.12.7-slim", "3.12.7", "3.13.0rc3-slim"], "3.13.0rc3-slim"),
+    ("semver:>=3.12 <3.14", "3.13.0rc2-slim", ["3.12.7-slim", "3.12.7", "3.13.0rc3", "3.13.0-slim"], "3.13.0-slim"),
+    ("semver:>=3.12 <3.14", "3.13.0rc2", ["3.12.7", "3.13.0rc10", "3.13.0rc3"], "3.13.0rc10"),
+    ("semver:*", "3.13.0rc2", ["3.12.7", "3.13.0rc1", "3.14.0a1"], "3.13.0rc2"),  # other versions' prereleases need the option
+    ("semver:*", "3.13.0rc2", ["3.14.0a1"], "3.13.0rc2"),
+    ("semver:*", "1.0b1", ["0.9", "1.0a3", "1.0b2"], "1.0b2"),
+    ("semver:*", "1.0b1", ["0.9", "1.0b2", "1.0"], "1.0"),
+    ("semver:*", "2.0.0-rc.1-alpine", ["1.9.0-alpine", "2.0.0-rc.2-alpine", "2.0.0-rc.3"], "2.0.0-rc.2-alpine"),
+    # four and more parts compare on every part
+    ("semver:<=1.2.3", "1.2.2.0", ["1.2.3.9", "1.2.3.0", "1.2.2.5"], "1.2.3.0"),
+    ("semver:<=1.2.3", "1.2.3.0", ["1.2.3.9"], "1.2.3.0"),
+    ("semver:>1.2.3", "1.2.3.0", ["1.2.3.9", "1.2.2.9"], "1.2.3.9"),
+    ("semver:~4.0", "4.0.19.3001", ["4.0.19.3000", "4.0.19.3002", "4.0.20.1", "4.1.0.1", "5.0.0.3041"], "4.0.20.1"),
+    ("patch", "4.0.19.3001", ["4.0.19.3002", "4.0.20.3021", "4.1.0.3031"], "4.0.20.3021"),
+    ("semver:*", "4.0.19.3001", ["4.0.19.300", "4.0.18.9999", "4.0.19"], "4.0.19.3001"),
+    ("semver:*", "1.2.3.4.5", ["1.2.3.4.4", "1.2.3.4.6", "1.2.3.5"], "1.2.3.4.6"),
+    # build suffixes and zero padding as the corpus has them: the rest is a variant
+    ("semver:*", "2026.4.24-a7ac696b4", ["2026.4.23-0a1b2c3d4", "2027.1.1-9bcf3889f"], "2026.4.24-a7ac696b4"),
+    ("semver:*", "2.86.01", ["2.86.00", "2.87.00", "3.00.00"], "3.00.00"),
+]
+
+
+@pytest.mark.parametrize(("policy", "current", "tags", "chosen"), VERSION_LIKE)
+def test_version_like_tags_are_ordered_with_the_current_tag(policy: str, current: str, tags: list[str], chosen: str) -> None:
+    choice = choose(policy, tags, current)
+    assert choice.chosen == chosen, choice.reason
+    assert not choice.held
+
+
+def test_the_hold_on_a_version_like_tag_says_what_is_newest() -> None:
+    choice = choose("semver:<=1.2.3", ["1.2.3.9", "1.2.4"], "1.2.3.0")
+    assert choice.chosen == "1.2.3.0" and "nothing newer than 1.2.3.0" in choice.reason
+    assert "greater than" in reason_of(choice, "1.2.3.9")
