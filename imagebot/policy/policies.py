@@ -467,7 +467,7 @@ def _hold(kept: list[str], tally: _Tally, current: str, why: str, note: str) -> 
     """The current tag cannot be ordered against the candidates: keep it, say why, change
     nothing. Never a choice made as if there were no current tag — that could go down."""
     reason = f"the current tag {current} {why}, so it cannot be ordered against the tags: kept {current}"
-    hint = "policy digest follows its digest; a tag-filter that does not match it moves it to the tags the filter allows"
+    hint = f"to follow the digest {current} points to, use policy digest; to leave it, a tag-filter it does not match"
     tally.bucket("not comparable", _always(f"cannot be ordered against the current tag {current}")).extend(kept)
     return Choice(current, _join(reason, tally.summary(), note, hint), (), tally.rejections(), held=True)
 
