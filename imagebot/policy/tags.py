@@ -79,8 +79,8 @@ class DockerTag(NamedTuple):
 
     @classmethod
     def _parse(cls, tag: str) -> DockerTag | None:
-        m = _DOCKER_VERSION_RE.fullmatch(tag)  # never matches a commit hash or a moving name
-        if m is None:
+        m = _DOCKER_VERSION_RE.fullmatch(tag)  # never matches a moving name
+        if m is None or (m.group(3) and is_commit_hash(tag)):  # `1234a56`: a hash, not 1234 alpha 56
             return None
         v, digits, glued, rest = m.groups()
         numbers = tuple(map(int, digits.split(".")))

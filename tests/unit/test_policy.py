@@ -338,6 +338,15 @@ VERSION_LIKE = [
 ]
 
 
+def test_a_commit_hash_is_never_read_as_a_glued_prerelease() -> None:
+    from imagebot.policy.tags import DockerTag
+
+    for tag in ("1234a56", "12345b6", "0a1b2c3", "1a2b3c4d"):
+        assert DockerTag.parse(tag) is None, tag
+    assert choose("semver:*", ["1234a56", "1234b7f", "1235"], "1234").chosen == "1235"
+    assert DockerTag.parse("1234a5") is not None  # 6 characters: too short for a hash
+
+
 @pytest.mark.parametrize(("policy", "current", "tags", "chosen"), VERSION_LIKE)
 def test_version_like_tags_are_ordered_with_the_current_tag(policy: str, current: str, tags: list[str], chosen: str) -> None:
     choice = choose(policy, tags, current)
