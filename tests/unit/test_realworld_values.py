@@ -23,7 +23,6 @@ Choices for the ambiguous references (EXPECTED.json allows two answers; we asser
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ from imagebot.policy.tags import DockerTag
 from imagebot.reference import TagValue, parse
 from imagebot.resolve import resolve
 from tests.conftest import shared_path
+from tests.support.memory_tags import InMemoryTags
+from tests.support.memory_tags import made_up_digest as fake_digest
 
 #: The field that carries the version, per reference kind of INDEX.json.
 VERSION_FIELD = {
@@ -58,33 +59,6 @@ AMBIGUOUS_CHOICE = {
     "proton-v2.3.2": None, "rocm-6.4.4": None, "4.5.3-4.8.2-distroless": None, "2026.4.24-a7ac696b4": None,
     "0.0.1-25011901255-SNAPSHOT": None, "0.7.0-beta.3": "0.7.0-rc.1",
 }
-
-
-def fake_digest(image: str, tag: str) -> str:
-    return "sha256:" + hashlib.sha256(f"{image}:{tag}".encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class _Listing:
-    tags: tuple[str, ...]
-    stale_age: float | None = None
-
-
-@dataclass(frozen=True)
-class CorpusRegistry:
-    """The tags of registry.json (and of the HTTP Helm indexes), in memory."""
-
-    tag_lists: dict[str, tuple[str, ...]]
-
-    def tags(self, image: str) -> _Listing:
-        return _Listing(self.tag_lists[image])
-
-    def digest(self, image: str, tag: str) -> str:
-        assert tag in self.tag_lists[image], f"digest of a tag the registry does not have: {image}:{tag}"
-        return fake_digest(image, tag)
-
-    def missing_platforms(self, image: str, tag: str) -> tuple[str, ...]:
-        return ()
 
 
 @cache
@@ -108,7 +82,7 @@ def _image_and_tags(ref: dict, registry: dict) -> tuple[str, tuple[str, ...]]:
 
 def _cases() -> list[str]:
     try:
-        _, refs, expected, _ = corpus()
+        expected = corpus()[2]
     except pytest.skip.Exception:
         return ["corpus-absent"]
     return [e["id"] for e in expected["references"]]
@@ -157,7 +131,7 @@ def run_one(ref_id: str) -> Outcome:
     assert not found.problems, found.problems
     mine = [o for o in found.occurrences if o.location.line == field["line"]]
     assert mine, f"{ref_id}: no occurrence found at line {field['line']}: {found.occurrences}"
-    resolutions = resolve(mine, CorpusRegistry({image: tags}), workers=1)
+    resolutions = resolve(mine, InMemoryTags({image: tags}), workers=1)
     plan = build(resolutions)
     assert not plan.problems, plan.problems
     after = edit_text(data, plan.changes).decode().split("\n")

@@ -10,9 +10,6 @@ moving tag's digest in place. Real discover, resolve, plan and apply; the regist
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-
 import pytest
 
 from imagebot.apply import edit_text
@@ -22,6 +19,8 @@ from imagebot.model import Plan
 from imagebot.plan import build
 from imagebot.reference import TagValue
 from imagebot.resolve import resolve
+from tests.support.memory_tags import InMemoryTags
+from tests.support.memory_tags import made_up_digest as digest_of
 
 OLD = "sha256:" + "0" * 64
 APP = "ghcr.io/org/app"
@@ -30,33 +29,11 @@ TAGS = {
 }
 
 
-def digest_of(image: str, tag: str) -> str:
-    return "sha256:" + hashlib.sha256(f"{image}:{tag}".encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class _Listing:
-    tags: tuple[str, ...]
-    stale_age: float | None = None
-
-
-class Memory:
-    def tags(self, image: str) -> _Listing:
-        return _Listing(TAGS[image])
-
-    def digest(self, image: str, tag: str) -> str:
-        assert tag in TAGS[image]
-        return digest_of(image, tag)
-
-    def missing_platforms(self, image: str, tag: str) -> tuple[str, ...]:
-        return ()
-
-
 def run(path: str, text: str, **policy: object) -> tuple[str, Plan]:
     policies = {"app": NamedPolicy(image=APP, **policy)} if policy else {}  # type: ignore[arg-type]
     found = scan_file(path, text.encode(), policies)
     assert not found.problems, found.problems
-    plan = build(resolve(found.occurrences, Memory(), workers=1))
+    plan = build(resolve(found.occurrences, InMemoryTags(TAGS), workers=1))
     return edit_text(text.encode(), plan.changes).decode(), plan
 
 
