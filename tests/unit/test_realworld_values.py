@@ -7,7 +7,8 @@ charts: the versions of their index.yaml). Only the registry is in memory here, 
 made-up digest per (repository, tag); tests/integration/test_realworld_tag_digest.py does the
 same for a few files through the CLI and a real docker-registry.
 
-Asserted per reference: the file after the run equals the file with exactly the field of
+Run per reference, and once per file with every reference marked (one config for the whole
+corpus). Asserted per reference: the file after the run equals the file with exactly the field of
 `write` replaced (quoting kept, `{digest}` = the registry's digest of the new tag) and every
 other byte identical; or, for an expected `null`, the file unchanged. Counted over the corpus
 and asserted to be 0: pins dropped, downgrades, variant switches.
@@ -40,7 +41,7 @@ from imagebot.reference import TagValue, parse
 from imagebot.resolve import resolve
 from tests.conftest import shared_path
 from tests.support.memory_tags import InMemoryTags
-from tests.support.memory_tags import made_up_digest as fake_digest
+from tests.support.memory_tags import made_up_digest
 
 #: The field that carries the version, per reference kind of INDEX.json.
 VERSION_FIELD = {
@@ -96,90 +97,134 @@ def _quoted(raw: str, value: str) -> str:
     return value
 
 
-@dataclass
-class Outcome:
-    before: str | None  # the version field's value before (None: not a reference with a tag)
-    after: str | None
+@dataclass(frozen=True)
+class Run:
+    """One run over one corpus file with a marker on every reference of `ids`."""
+
     lines_before: list[str]
-    lines_after: list[str]
-    marked_line: int  # 1-based line the marker was added to (0: none)
-    reason: str
+    lines_after: list[str]  # markers taken out again
+    values: dict[str, tuple[str | None, str | None]]  # id -> version field's value before, after
+    reasons: dict[str, str]
 
 
-def run_one(ref_id: str) -> Outcome:
+def _no_tag(ref: dict) -> bool:
+    return ref["fields"].get(VERSION_FIELD[ref["kind"]]) is None or bool(ref["parsed"].get("version_is_range")) \
+        or ref["kind"] == "oci_chart_ref_semver"
+
+
+def run_file(rel: str, ids: list[str]) -> Run:
+    """Mark each reference (named policy p<i>, semver:*), then discover, resolve, plan and apply
+    once over the file, as one config would."""
     root, refs, _, registry = corpus()
-    ref = refs[ref_id]
-    field = ref["fields"].get(VERSION_FIELD[ref["kind"]])
-    original = (root / "files" / ref_id.split("#")[0]).read_bytes()
-    lines = original.decode().split("\n")
-    if field is None or ref["parsed"].get("version_is_range") or ref["kind"] == "oci_chart_ref_semver":
-        return Outcome(None, None, lines, lines, 0, "no tag to update")
-    image, tags = _image_and_tags(ref, registry)
-    is_image_field = ref["kind"] == "full_ref"
-    marker = '{"$imagebot": "corpus"}' if is_image_field else '{"$imagebot": "corpus:tag"}'
-    line_no = field["end_line"]
+    lines = (root / "files" / rel).read_text().split("\n")
     marked = list(lines)
-    text = marked[line_no - 1]
-    end = field["end_column"] - 1
-    # A line that has a comment already (rook-ceph's `# TODO: …`) gets the marker instead, for
-    # the run; the comment is put back before comparing (a marker after another comment is
-    # discover's business, not this test's).
-    marked[line_no - 1] = text[:end] + f" # {marker}"
+    policies: dict[str, NamedPolicy] = {}
+    tag_lists: dict[str, tuple[str, ...]] = {}
+    fields: dict[str, dict] = {}
+    for i, ref_id in enumerate(ids):
+        ref = refs[ref_id]
+        if _no_tag(ref):
+            continue
+        field = fields[ref_id] = ref["fields"][VERSION_FIELD[ref["kind"]]]
+        image, tag_lists[image] = _image_and_tags(ref, registry)
+        policies[f"p{i}"] = NamedPolicy(image=image, policy="semver:*")
+        marker = f'{{"$imagebot": "p{i}"}}' if ref["kind"] == "full_ref" else f'{{"$imagebot": "p{i}:tag"}}'
+        # A line that has a comment already (rook-ceph's `# TODO: …`) gets the marker instead,
+        # for the run; the comment is put back before comparing (a marker after another
+        # comment is discover's business, not this test's).
+        text = lines[field["end_line"] - 1]
+        marked[field["end_line"] - 1] = text[: field["end_column"] - 1] + f" # {marker}"
     data = "\n".join(marked).encode()
-    policies = {"corpus": NamedPolicy(image=image, policy="semver:*")}
-    found = scan_file(ref_id.split("#")[0], data, policies)
+    found = scan_file(rel, data, policies)
     assert not found.problems, found.problems
-    mine = [o for o in found.occurrences if o.location.line == field["line"]]
-    assert mine, f"{ref_id}: no occurrence found at line {field['line']}: {found.occurrences}"
-    resolutions = resolve(mine, InMemoryTags({image: tags}), workers=1)
+    resolutions = resolve(found.occurrences, InMemoryTags(tag_lists), workers=1)
     plan = build(resolutions)
     assert not plan.problems, plan.problems
     after = edit_text(data, plan.changes).decode().split("\n")
-    # Take the marker out again; the rest of the line is what imagebot wrote.
-    assert after[line_no - 1].endswith(f" # {marker}"), after[line_no - 1]
-    after[line_no - 1] = after[line_no - 1].removesuffix(f" # {marker}") + text[end:]
-    new = {c.new for c in plan.changes}
-    assert len(new) <= 1, plan.changes
-    reason = "; ".join(r.reason for r in resolutions)
-    return Outcome(field["value"], next(iter(new), field["value"]), lines, after, line_no, reason)
+    values, reasons = {}, {}
+    for ref_id in ids:
+        field = fields.get(ref_id)
+        if field is None:
+            values[ref_id], reasons[ref_id] = (None, None), "no tag to update"
+            continue
+        n = field["end_line"] - 1
+        marker = marked[n][marked[n].rindex(" # {"):]
+        assert after[n].endswith(marker), (after[n], marker)
+        after[n] = after[n].removesuffix(marker) + lines[n][field["end_column"] - 1:]
+        at = [r for r in resolutions if r.occurrence.location.line == field["line"]]
+        assert at, f"{ref_id}: no occurrence found at line {field['line']}: {found.occurrences}"
+        new = {c.new for c in plan.changes if c.occurrence.location.line == field["line"]}
+        assert len(new) <= 1, plan.changes
+        values[ref_id] = (field["value"], next(iter(new), field["value"]))
+        reasons[ref_id] = "; ".join(r.reason for r in at)
+    return Run(lines, after, values, reasons)
+
+
+def allowed_values(ref_id: str) -> set[str | None]:
+    """The new values EXPECTED.json allows for the reference's version field (the value, not
+    its quoting); our choice for an ambiguous tag (module docstring)."""
+    _, refs, expected, registry = corpus()
+    (exp,) = [e for e in expected["references"] if e["id"] == ref_id]
+    ref = refs[ref_id]
+    if _no_tag(ref):
+        return {None}
+    current = ref["fields"][VERSION_FIELD[ref["kind"]]]["value"]
+    if exp["ambiguous"] and exp.get("ambiguity") != "digest":
+        want = AMBIGUOUS_CHOICE[exp["current"]["tag"]]
+        answer = next(a for a in exp["answers"] if a["tag"] == want)
+        write, digest = answer["write"], answer["digest"]
+    else:
+        want, write, digest = exp["expected"]["tag"], exp["write"], exp["expected"]["digest"]
+    image, _ = _image_and_tags(ref, registry)
+    if want is not None:
+        ((key, value),) = write.items()
+        assert key == VERSION_FIELD[ref["kind"]], (ref_id, key)
+        return {value.replace("{digest}", made_up_digest(image, want))}
+    allowed: set[str | None] = {current}
+    if isinstance(digest, dict) and "registry" in digest["answers"]:
+        # The tag stays and EXPECTED.json leaves the pin open: the registry's digest of the same
+        # tag is the other allowed answer (imagebot refreshes the pin of a version tag it keeps;
+        # a tag it cannot order is held as written).
+        tag, pin = _tag_and_pin(ref["kind"], current)
+        if pin is not None and DockerTag.parse(tag) is not None:
+            allowed = {current.replace(pin, made_up_digest(image, tag))}  # type: ignore[arg-type]
+    return allowed
+
+
+def _expected_file(run: Run, ids: list[str]) -> list[str]:
+    """The file before, with each reference's version field replaced by what imagebot wrote
+    (checked against EXPECTED.json separately): nothing else may differ."""
+    refs = corpus()[1]
+    lines = list(run.lines_before)
+    for ref_id in ids:
+        before, after = run.values[ref_id]
+        if after is None or after == before:
+            continue
+        field = refs[ref_id]["fields"][VERSION_FIELD[refs[ref_id]["kind"]]]
+        line = lines[field["line"] - 1]
+        lines[field["line"] - 1] = line[: field["column"] - 1] + _quoted(field["raw"], after) + line[field["end_column"] - 1:]
+    return lines
 
 
 @pytest.mark.parametrize("ref_id", _cases())
 def test_every_reference_gets_exactly_the_expected_value(ref_id: str) -> None:
-    _, refs, expected, _ = corpus()
-    (exp,) = [e for e in expected["references"] if e["id"] == ref_id]
-    ref = refs[ref_id]
-    outcome = run_one(ref_id)
-    if exp["ambiguous"] and exp.get("ambiguity") != "digest":
-        want = AMBIGUOUS_CHOICE[exp["current"]["tag"]]
-        assert want in [a["tag"] for a in exp["answers"]], (ref_id, want)
-    else:
-        want = exp["expected"]["tag"]
-    expected_lines = list(outcome.lines_before)
-    if want is not None:
-        write = exp["write"] if not exp["ambiguous"] else next(a["write"] for a in exp["answers"] if a["tag"] == want)
-        ((key, value),) = write.items()
-        field = ref["fields"][key]
-        image, _ = _image_and_tags(ref, corpus()[3])
-        value = value.replace("{digest}", fake_digest(image, want))
-        line = expected_lines[field["line"] - 1]
-        expected_lines[field["line"] - 1] = line[: field["column"] - 1] + _quoted(field["raw"], value) + line[field["end_column"] - 1:]
-    if want is None and outcome.lines_after != expected_lines and _pin_refresh_allowed(exp):
-        # The tag stays and EXPECTED.json leaves the pin open: the registry's digest of the same
-        # tag is the other allowed answer (imagebot refreshes the pin of a version tag it keeps;
-        # a tag it cannot order is held as written, see the module docstring).
-        field = ref["fields"][VERSION_FIELD[ref["kind"]]]
-        image, _ = _image_and_tags(ref, corpus()[3])
-        old_pin = _tag_and_pin(ref["kind"], field["value"])[1]
-        assert old_pin and DockerTag.parse(exp["current"]["tag"]) is not None, (ref_id, outcome.reason)
-        line = expected_lines[field["line"] - 1]
-        expected_lines[field["line"] - 1] = line.replace(old_pin, fake_digest(image, exp["current"]["tag"]), 1)
-    assert outcome.lines_after == expected_lines, (ref_id, outcome.reason)
+    run = run_file(ref_id.split("#")[0], [ref_id])
+    assert run.values[ref_id][1] in allowed_values(ref_id), (ref_id, run.reasons[ref_id])
+    assert run.lines_after == _expected_file(run, [ref_id]), ref_id
 
 
-def _pin_refresh_allowed(exp: dict) -> bool:
-    answers = [exp["expected"]["digest"]] if "expected" in exp else [a["digest"] for a in exp["answers"] if a["tag"] is None]
-    return any(isinstance(d, dict) and "registry" in d.get("answers", ()) for d in answers)
+def test_one_config_over_the_whole_corpus_every_file_at_once() -> None:
+    """Every reference of a file marked at once (one config for the corpus): the same values."""
+    expected = corpus()[2]
+    by_file: dict[str, list[str]] = {}
+    for exp in expected["references"]:
+        by_file.setdefault(exp["id"].split("#")[0], []).append(exp["id"])
+    assert len(by_file) > 50
+    for rel, ids in by_file.items():
+        run = run_file(rel, ids)
+        for ref_id in ids:
+            assert run.values[ref_id][1] in allowed_values(ref_id), (ref_id, run.reasons[ref_id])
+        assert run.lines_after == _expected_file(run, ids), rel
 
 
 def _tag_and_pin(kind: str, value: str) -> tuple[str, str | None]:
@@ -195,13 +240,13 @@ def test_over_the_corpus_no_pin_dropped_no_downgrade_no_variant_switch() -> None
     tally: Counter[str] = Counter()
     for exp in expected["references"]:
         ref = refs[exp["id"]]
-        outcome = run_one(exp["id"])
-        if outcome.before is None:
+        before, after = run_file(exp["id"].split("#")[0], [exp["id"]]).values[exp["id"]]
+        if before is None:
             tally["no tag"] += 1
             continue
-        (old_tag, old_pin), (new_tag, new_pin) = (_tag_and_pin(ref["kind"], v) for v in (outcome.before, outcome.after))
+        (old_tag, old_pin), (new_tag, new_pin) = (_tag_and_pin(ref["kind"], v) for v in (before, after))
         tally["references"] += 1
-        tally["value changed" if outcome.after != outcome.before else "value kept"] += 1
+        tally["value changed" if after != before else "value kept"] += 1
         tally["pins kept"] += bool(old_pin and new_pin)
         if old_pin and not new_pin:
             tally["pins dropped"] += 1
