@@ -358,3 +358,12 @@ def test_the_hold_on_a_version_like_tag_says_what_is_newest() -> None:
     choice = choose("semver:<=1.2.3", ["1.2.3.9", "1.2.4"], "1.2.3.0")
     assert choice.chosen == "1.2.3.0" and "nothing newer than 1.2.3.0" in choice.reason
     assert "greater than" in reason_of(choice, "1.2.3.9")
+
+
+def test_a_prefixed_version_is_followed_when_the_filter_says_where_the_version_is() -> None:
+    rocm = choose("semver:*", ["7.0.0", "rocm-6.4.3", "rocm-7.0.0", "8.0.0"], "rocm-6.4.4",
+                  tag_filter="^rocm-(?P<v>.+)$", extract="$v")
+    assert rocm.chosen == "rocm-7.0.0" and not rocm.held
+    build = choose("numerical", ["latest-build-440", "latest-build-541", "1.1.0"], "latest-build-441",
+                   tag_filter="^latest-build-(?P<n>[0-9]+)$", extract="$n")
+    assert build.chosen == "latest-build-541"
