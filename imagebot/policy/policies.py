@@ -229,8 +229,9 @@ class _Policy:
         if not candidates:
             why = f"no tag is allowed by {self.label}" + ("" if rejected else " (no tags to choose from)")
             if current is not None:
-                # The current tag cannot be compared (not a version, filtered out): keep it.
-                return Choice(current, _join(why, summary, note, f"keeping {current}"), candidates, rejected)
+                # The current tag cannot be compared (filtered out) and nothing else qualifies:
+                # hold it as written (a pin too: following its digest is the digest policy's job).
+                return Choice(current, _join(why, summary, note, f"keeping {current}"), candidates, rejected, held=True)
             return Choice(None, _join(why, summary, note), candidates, rejected)
         best = candidates[0]
         versus = f", newer than {current}" if current is not None and current_ranked else ""

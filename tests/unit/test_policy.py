@@ -208,6 +208,11 @@ def test_a_tag_filter_that_rules_out_a_moving_tag_is_the_explicit_way_off_it() -
     assert "current tag 'latest' is filtered out" in choice.reason
 
 
+def test_a_filtered_out_current_tag_with_nothing_else_allowed_is_held() -> None:
+    choice = choose("semver:*", ["latest", "nightly"], "latest", tag_filter=r"^\d+\.\d+\.\d+$")
+    assert choice.chosen == "latest" and choice.held and "keeping latest" in choice.reason
+
+
 def test_a_filtered_out_current_version_is_still_a_floor() -> None:
     plain = r"^\d+\.\d+\.\d+$"  # rules out the current 2.0.0-bookworm: the user moves it to plain tags
     choice = choose("semver:*", ["1.0.0", "1.5.0", "3.0.0"], "2.0.0-bookworm", tag_filter=plain)
