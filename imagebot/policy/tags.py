@@ -103,7 +103,8 @@ class DockerTag(NamedTuple):
 
     def semver(self) -> Version:
         """The Masterminds version constraints are checked against: the variant dropped, the
-        parts after the third kept in the key (``1.2.3.9`` > ``1.2.3``). Cached, as the parse is: constraints check it for every same-shape tag."""
+        parts after the third kept in the key (``1.2.3.9`` > ``1.2.3``). Cached, as the parse
+        is: constraints check it for every same-shape tag."""
         found = _semvers.get(self.tag)
         if found is None:
             if len(_semvers) >= _CACHE_MAX:
