@@ -52,8 +52,16 @@ class Credentials:
 
 
 def docker_config_path(env: Mapping[str, str]) -> Path:
+    """``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``.
+
+    A ``$DOCKER_CONFIG`` holding ``.dockerconfigjson`` and no ``config.json`` is a mounted
+    ``kubernetes.io/dockerconfigjson`` Secret (``kubectl create secret docker-registry``): that file.
+    """
     if env.get("DOCKER_CONFIG"):
-        return Path(env["DOCKER_CONFIG"]) / "config.json"
+        directory = Path(env["DOCKER_CONFIG"])
+        if not (directory / "config.json").exists() and (directory / ".dockerconfigjson").exists():
+            return directory / ".dockerconfigjson"
+        return directory / "config.json"
     return Path(env.get("HOME") or Path.home()) / ".docker" / "config.json"
 
 
