@@ -29,7 +29,7 @@ from ruamel.yaml import YAML
 from imagebot.config import load
 from imagebot.deliver.credentials import git_credentials
 from tests.support.registry import RegistryServer, registry_available
-from tests.support.registry_creds import basic_auth_entry
+from tests.support.registry_creds import CredentialHelper, basic_auth_entry
 from tests.unit.test_dockerfile import instructions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,8 +110,8 @@ class Pod:
         return env
 
 
-def run_imagebot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full = {**env, "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+def run_imagebot(env: dict[str, str], *args: str, path: str = "") -> subprocess.CompletedProcess[str]:
+    full = {**env, "PATH": path + os.environ["PATH"], "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "imagebot", *args], env=full, capture_output=True, text=True, timeout=120)
 
 
@@ -147,6 +147,26 @@ def test_a_dockerconfigjson_secret_works_too(tmp_path: Path) -> None:
         out = run_imagebot(pod.env, "tags", f"{reg.host}/team/app", "--json")
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["tags"] == ["2.0.0"]
+
+
+@pytest.mark.parametrize("key", ["credHelpers", "credsStore"])
+def test_the_ecr_login_helper_named_in_the_mounted_config_is_run(tmp_path: Path, key: str) -> None:
+    """The image ships docker-credential-ecr-login; a config naming it makes imagebot run it.
+
+    Here a stand-in `docker-credential-ecr-login` answers like the real one does for ECR
+    (user `AWS`, the GetAuthorizationToken password); the registry accepts exactly that.
+    """
+    with RegistryServer(tmp_path, htpasswd={"AWS": "ecr-token-from-the-helper"}) as reg:
+        reg.push("team/app", "3.0.0")
+        helper = CredentialHelper(tmp_path / "bin", "ecr-login", {reg.host: ("AWS", "ecr-token-from-the-helper")})
+        docker_config = {"credHelpers": {reg.host: "ecr-login"}} if key == "credHelpers" else {"credsStore": "ecr-login"}
+        pod = Pod(rendered(), tmp_path / "pod", {"imagebot-registries": {"config.json": json.dumps(docker_config)}})
+        Path(pod.env["HOME"]).mkdir(parents=True, exist_ok=True)
+        out = run_imagebot(pod.env, "tags", f"{reg.host}/team/app", "--json", path=f"{helper.bin_dir}{os.pathsep}")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["tags"] == ["3.0.0"]
+        assert helper.asked() == [reg.host]
+        assert "ecr-token-from-the-helper" not in out.stdout + out.stderr
 
 
 def test_the_git_secret_is_what_git_authenticates_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
