@@ -105,6 +105,13 @@ class RegistrySettings(_Model):
     password_env: str | None = Field(None, description="Env var holding the password or token.")
     password_file: str | None = Field(None, description="File holding the password or token (e.g. a mounted Secret).")
     credential_helper: str | None = Field(None, description="Run docker-credential-<name> for this registry.")
+    provider: Literal["aws", "gcp", "azure"] | None = Field(
+        None,
+        description="Log in with the workload's cloud identity (like Flux's `provider`): aws = ECR "
+        "GetAuthorizationToken (IRSA / web identity, boto3), gcp = an access token from the metadata server "
+        "(GKE workload identity, google-auth), azure = an AAD token exchanged for an ACR refresh token "
+        "(AKS workload identity, azure-identity). See docs/credentials.md.",
+    )
     rate_limit: RateLimit | None = Field(None, description="Default: 10 req/s, 4 at once (Docker Hub: stricter).")
     platforms: tuple[str, ...] = Field(("linux/amd64",), description="Platforms a chosen multi-arch tag must cover.")
     max_tag_pages: int = Field(100, ge=1, description="Give up (skip with a reason) past this many tag-list pages.")
@@ -121,6 +128,15 @@ class RegistrySettings(_Model):
         if "/" in v:
             raise ValueError(f"{v!r}: write the host[:port] without a path, e.g. {v.split('/')[0]!r}")
         return v
+
+    @model_validator(mode="after")
+    def _one_credential_source(self) -> "RegistrySettings":
+        if self.provider:
+            others = [k for k in ("username", "username_env", "password_env", "password_file", "credential_helper")
+                      if getattr(self, k)]
+            if others:
+                raise ValueError(f"provider: {self.provider} logs in by itself; drop {', '.join(others)}")
+        return self
 
     @field_validator("platforms")
     @classmethod

@@ -1,0 +1,90 @@
+"""`registries[].provider`: logging in with the workload's cloud identity, against local stand-ins.
+
+* aws: moto's server (STS web identity + IAM enforcement + ECR), see tests/support/cloud_aws.py;
+* gcp: a GCE metadata server fake (google-auth reaches it through GCE_METADATA_HOST);
+* azure: a fake Entra ID (AAD) token endpoint over HTTPS (the test CA) and a fake ACR front
+  with /oauth2/exchange before a real registry.
+
+Each lists tags from a real Debian docker-registry with htpasswd auth whose password only the
+cloud's token exchange hands out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.registry import RegistryServer, registry_available
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(not registry_available(), reason="docker-registry is not installed")
+
+
+def write_config(path: Path, host: str, provider: str) -> Path:
+    path.write_text(
+        "repository:\n  url: /nonexistent\n"
+        f"registries:\n  - host: {host}\n    insecure: true\n    provider: {provider}\n"
+    )
+    return path
+
+
+def imagebot_tags(env: dict[str, str], config: Path, image: str) -> subprocess.CompletedProcess[str]:
+    """`imagebot tags` in a clean environment: only what the pod would have, plus PATH and PYTHONPATH."""
+    full = {**env, "PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "imagebot", "tags", image, "--json", "-c", str(config),
+                           "--log-level", "debug", "--log-format", "text"],
+                          env=full, capture_output=True, text=True, timeout=120)
+
+
+# --- aws ------------------------------------------------------------------------------------------
+
+def test_ecr_through_moto_with_a_web_identity_token_file(tmp_path: Path) -> None:
+    """Must show: ECR through a local moto server with a web-identity token file lists tags from the
+    local registry with the token it obtained."""
+    from tests.support.cloud_aws import ECR_PASSWORD, WEB_IDENTITY_TOKEN, MotoAWS
+
+    with MotoAWS(tmp_path) as aws, RegistryServer(tmp_path, htpasswd={"AWS": ECR_PASSWORD}) as reg:
+        reg.push("team/app", "1.0.0")
+        reg.push("team/app", "1.2.0")
+        role = aws.web_identity_role("imagebot-ecr", ["ecr:GetAuthorizationToken"])
+        env = aws.pod_env(role, tmp_path / "home")
+        aws.enforce_after(1)  # STS web identity is unsigned; ECR must be signed by the role's keys
+        out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", reg.host, "aws"), f"{reg.host}/team/app")
+        assert out.returncode == 0, out.stderr
+        assert sorted(json.loads(out.stdout)["tags"]) == ["1.0.0", "1.2.0"]
+        assert aws.web_identity_tokens == [WEB_IDENTITY_TOKEN], "one STS call, with the token file's content"
+        assert f"aws ECR GetAuthorizationToken (role {role}" in out.stderr
+        assert len(aws.issued_secrets()) == 2, "STS issued one key pair + session token"
+        for secret in (ECR_PASSWORD, WEB_IDENTITY_TOKEN, *aws.issued_secrets()):
+            assert secret not in out.stdout + out.stderr
+
+
+def test_ecr_refused_by_iam_is_a_clear_permanent_error(tmp_path: Path) -> None:
+    from tests.support.cloud_aws import MotoAWS
+
+    with MotoAWS(tmp_path) as aws, RegistryServer(tmp_path, htpasswd={"AWS": "unused"}) as reg:
+        role = aws.web_identity_role("imagebot-nothing", [])
+        env = aws.pod_env(role, tmp_path / "home")
+        aws.enforce_after(1)
+        out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", reg.host, "aws"), f"{reg.host}/team/app")
+        assert out.returncode != 0
+        # moto answers IAM refusals in XML whatever the protocol; botocore keeps the status as the code.
+        assert "provider: aws: GetAuthorizationToken failed" in out.stderr
+        assert "AccessDenied" in out.stderr and "not authorized to perform: ecr:GetAuthorizationToken" in out.stderr
+
+
+def test_ecr_without_any_aws_identity_says_what_to_set_up(tmp_path: Path) -> None:
+    with RegistryServer(tmp_path, htpasswd={"AWS": "unused"}) as reg:
+        home = tmp_path / "home"
+        home.mkdir()
+        env = {"HOME": str(home), "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_CONFIG_FILE": str(home / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "none")}
+        out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", reg.host, "aws"), f"{reg.host}/team/app")
+        assert out.returncode != 0
+        assert "provider: aws found no AWS identity" in out.stderr
