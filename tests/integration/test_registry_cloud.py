@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,3 +89,77 @@ def test_ecr_without_any_aws_identity_says_what_to_set_up(tmp_path: Path) -> Non
         out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", reg.host, "aws"), f"{reg.host}/team/app")
         assert out.returncode != 0
         assert "provider: aws found no AWS identity" in out.stderr
+
+
+# --- gcp ------------------------------------------------------------------------------------------
+
+def gcp_env(meta: Any, home: Path) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    return {"HOME": str(home), "CLOUDSDK_CONFIG": str(home / "gcloud"), **meta.env()}
+
+
+def test_gcp_workload_identity_through_a_metadata_server_fake(tmp_path: Path) -> None:
+    from tests.support.cloud_fakes import FakeMetadataServer
+
+    token = "ya29.gke-workload-identity-token-for-imagebot"
+    with FakeMetadataServer(tokens=(token,)) as meta, RegistryServer(tmp_path, htpasswd={"oauth2accesstoken": token}) as reg:
+        reg.push("team/app", "4.0.0")
+        out = imagebot_tags(gcp_env(meta, tmp_path / "home"), write_config(tmp_path / "imagebot.yaml", reg.host, "gcp"),
+                            f"{reg.host}/team/app")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["tags"] == ["4.0.0"]
+        assert meta.issued == [token]
+        assert "gcp access token (imagebot@test-project.iam.gserviceaccount.com)" in out.stderr
+        assert token not in out.stdout + out.stderr
+
+
+def test_gcp_without_a_metadata_server_says_what_to_set_up(tmp_path: Path) -> None:
+    from tests.support.registry import free_port
+
+    with RegistryServer(tmp_path, htpasswd={"oauth2accesstoken": "unused"}) as reg:
+        home = tmp_path / "home"
+        home.mkdir()
+        nobody = f"127.0.0.1:{free_port()}"
+        env = {"HOME": str(home), "CLOUDSDK_CONFIG": str(home / "gcloud"), "GCE_METADATA_HOST": nobody,
+               "GCE_METADATA_IP": nobody, "GCE_METADATA_DETECT_RETRIES": "1", "GCE_METADATA_TIMEOUT": "1"}
+        out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", reg.host, "gcp"), f"{reg.host}/team/app")
+        assert out.returncode != 0
+        assert "provider: gcp found no Google identity" in out.stderr
+
+
+def test_a_cloud_login_is_kept_across_cycles_until_shortly_before_it_expires(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """One token request per token lifetime, not per cycle; a token is never used past its margin."""
+    import time
+
+    from google.auth.compute_engine import _metadata
+
+    from imagebot.config.schema import RegistrySettings
+    from imagebot.registry.credentials import CredentialStore
+    from tests.support.cloud_fakes import FakeMetadataServer
+
+    with FakeMetadataServer(expires_in=3600) as meta:
+        monkeypatch.setattr(_metadata, "_GCE_METADATA_HOST", meta.host)  # read by google-auth at import
+        for name, value in gcp_env(meta, tmp_path / "home").items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+        host = "europe-docker.pkg.dev"
+        settings = {host: RegistrySettings(host=host, provider="gcp")}
+
+        store = CredentialStore(settings, dict(os.environ))
+        first = store.get(host)
+        assert first is not None and first.username == "oauth2accesstoken" and first.password == meta.issued[0]
+        assert 3600 - 300 - 5 < first.expires_at - time.time() <= 3600 - 300  # 5 min before expiry
+        for _cycle in range(3):
+            store.forget()
+            assert store.get(host) is first
+        assert len(meta.issued) == 1
+
+        meta.expires_in = 2  # a short-lived token: used until a quarter of its life before expiry
+        store = CredentialStore(settings, dict(os.environ))
+        short = store.get(host)
+        assert short is not None and short.password == meta.issued[1]
+        assert store.get(host) is short
+        time.sleep(max(0.0, short.expires_at - time.time()) + 0.05)
+        again = store.get(host)  # within the same cycle too: an expired login is not handed out
+        assert again is not None and again.password == meta.issued[2] != short.password
