@@ -163,3 +163,57 @@ def test_a_cloud_login_is_kept_across_cycles_until_shortly_before_it_expires(tmp
         time.sleep(max(0.0, short.expires_at - time.time()) + 0.05)
         again = store.get(host)  # within the same cycle too: an expired login is not handed out
         assert again is not None and again.password == meta.issued[2] != short.password
+
+
+# --- azure ----------------------------------------------------------------------------------------
+
+def test_acr_through_fake_entra_id_and_the_acr_token_exchange(tmp_path: Path) -> None:
+    from tests.support.cloud_fakes import ACR_USER, FakeACR, FakeEntraID, tls_context
+    from tests.support.registry_tls import RegistryPKI
+
+    pki = RegistryPKI(tmp_path / "pki")
+    federated = "eyJhbGciOiJSUzI1NiJ9.aks-projected-service-account-token.sig"
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text(federated)
+    tenant, client = "72f988bf-0000-0000-0000-2d7cd011db47", "c0ffee00-0000-0000-0000-000000000001"
+    with FakeEntraID(tls_context(pki.cert_file, pki.key_file), tenant, client, federated) as aad:
+        acr = FakeACR("", aad)
+        with RegistryServer(tmp_path, htpasswd={ACR_USER: acr.refresh_token}) as reg, acr:
+            acr.upstream = reg.url
+            reg.push("team/app", "5.0.0")
+            home = tmp_path / "home"
+            home.mkdir()
+            env = {"HOME": str(home), "AZURE_CLIENT_ID": client, "AZURE_TENANT_ID": tenant,
+                   "AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_AUTHORITY_HOST": aad.authority,
+                   "REQUESTS_CA_BUNDLE": str(pki.ca_file)}
+            out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", acr.host, "azure"), f"{acr.host}/team/app")
+            assert out.returncode == 0, out.stderr + "\n".join(aad.refused)
+            assert json.loads(out.stdout)["tags"] == ["5.0.0"]
+            assert len(aad.issued) == 1 and not aad.refused
+            [exchange] = acr.exchanges
+            assert exchange["access_token"] == aad.issued[0] and exchange["tenant"] == tenant
+            assert f"azure ACR refresh token (client {client})" in out.stderr
+            for secret in (federated, aad.issued[0], acr.refresh_token):
+                assert secret not in out.stdout + out.stderr
+
+
+def test_acr_with_a_federated_token_entra_id_refuses_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.support.cloud_fakes import FakeACR, FakeEntraID, tls_context
+    from tests.support.registry_tls import RegistryPKI
+
+    pki = RegistryPKI(tmp_path / "pki")
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text("a-token-from-another-cluster")
+    tenant, client = "72f988bf-0000-0000-0000-2d7cd011db47", "c0ffee00-0000-0000-0000-000000000001"
+    with FakeEntraID(tls_context(pki.cert_file, pki.key_file), tenant, client, "the-expected-token") as aad:
+        with RegistryServer(tmp_path, htpasswd={"someone": "else"}) as reg, FakeACR(reg.url, aad) as acr:
+            home = tmp_path / "home"
+            home.mkdir()
+            env = {"HOME": str(home), "AZURE_CLIENT_ID": client, "AZURE_TENANT_ID": tenant,
+                   "AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_AUTHORITY_HOST": aad.authority,
+                   "REQUESTS_CA_BUNDLE": str(pki.ca_file)}
+            out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", acr.host, "azure"), f"{acr.host}/team/app")
+            assert out.returncode != 0
+            assert "provider: azure: Entra ID token request failed" in out.stderr
+            assert aad.refused == ["client_assertion is not the federated token"] and not acr.exchanges
+            assert "a-token-from-another-cluster" not in out.stderr
