@@ -60,12 +60,29 @@ class Author(_Model):
     email: str = "imagebot@users.noreply.github.com"
 
 
+class GitHubApp(_Model):
+    """Authenticate as a GitHub App installation: its token (1 h, renewed by itself) is used for the
+    API and as the Git password (user x-access-token). See docs/credentials.md."""
+
+    app_id: int = Field(gt=0, description="The App's ID (its settings page).")
+    installation_id: int = Field(gt=0, description="The installation's ID (in the installation's URL).")
+    private_key_file: str | None = Field(None, description="The App's private key (PEM), e.g. a mounted Secret.")
+    private_key_env: str | None = Field(None, description="Env var holding the App's private key (PEM).")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> "GitHubApp":
+        if bool(self.private_key_file) == bool(self.private_key_env):
+            raise ValueError("set one of private_key_file or private_key_env")
+        return self
+
+
 class PullRequestSettings(_Model):
     provider: Literal["github"] = "github"
     api_url: str = Field("https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
     repository: str | None = Field(None, description="owner/name on the forge; default: derived from repository.url.")
     token_env: str | None = Field("GITHUB_TOKEN", description="Env var holding the API token.")
     token_file: str | None = Field(None, description="File holding the API token.")
+    app: GitHubApp | None = Field(None, description="A GitHub App installation instead of a token (token_env/token_file unused).")
     grouping: Literal["per-image", "per-file", "all"] = "per-image"
     branch_prefix: str = "imagebot/"
     labels: tuple[str, ...] = ()
