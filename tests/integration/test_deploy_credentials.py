@@ -23,11 +23,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from ruamel.yaml import YAML
 
-from imagebot.config import load
+from imagebot.config import load, load_text
 from imagebot.deliver.credentials import git_credentials
+from imagebot.deliver.github_client import app_auth
+from tests.support.fake_github_app import GitHubAppIssuer
 from tests.support.registry import RegistryServer, registry_available
 from tests.support.registry_creds import CredentialHelper, basic_auth_entry
 from tests.unit.test_dockerfile import instructions
@@ -181,3 +184,24 @@ def test_the_git_secret_is_what_git_authenticates_with(tmp_path: Path, monkeypat
     assert creds.token == "ghs_from_the_git_secret"
     header = dict(creds.config_entries())["http.extraHeader"]
     assert header == "Authorization: Basic " + base64.b64encode(b"x-access-token:ghs_from_the_git_secret").decode()
+
+
+def test_the_documented_github_app_setup_reads_the_key_from_the_git_secret(tmp_path: Path) -> None:
+    """deploy/imagebot.yaml's commented App block, uncommented as it says, with the key in imagebot-git."""
+    objects = rendered()
+    app = GitHubAppIssuer(123456, 12345678)
+    pod = Pod(objects, tmp_path / "pod", {"imagebot-git": {"app-private-key.pem": app.private_key_pem}})
+    text = Path(pod.env["IMAGEBOT_CONFIG"]).read_text()
+    block = "  git:\n    token_env: GITHUB_TOKEN   # the imagebot-git Secret's `token` (deployment.yaml)\n"
+    assert block in text
+    text = text.replace(block, "")
+    text = "\n".join(line.replace("  # ", "  ", 1) if line.startswith(("  # pull_request:", "  #   ")) else line
+                     for line in text.splitlines())
+    key_path = "/var/run/secrets/imagebot/git/app-private-key.pem"
+    assert f"private_key_file: {key_path}" in text
+    assert pod.reroot(key_path) != key_path, "the key file is on the imagebot-git Secret's mount"
+    cfg = load_text(text.replace(key_path, pod.reroot(key_path)), "deploy/imagebot.yaml (App)")
+    assert cfg.delivery.pull_request.app is not None
+    auth = app_auth(cfg.delivery.pull_request.app)
+    claims = jwt.decode(auth._app_auth.create_jwt(), app.public_key, algorithms=["RS256"])
+    assert claims["iss"] == "123456" and auth.installation_id == 12345678
