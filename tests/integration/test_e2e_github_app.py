@@ -18,17 +18,10 @@ from tests.support import gitrepo
 from tests.support.cli import imagebot
 from tests.support.fake_github import FakeGitHub
 from tests.support.fake_github_app import GitHubAppIssuer
+from tests.support.manifests import deployment
 
 REPO = "acme/gitops"
 APP_ID, INSTALLATION = 4242, 777
-
-
-def deployment(name: str, image: str) -> str:
-    return (
-        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n"
-        f"  annotations:\n    imagebot.io/policy: \"semver:^1\"\nspec:\n  template:\n    spec:\n"
-        f"      containers:\n        - name: {name}\n          image: {image}\n"
-    )
 
 
 @pytest.fixture

@@ -11,11 +11,13 @@ cloud's token exchange hands out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -167,51 +169,51 @@ def test_a_cloud_login_is_kept_across_cycles_until_shortly_before_it_expires(tmp
 
 # --- azure ----------------------------------------------------------------------------------------
 
-def test_acr_through_fake_entra_id_and_the_acr_token_exchange(tmp_path: Path) -> None:
-    from tests.support.cloud_fakes import ACR_USER, FakeACR, FakeEntraID, tls_context
+TENANT, CLIENT = "72f988bf-0000-0000-0000-2d7cd011db47", "c0ffee00-0000-0000-0000-000000000001"
+
+
+@contextlib.contextmanager
+def entra_id(tmp_path: Path, token_in_pod: str, token_expected: str) -> Iterator[tuple[Any, dict[str, str]]]:
+    """A fake Entra ID expecting `token_expected`, and what AKS workload identity puts into the pod."""
+    from tests.support.cloud_fakes import FakeEntraID, tls_context
     from tests.support.registry_tls import RegistryPKI
 
     pki = RegistryPKI(tmp_path / "pki")
-    federated = "eyJhbGciOiJSUzI1NiJ9.aks-projected-service-account-token.sig"
     token_file = tmp_path / "azure-identity-token"
-    token_file.write_text(federated)
-    tenant, client = "72f988bf-0000-0000-0000-2d7cd011db47", "c0ffee00-0000-0000-0000-000000000001"
-    with FakeEntraID(tls_context(pki.cert_file, pki.key_file), tenant, client, federated) as aad:
+    token_file.write_text(token_in_pod)
+    home = tmp_path / "home"
+    home.mkdir()
+    with FakeEntraID(tls_context(pki.cert_file, pki.key_file), TENANT, CLIENT, token_expected) as aad:
+        yield aad, {"HOME": str(home), "AZURE_CLIENT_ID": CLIENT, "AZURE_TENANT_ID": TENANT,
+                    "AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_AUTHORITY_HOST": aad.authority,
+                    "REQUESTS_CA_BUNDLE": str(pki.ca_file)}
+
+
+def test_acr_through_fake_entra_id_and_the_acr_token_exchange(tmp_path: Path) -> None:
+    from tests.support.cloud_fakes import ACR_USER, FakeACR
+
+    federated = "eyJhbGciOiJSUzI1NiJ9.aks-projected-service-account-token.sig"
+    with entra_id(tmp_path, federated, federated) as (aad, env):
         acr = FakeACR("", aad)
         with RegistryServer(tmp_path, htpasswd={ACR_USER: acr.refresh_token}) as reg, acr:
             acr.upstream = reg.url
             reg.push("team/app", "5.0.0")
-            home = tmp_path / "home"
-            home.mkdir()
-            env = {"HOME": str(home), "AZURE_CLIENT_ID": client, "AZURE_TENANT_ID": tenant,
-                   "AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_AUTHORITY_HOST": aad.authority,
-                   "REQUESTS_CA_BUNDLE": str(pki.ca_file)}
             out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", acr.host, "azure"), f"{acr.host}/team/app")
             assert out.returncode == 0, out.stderr + "\n".join(aad.refused)
             assert json.loads(out.stdout)["tags"] == ["5.0.0"]
             assert len(aad.issued) == 1 and not aad.refused
             [exchange] = acr.exchanges
-            assert exchange["access_token"] == aad.issued[0] and exchange["tenant"] == tenant
-            assert f"azure ACR refresh token (client {client})" in out.stderr
+            assert exchange["access_token"] == aad.issued[0] and exchange["tenant"] == TENANT
+            assert f"azure ACR refresh token (client {CLIENT})" in out.stderr
             for secret in (federated, aad.issued[0], acr.refresh_token):
                 assert secret not in out.stdout + out.stderr
 
 
 def test_acr_with_a_federated_token_entra_id_refuses_is_a_clear_error(tmp_path: Path) -> None:
-    from tests.support.cloud_fakes import FakeACR, FakeEntraID, tls_context
-    from tests.support.registry_tls import RegistryPKI
+    from tests.support.cloud_fakes import FakeACR
 
-    pki = RegistryPKI(tmp_path / "pki")
-    token_file = tmp_path / "azure-identity-token"
-    token_file.write_text("a-token-from-another-cluster")
-    tenant, client = "72f988bf-0000-0000-0000-2d7cd011db47", "c0ffee00-0000-0000-0000-000000000001"
-    with FakeEntraID(tls_context(pki.cert_file, pki.key_file), tenant, client, "the-expected-token") as aad:
+    with entra_id(tmp_path, "a-token-from-another-cluster", "the-expected-token") as (aad, env):
         with RegistryServer(tmp_path, htpasswd={"someone": "else"}) as reg, FakeACR(reg.url, aad) as acr:
-            home = tmp_path / "home"
-            home.mkdir()
-            env = {"HOME": str(home), "AZURE_CLIENT_ID": client, "AZURE_TENANT_ID": tenant,
-                   "AZURE_FEDERATED_TOKEN_FILE": str(token_file), "AZURE_AUTHORITY_HOST": aad.authority,
-                   "REQUESTS_CA_BUNDLE": str(pki.ca_file)}
             out = imagebot_tags(env, write_config(tmp_path / "imagebot.yaml", acr.host, "azure"), f"{acr.host}/team/app")
             assert out.returncode != 0
             assert "provider: azure: Entra ID token request failed" in out.stderr
