@@ -95,8 +95,8 @@ def api_error(action: str, e: Exception) -> DeliveryError:
         detail = f"{e.status} {message}" + (f" {errors}" if errors else "")
         temporary = e.status >= 500 or e.status == 429 or isinstance(e, github.RateLimitExceededException)
         if e.status == 401:
-            detail += (" (the credentials were rejected: check delivery.pull_request.token_env / token_file, "
-                       "or app: app_id, installation_id and private key)")
+            detail += (" (the token was rejected: check delivery.pull_request.token_env / token_file, "
+                       "or with an App its app_id, installation_id and private key)")
         return DeliveryError(f"GitHub: {action} failed: {redact(detail)}", temporary=temporary)
     if isinstance(e, requests.RequestException):
         return DeliveryError(f"GitHub: {action} failed: {redact(type(e).__name__)}: {redact(str(e))}", temporary=True)

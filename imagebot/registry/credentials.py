@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import json
 import logging
 import os
-import importlib
 import subprocess
 import threading
 import time
@@ -44,11 +44,11 @@ HELPER_TIMEOUT = 30.0
 #: Stop using a cloud token this long before it expires (at most a quarter of its lifetime).
 EXPIRY_MARGIN = 300.0
 #: `provider` -> the module whose ``login(host, settings, env) -> Credentials`` logs in. Imported
-#: when first used: each needs its cloud's library (the imagebot[aws] / [gcp] / [azure] extras).
+#: when first used: each needs its cloud's library (the extra of the same name: imagebot[aws]...).
 PROVIDERS = {
-    "aws": ("imagebot.registry.cloud_aws", "aws"),
-    "gcp": ("imagebot.registry.cloud_gcp", "gcp"),
-    "azure": ("imagebot.registry.cloud_azure", "azure"),
+    "aws": "imagebot.registry.cloud_aws",
+    "gcp": "imagebot.registry.cloud_gcp",
+    "azure": "imagebot.registry.cloud_azure",
 }
 
 
@@ -207,12 +207,11 @@ class CredentialStore:
             kept = self._logins.get(host)
         if kept is not None and kept.usable():
             return kept
-        module_name, extra = PROVIDERS[provider]
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(PROVIDERS[provider])
         except ImportError as e:
             raise AuthError(f"registry {host}: provider: {provider} needs {e.name or 'its cloud library'}: "
-                            f"pip install 'imagebot[{extra}]' (the container image has it)") from None
+                            f"pip install 'imagebot[{provider}]' (the container image has it)") from None
         creds: Credentials = module.login(host, s, self._env)
         log.info("registry %s: logged in with the %s workload identity (%s)%s", host, provider, creds.source,
                  f", usable for {creds.expires_at - time.time():.0f}s" if creds.expires_at else "")

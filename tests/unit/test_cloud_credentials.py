@@ -41,7 +41,7 @@ def test_the_expiry_of_an_acr_refresh_token_is_its_jwt_exp() -> None:
 
 
 def test_a_missing_cloud_library_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(credentials.PROVIDERS, "aws", ("imagebot_no_such_module_for_the_test", "aws"))
+    monkeypatch.setitem(credentials.PROVIDERS, "aws", "imagebot_no_such_module_for_the_test")
     host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
     store = CredentialStore({host: RegistrySettings(host=host, provider="aws")}, {})
     with pytest.raises(AuthError, match=r"pip install 'imagebot\[aws\]'") as e:
