@@ -102,7 +102,8 @@ def git_credentials(cfg: Config) -> tuple[str, GitCredentials]:
         if pr.app is None:
             token = read_secret(pr.token_env, pr.token_file, "delivery.pull_request")
         else:
-            from imagebot.deliver.github_client import installation_token_source  # PyGithub only for an App
+            # Imported here: PyGithub is needed for an App only, and github_client imports this module.
+            from imagebot.deliver.github_client import installation_token_source
 
             token_source = installation_token_source(cfg)
     for name, path in (("ssh_key_file", auth.ssh_key_file), ("known_hosts_file", auth.known_hosts_file)):
