@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import platform
+
 from prometheus_client.parser import text_string_to_metric_families
 
-from imagebot.model import (Change, CycleResult, Delivery, Discovery, FieldKind, Location, Occurrence, Plan, PolicySpec,
+from imagebot import __version__
+from imagebot.model import (Change, Landed, CycleResult, Delivery, Discovery, FieldKind, Location, Occurrence, Plan, PolicySpec,
                             Problem, Rendered, Resolution, Target)
 from imagebot.report.metrics import Metrics, MetricsReporter
 
@@ -34,7 +37,8 @@ def test_a_cycle_is_counted_from_its_result() -> None:
     result = CycleResult(
         Discovery(tuple(r.occurrence for r in resolutions)), resolutions,
         Plan((change,), skipped=resolutions[1:]), Rendered(()),
-        Delivery("commit", branch="staging", commit="abc", pushed=True, attempts=3), (problem,),
+        Delivery("commit", branch="staging", commit="abc", pushed=True, attempts=3, landed=(Landed(change, "staging", "abc"),)),
+        (problem,),
         started=1_700_000_000.0, duration=0.4, images=frozenset({"ghcr.io/org/app"}),
         registry_requests=((("ghcr.io", "tags", 200), 2), (("ghcr.io", "tags", 429), 1), (("ghcr.io", "tags", 503), 1)),
     )
@@ -63,7 +67,10 @@ def test_failed_cycles_leader_and_drift_gauges() -> None:
     assert m[("imagebot_leader", ())] == 1
     assert m[("imagebot_drifted_workloads", ())] == 4
     names = {name for name, _ in m}
-    assert all(n.startswith("imagebot_") for n in names)
+    assert all(n.startswith(("imagebot_", "process_", "python_")) for n in names)
+    assert not [n for n in names if n.endswith("_created")]
+    assert m[("imagebot_build_info", (("python", platform.python_version()), ("version", __version__)))] == 1
+    assert ("process_resident_memory_bytes", ()) in m
 
 
 def test_two_agents_in_one_process_do_not_share_counters() -> None:
