@@ -87,7 +87,9 @@ def entries_of(result: CycleResult) -> dict[Location, dict[str, Any]]:
     refused = {r.change.occurrence.location: r.reason for r in (d.refused if d is not None else result.rendered.refused)}
     landed = {x.change.occurrence.location: x for x in d.landed} if d is not None else {}
     proposed = {c.occurrence.location: o.url for o in d.outcomes for c in o.changes} if d is not None else {}
-    return {r.occurrence.location: _entry(r, changes, refused, landed, proposed) for r in result.resolutions}
+    skipped = {r.occurrence.location: r for r in result.plan.skipped}  # plan may hold what resolve decided
+    return {r.occurrence.location: _entry(skipped.get(r.occurrence.location, r), changes, refused, landed, proposed)
+            for r in result.resolutions}
 
 
 def _entry(r: Resolution, changes: dict[Location, Change], refused: dict[Location, str], landed: dict[Location, Any],
@@ -128,7 +130,7 @@ def _entry(r: Resolution, changes: dict[Location, Change], refused: dict[Locatio
 
 
 def render_text(doc: dict[str, Any]) -> str:
-    """`imagebot status`: a table of references that are not simply up to date, then the rest in counts."""
+    """`imagebot status`: who and how the agent is, the counts, then each reference given with its reason."""
     out = []
     who = doc.get("identity") or "agent"
     lead = "leader" if doc.get("leader") else "follower"
@@ -142,7 +144,7 @@ def render_text(doc: dict[str, Any]) -> str:
         out.append("last cycle: none finished yet")
     counts = doc.get("counts") or {}
     out.append("references: " + ", ".join(f"{n} {state}" for state, n in counts.items() if n) if counts else "references: none")
-    notable = [r for r in doc.get("references", []) if r["state"] != UP_TO_DATE]
+    notable = doc.get("references", [])
     if notable:
         out.append("")
         for r in notable:
