@@ -77,3 +77,44 @@ def test_two_agents_in_one_process_do_not_share_counters() -> None:
     a, b = Metrics(), Metrics()
     a.cycle_failed("interval", 1.0)
     assert ("imagebot_cycles_total", (("result", "failed"), ("trigger", "interval"))) not in scrape(b)
+
+
+def test_progress_gauges_move_during_the_cycle_and_per_image_series_follow_the_repository() -> None:
+    now = [1000.0]
+    metrics = Metrics()
+    reporter = MetricsReporter(metrics, clock=lambda: now[0])
+    reporter.cycle_started(3)
+    reporter.cycle_progress(1, 3)
+    m = scrape(metrics)
+    assert m[("imagebot_cycle_in_progress", ())] == 1
+    assert (m[("imagebot_cycle_images_resolved", ())], m[("imagebot_cycle_images_to_resolve", ())]) == (1, 3)
+
+    app, gone = occurrence(1), occurrence(2, "ghcr.io/org/gone")
+    change = Change(app, "ghcr.io/org/app:1.0.0", "ghcr.io/org/app:1.1.0", "ghcr.io/org/app:1.0.0",
+                    "ghcr.io/org/app:1.1.0", "newer")
+    problem = Problem("registry", "503", gone.location, temporary=True)
+    res = (Resolution(app, Target("1.1.0"), "newer"), Resolution(gone, None, "registry unavailable", problem))
+
+    def cycle(delivery: Delivery, changes: tuple[Change, ...] = (change,)) -> None:
+        reporter.cycle_finished(CycleResult(Discovery((app, gone)), res, Plan(changes, skipped=res[1:]), Rendered(()),
+                                            delivery, (problem,), started=now[0], duration=1.0))
+
+    cycle(Delivery("pull-request"))  # proposed, not merged: pending
+    now[0] += 600
+    cycle(Delivery("pull-request"))
+    m = scrape(metrics)
+    assert m[("imagebot_cycle_in_progress", ())] == 0
+    assert m[("imagebot_image_info", (("current", "1.0.0"), ("image", "ghcr.io/org/app"), ("latest_allowed", "1.1.0"),
+                                      ("policy", "semver:^1")))] == 1
+    assert m[("imagebot_image_update_pending_seconds", (("image", "ghcr.io/org/app"),))] == 600
+    assert m[("imagebot_image_update_pending_seconds", (("image", "ghcr.io/org/gone"),))] == 600
+    assert m[("imagebot_image_held", (("image", "ghcr.io/org/gone"),))] == 1
+    assert m[("imagebot_images_updated_total", ())] == 0  # nothing landed
+
+    now[0] += 60
+    cycle(Delivery("commit", commit="abc", pushed=True, landed=(Landed(change, "staging", "abc"),)))
+    m = scrape(metrics)
+    assert m[("imagebot_image_update_pending_seconds", (("image", "ghcr.io/org/app"),))] == 0
+    assert m[("imagebot_images_updated_total", ())] == 1
+    series = [k for k in m if k[0] == "imagebot_image_info"]
+    assert len(series) == 2  # one per managed image and tag: bounded by the repository
