@@ -111,6 +111,21 @@ class AgentServer:
         )
         self.server_address = (self._server.effective_host, self._server.effective_port)
         self._thread: threading.Thread | None = None
+        self._server.handle_accept = self._accept_many  # type: ignore[method-assign]
+        self._accept_one = type(self._server).handle_accept.__get__(self._server)
+        self._connection_limit = settings.connection_limit
+
+    ACCEPT_BATCH = 64
+
+    def _accept_many(self) -> None:
+        """Accept every waiting connection (up to a batch), not one per turn of the event loop:
+        after a burst of connections, a new request no longer waits behind the whole backlog."""
+        connections = self._server._map
+        for _ in range(self.ACCEPT_BATCH):
+            before = len(connections)
+            self._accept_one()
+            if len(connections) == before or len(connections) >= self._connection_limit:
+                return
 
     @property
     def url(self) -> str:

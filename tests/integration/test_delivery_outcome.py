@@ -25,38 +25,11 @@ from imagebot.report.summary import as_json, text
 from tests.conftest import shared_path
 from tests.support import gitrepo
 from tests.support.fake_github import FakeGitHub
+from tests.support.manifests import deployment
 
 REPO = "acme/gitops"
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  annotations:
-    imagebot.io/policy: "semver:^1"
-spec:
-  template:
-    spec:
-      containers:
-        - name: web
-          image: {host}/team/web:1.0.0
-"""
-ANCHORED = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: db
-  annotations:
-    imagebot.io/policy: "semver:^1"
-spec:
-  template:
-    spec:
-      containers:
-        - name: a
-          image: &img {host}/team/db:1.0.0
-        - name: b
-          image: *img
-"""
+# A value with an anchor: apply refuses to edit it (its alias would change too).
+ANCHORED = deployment("db", "&img {host}/team/db:1.0.0", "semver:^1") + "        - name: b\n          image: *img\n"
 
 
 def updated_total(metrics: Metrics) -> float:
@@ -71,7 +44,7 @@ def world(tmp_path: Path, registry, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TEST_GH_TOKEN", token)
     registry.push_tags("team/web", ["1.0.0", "1.1.0"])
     registry.push_tags("team/db", ["1.0.0", "1.3.0"])
-    remote = gitrepo.make_remote(tmp_path, {"apps/web.yaml": WEB.format(host=registry.host),
+    remote = gitrepo.make_remote(tmp_path, {"apps/web.yaml": deployment("web", f"{registry.host}/team/web:1.0.0", "semver:^1"),
                                             "apps/db.yaml": ANCHORED.format(host=registry.host)})
     with FakeGitHub(tmp_path / "fake", shared_path("github", "openapi-pr-subset.json"), token) as gh:
         gh.add_repo(REPO, remote)

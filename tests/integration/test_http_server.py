@@ -17,33 +17,12 @@ import pytest
 import requests
 
 from imagebot.agent.auth import WebhookAuth, timestamped_headers
-from imagebot.agent.http import AgentServer
-from imagebot.agent.loop import Agent
-from imagebot.report.metrics import Metrics
-from imagebot.throttle import TokenBucket
-from tests.integration.test_webhook import SECRET, Recorder, Running, make_config
+from tests.integration.test_webhook import SECRET, Running, _running, make_config
 
 
 @pytest.fixture
 def running() -> Iterator[Running]:
-    cfg = make_config(webhooks={"debounce": "10ms", "rate_limit": 20, "burst": 20}, http={"idle_timeout": 30})
-    recorder = Recorder()
-    metrics = Metrics()
-    agent = Agent(cfg, run_cycle=recorder, metrics=metrics)
-    hooks = cfg.agent.webhooks
-    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(SECRET), TokenBucket(hooks.rate_limit, hooks.burst),
-                         unauthenticated=TokenBucket(hooks.unauthenticated_rate_limit, hooks.unauthenticated_burst),
-                         http=cfg.agent.http)
-    server.start()
-    worker = threading.Thread(target=agent.run)
-    worker.start()
-    assert agent.wait_cycles(1, 10)
-    try:
-        yield Running(agent, server, recorder)
-    finally:
-        agent.stop()
-        worker.join(10)
-        server.shutdown()
+    yield from _running(make_config(webhooks={"debounce": "10ms", "rate_limit": 20, "burst": 20}, http={"idle_timeout": 30}))
 
 
 def generic(image: str) -> bytes:

@@ -13,25 +13,11 @@ from imagebot.report.status import HELD, UPDATED
 from tests.integration.test_agent_e2e import TOKEN, pytestmark, start_replica  # noqa: F401
 from tests.support.cli import imagebot, write_config
 from tests.support.gitrepo import make_remote
+from tests.support.manifests import deployment
 from tests.support.registry import RegistryServer, free_port
 
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  annotations:
-    imagebot.io/policy: "semver:^1.0"
-    imagebot.io/policy.legacy: "semver:^2.0"
-spec:
-  template:
-    spec:
-      containers:
-        - name: app
-          image: HOST/team/app:1.0.0
-        - name: legacy
-          image: HOST/team/legacy:1.0.0
-"""
+WEB = (deployment("web", "HOST/team/app:1.0.0").replace('"semver:^1.0"\n', '"semver:^1.0"\n    imagebot.io/policy.legacy: "semver:^1.0"\n')
+       + "        - name: legacy\n          image: HOST/team/legacy:1.0.0\n")
 
 
 def test_imagebot_status_names_the_reason_a_held_image_is_held(tmp_path: Path, monkeypatch: Any) -> None:

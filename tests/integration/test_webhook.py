@@ -66,7 +66,9 @@ def _running(cfg: Config, secret: bytes | None = SECRET) -> Iterator[Running]:
     metrics = Metrics()
     agent = Agent(cfg, run_cycle=recorder, metrics=metrics)
     hooks = cfg.agent.webhooks
-    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(secret), TokenBucket(hooks.rate_limit, hooks.burst))
+    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(secret), TokenBucket(hooks.rate_limit, hooks.burst),
+                         unauthenticated=TokenBucket(hooks.unauthenticated_rate_limit, hooks.unauthenticated_burst),
+                         http=cfg.agent.http)
     server.start()
     worker = threading.Thread(target=agent.run)
     worker.start()
