@@ -168,6 +168,9 @@ def serve(
                 recorder.drift(report)
 
     registry = pipeline.new_registry_client(cfg)
+    stats = getattr(registry, "stats", None)
+    if stats is not None:
+        metrics.watch_registry(stats)
     agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
                   is_leader=is_leader, registry=registry, drift_check=drift_check)
     holder["agent"] = agent

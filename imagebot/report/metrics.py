@@ -17,10 +17,12 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
+from typing import Any
 
 import prometheus_client
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, GCCollector, Histogram,
                                PlatformCollector, ProcessCollector, generate_latest)
+from prometheus_client.core import CounterMetricFamily
 
 from imagebot import __version__
 from imagebot.model import CycleResult
@@ -82,6 +84,17 @@ class Metrics:
         self.image_held = Gauge("imagebot_image_held", "1 when the last cycle could not decide or make the image's update.",
                                 ["image"], registry=r)
 
+    #: True once registry request counts are read live from the client (see watch_registry).
+    live_registry = False
+
+    def watch_registry(self, stats: Any) -> None:
+        """Export the registry client's request counts as they happen (read at each scrape), not
+        when a cycle ends: a 60 s first scan shows its requests while it runs."""
+        self.registry.unregister(self.registry_requests)
+        self.registry.unregister(self.rate_limit_waits)
+        self.registry.register(_LiveRegistryRequests(stats))
+        self.live_registry = True
+
     def exposition(self) -> tuple[bytes, str]:
         """The text format for a /metrics response: (body, content type)."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -130,7 +143,7 @@ class MetricsReporter:
                 m.open_pull_requests.set(len(delivery.pull_requests))
         if not result.dry_run:
             self._images(result)
-        for key, count in result.registry_requests:
+        for key, count in () if m.live_registry else result.registry_requests:
             registry, kind, status = split_request_key(key)
             m.registry_requests.labels(registry, kind, status).inc(count)
             if status in RATE_LIMITED:
@@ -176,6 +189,31 @@ class MetricsReporter:
             for labels in list(_label_sets(m.image_pending)):
                 if labels[0] not in seen:
                     m.image_pending.remove(*labels)
+
+
+class _LiveRegistryRequests:
+    """imagebot_registry_requests_total and imagebot_registry_rate_limited_total from RequestStats."""
+
+    def __init__(self, stats: Any):
+        self.stats = stats
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Any:
+        requests = CounterMetricFamily("imagebot_registry_requests", "Registry HTTP requests by registry, kind and status.",
+                                       labels=["registry", "kind", "status"])
+        limited = CounterMetricFamily("imagebot_registry_rate_limited",
+                                      "Registry answers asking to slow down (429), by registry.", labels=["registry"])
+        per_registry: dict[str, int] = {}
+        for (registry, kind, status), n in sorted(self.stats.snapshot().items()):
+            requests.add_metric([registry, kind, status], n)
+            if status in RATE_LIMITED:
+                per_registry[registry] = per_registry.get(registry, 0) + n
+        for registry, n in per_registry.items():
+            limited.add_metric([registry], n)
+        yield requests
+        yield limited
 
 
 def _label_sets(gauge: Gauge) -> list[tuple[str, ...]]:

@@ -118,3 +118,21 @@ def test_progress_gauges_move_during_the_cycle_and_per_image_series_follow_the_r
     assert m[("imagebot_images_updated_total", ())] == 1
     series = [k for k in m if k[0] == "imagebot_image_info"]
     assert len(series) == 2  # one per managed image and tag: bounded by the repository
+
+
+def test_registry_requests_are_exported_as_they_happen_and_not_counted_twice() -> None:
+    from imagebot.registry.stats import RequestStats
+
+    stats = RequestStats()
+    metrics = Metrics()
+    metrics.watch_registry(stats)
+    stats.record("ghcr.io", "tags", 200)
+    stats.record("ghcr.io", "tags", 429)
+    m = scrape(metrics)  # mid-cycle: no cycle has ended yet
+    assert m[("imagebot_registry_requests_total", (("kind", "tags"), ("registry", "ghcr.io"), ("status", "200")))] == 1
+    assert m[("imagebot_registry_rate_limited_total", (("registry", "ghcr.io"),))] == 1
+    result = CycleResult(Discovery(()), (), Plan(()), Rendered(()), None, (), 0.0, 1.0,
+                         registry_requests=((("ghcr.io", "tags", "200"), 1), (("ghcr.io", "tags", "429"), 1)))
+    MetricsReporter(metrics).cycle_finished(result)
+    m = scrape(metrics)
+    assert m[("imagebot_registry_requests_total", (("kind", "tags"), ("registry", "ghcr.io"), ("status", "200")))] == 1
