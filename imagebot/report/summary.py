@@ -19,6 +19,7 @@ def counts(result: CycleResult) -> dict[str, int]:
         "skipped": len(plan.skipped),
         "refused": len(result.rendered.refused),
         "problems": len(result.problems),
+        "landed": len(result.delivery.landed) if result.delivery is not None else 0,
     }
 
 

@@ -79,6 +79,7 @@ def test_pull_request_mode_six_quiet_cycles_count_nothing_and_a_refused_edit_nev
     assert [x["new_ref"] for x in doc["delivery"]["landed"]] == [f"{registry.host}/team/web:1.1.0"]
     assert all(set(r) == {"registry", "kind", "status", "count"} for r in doc["registry_requests"])
     assert doc["registry_requests"], "the cycle listed tags: its requests are counted"
+    assert doc["counts"]["landed"] == 1 and doc["counts"]["changes"] == 2
     summary = text(first, diff=False)
     assert "Changes (1):" in summary and "team/db" not in summary.split("Refused")[0]
     assert "Refused (1" in summary
