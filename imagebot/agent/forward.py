@@ -26,8 +26,6 @@ class LeaderForwarder:
         self._leader = leader_address
         self.own_address = own_address
         self._on_result = on_result
-        self._session = requests.Session()
-        self._session.trust_env = False  # replica to replica: never through an HTTP proxy
 
     def __call__(self, images: Iterable[str]) -> tuple[bool, str]:
         """(handed over, the leader's address or why not)."""
@@ -39,7 +37,9 @@ class LeaderForwarder:
         body = json.dumps({"images": sorted(set(images))}).encode()
         headers = {"Content-Type": "application/json", **self.auth.signed_headers(body)}
         try:
-            r = self._session.post(f"http://{address}/internal/push", data=body, headers=headers, timeout=TIMEOUT)
+            with requests.Session() as session:  # one per call: the server's worker threads call this at once
+                session.trust_env = False  # replica to replica: never through an HTTP proxy
+                r = session.post(f"http://{address}/internal/push", data=body, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as e:
             return self._done(False, f"leader {address} unreachable: {type(e).__name__}", "unreachable")
         if r.status_code != 202:
