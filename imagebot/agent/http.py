@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from waitress.server import create_server
+from waitress.adjustments import Adjustments
+from waitress.server import TcpWSGIServer, create_server
 
 from imagebot.agent.auth import EXPIRED, REPLAYED, WebhookAuth
 from imagebot.agent.loop import Agent
@@ -76,6 +77,11 @@ class Headers(Mapping[str, str]):
         return len(self._h)
 
 
+def _url(address: tuple[str, int]) -> str:
+    host, port = address[:2]
+    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
+
+
 def _reply(status: int, body: bytes | str | dict[str, object], content_type: str = "text/plain; charset=utf-8",
            headers: dict[str, str] | None = None) -> Response:
     if isinstance(body, dict):
@@ -91,7 +97,7 @@ class AgentServer:
     def __init__(self, listen: str, agent: Agent, metrics: Metrics, auth: WebhookAuth, limiter: TokenBucket, *,
                  unauthenticated: TokenBucket | None = None, http: HttpSettings | None = None,
                  forward: Callable[[Iterable[str]], tuple[bool, str]] | None = None,
-                 status: Callable[[], dict[str, Any]] | None = None):
+                 status: Callable[[], dict[str, Any]] | None = None, hooks_listen: str | None = None):
         self.agent = agent
         self.metrics = metrics
         self.auth = auth
@@ -101,36 +107,54 @@ class AgentServer:
         self.status = status
         settings = http or HttpSettings()
         host, port = parse_listen(listen)
-        self._server = create_server(
-            self._wsgi, host=host, port=port, threads=settings.threads,
-            connection_limit=settings.connection_limit, channel_timeout=settings.idle_timeout,
+        options = dict(
+            threads=settings.threads, connection_limit=settings.connection_limit, channel_timeout=settings.idle_timeout,
             cleanup_interval=max(1, min(10, settings.idle_timeout // 2)),
             max_request_body_size=MAX_BODY, max_request_header_size=64 * 1024,
             asyncore_use_poll=True,  # select() stops at 1024 descriptors
             ident="imagebot", expose_tracebacks=False, clear_untrusted_proxy_headers=True,
         )
+        self._map: dict[int, Any] = {}
+        self._server = create_server(self._wsgi, map=self._map, host=host, port=port, **options)
         self.server_address = (self._server.effective_host, self._server.effective_port)
+        self._listeners = [self._server]
+        self.hooks_address: tuple[str, int] | None = None
+        if hooks_listen:
+            # A second listening socket on the same event loop and workers, serving webhooks only.
+            h_host, h_port = parse_listen(hooks_listen)
+            hooks = TcpWSGIServer(self._hooks_wsgi, map=self._map, dispatcher=self._server.task_dispatcher,
+                                  adj=Adjustments(host=h_host, port=h_port, **options))
+            self.hooks_address = (hooks.effective_host, hooks.effective_port)
+            self._listeners.append(hooks)
         self._thread: threading.Thread | None = None
-        self._server.handle_accept = self._accept_many  # type: ignore[method-assign]
-        self._accept_one = type(self._server).handle_accept.__get__(self._server)
+        for listener in self._listeners:
+            listener.handle_accept = self._accept_many(listener)  # type: ignore[method-assign]
         self._connection_limit = settings.connection_limit
 
     ACCEPT_BATCH = 64
 
-    def _accept_many(self) -> None:
+    def _accept_many(self, listener: Any) -> Callable[[], None]:
         """Accept every waiting connection (up to a batch), not one per turn of the event loop:
         after a burst of connections, a new request no longer waits behind the whole backlog."""
-        connections = self._server._map
-        for _ in range(self.ACCEPT_BATCH):
-            before = len(connections)
-            self._accept_one()
-            if len(connections) == before or len(connections) >= self._connection_limit:
-                return
+        accept_one = type(listener).handle_accept.__get__(listener)
+
+        def accept() -> None:
+            for _ in range(self.ACCEPT_BATCH):
+                before = len(self._map)
+                accept_one()
+                if len(self._map) == before or len(self._map) >= self._connection_limit:
+                    return
+
+        return accept
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{'127.0.0.1' if host in ('0.0.0.0', '', '::') else host}:{port}"
+        return _url(self.server_address)
+
+    @property
+    def hooks_url(self) -> str:
+        """The webhook-only listener's URL (the main one's when there is none)."""
+        return _url(self.hooks_address or self.server_address)
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self._server.run, name="imagebot-http", daemon=True)
@@ -140,7 +164,7 @@ class AgentServer:
     def shutdown(self) -> None:
         """Close the listening socket and every connection, from the server's own loop; stop the workers."""
         def close_all() -> None:
-            for channel in list(self._server._map.values()):
+            for channel in list(self._map.values()):
                 try:
                     channel.close()
                 except OSError:
@@ -169,6 +193,13 @@ class AgentServer:
         start_response(f"{status} {REASONS.get(status, '')}".rstrip(),
                        [("Content-Type", ctype), ("Content-Length", str(len(body))), *headers.items()])
         return [b"" if method == "HEAD" else body]
+
+    def _hooks_wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """The webhook listener: POST /hooks/<kind>, POST /internal/push and /healthz; nothing else."""
+        path = environ.get("PATH_INFO", "/")
+        if not (path.startswith("/hooks/") or path in ("/internal/push", "/healthz")):
+            environ = {**environ, "PATH_INFO": "/not-on-this-port", "REQUEST_METHOD": "GET"}
+        return self._wsgi(environ, start_response)
 
     def _route(self, method: str, path: str, environ: dict[str, Any]) -> Response:
         if method in ("GET", "HEAD"):

@@ -191,7 +191,7 @@ def serve(
     try:
         server = AgentServer(address, agent, metrics, auth, TokenBucket(hooks.rate_limit, hooks.burst),
                              unauthenticated=TokenBucket(hooks.unauthenticated_rate_limit, hooks.unauthenticated_burst),
-                             http=a.http, forward=forward, status=status)
+                             http=a.http, forward=forward, status=status, hooks_listen=a.webhooks_listen)
     except OSError as e:
         raise UsageError(f"--listen {address}: cannot listen: {e.strerror or e}") from None
     if elector is not None:
@@ -199,8 +199,9 @@ def serve(
         if forward is not None:
             forward.own_address = elector.address
     server.start()
-    log.info("agent listening on %s (leader election %s)", server.url, "on" if elector else "off",
-             extra={"fields": {"event": "started", "listen": server.url, "identity": me}})
+    log.info("agent listening on %s%s (leader election %s)", server.url,
+             f", webhooks on {server.hooks_url}" if server.hooks_address else "", "on" if elector else "off",
+             extra={"fields": {"event": "started", "listen": server.url, "webhooks": server.hooks_url, "identity": me}})
 
     elector_stop = threading.Event()
     elector_thread = None

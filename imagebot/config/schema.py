@@ -211,6 +211,9 @@ class AgentSettings(_Model):
     """`imagebot run` without --once: the in-cluster agent."""
 
     listen: str = Field("0.0.0.0:8080", description="HOST:PORT for /healthz, /readyz, /metrics and /hooks/<kind>.")
+    webhooks_listen: str | None = Field(
+        None, description="HOST:PORT of a second listener that serves only POST /hooks/<kind>, the replicas' "
+        "/internal/push and /healthz: expose it to registries (Ingress) and keep `listen` (/metrics, /status) internal.")
     jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval is stretched or shrunk by up to this fraction.")
     unready_after: int = Field(3, ge=1, description="/readyz fails once cycles have failed for this many intervals.")
     leader_election: LeaderElection = LeaderElection()

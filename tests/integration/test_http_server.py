@@ -146,3 +146,29 @@ def test_many_concurrent_requests_are_all_answered(running: Running) -> None:
     with ThreadPoolExecutor(32) as pool:
         codes = list(pool.map(lambda _: requests.get(f"{running.url}/healthz", timeout=30).status_code, range(500)))
     assert codes == [200] * 500
+
+
+def test_a_webhook_only_listener_serves_hooks_and_nothing_internal() -> None:
+    from imagebot.agent.http import AgentServer
+    from imagebot.agent.loop import Agent
+    from imagebot.report.metrics import Metrics
+    from imagebot.throttle import TokenBucket
+    from tests.integration.test_webhook import Recorder
+
+    agent = Agent(make_config(), run_cycle=Recorder(), metrics=Metrics())
+    server = AgentServer("127.0.0.1:0", agent, Metrics(), WebhookAuth(SECRET), TokenBucket(10, 10),
+                         hooks_listen="127.0.0.1:0", status=lambda: {"secret-ish": "paths and images"})
+    server.start()
+    try:
+        hooks, main = server.hooks_url, server.url
+        assert hooks != main
+        body = generic("ghcr.io/org/app")
+        assert requests.post(f"{hooks}/hooks/generic", data=body, headers=timestamped_headers(SECRET, body),
+                             timeout=5).status_code == 202
+        assert requests.get(f"{hooks}/healthz", timeout=5).status_code == 200
+        for path in ("/metrics", "/status", "/readyz"):
+            assert requests.get(f"{hooks}{path}", timeout=5).status_code == 404, path
+            assert requests.get(f"{main}{path}", timeout=5).status_code == 200, path
+        assert agent.debouncer.deadline() is not None  # the push was taken
+    finally:
+        server.shutdown()

@@ -86,7 +86,7 @@ def test_the_services_reach_the_pods_http_port(objects: list[dict[str, Any]]) ->
     for svc in (one(objects, "Service", "imagebot"), one(objects, "Service", "imagebot-webhooks")):
         assert svc["spec"]["selector"].items() <= labels.items()
         [port] = svc["spec"]["ports"]
-        assert port["targetPort"] == "http"
+        assert port["targetPort"] in ("http", "webhooks")
     assert any(p["name"] == "http" for p in dep["spec"]["template"]["spec"]["containers"][0]["ports"])
 
 

@@ -68,7 +68,12 @@ def test_the_pod_advertises_its_ip_for_the_webhook_hand_over(objects: list[dict[
     env = {e["name"]: e for e in c["env"]}
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     hooks = one(objects, "Service", "imagebot-webhooks")
-    assert hooks["spec"]["ports"][0]["targetPort"] == "http"
+    assert hooks["spec"]["ports"][0]["targetPort"] == "webhooks"  # the webhook-only listener
+    cm = next(o for o in objects if o["kind"] == "ConfigMap")
+    cfg = load_text(cm["data"]["imagebot.yaml"], "deploy/imagebot.yaml")
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert cfg.agent.webhooks_listen is not None and cfg.agent.webhooks_listen.endswith(f":{ports['webhooks']}")
+    assert cfg.agent.listen.endswith(f":{ports['http']}")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +101,10 @@ def test_the_network_policy_lets_in_webhooks_scrapes_and_the_other_replica(produ
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= dep["spec"]["template"]["metadata"]["labels"].items()
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     ingress = policy["spec"]["ingress"]
-    assert len(ingress) == 3 and all(rule["ports"] == [{"port": "http", "protocol": "TCP"}] for rule in ingress)
+    assert [rule["ports"] for rule in ingress] == [[{"port": "webhooks", "protocol": "TCP"}],
+                                                   [{"port": "http", "protocol": "TCP"}],
+                                                   [{"port": "http", "protocol": "TCP"}]]
+    assert ingress[0]["from"] != ingress[1]["from"]  # the Ingress controller reaches webhooks only
     egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
     assert {53, 443, 22, 8080} <= egress_ports
 
