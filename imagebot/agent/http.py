@@ -122,8 +122,14 @@ class AgentServer:
         if hooks_listen:
             # A second listening socket on the same event loop and workers, serving webhooks only.
             h_host, h_port = parse_listen(hooks_listen)
-            hooks = TcpWSGIServer(self._hooks_wsgi, map=self._map, dispatcher=self._server.task_dispatcher,
-                                  adj=Adjustments(host=h_host, port=h_port, **options))
+            try:
+                hooks = TcpWSGIServer(self._hooks_wsgi, map=self._map, dispatcher=self._server.task_dispatcher,
+                                      adj=Adjustments(host=h_host, port=h_port, **options))
+            except OSError:
+                for channel in list(self._map.values()):
+                    channel.close()
+                self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=1)
+                raise
             self.hooks_address = (hooks.effective_host, hooks.effective_port)
             self._listeners.append(hooks)
         self._thread: threading.Thread | None = None

@@ -56,7 +56,7 @@ class Metrics:
         self.rate_limit_waits = Counter("imagebot_registry_rate_limited",
                                         "Registry answers asking to slow down (429), by registry.", ["registry"], registry=r)
         self.push_retries = Counter("imagebot_push_retries", "Pushes retried after the remote branch moved.", registry=r)
-        self.open_pull_requests = Gauge("imagebot_open_pull_requests", "Pull requests opened or updated by the last full cycle.",
+        self.open_pull_requests = Gauge("imagebot_open_pull_requests", "Pull requests open after the last full cycle (opened, updated or left as they were).",
                                         registry=r)
         self.leader = Gauge("imagebot_leader", "1 while this replica holds the leader Lease (or runs alone).", registry=r)
         self.drifted_workloads = Gauge("imagebot_drifted_workloads",

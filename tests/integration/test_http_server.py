@@ -172,3 +172,22 @@ def test_a_webhook_only_listener_serves_hooks_and_nothing_internal() -> None:
         assert agent.debouncer.deadline() is not None  # the push was taken
     finally:
         server.shutdown()
+
+
+def test_a_busy_webhook_port_is_a_clear_error_and_leaves_nothing_listening() -> None:
+    from imagebot.agent.http import AgentServer
+    from imagebot.agent.loop import Agent
+    from imagebot.report.metrics import Metrics
+    from imagebot.throttle import TokenBucket
+    from tests.integration.test_webhook import Recorder
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        agent = Agent(make_config(), run_cycle=Recorder(), metrics=Metrics())
+        before = threading.active_count()
+        with pytest.raises(OSError):
+            AgentServer("127.0.0.1:0", agent, Metrics(), WebhookAuth(SECRET), TokenBucket(1, 1),
+                        hooks_listen=f"127.0.0.1:{busy.getsockname()[1]}")
+        time.sleep(0.2)
+        assert threading.active_count() <= before
