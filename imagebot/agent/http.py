@@ -34,6 +34,7 @@ from imagebot.agent.loop import Agent
 from imagebot.agent.webhooks import PARSERS, BadPayload, parse
 from imagebot.config.schema import HttpSettings
 from imagebot.errors import UsageError
+from imagebot.redact import redact
 from imagebot.report.metrics import Metrics
 from imagebot.throttle import TokenBucket
 
@@ -218,7 +219,9 @@ class AgentServer:
                 body, ctype = self.metrics.exposition()
                 return _reply(200, body, ctype)
             if path == "/status" and self.status is not None:
-                return _reply(200, json.dumps(self.status(), indent=2, default=str).encode() + b"\n", "application/json")
+                # Problems quote registries and remotes: never a registered secret in the answer.
+                text = redact(json.dumps(self.status(), indent=2, default=str))
+                return _reply(200, text.encode() + b"\n", "application/json")
             return _reply(404, "not found\n")
         if method != "POST":
             return _reply(405, "method not allowed\n", headers={"Allow": "GET, HEAD, POST"})

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from imagebot.agent.auth import WebhookAuth, timestamped_headers
+from imagebot.redact import register
 from tests.integration.test_webhook import SECRET, Running, _running, make_config
 
 
@@ -157,7 +158,8 @@ def test_a_webhook_only_listener_serves_hooks_and_nothing_internal() -> None:
 
     agent = Agent(make_config(), run_cycle=Recorder(), metrics=Metrics())
     server = AgentServer("127.0.0.1:0", agent, Metrics(), WebhookAuth(SECRET), TokenBucket(10, 10),
-                         hooks_listen="127.0.0.1:0", status=lambda: {"secret-ish": "paths and images"})
+                         hooks_listen="127.0.0.1:0",
+                         status=lambda: {"problems": ["fetch https://bot:status-secret-0451@git.example/x failed"]})
     server.start()
     try:
         hooks, main = server.hooks_url, server.url
@@ -170,6 +172,9 @@ def test_a_webhook_only_listener_serves_hooks_and_nothing_internal() -> None:
             assert requests.get(f"{hooks}{path}", timeout=5).status_code == 404, path
             assert requests.get(f"{main}{path}", timeout=5).status_code == 200, path
         assert agent.debouncer.deadline() is not None  # the push was taken
+        register("status-secret-0451")
+        status = requests.get(f"{main}/status", timeout=5).text
+        assert "status-secret-0451" not in status and "git.example" in status
     finally:
         server.shutdown()
 
