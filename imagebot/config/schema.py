@@ -216,22 +216,43 @@ class Webhooks(_Model):
         "`debounce` are gathered into the next cycle. false: every cycle waits `debounce` of quiet.",
     )
     max_delay: str = Field("5s", description="A steady stream of pushes triggers a cycle at least this often.")
+    unauthenticated_rate_limit: float = Field(
+        1.0, gt=0, description="Requests per second that fail authentication answered 401 (sustained); more get 429. "
+        "Counted apart from `rate_limit`: a flood of unauthenticated requests never spends the signed webhooks' budget.")
+    unauthenticated_burst: int = Field(10, ge=1)
+    replay_window: str = Field(
+        "5m", description="A `generic` webhook signed with X-Imagebot-Timestamp is accepted this long after its "
+        "timestamp, and the same signature only once.")
 
-    @field_validator("debounce", "max_delay")
+    @field_validator("debounce", "max_delay", "replay_window")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
         return v
 
 
+class HttpSettings(_Model):
+    """The agent's HTTP server (waitress): bounded worker threads, idle connections closed."""
+
+    threads: int = Field(8, ge=1, le=64, description="Worker threads answering requests (a fixed pool).")
+    connection_limit: int = Field(
+        4096, ge=16, description="Open connections at most; beyond it new ones wait in the listen backlog.")
+    idle_timeout: int = Field(
+        30, ge=1, description="Seconds a connection may stay idle or half-sent before it is closed.")
+
+
 class AgentSettings(_Model):
     """`imagebot run` without --once: the in-cluster agent."""
 
     listen: str = Field("0.0.0.0:8080", description="HOST:PORT for /healthz, /readyz, /metrics and /hooks/<kind>.")
+    webhooks_listen: str | None = Field(
+        None, description="HOST:PORT of a second listener that serves only POST /hooks/<kind>, the replicas' "
+        "/internal/push and /healthz: expose it to registries (Ingress) and keep `listen` (/metrics, /status) internal.")
     jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval is stretched or shrunk by up to this fraction.")
     unready_after: int = Field(3, ge=1, description="/readyz fails once cycles have failed for this many intervals.")
     leader_election: LeaderElection = LeaderElection()
     webhooks: Webhooks = Webhooks()
+    http: HttpSettings = HttpSettings()
     drift_interval: str | None = Field("10m", description="How often to compare Git with the cluster; null: never.")
     events: bool = Field(True, description="Post Kubernetes Events on workloads (in a cluster).")
     event_interval: str = Field("10m", description="The same Event (object, reason, message) at most once per this.")
