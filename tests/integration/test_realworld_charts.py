@@ -1,0 +1,88 @@
+"""Charts from the real-world corpus move in one `imagebot run --once` (CLI, real registry, real
+Git remote, the corpus's own files): a Flux OCIRepository tag, a HelmRelease chart version from an
+OCI HelmRepository and one from an HTTP HelmRepository (index.yaml over HTTP), each to the newest
+version EXPECTED.json names; every other byte as it was.
+
+The corpus files carry no policy; each test appends an inline marker to the version line (the
+corpus README's "add them as trailing comments"), so lines and columns stay those of INDEX.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_path
+from tests.support.cli import imagebot
+from tests.support.gitrepo import git, log, make_remote, rev, show
+from tests.support.realworld import Corpus, RealWorld
+from tests.support.registry import registry_available
+
+OCI_REPOSITORY = "onedr0p/home-ops/kubernetes/apps/default/bazarr/app/ocirepository.yaml#1"
+HELMRELEASE_OCI = "onedr0p/home-ops/kubernetes/main/apps/default/bazarr/app/helmrelease.yaml#1"
+HELMRELEASE_HTTP = "onedr0p/home-ops/kubernetes/main/apps/cert-manager/cert-manager/app/helmrelease.yaml#1"
+#: The HelmRepository objects those HelmReleases name (other files of the same snapshot).
+HELM_REPOSITORIES = ("onedr0p/home-ops/kubernetes/shared/repos/helm/bjw-s.yaml",
+                     "onedr0p/home-ops/kubernetes/shared/repos/helm/jetstack.yaml")
+MARKER = "imagebot: semver:*"
+
+
+@pytest.fixture(scope="module")
+def corpus() -> Corpus:
+    return Corpus(shared_path("realworld"))
+
+
+@pytest.fixture
+def world(tmp_path: Path, corpus: Corpus):
+    if not registry_available():
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry; `make test` does it)")
+    names = {corpus.expected[i]["name"] for i in (OCI_REPOSITORY, HELMRELEASE_OCI)}
+    with RealWorld(tmp_path, corpus.root, only=names) as w:
+        yield w
+
+
+def _field(corpus: Corpus, ref_id: str) -> str:
+    return next(iter(corpus.expected[ref_id]["write"]))
+
+
+def test_three_chart_references_move_in_one_run(tmp_path: Path, corpus: Corpus, world: RealWorld) -> None:
+    refs = (OCI_REPOSITORY, HELMRELEASE_OCI, HELMRELEASE_HTTP)
+    files: dict[str, bytes] = {}
+    for ref in refs:
+        path = corpus.file(ref)
+        files[path] = corpus.mark(corpus.read(path), ref, _field(corpus, ref), MARKER)
+    for path in HELM_REPOSITORIES:
+        files[path] = corpus.read(path)
+    remote = make_remote(tmp_path, files)
+    (tmp_path / "imagebot.yaml").write_text(
+        f"repository:\n  url: {remote}\n  branch: main\n"
+        "delivery:\n  mode: commit\n  branch: staging\n"
+        f"cache_dir: {tmp_path / 'cache'}\n" + world.registries_yaml())
+
+    res = imagebot("run", "--once", cwd=tmp_path)
+    assert res.code == 0, res.err + res.out
+
+    assert len(log(remote, "staging")) == len(log(remote, "main")) + 1
+    for ref in refs:
+        path = corpus.file(ref)
+        expected = corpus.after(files[path], ref)
+        assert expected != files[path], ref  # the expectation is a change
+        assert show(remote, "staging", path) == expected, ref  # that value, every other byte as it was
+    for path in HELM_REPOSITORIES:
+        assert show(remote, "staging", path) == files[path]
+
+    # The HTTP repository's index was read once, through the host mapping; the OCI charts were
+    # listed in the real registry (their tags lack platforms, and no platform was asked of them).
+    assert world.helm.requests == ["/charts.jetstack.io/index.yaml"]
+    message = git(remote, "log", "-1", "--format=%B", "staging")
+    assert message.splitlines()[0] == "Update 3 charts"
+    for ref in refs:
+        assert corpus.expected[ref]["expected"]["tag"] in message
+
+    # nothing newer: a second run makes no commit
+    staging = rev(remote, "staging")
+    again = imagebot("run", "--once", cwd=tmp_path)
+    assert again.code == 0, again.err + again.out
+    assert rev(remote, "staging") == staging
+
