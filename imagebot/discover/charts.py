@@ -3,9 +3,9 @@
 Where a chart's version is written, and what it names:
 
 - Flux ``OCIRepository``: ``spec.ref.tag`` of ``spec.url: oci://HOST/PATH`` (and ``spec.ref.digest``
-  beside it, re-pinned with the tag). A chart when ``spec.layerSelector.mediaType`` is Helm's
+  beside it, re-pinned with the tag; ``spec.ref.semver`` is a range: listed, never updated). A chart when ``spec.layerSelector.mediaType`` is Helm's
   chart layer or a HelmRelease in the same file takes it as ``chartRef``; otherwise an OCI
-  artifact (Flux manifests, ...). ``ref.semver`` is a range the source resolves: left alone.
+  artifact (Flux manifests, ...).
 - Flux ``HelmRelease`` ``spec.chart.spec.version`` and ``HelmChart`` ``spec.version``, with the
   chart's ``sourceRef`` a ``HelmRepository``: that object is looked up in the same repository (any
   file, see :func:`resolve_sources`); ``type: oci`` / ``oci://`` makes the chart the OCI repository
@@ -38,6 +38,7 @@ from imagebot.errors import ReferenceError_
 from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
 from imagebot.reference import parse_name
 from imagebot.registry.helm_index import chart_name
+from imagebot.registry.names import canonical_host
 
 HELM_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 #: The image of a HelmRelease / HelmChart chart until its HelmRepository is found (scan's last step).
@@ -59,7 +60,8 @@ class ChartRef:
 
     @property
     def pinned(self) -> bool:
-        return bool(_VERSION.fullmatch(self.version.value))
+        """A version to update, not a range (`ref.semver`, `>=1.0`) or a `${substitution}`."""
+        return self.version.key != "semver" and bool(_VERSION.fullmatch(self.version.value))
 
 
 def references(pf: ParsedFile) -> list[ChartRef]:
@@ -149,14 +151,18 @@ def _oci_name(url: str) -> str | None:
     if "://" in text or not text:
         return None
     try:
-        return parse_name(text.rstrip("/")).name
+        name = parse_name(text.rstrip("/")).name
     except ReferenceError_:
         return None
+    host, _, path = name.partition("/")
+    return f"{canonical_host(host)}/{path}"  # registry-1.docker.io/x -> docker.io/x, as image names read
 
 
 def _oci_repository(pf: ParsedFile, index: int, doc: Node, spec: Node | None, name: str) -> list[ChartRef]:
     ref = mapping_get(spec, "ref")
-    tag = _scalar(mapping_get(ref, "tag"), index, "spec.ref.tag", ref, "tag")
+    # `ref.semver` is a range the source resolves: listed (not `pinned`), so a marker on it is answered
+    tag = _scalar(mapping_get(ref, "tag"), index, "spec.ref.tag", ref, "tag") or \
+        _scalar(mapping_get(ref, "semver"), index, "spec.ref.semver", ref, "semver")
     image = _oci_name(scalar_text(mapping_get(spec, "url")) or "")
     if tag is None or image is None:
         return []
