@@ -33,12 +33,13 @@ def corpus() -> Corpus:
     return Corpus(shared_path("realworld"))
 
 
-@pytest.fixture
-def world(tmp_path: Path, corpus: Corpus):
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, corpus: Corpus):
+    """Every chart and artifact repository of registry.json (14), seeded once for this module."""
     if not registry_available():
         pytest.skip("docker-registry is not installed (apt-get install docker-registry; `make test` does it)")
-    names = {corpus.expected[i]["name"] for i in (OCI_REPOSITORY, HELMRELEASE_OCI)}
-    with RealWorld(tmp_path, corpus.root, only=names) as w:
+    names = {name for name, entry in corpus.repositories.items() if entry["type"] != "image"}
+    with RealWorld(tmp_path_factory.mktemp("realworld"), corpus.root, only=names) as w:
         yield w
 
 
@@ -59,6 +60,7 @@ def test_three_chart_references_move_in_one_run(tmp_path: Path, corpus: Corpus, 
         f"repository:\n  url: {remote}\n  branch: main\n"
         "delivery:\n  mode: commit\n  branch: staging\n"
         f"cache_dir: {tmp_path / 'cache'}\n" + world.registries_yaml())
+    world.helm.requests.clear()
 
     res = imagebot("run", "--once", cwd=tmp_path)
     assert res.code == 0, res.err + res.out
@@ -86,3 +88,56 @@ def test_three_chart_references_move_in_one_run(tmp_path: Path, corpus: Corpus, 
     assert again.code == 0, again.err + again.out
     assert rev(remote, "staging") == staging
 
+
+
+CHART_KINDS = ("oci_chart_ref_tag", "helmrelease_chart_version_oci", "helmrelease_chart_version_http", "oci_artifact_ref_tag")
+
+
+def test_every_pinned_chart_of_the_corpus_gets_the_expected_version(tmp_path: Path, corpus: Corpus, world: RealWorld) -> None:
+    """All 20 pinned chart and artifact versions of the corpus (OCIRepository tags, one with a
+    digest pin; HelmRelease versions from OCI and HTTP HelmRepositories; charts through mirror
+    hosts), in one run: each exactly as EXPECTED.json says, every other byte as it was."""
+    refs = [i for kind in CHART_KINDS for i in corpus.ids(kind)
+            if corpus.expected[i].get("write") or corpus.expected[i].get("ambiguous")]
+    assert len(refs) == 20  # the others are ranges or unversioned: nothing to write (not marked, unchanged)
+    files: dict[str, bytes] = {}
+    for ref in refs:
+        path = corpus.file(ref)
+        field = "ref.tag" if "ref.tag" in corpus.refs[ref]["fields"] else "version"
+        files[path] = corpus.mark(files.get(path) or corpus.read(path), ref, field, MARKER)
+    for path in corpus.sources:
+        if path not in files and b"kind: HelmRepository" in corpus.read(path):
+            files[path] = corpus.read(path)
+    assert {corpus.expected[i]["name"] for i in refs} & set(corpus.repositories) <= world.only
+    remote = make_remote(tmp_path, files)
+    (tmp_path / "imagebot.yaml").write_text(
+        f"repository:\n  url: {remote}\n  branch: main\n"
+        "delivery:\n  mode: commit\n  branch: staging\n"
+        f"cache_dir: {tmp_path / 'cache'}\n" + world.registries_yaml())
+    res = imagebot("run", "--once", cwd=tmp_path)
+    assert res.code == 0, res.err + res.out
+
+    for path in sorted({corpus.file(r) for r in refs}):
+        expected = files[path]
+        ambiguous = []
+        for ref in (r for r in refs if corpus.file(r) == path):
+            if corpus.expected[ref].get("ambiguous"):
+                ambiguous.append(ref)
+            else:
+                expected = corpus.after(expected, ref)
+        allowed = {"as expected": expected}
+        for ref in ambiguous:  # any listed reading; a kept tag's pin may also be refreshed to the registry's
+            e = corpus.expected[ref]
+            readings = {}
+            for base, data in allowed.items():
+                readings[base] = data
+                for answer in e["answers"]:
+                    tag = answer["tag"] or e["current"]["tag"]
+                    write = answer["write"] or {"ref.digest": "{digest}"}
+                    label = f"{base}; {answer['reading']}" + ("" if answer["write"] else " (pin refreshed)")
+                    readings[label] = corpus.after(data, ref, world.digest(e["name"], tag), write)
+            allowed = readings
+        after = show(remote, "staging", path)
+        assert after in allowed.values(), (path, after.decode())
+        if ambiguous:
+            print(f"{path}: {next(k for k, v in allowed.items() if v == after)}")

@@ -142,7 +142,7 @@ class RealWorld:
                        member: str) -> str:
         """An OCI manifest as `helm push` (or `flux push artifact`) writes it: no platform anywhere."""
         config_bytes = json.dumps(config, sort_keys=True).encode()
-        layer = _tgz(member, f"name: {config.get('name', repo)}\nversion: {tag}\n")
+        layer = _tgz(member, f"name: {config.get('name', repo)}\n")  # one blob per repository: the config differs per tag
         config_digest = self.registry.push_blob(repo, config_bytes)
         layer_digest = self.registry.push_blob(repo, layer)
         manifest = {
@@ -197,6 +197,8 @@ class Corpus:
             f"{f['source']['repo']}/{f['source']['path']}": f["source"] for f in index["files"]}
         self.expected: dict[str, dict[str, Any]] = {
             e["id"]: e for e in json.loads((corpus / "EXPECTED.json").read_text())["references"]}
+        #: registry.json's repositories (what a RealWorld can seed), by name.
+        self.repositories: dict[str, dict[str, Any]] = json.loads((corpus / "registry.json").read_text())["repositories"]
 
     def ids(self, kind: str) -> list[str]:
         return sorted(i for i, r in self.refs.items() if r["kind"] == kind)
@@ -223,12 +225,11 @@ class Corpus:
         lines[at] = body + b" # " + marker.encode() + lines[at][len(body):]
         return b"\n".join(lines)
 
-    def after(self, data: bytes, ref_id: str, digest: str | None = None) -> bytes:
-        """`data` as EXPECTED.json says it reads after the update: each field of `write` replaced,
-        in place, by its new value (`{digest}` standing for `digest`), quotes kept."""
-        expected = self.expected[ref_id]
+    def after(self, data: bytes, ref_id: str, digest: str | None = None, write: dict[str, str] | None = None) -> bytes:
+        """`data` as EXPECTED.json says it reads after the update: each field of `write` (default:
+        the reference's) replaced in place by its new value (`{digest}` standing for `digest`), quotes kept."""
         lines = data.split(b"\n")
-        for name, new in sorted((expected.get("write") or {}).items()):
+        for name, new in sorted((write if write is not None else self.expected[ref_id].get("write") or {}).items()):
             f = self.field(ref_id, name)
             raw = f["raw"]
             value = new.replace("{digest}", digest or "")
