@@ -96,7 +96,9 @@ def scan(
             parsed += 1
             occurrences += result.occurrences
             problems += result.problems
-    occurrences, unresolved = charts.resolve_sources(root, files, occurrences)
+    # HelmRelease charts: their HelmRepository may be anywhere in the checkout, not only under `paths`
+    everything = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
+    occurrences, unresolved = charts.resolve_sources(root, occurrences, everything)
     return Discovery(tuple(occurrences), tuple(problems + unresolved), scanned, parsed)
 
 

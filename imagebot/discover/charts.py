@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pathlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -224,37 +224,53 @@ class HelmRepository:
     location: Location
 
 
+#: HelmRepository objects per file, by (root, path): (mtime_ns, size, objects). A process that
+#: scans again (the agent) re-reads only the files that changed since.
+_SEEN: dict[tuple[str, str], tuple[int, int, tuple[HelmRepository, ...]]] = {}
+
+
 def helm_repositories(root: pathlib.Path, files: Iterable[str]) -> Iterator[HelmRepository]:
     """Every Flux HelmRepository object in `files` (a byte screen first: few files hold one)."""
     for rel in files:
+        path = root / rel
         try:
-            data = (root / rel).read_bytes()
+            st = path.stat()
+            key = (str(root), rel)
+            seen = _SEEN.get(key)
+            if seen is None or seen[:2] != (st.st_mtime_ns, st.st_size):
+                seen = (st.st_mtime_ns, st.st_size, tuple(_in_file(rel, path.read_bytes())))
+                _SEEN[key] = seen
         except OSError:
             continue
-        if b"HelmRepository" not in data or b"kind" not in data:
+        yield from seen[2]
+
+
+def _in_file(rel: str, data: bytes) -> Iterator[HelmRepository]:
+    if b"HelmRepository" not in data or b"kind" not in data:
+        return
+    try:
+        docs = compose(decode(data)[1])
+    except (UnicodeDecodeError, YAMLError):
+        return  # reported by the scan when it matters
+    for doc in docs:
+        if scalar_text(mapping_get(doc, "kind")) != "HelmRepository":
             continue
-        try:
-            docs = compose(decode(data)[1])
-        except (UnicodeDecodeError, YAMLError):
-            continue  # reported by the scan when it matters
-        for doc in docs:
-            if scalar_text(mapping_get(doc, "kind")) != "HelmRepository":
-                continue
-            meta, spec = mapping_get(doc, "metadata"), mapping_get(doc, "spec")
-            name, url = scalar_text(mapping_get(meta, "name")), scalar_text(mapping_get(spec, "url"))
-            if name and url:
-                oci = scalar_text(mapping_get(spec, "type")) == "oci" or url.startswith("oci://")
-                line = int(doc.start_mark.line) + 1 if doc.start_mark is not None else 0
-                yield HelmRepository(scalar_text(mapping_get(meta, "namespace")), name, url, oci, Location(rel, line))
+        meta, spec = mapping_get(doc, "metadata"), mapping_get(doc, "spec")
+        name, url = scalar_text(mapping_get(meta, "name")), scalar_text(mapping_get(spec, "url"))
+        if name and url:
+            oci = scalar_text(mapping_get(spec, "type")) == "oci" or url.startswith("oci://")
+            line = int(doc.start_mark.line) + 1 if doc.start_mark is not None else 0
+            yield HelmRepository(scalar_text(mapping_get(meta, "namespace")), name, url, oci, Location(rel, line))
 
 
-def resolve_sources(root: pathlib.Path, files: Sequence[str],
-                    found: Sequence[Occurrence]) -> tuple[list[Occurrence], list[Problem]]:
+def resolve_sources(root: pathlib.Path, found: Sequence[Occurrence],
+                    files: Callable[[], Iterable[str]]) -> tuple[list[Occurrence], list[Problem]]:
     """Give each HelmRelease / HelmChart chart the name its HelmRepository says (OCI repository
-    or index.yaml URL). Files are read again only when such a chart is among `found`."""
+    or index.yaml URL), looked up in `files()` (the whole checkout, not only the scanned paths).
+    Called only when such a chart is among `found`; unchanged files are not read again."""
     if not any(o.image.startswith(PENDING) for o in found):
         return list(found), []
-    known = list(helm_repositories(root, files))
+    known = list(helm_repositories(root, files()))
     out: list[Occurrence] = []
     problems: list[Problem] = []
     for occ in found:

@@ -141,3 +141,15 @@ def test_every_pinned_chart_of_the_corpus_gets_the_expected_version(tmp_path: Pa
         assert after in allowed.values(), (path, after.decode())
         if ambiguous:
             print(f"{path}: {next(k for k, v in allowed.items() if v == after)}")
+
+
+def test_imagebot_tags_lists_chart_versions(tmp_path: Path, corpus: Corpus, world: RealWorld) -> None:
+    (tmp_path / "imagebot.yaml").write_text(f"repository:\n  url: {tmp_path}\n" + world.registries_yaml())
+    http = imagebot("tags", "https://charts.jetstack.io/cert-manager", cwd=tmp_path)
+    assert http.code == 0, http.err
+    index = corpus.root / "http-helm" / "charts.jetstack.io" / "index.yaml"
+    versions = [line.split(":", 1)[1].strip() for line in index.read_text().splitlines() if line.strip().startswith("version:")]
+    assert http.out.split() == versions
+    oci = imagebot("tags", "oci://ghcr.io/bjw-s-labs/helm/app-template", cwd=tmp_path)
+    assert oci.code == 0, oci.err
+    assert sorted(oci.out.split()) == sorted(corpus.repositories["ghcr.io/bjw-s-labs/helm/app-template"]["tags"])

@@ -232,3 +232,13 @@ def test_references_lists_unmarked_charts_for_rules() -> None:
     assert (ref.kind, ref.version.value, ref.pinned) == ("chart", "v1.16.2", True)
     assert ref.image == charts.PENDING + "flux-system/jetstack/cert-manager"
     assert charts.find(pf, set()).occurrences == []  # no marker, no policy
+
+
+def test_the_helmrepository_may_be_outside_the_scanned_paths_and_changes_are_seen(tmp_path: Path) -> None:
+    write(tmp_path, {"infrastructure/repos.yaml": HELM_REPOSITORIES,
+                     "apps/cert-manager.yaml": helmrelease("cert-manager", "v1.16.2", "jetstack")})
+    (occ,) = scan(tmp_path, paths=["apps"]).occurrences
+    assert occ.image == "https://charts.jetstack.io/cert-manager"
+    write(tmp_path, {"infrastructure/repos.yaml": HELM_REPOSITORIES.replace("https://charts.jetstack.io/", "oci://quay.io/jetstack/charts")})
+    (occ,) = scan(tmp_path, paths=["apps"]).occurrences
+    assert occ.image == "quay.io/jetstack/charts/cert-manager"
