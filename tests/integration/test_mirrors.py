@@ -43,6 +43,12 @@ def _tags(name: str) -> list[str]:
     return json.loads(shared_path("realworld", "registry.json").read_text())["repositories"][name]["tags"]
 
 
+def _docker_io(upstream: RegistryServer, mirror: RegistryServer, *, mirrors_only: bool = False) -> str:
+    """docker.io's entry: the API at `upstream` (for the test), the cache at `mirror`/dockerhub."""
+    return (f"  - host: docker.io\n    location: {upstream.host}\n    insecure: true\n"
+            f"    mirrors: [{mirror.host}/dockerhub]\n" + ("    mirrors_only: true\n" if mirrors_only else ""))
+
+
 def _setup(tmp_path: Path, path: str, old: str, registries_yaml: str) -> tuple[Path, bytes]:
     data = (shared_path("realworld", "files") / path).read_bytes()
     line = next(x for x in data.split(b"\n") if old.encode() in x)
@@ -60,10 +66,7 @@ def test_docker_hub_tags_are_listed_through_its_mirror_and_the_upstream_is_never
     mirror.push_tags("dockerhub/kindest/node", tags)
     upstream.push_tags("kindest/node", tags + ["v3.0.0"])  # asked, it would win
     before = len(_requests(upstream))
-    remote, marked = _setup(tmp_path, WORKFLOW, "kindest/node:v1.36.1", (
-        "registries:\n"
-        f"  - host: docker.io\n    location: {upstream.host}\n    insecure: true\n"
-        f"    mirrors: [{mirror.host}/dockerhub]\n"))
+    remote, marked = _setup(tmp_path, WORKFLOW, "kindest/node:v1.36.1", "registries:\n" + _docker_io(upstream, mirror))
 
     res = imagebot("run", "--once", cwd=tmp_path)
     assert res.code == 0, res.err + res.out
@@ -79,11 +82,7 @@ def test_docker_hub_tags_are_listed_through_its_mirror_and_the_upstream_is_never
 def test_a_failing_mirror_hands_over_to_the_upstream_unless_mirrors_only(tmp_path: Path, registries) -> None:
     upstream, mirror = registries
     upstream.push_tags("kindest/node", _tags("docker.io/kindest/node"))  # the mirror has nothing: 404
-    registries_yaml = (
-        "registries:\n"
-        f"  - host: docker.io\n    location: {upstream.host}\n    insecure: true\n"
-        f"    mirrors: [{mirror.host}/dockerhub]\n")
-    remote, marked = _setup(tmp_path, WORKFLOW, "kindest/node:v1.36.1", registries_yaml)
+    remote, marked = _setup(tmp_path, WORKFLOW, "kindest/node:v1.36.1", "registries:\n" + _docker_io(upstream, mirror))
     res = imagebot("plan", cwd=tmp_path)
     assert res.code == 0, res.err + res.out
     assert "v1.36.1 -> v2.0.0" in res.out
@@ -107,10 +106,7 @@ def test_a_mirror_host_written_in_a_file_is_listed_as_what_it_mirrors(tmp_path: 
                      media_type=OCI_INDEX, platforms=("linux/amd64", "linux/arm64"))
     before = len(_requests(upstream))
     remote, marked = _setup(tmp_path, ENVOY, "mirror.gcr.io/envoyproxy/envoy:v1.39.0", (
-        "registries:\n"
-        "  - host: mirror.gcr.io\n    mirror_of: docker.io\n"
-        f"  - host: docker.io\n    location: {upstream.host}\n    insecure: true\n"
-        f"    mirrors: [{mirror.host}/dockerhub]\n    mirrors_only: true\n"))
+        "registries:\n  - host: mirror.gcr.io\n    mirror_of: docker.io\n" + _docker_io(upstream, mirror, mirrors_only=True)))
 
     res = imagebot("run", "--once", cwd=tmp_path)
     assert res.code == 0, res.err + res.out

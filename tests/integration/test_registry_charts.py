@@ -5,10 +5,9 @@ Basic auth, through `location`, stale from disk when the repository is down."""
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from imagebot.config.schema import RegistrySettings
 from imagebot.errors import AuthError, RegistryError
 from imagebot.registry import RegistryClient, RetryPolicy
-from tests.support.realworld import HELM_CONFIG, HELM_LAYER, RealWorld
+from tests.support.realworld import HELM_CONFIG, HELM_LAYER, LoopbackServer, RealWorld
 from tests.support.registry import OCI_INDEX
 
 FAST = RetryPolicy(attempts=2, backoff=0.01, max_backoff=0.02, failures_before_skip=10)
@@ -59,16 +58,9 @@ def helm_repository(user: str = "bot", password: str = "s3cret") -> Iterator[dic
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state["host"] = f"127.0.0.1:{server.server_address[1]}"
-    try:
+    with LoopbackServer(Handler) as server:
+        state["host"] = server.host
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _client(repo: dict, tmp_path: Path, env: dict[str, str], password_env: str = "CHARTS_PASSWORD") -> RegistryClient:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import io
 import json
 import tarfile
@@ -54,8 +53,27 @@ def _tgz(name: str, text: str) -> bytes:
     return gzip.compress(buf.getvalue(), mtime=0)
 
 
-class HelmServer:
-    """A static HTTP server for ``http-helm/`` on 127.0.0.1; `requests` logs each path asked for."""
+class LoopbackServer:
+    """An http.server on 127.0.0.1 (a free port) in a thread, for a `with` block."""
+
+    def __init__(self, handler: Any):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://{self.host}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> "LoopbackServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class HelmServer(LoopbackServer):
+    """Static files (``http-helm/``); `requests` logs each path asked for."""
 
     def __init__(self, directory: Path):
         self.directory = directory
@@ -66,19 +84,7 @@ class HelmServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
                 log.append(self.path)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> "HelmServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__init__(functools.partial(Handler, directory=str(directory)))
 
 
 class RealWorld:
@@ -95,7 +101,6 @@ class RealWorld:
         self.only = set(only) if only is not None else set(self.repositories)
         self.registry = RegistryServer(workdir, extra_config=registry_config)
         self.helm = HelmServer(corpus / "http-helm")
-        self._layers: dict[str, str] = {}  # layer digest -> a repository holding it (to mount from)
 
     def __enter__(self) -> "RealWorld":
         self.registry.start()
