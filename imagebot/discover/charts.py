@@ -26,6 +26,7 @@ import pathlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -33,7 +34,15 @@ from imagebot.discover import markers
 from imagebot.discover.markers import InlineMarker, MarkerError
 from imagebot.discover.occurrences import named_spec, template_problem, templated
 from imagebot.discover.parsed import Found, ParsedFile
-from imagebot.discover.yamltree import Scalar, YAMLError, compose, decode, line_comment, mapping_get, scalar_text
+from imagebot.discover.yamltree import (
+    Scalar,
+    YAMLError,
+    compose,
+    decode,
+    line_comment,
+    mapping_get,
+    scalar_text,
+)
 from imagebot.errors import ReferenceError_
 from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
 from imagebot.reference import parse_name
@@ -48,20 +57,31 @@ PENDING = "helmrepository://"
 _VERSION = re.compile(r"v?\d+(?:\.\d+)*(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 
 
+#: The name of a chart whose source the object does not say (a kustomize patch of a HelmRelease).
+NO_SOURCE = PENDING + "?/"
+
+
 @dataclass(frozen=True)
 class ChartRef:
-    """One chart (or artifact) version written in a file."""
+    """One chart (or artifact) reference written in a file: its version, when one is written."""
 
     kind: str  # "chart" | "artifact"
-    version: Scalar
+    at: Scalar  # where it is: the version, or (none written) the chart's name
     image: str  # OCI repository, "https://repo/chart", or PENDING... until resolve_sources
     subject: str  # "OCIRepository/bazarr chart", "HelmRelease/cert-manager chart cert-manager"
+    version: Scalar | None = None
     digest: Scalar | None = None
 
     @property
     def pinned(self) -> bool:
         """A version to update, not a range (`ref.semver`, `>=1.0`) or a `${substitution}`."""
-        return self.version.key != "semver" and bool(_VERSION.fullmatch(self.version.value))
+        v = self.version
+        return v is not None and v.key != "semver" and bool(_VERSION.fullmatch(v.value))
+
+    @property
+    def updatable(self) -> bool:
+        """A pinned version of a chart whose source is known: something a policy can move."""
+        return self.pinned and not self.image.startswith(NO_SOURCE)
 
 
 def references(pf: ParsedFile) -> list[ChartRef]:
@@ -84,16 +104,20 @@ def references(pf: ParsedFile) -> list[ChartRef]:
 
 
 def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
-    """Occurrences for the chart references whose version line carries a marker."""
+    """Occurrences for the chart references whose version line carries a marker; when every
+    reference is asked for (config rules, inventory: ``pf.everything``), the others as Candidates."""
     found = Found()
-    if not markers.CANDIDATE.search(pf.text):
+    everything = getattr(pf, "everything", False)
+    if not everything and not markers.CANDIDATE.search(pf.text):
         return found
     for ref in references(pf):
-        comment = line_comment(pf.text, ref.version.node)
+        comment = line_comment(pf.text, ref.at.node)
         if comment is None or not markers.CANDIDATE.search("#" + comment):
+            if everything:
+                _candidate(pf, ref, found)
             continue
-        found.claimed.add((ref.version.line, ref.version.column))
-        where = Location(pf.path, int(ref.version.node.end_mark.line) + 1)
+        found.claimed.add((ref.at.line, ref.at.column))
+        where = Location(pf.path, int(ref.at.node.end_mark.line) + 1)
         try:
             marker = markers.parse(comment)
         except MarkerError as exc:
@@ -119,23 +143,42 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
 def occurrences(pf: ParsedFile, ref: ChartRef, spec: PolicySpec) -> list[Occurrence | Problem]:
     """The occurrence(s) of one chart reference under `spec`: its version (and the digest pinned
     beside it), or the problem that keeps it from having any."""
-    subject = ref.subject
-    if templated(ref.version.value):
-        return [template_problem(pf, ref.version, subject)]
+    subject, where = ref.subject, pf.location(ref.at.node)
+    version = ref.version
+    if version is None:
+        return [Problem("chart", "no version is written here (the source's newest is deployed): nothing to "
+                                 "update, and imagebot never adds one", where, subject)]
+    if templated(version.value):
+        return [template_problem(pf, version, subject)]
     if not ref.pinned:
-        return [Problem("chart", f"{ref.version.value!r} is not a pinned version (a range or a substitution the "
-                                 f"source resolves itself): nothing to update; remove the marker", pf.location(ref.version.node), subject)]
+        return [Problem("chart", f"{version.value!r} is not a pinned version (a range or a substitution the "
+                                 f"source resolves itself): nothing to update; remove the marker", where, subject)]
+    if not ref.updatable:
+        return [Problem("chart", "this HelmRelease names no chart source (a kustomize patch?): put the marker where "
+                                 "chart, version and sourceRef are written together", where, subject)]
     digest = ref.digest.value if ref.digest is not None else None
-    group = f"{pf.path}#{ref.version.document}:{ref.version.path}" if ref.digest is not None else ""
-    out: list[Occurrence | Problem] = []
-    for scalar, field in ((ref.version, FieldKind.TAG), (ref.digest, FieldKind.DIGEST)):
-        if scalar is None:
-            continue
-        out.append(Occurrence(
-            location=pf.location(scalar.node), document=scalar.document, field=field, value=scalar.value,
-            image=ref.image, tag=ref.version.value, digest=digest, policy=spec, subject=subject, group=group,
-            path=scalar.path, kind=ref.kind))
-    return out
+    group = f"{pf.path}#{version.document}:{version.path}" if ref.digest is not None else ""
+    return [_occurrence(pf, ref, scalar, field, spec, group, digest)
+            for scalar, field in ((version, FieldKind.TAG), (ref.digest, FieldKind.DIGEST)) if scalar is not None]
+
+
+def _occurrence(pf: ParsedFile, ref: ChartRef, scalar: Scalar, field: FieldKind, spec: PolicySpec, group: str,
+                digest: str | None) -> Occurrence:
+    return Occurrence(
+        location=pf.location(scalar.node), document=scalar.document, field=field, value=scalar.value,
+        image=ref.image, tag=ref.version.value if ref.version is not None else None, digest=digest, policy=spec,
+        subject=ref.subject, group=group, path=scalar.path, kind=ref.kind)
+
+
+def _candidate(pf: ParsedFile, ref: ChartRef, found: Found) -> None:
+    """An unmarked chart reference for config rules (`match: {kind: chart}`) and the inventory
+    (discover.parsed.Candidate: the reference at its version, and how to build it under a policy)."""
+    from imagebot.discover.parsed import Candidate  # type: ignore[attr-defined]  # with config rules
+    from imagebot.model import UNMANAGED  # type: ignore[attr-defined]
+
+    digest = ref.digest.value if ref.digest is not None else None
+    reference = _occurrence(pf, ref, ref.at, FieldKind.TAG, UNMANAGED, "", digest)
+    found.candidates.append(Candidate(reference, partial(occurrences, pf, ref), updatable=ref.updatable))  # type: ignore[attr-defined]
 
 
 # -- the objects ------------------------------------------------------------------------------
@@ -169,7 +212,7 @@ def _oci_repository(pf: ParsedFile, index: int, doc: Node, spec: Node | None, na
     digest = _scalar(mapping_get(ref, "digest"), index, "spec.ref.digest", ref, "digest")
     layer = scalar_text(mapping_get(mapping_get(spec, "layerSelector"), "mediaType"))
     kind = "chart" if layer == HELM_LAYER or _chart_ref_to(pf, name) else "artifact"
-    return [ChartRef(kind, tag, image, f"OCIRepository/{name} {kind}", digest)]
+    return [ChartRef(kind, tag, image, f"OCIRepository/{name} {kind}", tag, digest)]
 
 
 def _chart_ref_to(pf: ParsedFile, name: str) -> bool:
@@ -184,16 +227,20 @@ def _chart_ref_to(pf: ParsedFile, name: str) -> bool:
 def _from_helm_repository(pf: ParsedFile, index: int, doc: Node, chart_spec: Node | None, at: str,
                           subject: str) -> list[ChartRef]:
     version = _scalar(mapping_get(chart_spec, "version"), index, f"{at}.version", chart_spec, "version")
-    chart = scalar_text(mapping_get(chart_spec, "chart"))
+    chart_node = _scalar(mapping_get(chart_spec, "chart"), index, f"{at}.chart", chart_spec, "chart")
+    chart = chart_node.value if chart_node is not None else None
     source = mapping_get(chart_spec, "sourceRef")
-    if version is None or not chart or scalar_text(mapping_get(source, "kind")) != "HelmRepository":
-        return []  # no version, or a chart from Git / a bucket: the version there is not a release
-    repo = scalar_text(mapping_get(source, "name"))
-    if not repo:
+    position = version or chart_node
+    if position is None:
         return []
+    source_kind, repo = scalar_text(mapping_get(source, "kind")), scalar_text(mapping_get(source, "name"))
+    if source is None or not chart or not repo:  # a kustomize patch of a HelmRelease: listed, not updatable
+        return [ChartRef("chart", position, f"{NO_SOURCE}{chart or '?'}", f"{subject} chart {chart or '?'}", version)]
+    if source_kind != "HelmRepository":
+        return []  # a chart from Git or a bucket: its version is not a release to follow
     namespace = scalar_text(mapping_get(source, "namespace")) or scalar_text(mapping_get(mapping_get(doc, "metadata"), "namespace"))
     pending = f"{PENDING}{namespace or '*'}/{repo}/{chart}"
-    return [ChartRef("chart", version, pending, f"{subject} chart {chart}")]
+    return [ChartRef("chart", position, pending, f"{subject} chart {chart}", version)]
 
 
 def _argo(index: int, spec: Node | None, subject: str) -> list[ChartRef]:
@@ -203,14 +250,15 @@ def _argo(index: int, spec: Node | None, subject: str) -> list[ChartRef]:
         sources += [(item, f"spec.sources[{i}]") for i, item in enumerate(many.value)]
     out = []
     for source, at in sources:
-        chart = scalar_text(mapping_get(source, "chart"))
+        chart_node = _scalar(mapping_get(source, "chart"), index, f"{at}.chart", source, "chart")
         url = scalar_text(mapping_get(source, "repoURL")) or ""
         version = _scalar(mapping_get(source, "targetRevision"), index, f"{at}.targetRevision", source, "targetRevision")
-        if not chart or not url or version is None:
+        if chart_node is None or not url:
             continue  # a Git source: targetRevision is a branch, tag or commit
+        chart = chart_node.value
         image = chart_name(url, chart) if url.startswith(("https://", "http://")) else _oci_name(f"{url.rstrip('/')}/{chart}")
         if image:
-            out.append(ChartRef("chart", version, image, f"{subject} chart {chart}"))
+            out.append(ChartRef("chart", version or chart_node, image, f"{subject} chart {chart}", version))
     return out
 
 

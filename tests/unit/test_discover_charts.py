@@ -242,3 +242,23 @@ def test_the_helmrepository_may_be_outside_the_scanned_paths_and_changes_are_see
     write(tmp_path, {"infrastructure/repos.yaml": HELM_REPOSITORIES.replace("https://charts.jetstack.io/", "oci://quay.io/jetstack/charts")})
     (occ,) = scan(tmp_path, paths=["apps"]).occurrences
     assert occ.image == "quay.io/jetstack/charts/cert-manager"
+
+
+def test_charts_without_a_version_or_a_source_are_listed_and_a_marker_on_them_is_answered(tmp_path: Path) -> None:
+    """A HelmRelease without `version` (the source's newest is deployed) and a kustomize patch that
+    sets only `version` (no chart, no sourceRef) are references too, never updated."""
+    write(tmp_path, {
+        "base/release.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n"
+                             f"spec:\n  chart:\n    spec:\n      chart: podinfo {M}\n      sourceRef:\n"
+                             "        kind: HelmRepository\n        name: podinfo\n",
+        "production/patch.yaml": "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: podinfo\n"
+                                 f"spec:\n  chart:\n    spec:\n      version: 6.5.0 {M}\n",
+    })
+    d = scan(tmp_path)
+    assert not d.occurrences
+    messages = {p.location.file: p.message for p in d.problems if p.location}
+    assert "no version is written here" in messages["base/release.yaml"]
+    assert "names no chart source (a kustomize patch?)" in messages["production/patch.yaml"]
+    text = (tmp_path / "production/patch.yaml").read_text()
+    (ref,) = charts.references(ParsedFile("patch.yaml", text, compose(text), {}))
+    assert ref.pinned and not ref.updatable
