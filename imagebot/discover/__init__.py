@@ -97,8 +97,8 @@ def scan(
             occurrences += result.occurrences
             problems += result.problems
     # HelmRelease charts: their HelmRepository may be anywhere in the checkout, not only under `paths`
-    everything = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
-    occurrences, unresolved = charts.resolve_sources(root, occurrences, everything)
+    checkout = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
+    occurrences, unresolved = charts.resolve_sources(root, occurrences, checkout)
     return Discovery(tuple(occurrences), tuple(problems + unresolved), scanned, parsed)
 
 

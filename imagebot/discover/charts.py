@@ -311,18 +311,20 @@ def _in_file(rel: str, data: bytes) -> Iterator[HelmRepository]:
             yield HelmRepository(scalar_text(mapping_get(meta, "namespace")), name, url, oci, Location(rel, line))
 
 
-def resolve_sources(root: pathlib.Path, found: Sequence[Occurrence],
-                    files: Callable[[], Iterable[str]]) -> tuple[list[Occurrence], list[Problem]]:
+def resolve_sources(root: pathlib.Path, found: Sequence[Occurrence], files: Callable[[], Iterable[str]], *,
+                    keep_unresolved: bool = False) -> tuple[list[Occurrence], list[Problem]]:
     """Give each HelmRelease / HelmChart chart the name its HelmRepository says (OCI repository
     or index.yaml URL), looked up in `files()` (the whole checkout, not only the scanned paths).
-    Called only when such a chart is among `found`; unchanged files are not read again."""
+    Files are read only when such a chart is among `found`, and unchanged files not again.
+    A chart whose HelmRepository cannot be found is a problem, and left out unless
+    `keep_unresolved` (references listed, not governed: the inventory)."""
     if not any(o.image.startswith(PENDING) for o in found):
         return list(found), []
     known = list(helm_repositories(root, files()))
     out: list[Occurrence] = []
     problems: list[Problem] = []
     for occ in found:
-        if not occ.image.startswith(PENDING):
+        if not occ.image.startswith(PENDING) or occ.image.startswith(NO_SOURCE):
             out.append(occ)
             continue
         where, _, chart = occ.image[len(PENDING):].rpartition("/")
@@ -333,12 +335,16 @@ def resolve_sources(root: pathlib.Path, found: Sequence[Occurrence],
                 f"is not defined in the repository ({len(known)} HelmRepository object(s) found)"
             problems.append(Problem("chart", f"sourceRef HelmRepository {where.replace('*/', '')} {how}; cannot tell "
                                              f"where chart {chart} comes from", occ.location, occ.subject))
+            if keep_unresolved:
+                out.append(occ)
             continue
         repo = matches[0]
         image = _oci_name(f"{repo.url.rstrip('/')}/{chart}") if repo.oci else chart_name(repo.url, chart)
         if image is None:
             problems.append(Problem("chart", f"HelmRepository {name} ({repo.location}): {repo.url!r} is not an OCI "
                                              f"repository URL", occ.location, occ.subject))
+            if keep_unresolved:
+                out.append(occ)
             continue
         out.append(replace(occ, image=image))
     return out, problems

@@ -262,3 +262,14 @@ def test_charts_without_a_version_or_a_source_are_listed_and_a_marker_on_them_is
     text = (tmp_path / "production/patch.yaml").read_text()
     (ref,) = charts.references(ParsedFile("patch.yaml", text, compose(text), {}))
     assert ref.pinned and not ref.updatable
+
+
+def test_resolve_sources_keeps_unresolved_references_only_when_asked(tmp_path: Path) -> None:
+    """For the inventory (references listed, not governed) an unresolvable chart stays listed."""
+    text = helmrelease("podinfo", "6.0.0", "podinfo", namespace="podinfo")
+    write(tmp_path, {"hr.yaml": text})
+    found = charts.find(ParsedFile("hr.yaml", text, compose(text), {}), set()).occurrences
+    kept, problems = charts.resolve_sources(tmp_path, found, lambda: ["hr.yaml"], keep_unresolved=True)
+    assert kept == found and len(problems) == 1
+    dropped, _ = charts.resolve_sources(tmp_path, found, lambda: ["hr.yaml"])
+    assert dropped == []
