@@ -116,7 +116,8 @@ class Registry:
         self._stats = stats
         self.retry = retry
         self._env = env
-        limit = self.settings.rate_limit or default_rate(self.host)
+        # Docker Hub's stricter default is for Docker Hub itself, not for a `location` elsewhere.
+        limit = self.settings.rate_limit or default_rate(where if self.settings.location else self.host)
         self.budget = Budget(limit)
         self.breaker = Breaker(retry.failures_before_skip)
         self.tokens = TokenCache()

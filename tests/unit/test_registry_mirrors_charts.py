@@ -118,3 +118,17 @@ def test_mirror_hosts_written_in_files_stand_for_what_they_mirror_when_configure
 def test_bad_mirror_settings_are_named(entry: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         RegistrySettings(host="docker.io", **entry)
+
+
+def test_a_location_is_where_requests_go_and_docker_hubs_stricter_rate_stays_with_docker_hub() -> None:
+    from imagebot.registry import RegistryClient
+    from imagebot.registry.budget import DEFAULT_RATE, DOCKER_HUB_RATE
+
+    with RegistryClient([RegistrySettings(host="docker.io", location="127.0.0.1:5000/docker.io", insecure=True)]) as c:
+        hub = c.registry("docker.io")
+        assert (hub.base_url, hub.repository("library/redis")) == ("http://127.0.0.1:5000", "docker.io/library/redis")
+        assert hub.budget.limit == DEFAULT_RATE
+    with RegistryClient() as c:
+        hub = c.registry("docker.io")
+        assert (hub.base_url, hub.repository("library/redis"), hub.budget.limit) == (
+            "https://registry-1.docker.io", "library/redis", DOCKER_HUB_RATE)
