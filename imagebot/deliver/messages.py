@@ -73,6 +73,10 @@ def version_of(ref: str) -> str:
 _NOUNS = {"image": ("image", "images"), "chart": ("chart", "charts"), "artifact": ("artifact", "artifacts")}
 
 
+#: What a pull request updates, by Occurrence.kind, in this order.
+_BODY_PHRASES = {"image": "container images", "chart": "Helm charts", "artifact": "OCI artifacts"}
+
+
 def subject_name(change: Change) -> str:
     """The image as messages name it; a chart or artifact says so: 'chart ghcr.io/org/charts/app'."""
     kind = change.occurrence.kind
@@ -162,8 +166,10 @@ def source_url(labels: Mapping[str, Mapping[str, str]] | None, change: Change) -
 
 def pull_request_body(changes: Sequence[Change], *, marker: str, labels: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """A Markdown table of the changes; deterministic, so an unchanged PR is never edited."""
+    kinds = {c.occurrence.kind for c in changes}
+    what = " and ".join(phrase for kind, phrase in _BODY_PHRASES.items() if kind in kinds) or _BODY_PHRASES["image"]
     rows = [
-        "This pull request was opened by imagebot to update container images.",
+        f"This pull request was opened by imagebot to update {what}.",
         "",
         "| Image | File | Change | Policy | Why |",
         "|---|---|---|---|---|",
