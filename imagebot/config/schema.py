@@ -143,8 +143,8 @@ class RegistrySettings(_Model):
         None,
         description="This host is a mirror of another registry, written in files instead of it: `mirror.gcr.io` with "
         "mirror_of `docker.io` makes `mirror.gcr.io/library/nginx` the image docker.io/library/nginx (listed through "
-        "docker.io's location and mirrors; the file keeps the mirror's name). `docker.io/docker` for a mirror that "
-        "adds a namespace: public.ecr.aws with mirror_of docker.io needs mirror_path `docker`.",
+        "docker.io's location and mirrors; the file keeps the mirror's name). A mirror that keeps the images under a "
+        "namespace also sets mirror_path (public.ecr.aws: mirror_of docker.io, mirror_path docker).",
     )
     mirror_path: str | None = Field(
         None,
