@@ -17,7 +17,7 @@ from tests.conftest import shared_path
 from tests.support.cli import imagebot
 from tests.support.gitrepo import git, log, make_remote, rev, show
 from tests.support.realworld import Corpus, RealWorld
-from tests.support.registry import registry_available
+from tests.support.registry import OCI_INDEX, registry_available
 
 OCI_REPOSITORY = "onedr0p/home-ops/kubernetes/apps/default/bazarr/app/ocirepository.yaml#1"
 HELMRELEASE_OCI = "onedr0p/home-ops/kubernetes/main/apps/default/bazarr/app/helmrelease.yaml#1"
@@ -153,3 +153,25 @@ def test_imagebot_tags_lists_chart_versions(tmp_path: Path, corpus: Corpus, worl
     oci = imagebot("tags", "oci://ghcr.io/bjw-s-labs/helm/app-template", cwd=tmp_path)
     assert oci.code == 0, oci.err
     assert sorted(oci.out.split()) == sorted(corpus.repositories["ghcr.io/bjw-s-labs/helm/app-template"]["tags"])
+
+
+def test_a_chart_moves_while_an_image_still_passes_over_a_tag_missing_a_platform(tmp_path: Path, corpus: Corpus,
+                                                                                 world: RealWorld) -> None:
+    """Under `platforms: [linux/amd64, linux/arm64]` for ghcr.io, in the same run: the chart (no
+    platform at all) moves to its newest version; the image skips 1.2.0 (amd64 only) for 1.1.0."""
+    both = ("linux/amd64", "linux/arm64")
+    world.registry.push("ghcr.io/example/app", "1.0.0", media_type=OCI_INDEX, platforms=both)
+    world.registry.push("ghcr.io/example/app", "1.1.0", media_type=OCI_INDEX, platforms=both)
+    world.registry.push("ghcr.io/example/app", "1.2.0", media_type=OCI_INDEX, platforms=("linux/amd64",))
+    path = corpus.file(OCI_REPOSITORY)
+    chart = corpus.mark(corpus.read(path), OCI_REPOSITORY, "ref.tag", MARKER)
+    image = b"image: ghcr.io/example/app:1.0.0 # imagebot: semver:^1\n"
+    remote = make_remote(tmp_path, {path: chart, "values.yaml": image})
+    (tmp_path / "imagebot.yaml").write_text(
+        f"repository:\n  url: {remote}\n  branch: main\ndelivery:\n  mode: commit\n  branch: staging\n"
+        f"cache_dir: {tmp_path / 'cache'}\n" + world.registries_yaml(**{"ghcr.io": {"platforms": list(both)}}))
+    res = imagebot("run", "--once", cwd=tmp_path)
+    assert res.code == 0, res.err + res.out
+    assert show(remote, "staging", path) == corpus.after(chart, OCI_REPOSITORY)
+    assert show(remote, "staging", "values.yaml") == image.replace(b"1.0.0", b"1.1.0")
+    assert "1.2.0 lacks linux/arm64" in res.out

@@ -173,15 +173,16 @@ class RealWorld:
     def helm_hosts(self) -> list[str]:
         return sorted({url.split("://", 1)[1].split("/", 1)[0] for url in self.data["http_helm_repositories"]})
 
-    def registries(self, hosts: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Config `registries:` entries mapping each corpus host onto the local servers."""
+    def registries(self, hosts: Iterable[str] | None = None, **settings: dict[str, Any]) -> list[dict[str, Any]]:
+        """Config `registries:` entries mapping each corpus host onto the local servers; keyword
+        arguments add settings to a host's entry (``**{"ghcr.io": {"platforms": [...]}}``)."""
         out = [{"host": h, "location": f"{self.registry.host}/{h}", "insecure": True} for h in hosts or self.hosts()]
         out += [{"host": h, "location": f"{self.helm.host}/{h}", "insecure": True} for h in self.helm_hosts()]
-        return out
+        return [{**entry, **settings.get(entry["host"], {})} for entry in out]
 
-    def registries_yaml(self, hosts: Iterable[str] | None = None) -> str:
+    def registries_yaml(self, hosts: Iterable[str] | None = None, **settings: dict[str, Any]) -> str:
         lines = ["registries:"]
-        for entry in self.registries(hosts):
+        for entry in self.registries(hosts, **settings):
             lines.append(f"  - host: {entry['host']}")
             lines += [f"    {k}: {json.dumps(v)}" for k, v in entry.items() if k != "host"]
         return "\n".join(lines) + "\n"
