@@ -31,6 +31,7 @@ import json
 import tarfile
 import threading
 from collections.abc import Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,24 @@ def _tgz(name: str, text: str) -> bytes:
         info.size, info.mtime = len(data), 0
         tar.addfile(info, io.BytesIO(data))
     return gzip.compress(buf.getvalue(), mtime=0)
+
+
+#: Repositories pushed at once while seeding.
+SEED_WORKERS = 4
+
+
+def _push_artifact(client: RegistryServer, repo: str, tag: str, config_type: str, config: dict[str, Any],
+                   layer_type: str, member: str) -> str:
+    """An OCI manifest as `helm push` (or `flux push artifact`) writes it: no platform anywhere."""
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    layer = _tgz(member, f"name: {config.get('name', repo)}\n")  # one blob per repository: the config differs per tag
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": config_type, "digest": client.push_blob(repo, config_bytes), "size": len(config_bytes)},
+        "layers": [{"mediaType": layer_type, "digest": client.push_blob(repo, layer), "size": len(layer)}],
+    }
+    return client.put_manifest(repo, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
 
 
 class LoopbackServer:
@@ -106,8 +125,10 @@ class RealWorld:
         self.registry.start()
         try:
             self.helm.__enter__()
-            for name in sorted(self.only):
-                self.seed(name)
+            # Repositories are pushed concurrently (the registry's own write time dominates), each
+            # by a pushing client of its own (a RegistryServer object that is never started).
+            with ThreadPoolExecutor(max_workers=SEED_WORKERS, thread_name_prefix="seed") as pool:
+                list(pool.map(self.seed, sorted(self.only)))
         except BaseException:
             self.__exit__()
             raise
@@ -127,37 +148,25 @@ class RealWorld:
     def seed(self, name: str) -> None:
         """Push every tag registry.json lists for repository `name`, as its type says."""
         entry = self.repositories[name]
-        for tag in entry["tags"]:
-            if entry["type"] == "image":
-                platforms = tuple(entry.get("platforms") or ("linux/amd64",))
-                if entry.get("multi_arch"):
-                    self.registry.push(name, tag, media_type=OCI_INDEX, platforms=platforms)
+        client = RegistryServer(self.registry.workdir.parent, port=self.registry.port)  # pushes only, never started
+        try:
+            for tag in entry["tags"]:
+                if entry["type"] == "image":
+                    platforms = tuple(entry.get("platforms") or ("linux/amd64",))
+                    if entry.get("multi_arch"):
+                        client.push(name, tag, media_type=OCI_INDEX, platforms=platforms)
+                    else:
+                        client.push(name, tag, media_type=OCI_MANIFEST, platforms=platforms[:1])
+                elif entry["type"] == "helm-chart":
+                    chart = entry.get("chart_name") or name.rsplit("/", 1)[-1]
+                    config = {"apiVersion": "v2", "name": chart, "version": tag, "type": "application"}
+                    _push_artifact(client, name, tag, HELM_CONFIG, config, HELM_LAYER, f"{chart}/Chart.yaml")
                 else:
-                    self.registry.push(name, tag, media_type=OCI_MANIFEST, platforms=platforms[:1])
-            elif entry["type"] == "helm-chart":
-                chart = entry.get("chart_name") or name.rsplit("/", 1)[-1]
-                config = {"apiVersion": "v2", "name": chart, "version": tag, "type": "application"}
-                self._push_artifact(name, tag, HELM_CONFIG, config, HELM_LAYER, f"{chart}/Chart.yaml")
-            else:
-                config = {"revision": tag, "source": name}
-                self._push_artifact(name, tag, entry.get("config_media_type") or FLUX_CONFIG, config,
-                                    entry.get("layer_media_type") or FLUX_LAYER, "manifests.yaml")
-
-    def _push_artifact(self, repo: str, tag: str, config_type: str, config: dict[str, Any], layer_type: str,
-                       member: str) -> str:
-        """An OCI manifest as `helm push` (or `flux push artifact`) writes it: no platform anywhere."""
-        config_bytes = json.dumps(config, sort_keys=True).encode()
-        layer = _tgz(member, f"name: {config.get('name', repo)}\n")  # one blob per repository: the config differs per tag
-        config_digest = self.registry.push_blob(repo, config_bytes)
-        layer_digest = self.registry.push_blob(repo, layer)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": config_type, "digest": config_digest, "size": len(config_bytes)},
-            "layers": [{"mediaType": layer_type, "digest": layer_digest, "size": len(layer)}],
-        }
-        return self.registry.put_manifest(repo, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
-
+                    config = {"revision": tag, "source": name}
+                    _push_artifact(client, name, tag, entry.get("config_media_type") or FLUX_CONFIG, config,
+                                   entry.get("layer_media_type") or FLUX_LAYER, "manifests.yaml")
+        finally:
+            client.session.close()
     # -- what tests read ---------------------------------------------------------------------
     def digest(self, name: str, tag: str) -> str:
         """The registry's digest of `name:tag` (HEAD with every manifest type, as the README says)."""
