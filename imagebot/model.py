@@ -93,6 +93,10 @@ class Occurrence:
     group: str = ""  # split fields of one image share a group key; "" for a full reference
     #: A dotted path of the scalar within its document, e.g. "spec.template.spec.containers[0].image".
     path: str = ""
+    #: What the reference names: "image"; "chart" (a Helm chart version: Flux OCIRepository /
+    #: HelmRelease / HelmChart, Argo CD Application; `image` is the OCI repository or, for an HTTP
+    #: Helm repository, "https://repo/chart"); "artifact" (another OCI artifact, e.g. Flux manifests).
+    kind: str = "image"
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,8 @@ def _labels(cfg: Config, client: RegistryClient, plan: Plan) -> dict[str, Mappin
         return {}
     out: dict[str, Mapping[str, str]] = {}
     for change in plan.changes:
+        if change.occurrence.kind != "image":  # charts and artifacts: no image labels to link
+            continue
         _, tag, _ = split(change.new_ref)
         if change.new_ref in out or not tag:
             continue
