@@ -67,7 +67,7 @@ def run_cycle(
         if discover_cache is not None:
             revision = ws.head()
             since = _since(ws, discover_cache.revision, revision)
-        found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
+        found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, rules=cfg.rules,
                               images=images, cache=discover_cache, revision=revision, since=since)
         occurrences = found.occurrences
         if images is not None:

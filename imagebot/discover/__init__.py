@@ -5,6 +5,13 @@ run in that order on every file that passes the text screen (:mod:`imagebot.disc
 The marker format runs first: a marker on a value is the most specific statement and claims
 it, so the annotation and kustomization formats skip values already claimed.
 
+When config rules exist, or `everything` is asked (``imagebot inventory``, ``imagebot init``),
+formats also report references nothing governs as :class:`Candidate` s (``ParsedFile.everything``):
+the first matching config rule governs each (:mod:`imagebot.discover.rules`), the rest are
+returned as ``Discovery.unmanaged`` and never changed. Precedence: marker, then annotation, then
+config policy (kustomization), then rule. A format for a new kind of reference (e.g. charts) sets
+``Occurrence.kind`` and returns Candidates the same way; it is registered in :data:`FORMATS`.
+
 Nothing here raises for bad input: an unreadable file, a YAML error, a malformed annotation or
 marker becomes a Problem naming the file and line, and every other file is still scanned
 (``imagebot validate`` prints them).
@@ -15,17 +22,18 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from functools import partial
 
-from imagebot.config.schema import NamedPolicy
-from imagebot.discover import kustomize, marked, workloads
+from imagebot.config.schema import NamedPolicy, Rule
+from imagebot.discover import image_fields, image_maps, kustomize, marked, rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
-from imagebot.discover.files import missing, walk, worth_parsing
+from imagebot.discover.files import mentions_references, missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
 from imagebot.errors import ReferenceError_
-from imagebot.model import Discovery, Location, Problem
+from imagebot.model import Discovery, Location, Occurrence, Problem
 
 __all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache"]
 
@@ -36,6 +44,8 @@ FORMATS: dict[str, Format] = {
     "marker": marked.find,
     "workload": workloads.find,
     "kustomization": kustomize.find,
+    "image-map": image_maps.find,
+    "image-field": image_fields.find,
 }
 
 
@@ -50,6 +60,8 @@ def scan(
     cache: DiscoverCache | None = None,
     revision: str | None = None,
     since: Since | None = None,
+    rules: Sequence[Rule] = (),
+    everything: bool = False,
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
 
@@ -62,11 +74,16 @@ def scan(
     then neither walks nor stats the files. `since` (with `revision`): (the revision of the
     last scan, the paths whose bytes differ between it and `revision`, none added or removed);
     only those paths are looked at again.
+    `rules` (config rules) govern the references no marker, annotation or config policy governs;
+    `everything` (or any rule) finds every reference, and those nothing governs are returned as
+    `Discovery.unmanaged`.
     """
+    everything = everything or bool(rules)
     mentions = None if images is None else _mention_tokens(images, policies)
-    occurrences, problems = [], []
+    occurrences, problems, unmanaged = [], [], []
     scanned = parsed = 0
-    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())))
+    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())),
+                everything, tuple((repr(r), r.line) for r in rules))
     walk_key = None if revision is None else (revision, tuple(paths), tuple(exclude))
     known = cache.files_at(root, settings, walk_key, since) if cache is not None and walk_key is not None else None
     files = known if known is not None else tuple(walk(root, paths, exclude))
@@ -75,7 +92,7 @@ def scan(
     with session_of as session:
         for rel in files:
             scanned += 1
-            screen = partial(_screen, policies, parse_all, rel)
+            screen = partial(_screen, policies, parse_all, everything, rel)
             try:
                 result = session.result(rel, screen) if session is not None else screen((root / rel).read_bytes())
             except OSError as exc:
@@ -86,20 +103,22 @@ def scan(
             if mentions is not None and not any(t in result.data for t in mentions):
                 continue
             if not result.parsed:
-                found = scan_file(rel, result.data, policies)
-                result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems))
+                found = scan_file(rel, result.data, policies, rules, everything)
+                result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems),
+                                    tuple(found.unmanaged))
                 if session is not None:
                     session.update(rel, result)
             parsed += 1
             occurrences += result.occurrences
             problems += result.problems
-    return Discovery(tuple(occurrences), tuple(problems), scanned, parsed)
+            unmanaged += result.unmanaged
+    return Discovery(tuple(occurrences), tuple(problems), scanned, parsed, tuple(unmanaged))
 
 
-def _screen(policies: Mapping[str, NamedPolicy], parse_all: bool, rel: str, data: bytes) -> FileResult:
+def _screen(policies: Mapping[str, NamedPolicy], parse_all: bool, everything: bool, rel: str, data: bytes) -> FileResult:
     """The text screen: does this file need parsing at all (parsed later, and only if a targeted
     scan's screen lets it through as well)."""
-    if parse_all or worth_parsing(rel, data, bool(policies)):
+    if parse_all or worth_parsing(rel, data, bool(policies)) or (everything and mentions_references(rel, data)):
         return FileResult(worth=True, data=data)
     return FileResult(worth=False)
 
@@ -120,9 +139,18 @@ def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]
     return tuple(sorted(tokens))
 
 
-def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -> Found:
-    """Parse one file and run every format on it."""
-    found = Found()
+@dataclass
+class FileFound(Found):
+    """One file's findings once rules have been applied: `unmanaged` references included."""
+
+    unmanaged: list[Occurrence] = field(default_factory=list)
+
+
+def scan_file(
+    rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, rules: Sequence[Rule] = (), everything: bool = False
+) -> FileFound:
+    """Parse one file and run every format on it, then the config rules on what nothing governs."""
+    found = FileFound()
     try:
         _, text = decode(data)
     except UnicodeDecodeError as exc:
@@ -140,7 +168,8 @@ def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -
         else:
             found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
         return found
-    pf = ParsedFile(rel, text, docs, policies)
+    pf = ParsedFile(rel, text, docs, policies, everything or bool(rules))
     for fmt in FORMATS.values():
         found.add(fmt(pf, found.claimed))
+    found.unmanaged = rule_set.govern(found, rules)
     return found
