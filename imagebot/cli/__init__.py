@@ -20,6 +20,8 @@ from imagebot.cli.validate_cmd import validate  # noqa: E402
 from imagebot.cli.tags_cmd import tags  # noqa: E402
 from imagebot.cli.drift_cmd import drift  # noqa: E402
 from imagebot.cli.policy_cmd import policy  # noqa: E402
+from imagebot.cli.inventory_cmd import inventory  # noqa: E402
+from imagebot.cli.init_cmd import init  # noqa: E402
 
 main.add_command(plan)
 main.add_command(run)
@@ -27,4 +29,6 @@ main.add_command(validate)
 main.add_command(tags)
 main.add_command(drift)
 main.add_command(policy)
+main.add_command(inventory)
+main.add_command(init)
 # --- end of command registration ----------------------------------------------------------

@@ -160,7 +160,7 @@ def reference(pf: ParsedFile, m: ImageMap) -> Occurrence:
 
 def occurrences(pf: ParsedFile, m: ImageMap, spec: PolicySpec, by: str) -> list[Occurrence | Problem]:
     """One occurrence per editable field (tag, digest) of a map governed by `spec`."""
-    subject = f"{pf.path} {m.path or '(top)'} ({m.image})"
+    subject = f"{pf.path} {m.path or '(top)'}"
     where = pf.location(m.fields[m.name_key])
     tag, digest = m.tag, m.digest
     writes_digest = spec.pin_digest or spec.policy.strip().lower() == "digest"
