@@ -94,25 +94,30 @@ class Occurrence:
     digest: str | None
     policy: PolicySpec
     subject: str  # "Deployment/web container app", "values.yaml image (policy app)"
-    group: str = ""  # split fields of one image share a group key; "" for a full reference
-    #: A dotted path of the scalar within its document, e.g. "spec.template.spec.containers[0].image".
-    path: str = ""
-    #: What kind of reference this is (see imagebot.discover.kinds): "container", "image",
-    #: "image-map", "kustomize", "chart"; "" when unknown.
-    kind: str = ""
+    #: How an image reference is written (imagebot.discover.kinds): "container" (a workload's),
+    #: "image" (a full reference elsewhere), "image-map" (Helm values split fields), "kustomize"
+    #: (an images entry); "" when not said. Config rules match on it (with `kind` for charts).
+    form: str = ""
     #: The workload holding a container reference ("Deployment/web"), its namespace as written in
     #: the document, and the container's name; "" elsewhere. Config rules match on them.
     workload: str = ""
     namespace: str = ""
     container: str = ""
+    group: str = ""  # split fields of one image share a group key; "" for a full reference
+    #: A dotted path of the scalar within its document, e.g. "spec.template.spec.containers[0].image".
+    path: str = ""
+    #: What the reference names: "image"; "chart" (a Helm chart version: Flux OCIRepository /
+    #: HelmRelease / HelmChart, Argo CD Application; `image` is the OCI repository or, for an HTTP
+    #: Helm repository, "https://repo/chart"); "artifact" (another OCI artifact, e.g. Flux manifests).
+    kind: str = "image"
 
 
 #: The kinds of reference discover finds, as `Occurrence.kind` and config rules' `match.kind`:
 #: a workload's container image; a full reference in any other field (custom resources, Helm
 #: values, CI files); a Helm values image map (repository + tag, name + tag, with registry and
 #: digest); a kustomization `images:` entry; a Helm chart version (Flux OCIRepository, HelmRelease
-#: chart.spec.version, Argo CD Application targetRevision).
-REFERENCE_KINDS = ("container", "image", "image-map", "kustomize", "chart")
+#: chart.spec.version, Argo CD Application targetRevision); another OCI artifact (Flux manifests).
+REFERENCE_KINDS = ("container", "image", "image-map", "kustomize", "chart", "artifact")
 
 #: The policy of a reference found but governed by nothing (no annotation, marker or rule): it is
 #: listed by `imagebot inventory` and never changed.

@@ -166,7 +166,7 @@ class RuleMatch(_Model):
     path: str | None = Field(None, description="The file's path, relative to the repository root: apps/*/values.yaml.")
     kind: ReferenceKind | tuple[ReferenceKind, ...] | None = Field(
         None, description="Reference kind(s): container (a workload's container), image (a full reference in any other "
-        "field), image-map (Helm values repository/tag map), kustomize (kustomization images entry), chart.")
+        "field), image-map (Helm values repository/tag map), kustomize (kustomization images entry), chart (a Helm chart version), artifact (another OCI artifact).")
     workload: str | None = Field(None, description="The workload of a container reference as Kind/name: Deployment/web, StatefulSet/*.")
     namespace: str | None = Field(None, description="The workload's metadata.namespace as written.")
     container: str | None = Field(None, description="The container's name.")

@@ -9,8 +9,9 @@ When config rules exist, or `everything` is asked (``imagebot inventory``, ``ima
 formats also report references nothing governs as :class:`Candidate` s (``ParsedFile.everything``):
 the first matching config rule governs each (:mod:`imagebot.discover.rules`), the rest are
 returned as ``Discovery.unmanaged`` and never changed. Precedence: marker, then annotation, then
-config policy (kustomization), then rule. A format for a new kind of reference (e.g. charts) sets
-``Occurrence.kind`` and returns Candidates the same way; it is registered in :data:`FORMATS`.
+config policy (kustomization), then rule. A format for another kind of reference (charts: it sets
+``Occurrence.kind``) returns its unmarked references as Candidates the same way when
+``pf.everything``, so that rules with ``match: {kind: chart}`` govern them and the inventory lists them.
 
 Nothing here raises for bad input: an unreadable file, a YAML error, a malformed annotation or
 marker becomes a Problem naming the file and line, and every other file is still scanned

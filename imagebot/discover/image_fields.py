@@ -34,7 +34,7 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
         ref = full_reference(pf, scalar, UNMANAGED, f"{pf.path} {scalar.path}")
         if isinstance(ref, Problem) or (scalar.key != "image" and ref.tag is None and ref.digest is None):
             continue
-        ref = replace(ref, kind=KIND)
+        ref = replace(ref, form=KIND)
         found.claimed.add((scalar.line, scalar.column))
 
         def build(spec: PolicySpec, ref: Occurrence = ref) -> list[Occurrence | Problem]:

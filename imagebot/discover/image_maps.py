@@ -154,7 +154,7 @@ def reference(pf: ParsedFile, m: ImageMap) -> Occurrence:
     return Occurrence(
         location=pf.location(scalar.node), document=m.document, field=FieldKind.NAME, value=scalar.value,
         image=m.image, tag=m.tag, digest=m.digest, policy=UNMANAGED, subject=f"{pf.path} {m.path or '(top)'}",
-        group=f"{pf.path}#{m.document}:{m.path}", path=scalar.path, kind=KIND,
+        group=f"{pf.path}#{m.document}:{m.path}", path=scalar.path, form=KIND,
     )
 
 
@@ -177,7 +177,7 @@ def occurrences(pf: ParsedFile, m: ImageMap, spec: PolicySpec, by: str) -> list[
     out: list[Occurrence | Problem] = []
     for key, kind in editable:
         result = split_field(pf, m.scalar(key), kind, spec, subject, m.image, tag, digest, group)
-        out.append(replace(result, kind=KIND) if isinstance(result, Occurrence) else result)
+        out.append(replace(result, form=KIND) if isinstance(result, Occurrence) else result)
     return out
 
 

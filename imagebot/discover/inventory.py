@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from imagebot.discover.kinds import reference_kind
 from imagebot.model import Discovery, Occurrence
 
 #: Where a policy comes from, as `Entry.source`: PolicySpec.origin, or "" for older producers.
@@ -57,7 +58,7 @@ def _entry(members: list[Occurrence], managed: bool) -> Entry:
     first = min(members, key=lambda o: o.location)
     spec = first.policy
     return Entry(
-        file=first.location.file, line=first.location.line, column=first.location.column, kind=first.kind or "image",
+        file=first.location.file, line=first.location.line, column=first.location.column, kind=reference_kind(first),
         image=first.image, current=current_value(first), policy=spec.policy if managed else None,
         source=(spec.origin or "unknown") if managed else None, declared=spec.source if managed else "",
         subject=first.subject, lines=tuple(sorted({o.location.line for o in members})),

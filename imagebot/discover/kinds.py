@@ -1,9 +1,12 @@
-"""The kind of a reference (``Occurrence.kind``, config rules' ``match.kind``), for references a
-marker governs: the marker can sit on any field, so its kind is read from where the field is.
+"""The kind of a reference, as config rules' ``match.kind`` match it and the inventory counts it
+(:func:`reference_kind`): for an image, how it is written (``Occurrence.form``): ``container`` (a
+workload's container image), ``image`` (a full reference in any other field), ``image-map`` (a
+Helm values map of split fields), ``kustomize`` (a kustomization ``images:`` entry); otherwise
+what it names (``Occurrence.kind``): ``chart``, ``artifact``. See
+:data:`imagebot.model.REFERENCE_KINDS`.
 
-``container`` (a workload's container image), ``image`` (a full reference in any other field),
-``image-map`` (a Helm values map of split fields), ``kustomize`` (a kustomization ``images:``
-entry) and ``chart`` (set by the chart formats); see :data:`imagebot.model.REFERENCE_KINDS`.
+For references a marker governs, the form is read from where the field is (:func:`classify`):
+a marker can sit on any field.
 """
 
 from __future__ import annotations
@@ -31,21 +34,28 @@ def workload_of(pf: ParsedFile, document: int) -> tuple[str, str, str] | None:
     return kind, scalar_text(mapping_get(meta, "name")) or "?", scalar_text(mapping_get(meta, "namespace")) or ""  # type: ignore[return-value]
 
 
+def reference_kind(occ: Occurrence) -> str:
+    """The kind config rules match and the inventory counts."""
+    if occ.kind and occ.kind != "image":
+        return occ.kind
+    return occ.form or "image"
+
+
 def classify(pf: ParsedFile, occ: Occurrence) -> Occurrence:
-    """`occ` with its kind (and, for a container, its workload, namespace and container) set."""
-    if occ.kind:
+    """`occ` with its form (and, for a container, its workload, namespace and container) set."""
+    if occ.form or occ.kind not in ("", "image"):
         return occ
     if is_kustomization(pf.path) and _ENTRY.fullmatch(occ.path):
-        return replace(occ, kind="kustomize")
+        return replace(occ, form="kustomize")
     if occ.field is not FieldKind.IMAGE:
-        return replace(occ, kind="image-map")
+        return replace(occ, form="image-map")
     m = _CONTAINER_IMAGE.fullmatch(occ.path)
     workload = workload_of(pf, occ.document) if m else None
     if m and workload:
         kind, name, namespace = workload
         container = _container_name(pf, occ.document, occ.path)
-        return replace(occ, kind="container", workload=f"{kind}/{name}", namespace=namespace, container=container)
-    return replace(occ, kind="image")
+        return replace(occ, form="container", workload=f"{kind}/{name}", namespace=namespace, container=container)
+    return replace(occ, form="image")
 
 
 def _container_name(pf: ParsedFile, document: int, path: str) -> str:

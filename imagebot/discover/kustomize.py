@@ -99,7 +99,7 @@ def _candidate(pf: ParsedFile, document: int, i: int, entry: MappingNode, image:
     ref = Occurrence(
         location=pf.location(first), document=document, field=FieldKind.NAME, value=str(first.value), image=image,
         tag=tag, digest=digest, policy=UNMANAGED, subject=f"{pf.path} {path} ({written.value})",
-        group=f"{pf.path}#{document}:{path}", path=f"{path}.name", kind=KIND,
+        group=f"{pf.path}#{document}:{path}", path=f"{path}.name", form=KIND,
     )
     found.claimed |= {(int(v.start_mark.line) + 1, int(v.start_mark.column) + 1) for v in fields.values()}
     found.candidates.append(Candidate(
@@ -152,5 +152,5 @@ def _governed(
     for key, node in editable.items():
         result = split_field(pf, Scalar(node, document, f"{path}.{key}", entry, key), _FIELDS[key], spec,
                              subject, image, tag, digest, group)
-        out.append(replace(result, kind=KIND) if isinstance(result, Occurrence) else result)
+        out.append(replace(result, form=KIND) if isinstance(result, Occurrence) else result)
     return out

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from imagebot.config.patterns import compile_pattern
 from imagebot.config.schema import IGNORE, Rule
+from imagebot.discover.kinds import reference_kind
 from imagebot.discover.parsed import Candidate, Found
 from imagebot.model import Occurrence
 
@@ -20,7 +21,7 @@ _TEXT_KEYS = ("workload", "namespace", "container")
 def matches(rule: Rule, ref: Occurrence) -> bool:
     """Whether every key of the rule's match fits the reference."""
     m = rule.match
-    if m.kind is not None and ref.kind not in ((m.kind,) if isinstance(m.kind, str) else m.kind):
+    if m.kind is not None and reference_kind(ref) not in ((m.kind,) if isinstance(m.kind, str) else m.kind):
         return False
     if m.image is not None and not compile_pattern(m.image, True)(ref.image):
         return False

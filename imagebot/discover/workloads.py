@@ -105,7 +105,7 @@ def _workload(pf: ParsedFile, index: int, doc: MappingNode, kind: str, claimed: 
             who = f"{subject} {_LABEL[list_key]} {cname or i}"
             policy = ann.policy_for(pf.path, cname)
             scalar = Scalar(image, index, f"{spec_path}.{list_key}[{i}].image", item, "image")
-            context = {"kind": "container", "workload": subject, "namespace": namespace, "container": cname}
+            context = {"form": "container", "workload": subject, "namespace": namespace, "container": cname}
             if policy is None:
                 if pf.everything:
                     _candidate(pf, scalar, who, context, found)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from imagebot.config.load import load_text
-from imagebot.discover import FORMATS, scan
+from imagebot.discover import scan, scan_file
+from imagebot.discover.kinds import reference_kind
 from imagebot.model import FieldKind
 from tests.conftest import shared_path
 from tests.support.cli import imagebot
@@ -25,7 +26,23 @@ CHART_KINDS = {"oci_chart_ref_tag", "oci_chart_ref_semver", "oci_artifact_ref_ta
 #: Indexed in ../manifests but not image references: kyverno `imageReferences` patterns
 #: (`ghcr.io/fluxcd/source-controller:*`) and Argo CD Image Updater's `imageName` settings.
 NOT_REFERENCES = {"image_reference_pattern", "imageName_field"}
-CHART_DISCOVERY = any("chart" in name for name in FORMATS)
+_OCI_REPOSITORY = """apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: app-template}
+spec:
+  url: oci://ghcr.io/bjw-s-labs/helm/app-template
+  ref: {tag: 4.2.0}
+  layerSelector: {mediaType: application/vnd.cncf.helm.chart.content.v1.tar+gzip, operation: copy}
+"""
+
+
+def _charts_listed() -> bool:
+    """Whether discover lists an unmarked chart reference (a chart format returning Candidates)."""
+    found = scan_file("ocirepository.yaml", _OCI_REPOSITORY.encode(), everything=True)
+    return any(reference_kind(o) == "chart" for o in [*found.occurrences, *found.unmanaged])
+
+
+CHART_DISCOVERY = _charts_listed()
 #: At most 10 rules, no marker: EXPECTED.json's policy, semver:*, on every reference.
 REALWORLD_CONFIG = """repository: {url: ./files}
 rules:
@@ -113,7 +130,8 @@ def test_realworld_plan_edits_the_fields_expected_json_writes(realworld):
 
 
 @pytest.mark.xfail(not CHART_DISCOVERY, strict=True,
-                   reason="chart references (OCIRepository, HelmRelease chart.spec.version) need b-charts' chart discovery (#12)")
+                   reason="unmarked chart references (OCIRepository, HelmRelease chart.spec.version, Argo CD targetRevision) "
+                          "are listed once b-charts' chart discovery (#12) returns them as Candidates for rules")
 def test_realworld_inventory_lists_every_chart_reference(realworld):
     inventory, index, _ = realworld
     charts = [(f["file"], ref) for f in index["files"] for ref in f["image_refs"] if ref["kind"] in CHART_KINDS]

@@ -64,7 +64,7 @@ def test_no_rule_no_annotation_no_marker_nothing_is_governed(tmp_path: Path):
     root = write(tmp_path, {"apps/web.yaml": DEPLOY.format(annotations="", marker=""), "values.yaml": VALUES})
     found = scan(root, everything=True)
     assert found.occurrences == ()
-    assert sorted((o.kind, o.image) for o in found.unmanaged) == [
+    assert sorted((o.form, o.image) for o in found.unmanaged) == [
         ("container", "docker.io/library/postgres"), ("container", "ghcr.io/org/app"),
         ("image-map", "docker.io/bitnami/redis"), ("image-map", "ghcr.io/org/app"),
         ("image-map", "mirror.gcr.io/coredns/coredns"), ("image-map", "quay.io/org/tool"),
@@ -77,7 +77,7 @@ def test_image_maps_are_paired_by_their_siblings(tmp_path: Path):
     found = scan(root, rules=rules("  - policy: minor\n"))
     by = {(o.image, o.field): o for o in found.occurrences}
     app = by["ghcr.io/org/app", FieldKind.TAG]
-    assert (app.location.line, app.value, app.kind, app.policy.origin) == (7, app.tag, "image-map", "rule")
+    assert (app.location.line, app.value, app.form, app.policy.origin) == (7, app.tag, "image-map", "rule")
     assert app.tag.startswith("1.0.0@sha256:") and app.group
     redis = by["docker.io/bitnami/redis", FieldKind.TAG]
     assert (redis.location.line, redis.tag, redis.digest) == (11, "7.2.4", None)
