@@ -1,0 +1,119 @@
+"""#13's proof on the real-world corpus: two config rules, no marker added to any file, one
+`imagebot run --once` against a registry seeded from registry.json; every image reference of
+EXPECTED.json (workload containers, image fields, Helm values image maps, the kustomization
+entry) reads as EXPECTED.json says, and no other line of any file changed.
+
+It needs the corpus harness (tests/support/realworld.py: docker-registry seeded from
+registry.json, corpus hosts mapped onto it with `registries[].location`), which the chart and
+mirror work of #12 adds; without it the module is skipped, saying so. The values themselves
+(tag@digest re-pinned, 4-part versions, no downgrade) are #12's policy work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_path
+from tests.support.cli import imagebot
+from tests.support.gitrepo import make_remote, show
+from tests.support.registry import registry_available
+
+realworld = pytest.importorskip(
+    "tests.support.realworld",
+    reason="needs the real-world corpus harness tests/support/realworld.py (docker-registry seeded from registry.json, "
+           "hosts mapped with registries[].location) from the charts & mirrors work of #12",
+)
+
+IMAGE_KINDS = ("split_fields", "full_ref", "kustomize_images_entry")
+RULES = """rules:
+  - match: {kind: [container, image, image-map, kustomize]}
+    policy: "semver:*"
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return realworld.Corpus(shared_path("realworld"))
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory, corpus):
+    """One run over every corpus file, unmarked, with the rules above: (files before, remote)."""
+    if not registry_available():
+        pytest.skip("docker-registry is not installed (apt-get install docker-registry; `make test` does it)")
+    tmp = tmp_path_factory.mktemp("rules")
+    images = {name for name, entry in corpus.repositories.items() if entry["type"] == "image"}
+    with realworld.RealWorld(tmp, corpus.root, only=images) as world:
+        files = {path: corpus.read(path) for path in corpus.sources}
+        remote = make_remote(tmp, files)
+        (tmp / "imagebot.yaml").write_text(
+            f"repository:\n  url: {remote}\n  branch: main\ndelivery:\n  mode: commit\n  branch: staging\n"
+            f"cache_dir: {tmp / 'cache'}\n" + world.registries_yaml() + RULES)
+        result = imagebot("run", "--once", cwd=tmp, timeout=600)
+        digests = {}
+        for ref_id, e in corpus.expected.items():
+            if corpus.refs[ref_id]["kind"] not in IMAGE_KINDS:
+                continue
+            name = _repository(corpus, ref_id)
+            tags = {e.get("current", {}).get("tag")} | {e.get("expected", {}).get("tag")}
+            tags |= {a.get("tag") for a in e.get("answers", [])}
+            digests[ref_id] = {t: world.digest(name, t) for t in tags if t}
+        yield files, remote, result, digests
+
+
+def _repository(corpus, ref_id: str) -> str:
+    return next(name for name, entry in corpus.repositories.items() if ref_id in entry["referenced_by"])
+
+
+def _lines(corpus, ref_id: str) -> list[int]:
+    return sorted({f["line"] for f in corpus.refs[ref_id]["fields"].values()})
+
+
+def _readings(corpus, ref_id: str, before: bytes, digests: dict[str, str]) -> dict[str, bytes]:
+    """Every acceptable version of the file after the run, as far as this reference goes."""
+    e = corpus.expected[ref_id]
+    current = e["current"]["tag"]
+    out: dict[str, bytes] = {}
+    answers = e.get("answers") or [{"reading": "expected", "tag": e["expected"]["tag"], "write": e.get("write"),
+                                    "digest": e["expected"]["digest"]}]
+    for answer in answers:
+        if answer["write"]:
+            out[answer["reading"]] = corpus.after(before, ref_id, digests.get(answer["tag"]), answer["write"])
+            continue
+        out[f"{answer['reading']}: unchanged"] = before
+        if e["current"]["digest"] and current:  # a kept tag's pin may be refreshed (EXPECTED.json: both allowed)
+            field = next(n for n in ("tag", "image", "newTag") if n in corpus.refs[ref_id]["fields"])
+            raw = corpus.field(ref_id, field)["value"]
+            out[f"{answer['reading']}: pin refreshed"] = corpus.after(
+                before, ref_id, digests[current], {field: raw.split("@", 1)[0] + "@{digest}"})
+    return out
+
+
+def test_the_run_succeeds(outcome):
+    _, _, result, _ = outcome
+    assert result.code in (0, 1), result.err + result.out
+
+
+def test_every_image_reference_reads_as_expected(outcome, corpus):
+    files, remote, _, digests = outcome
+    wrong = []
+    for ref_id in sorted(digests):
+        path = corpus.file(ref_id)
+        after = show(remote, "staging", path).split(b"\n")
+        lines = _lines(corpus, ref_id)
+        readings = _readings(corpus, ref_id, files[path], digests[ref_id])
+        if not any([r.split(b"\n")[n - 1] for n in lines] == [after[n - 1] for n in lines] for r in readings.values()):
+            wrong.append((ref_id, [after[n - 1].decode().strip() for n in lines]))
+    assert wrong == []
+
+
+def test_no_other_line_changed(outcome, corpus):
+    files, remote, _, digests = outcome
+    allowed = {(corpus.file(r), n) for r in digests for n in _lines(corpus, r)}
+    for path, before in files.items():
+        after = show(remote, "staging", path).split(b"\n")
+        changed = [n for n, (a, b) in enumerate(zip(before.split(b"\n"), after), 1) if a != b]
+        assert len(after) == len(before.split(b"\n")), path
+        assert [n for n in changed if (path, n) not in allowed] == [], path
