@@ -19,6 +19,7 @@ from tests.conftest import shared_path
 from tests.support.cli import imagebot
 from tests.support.gitrepo import make_remote, show
 from tests.support.registry import registry_available
+from tests.unit.test_inventory_corpus import CHART_DISCOVERY
 
 realworld = pytest.importorskip(
     "tests.support.realworld",
@@ -27,8 +28,12 @@ realworld = pytest.importorskip(
 )
 
 IMAGE_KINDS = ("split_fields", "full_ref", "kustomize_images_entry")
+CHART_KINDS = ("oci_chart_ref_tag", "oci_chart_ref_semver", "oci_artifact_ref_tag",
+               "helmrelease_chart_version_oci", "helmrelease_chart_version_http")
 RULES = """rules:
   - match: {kind: [container, image, image-map, kustomize]}
+    policy: "semver:*"
+  - match: {kind: [chart, artifact]}
     policy: "semver:*"
 """
 
@@ -44,27 +49,25 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, corpus):
     if not registry_available():
         pytest.skip("docker-registry is not installed (apt-get install docker-registry; `make test` does it)")
     tmp = tmp_path_factory.mktemp("rules")
-    images = {name for name, entry in corpus.repositories.items() if entry["type"] == "image"}
-    with realworld.RealWorld(tmp, corpus.root, only=images) as world:
+    with realworld.RealWorld(tmp, corpus.root) as world:
         files = {path: corpus.read(path) for path in corpus.sources}
         remote = make_remote(tmp, files)
         (tmp / "imagebot.yaml").write_text(
             f"repository:\n  url: {remote}\n  branch: main\ndelivery:\n  mode: commit\n  branch: staging\n"
             f"cache_dir: {tmp / 'cache'}\n" + world.registries_yaml() + RULES)
         result = imagebot("run", "--once", cwd=tmp, timeout=600)
-        digests = {}
+        digests = {}  # reference id -> {tag: the registry's digest} (HTTP charts: none)
         for ref_id, e in corpus.expected.items():
-            if corpus.refs[ref_id]["kind"] not in IMAGE_KINDS:
-                continue
             name = _repository(corpus, ref_id)
             tags = {e.get("current", {}).get("tag")} | {e.get("expected", {}).get("tag")}
             tags |= {a.get("tag") for a in e.get("answers", [])}
-            digests[ref_id] = {t: world.digest(name, t) for t in tags if t}
+            served = set(corpus.repositories[name]["tags"]) if name else set()
+            digests[ref_id] = {t: world.digest(name, t) for t in tags if t in served}
         yield files, remote, result, digests
 
 
-def _repository(corpus, ref_id: str) -> str:
-    return next(name for name, entry in corpus.repositories.items() if ref_id in entry["referenced_by"])
+def _repository(corpus, ref_id: str) -> str | None:
+    return next((name for name, entry in corpus.repositories.items() if ref_id in entry["referenced_by"]), None)
 
 
 def _lines(corpus, ref_id: str) -> list[int]:
@@ -100,9 +103,9 @@ def _readings(corpus, ref_id: str, before: bytes, digests: dict[str, str]) -> di
             continue
         out[f"{answer['reading']}: unchanged"] = unchanged
         if e["current"]["digest"] and current:  # a kept tag's pin may be refreshed (EXPECTED.json: both allowed)
-            field = next(n for n in ("tag", "image", "newTag") if n in corpus.refs[ref_id]["fields"])
+            field = next(n for n in ("tag", "image", "newTag", "ref.digest") if n in corpus.refs[ref_id]["fields"])
             raw = corpus.field(ref_id, field)["value"]
-            write = {field: raw.split("@", 1)[0] + "@{digest}"}
+            write = {field: "{digest}" if field == "ref.digest" else raw.split("@", 1)[0] + "@{digest}"}
             out[f"{answer['reading']}: pin refreshed"] = {**unchanged, **_written(corpus, ref_id, before, write, digests[current])}
     return out
 
@@ -117,18 +120,30 @@ def test_the_run_succeeds(outcome):
     assert result.code in (0, 1), result.err + result.out
 
 
-def test_every_image_reference_reads_as_expected(outcome, corpus):
+def _misread(corpus, outcome, kinds: tuple[str, ...]) -> list[str]:
+    """The references of `kinds` that do not read as EXPECTED.json says after the run."""
     files, remote, _, digests = outcome
-    assert len(digests) == 57  # image references: 46 Helm image maps, 10 image fields, 1 kustomization entry
     wrong = []
-    for ref_id in sorted(digests):
+    for ref_id in sorted(r for r in digests if corpus.refs[r]["kind"] in kinds):
         path = corpus.file(ref_id)
         after = show(remote, "staging", path).split(b"\n")
         lines = _lines(corpus, ref_id)
         readings = _readings(corpus, ref_id, files[path], digests[ref_id])
         if not any(all(r[n] == after[n - 1] for n in lines) for r in readings.values()):
-            wrong.append((ref_id, [after[n - 1].decode().strip() for n in lines]))
-    assert wrong == [], "\n".join(f"{r}: {got}; expected {_wanted(corpus, r)}" for r, got in wrong)
+            wrong.append(f"{ref_id}: {[after[n - 1].decode().strip() for n in lines]}; expected {_wanted(corpus, ref_id)}")
+    return wrong
+
+
+def test_every_image_reference_reads_as_expected(outcome, corpus):
+    assert sum(corpus.refs[r]["kind"] in IMAGE_KINDS for r in outcome[3]) == 57  # 46 image maps, 10 image fields, 1 kustomize
+    assert _misread(corpus, outcome, IMAGE_KINDS) == []
+
+
+@pytest.mark.xfail(not CHART_DISCOVERY, strict=True, reason="rules govern charts once the chart discovery (#12) returns "
+                                                            "unmarked chart references as Candidates")
+def test_every_chart_reference_reads_as_expected(outcome, corpus):
+    assert sum(corpus.refs[r]["kind"] in CHART_KINDS for r in outcome[3]) == 25
+    assert _misread(corpus, outcome, CHART_KINDS) == []
 
 
 def test_no_other_line_changed(outcome, corpus):
