@@ -163,3 +163,17 @@ def test_bad_rule_patterns_and_policies_name_their_line():
     assert "rules[0].match.image" in text and "(line 3)" in text
     assert "rules[1].match.kind" in text
     assert "rules[2].policy" in text and "(line 7)" in text
+
+
+def test_validate_names_a_rule_that_matches_nothing_with_its_line(tmp_path: Path):
+    from tests.support.cli import imagebot
+
+    root = write(tmp_path / "repo", {"apps/web.yaml": DEPLOY.format(annotations="", marker="")})
+    config = tmp_path / "imagebot.yaml"
+    config.write_text(f"repository: {{url: {root}}}\nrules:\n"
+                      "  - match: {image: 'ghcr.io/org/*'}\n    policy: minor\n"
+                      "  - match: {image: 'quay.io/nothing/*'}\n    policy: minor\n")
+    result = imagebot("validate", "-c", str(config), "--path", str(root), cwd=tmp_path)
+    assert result.code == 1
+    assert f"{config}:5: config rule 2 (line 5) matches no reference in the repository" in result.err
+    assert "rule 1" not in result.err
