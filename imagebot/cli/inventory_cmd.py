@@ -88,7 +88,7 @@ def render_text(items: list, counts: dict, width: int) -> str:
         lines.append(_cut(image, width))
         for e in by_image[image]:
             governs = f"{e.policy} ({e.source})" if e.policy is not None else "unmanaged"
-            left = f"  {_cut(_short(e.current) or '-', 30):<30} {_cut(governs, 24):<24} {e.kind:<9} "
+            left = f"  {_cut(_short(e.current) or '-', 26):<26} {_cut(governs, 20):<20} {e.kind:<9} "
             lines.append(left + _cut(f"{e.file}:{e.line}", width - len(left), left=True))
     kinds = ", ".join(f"{k} {n}" for k, n in counts["by_kind"].items())
     sources = ", ".join(f"{k} {n}" for k, n in counts["by_source"].items() if k != "unmanaged")

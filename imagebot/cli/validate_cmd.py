@@ -41,8 +41,9 @@ def validate(config_path: str | None, tree: str | None) -> None:
             problems.append(Problem("policy", verdicts[occ.policy], occ.location, occ.subject))
     for p in sorted(problems, key=lambda p: (p.location.file, p.location.line) if p.location else ("", 0)):
         click.echo(f"{p}", err=True)
+    unmanaged = f", {len(found.unmanaged)} without one (imagebot inventory lists them)" if found.unmanaged else ""
     click.echo(
-        f"{len(found.occurrences)} image reference(s) with a policy in {found.files_scanned} file(s); "
+        f"{len(found.occurrences)} image reference(s) with a policy in {found.files_scanned} file(s){unmanaged}; "
         f"{len(problems)} problem(s)."
     )
     sys.exit(EXIT_PARTIAL if problems else EXIT_OK)
