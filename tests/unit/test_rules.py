@@ -177,3 +177,35 @@ def test_validate_names_a_rule_that_matches_nothing_with_its_line(tmp_path: Path
     assert result.code == 1
     assert f"{config}:5: config rule 2 (line 5) matches no reference in the repository" in result.err
     assert "rule 1" not in result.err
+
+
+def test_image_maps_in_argo_cd_value_objects_and_helmrelease_values(tmp_path: Path):
+    argo = """apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: web}
+spec:
+  sources:
+    - repoURL: https://charts.example.com
+      chart: web
+      targetRevision: 1.2.3
+      helm:
+        valuesObject:
+          image:
+            repository: ghcr.io/org/web
+            tag: 2.0.1
+"""
+    release = """apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: app}
+spec:
+  values:
+    controllers:
+      app:
+        containers:
+          app:
+            image: {repository: ghcr.io/org/app, tag: 1.4.0}
+"""
+    found = scan(write(tmp_path, {"argo.yaml": argo, "release.yaml": release}), rules=rules(
+        "  - match: {kind: image-map}\n    policy: minor\n"))
+    got = sorted((o.location.file, o.location.line, o.image, o.value) for o in found.occurrences)
+    assert got == [("argo.yaml", 14, "ghcr.io/org/web", "2.0.1"), ("release.yaml", 10, "ghcr.io/org/app", "1.4.0")]
