@@ -208,4 +208,4 @@ spec:
     found = scan(write(tmp_path, {"argo.yaml": argo, "release.yaml": release}), rules=rules(
         "  - match: {kind: image-map}\n    policy: minor\n"))
     got = sorted((o.location.file, o.location.line, o.image, o.value) for o in found.occurrences)
-    assert got == [("argo.yaml", 14, "ghcr.io/org/web", "2.0.1"), ("release.yaml", 10, "ghcr.io/org/app", "1.4.0")]
+    assert got == [("argo.yaml", 13, "ghcr.io/org/web", "2.0.1"), ("release.yaml", 10, "ghcr.io/org/app", "1.4.0")]
