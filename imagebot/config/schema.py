@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from imagebot.config.notifications import NotificationTarget
 from imagebot.model import PolicySpec
+from imagebot.model import REFERENCE_KINDS
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(h|m|s|ms))+\s*$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -252,7 +253,55 @@ class NamedPolicy(_Model):
 
     def spec(self, source: str = "") -> PolicySpec:
         """This policy as the PolicySpec every stage after config reads."""
-        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source)
+        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source,
+                          origin="policy")
+
+
+#: `policy: ignore` in a rule: the references it matches stay unmanaged (later rules are not tried).
+IGNORE = "ignore"
+ReferenceKind = Literal[REFERENCE_KINDS]  # type: ignore[valid-type]
+
+
+class RuleMatch(_Model):
+    """What a rule applies to; every key is optional, all given keys must match.
+
+    `image`, `path`, `workload`, `namespace` and `container` are shell globs (``*``, ``?``,
+    ``[abc]``; ``*`` also crosses ``/``), or regular expressions written between slashes
+    (``/^ghcr\\.io/(a|b)/.*$/``, searched, as Renovate's ``matchPackageNames``).
+    """
+
+    image: str | None = Field(None, description="The image's normalised name: ghcr.io/org/app, docker.io/library/postgres "
+                              "(a name without wildcards is normalised too: postgres = docker.io/library/postgres).")
+    path: str | None = Field(None, description="The file's path, relative to the repository root: apps/*/values.yaml.")
+    kind: ReferenceKind | tuple[ReferenceKind, ...] | None = Field(
+        None, description="Reference kind(s): container (a workload's container), image (a full reference in any other "
+        "field), image-map (Helm values repository/tag map), kustomize (kustomization images entry), chart (a Helm chart version), artifact (another OCI artifact).")
+    workload: str | None = Field(None, description="The workload of a container reference as Kind/name: Deployment/web, StatefulSet/*.")
+    namespace: str | None = Field(None, description="The workload's metadata.namespace as written.")
+    container: str | None = Field(None, description="The container's name.")
+
+
+class Rule(_Model):
+    """One policy rule: the first rule whose `match` fits a reference governs it, unless an
+    annotation or a marker on the reference says otherwise."""
+
+    match: RuleMatch = Field(RuleMatch(), description="What the rule applies to; empty: every reference.")
+    policy: str = Field(description='e.g. "semver:*", "minor", "patch", "digest"; "ignore" leaves the matched references alone.')
+    tag_filter: str | None = Field(None, alias="tag-filter")
+    extract: str | None = None
+    exclude: str | None = None
+    prerelease: bool = False
+    pin_digest: bool = Field(False, alias="pin-digest")
+    _line: int | None = PrivateAttr(None)
+
+    @property
+    def line(self) -> int | None:
+        """The rule's line in the config file (set by the loader)."""
+        return self._line
+
+    def spec(self, source: str = "") -> PolicySpec:
+        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest,
+                          source, origin="rule")
 
 
 class LeaderElection(_Model):
@@ -344,6 +393,9 @@ class Config(_Model):
     delivery: Delivery = Delivery()
     registries: tuple[RegistrySettings, ...] = ()
     policies: dict[str, NamedPolicy] = Field(default_factory=dict)
+    rules: tuple[Rule, ...] = Field(
+        (), description="Policy rules, in order: the first whose match fits a reference governs it (an annotation or "
+        "marker on the reference wins). No rule, annotation or marker: the reference is left alone.")
     interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
     cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
     agent: AgentSettings = AgentSettings()
