@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import github
 import requests
 from github import Auth, GithubException
@@ -13,29 +11,16 @@ from imagebot.deliver.credentials import read_secret
 from imagebot.errors import ConfigError, DeliveryError
 from imagebot.redact import redact
 
-_REPO_IN_URL = re.compile(r"[:/](?P<owner>[^/:]+)/(?P<name>[^/]+?)(?:\.git)?/?$")
-
-
-def repository_name(cfg: Config, url: str) -> str:
-    """owner/name on the forge: `delivery.pull_request.repository`, else the last two parts of the URL."""
-    configured = cfg.delivery.pull_request.repository
-    if configured:
-        return configured
-    m = _REPO_IN_URL.search(url)
-    if not m:
-        raise ConfigError(f"delivery.pull_request.repository: cannot derive owner/name from {redact(url)}; set it")
-    return f"{m['owner']}/{m['name']}"
-
-
-def connect(cfg: Config) -> github.Github:
-    """A PyGithub client; `throttle: false` turns off its pauses between requests and writes."""
+def connect(cfg: Config, base_url: str | None = None) -> github.Github:
+    """A PyGithub client for `base_url` (default: `api_url`, else github.com); `throttle: false`
+    turns off its pauses between requests and writes."""
     s = cfg.delivery.pull_request
     token = read_secret(s.token_env, s.token_file, "delivery.pull_request")
     if not token:
         where = f"file {s.token_file}" if s.token_file else f"env var {s.token_env}"
         raise ConfigError(f"delivery.pull_request: no API token ({where} is empty or unset)")
     pauses = {} if s.throttle else {"seconds_between_requests": 0, "seconds_between_writes": 0}
-    return github.Github(auth=Auth.Token(token), base_url=s.api_url.rstrip("/"), timeout=30, **pauses)
+    return github.Github(auth=Auth.Token(token), base_url=(base_url or s.api_url or "https://api.github.com").rstrip("/"), timeout=30, **pauses)
 
 
 def api_error(action: str, e: Exception) -> DeliveryError:

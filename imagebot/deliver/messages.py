@@ -1,4 +1,4 @@
-"""Commit messages (from a user template) and pull-request titles and bodies.
+"""Commit messages (from a user template) and pull-request titles (templates too); bodies: pr_body.py.
 
 Commit message template: Python ``str.format`` fields. A block of consecutive lines that uses a
 per-change variable is repeated once per change (ordered by file and line); other lines are
@@ -9,10 +9,10 @@ written once. Per-change variables: {image} {old} {new} {old_ref} {new_ref} {fil
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Mapping, Sequence
 
+from imagebot.deliver.pr_body import UPDATE_ORDER, render_body, update_type, validate_fields
 from imagebot.errors import ConfigError
 from imagebot.model import Change
 from imagebot.redact import redact
@@ -21,9 +21,6 @@ CHANGE_VARIABLES = ("image", "old", "new", "old_ref", "new_ref", "file", "line",
 MESSAGE_VARIABLES = ("summary", "count", "images", "files", "branch", "plan_id")
 DEFAULT_TEMPLATE = "{summary}\n\n- {old_ref} -> {new_ref} ({file}:{line}, policy {policy})\n"
 
-#: OCI annotation / label holding the URL of the image's source code.
-SOURCE_LABEL = "org.opencontainers.image.source"
-_SAFE_URL = re.compile(r"^https?://[^\s()<>\[\]|`]+$")
 
 
 def _fields(line: str) -> set[str]:
@@ -69,14 +66,15 @@ def version_of(ref: str) -> str:
     return short if digest else ref
 
 
-def summary(changes: Sequence[Change], where: str = "") -> str:
-    """'Update ghcr.io/org/app to 1.2.0', or 'Update 3 images' (+ ' in FILE' when given)."""
+def summary(changes: Sequence[Change], where: str = "", prefix: str = "") -> str:
+    """'Update ghcr.io/org/app to 1.2.0', or 'Update 3 images' (+ ' in FILE' when given), after
+    `prefix` (`delivery.message_prefix`, e.g. 'chore(deps): ')."""
     images = sorted({c.occurrence.image for c in changes})
     versions = sorted({version_of(c.new_ref) for c in changes})
     if len(images) == 1 and len(versions) == 1:
-        return f"Update {images[0]} to {versions[0]}"
+        return f"{prefix}Update {images[0]} to {versions[0]}"
     text = f"Update {len(images)} images" if len(images) > 1 else f"Update {images[0]}"
-    return text + (f" in {where}" if where else "")
+    return prefix + text + (f" in {where}" if where else "")
 
 
 def _change_values(c: Change) -> dict[str, object]:
@@ -94,11 +92,13 @@ def _change_values(c: Change) -> dict[str, object]:
     }
 
 
-def commit_message(template: str | None, changes: Sequence[Change], *, branch: str, plan_id: str, where: str = "") -> str:
+def commit_message(
+    template: str | None, changes: Sequence[Change], *, branch: str, plan_id: str, where: str = "", prefix: str = ""
+) -> str:
     template = template or DEFAULT_TEMPLATE
     changes = ordered(changes)
     message_values: dict[str, object] = {
-        "summary": summary(changes, where),
+        "summary": summary(changes, where, prefix),
         "count": len(changes),
         "images": ", ".join(sorted({c.occurrence.image for c in changes})),
         "files": ", ".join(sorted({c.file for c in changes})),
@@ -124,36 +124,53 @@ def commit_message(template: str | None, changes: Sequence[Change], *, branch: s
     return redact("\n".join(out).strip() + "\n")
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+TITLE_VARIABLES = ("summary", "count", "images", "files", "branch", "base", "update_type")
 
 
-def source_url(labels: Mapping[str, Mapping[str, str]] | None, change: Change) -> str | None:
-    """The image's source URL from its OCI labels (looked up by new reference, then image)."""
-    if not labels:
-        return None
-    found = labels.get(change.new_ref) or labels.get(change.occurrence.image) or {}
-    url = found.get(SOURCE_LABEL, "").strip()
-    return url if _SAFE_URL.match(url) else None
+def validate_title_template(template: str) -> None:
+    validate_fields(template, TITLE_VARIABLES, "delivery.pull_request.title_template")
 
 
-def pull_request_body(changes: Sequence[Change], *, marker: str, labels: Mapping[str, Mapping[str, str]] | None = None) -> str:
-    """A Markdown table of the changes; deterministic, so an unchanged PR is never edited."""
-    rows = [
-        "This pull request was opened by imagebot to update container images.",
-        "",
-        "| Image | File | Change | Policy | Why |",
-        "|---|---|---|---|---|",
-    ]
-    for c in ordered(changes):
-        image = _cell(c.occurrence.image)
-        url = source_url(labels, c)
-        if url:
-            image = f"[{image}]({url})"
-        rows.append(
-            f"| {image} | `{_cell(c.occurrence.location)}` | `{_cell(c.old)}` → `{_cell(c.new)}` "
-            f"| `{_cell(c.occurrence.policy.policy)}` | {_cell(c.reason)} |"
-        )
-    rows += ["", "imagebot updates this pull request when newer tags appear and closes it when it is no longer needed.", ""]
-    rows.append(f"<!-- imagebot:{marker} -->")
-    return redact("\n".join(rows) + "\n")
+def pull_request_title(
+    template: str | None, changes: Sequence[Change], *, where: str = "", branch: str = "", base: str = "", prefix: str = ""
+) -> str:
+    """The title: `template` (default '{summary}') on one line. {update_type} is the largest
+    update in the group (major > minor > patch > prerelease > digest > tag)."""
+    kinds = {update_type(c.old_ref, c.new_ref) for c in changes}
+    values = {
+        "summary": summary(changes, where, prefix),
+        "count": len(changes),
+        "images": ", ".join(sorted({c.occurrence.image for c in changes})),
+        "files": ", ".join(sorted({c.file for c in changes})),
+        "branch": branch,
+        "base": base,
+        "update_type": next((k for k in UPDATE_ORDER if k in kinds), ""),
+    }
+    title = " ".join((template or "{summary}").format(**values).split())
+    return redact(title)
+
+
+def pull_request_body(
+    changes: Sequence[Change],
+    *,
+    marker: str,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+    template: str | None = None,
+    limit: int = 65_536,
+    forge: str = "github",
+    branch: str = "",
+    base: str = "",
+    where: str = "",
+) -> str:
+    """The body of a group's pull request (see pr_body.py)."""
+    return render_body(
+        changes,
+        marker=marker,
+        summary=summary(changes, where),
+        labels=labels,
+        template=template,
+        limit=limit,
+        forge=forge,
+        branch=branch,
+        base=base,
+    )

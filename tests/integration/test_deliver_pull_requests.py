@@ -89,7 +89,8 @@ def test_new_tag_opens_a_pull_request(tmp_path: Path, fake: FakeGitHub):
     assert result.pushed and result.pull_requests == (f"{fake.base}/{REPO}/pull/1",)
     assert (pr.head, pr.base, pr.title) == ("imagebot/ghcr.io-org-web", "main", f"Update {WEB} to 1.1.0")
     assert pr.labels == ["dependencies", "images"] and pr.reviewers == ["alice"] and pr.team_reviewers == ["platform"]
-    assert "| [ghcr.io/org/web](https://github.com/org/web) | `apps/web.yaml:10:18` | `ghcr.io/org/web:1.0.0` → `ghcr.io/org/web:1.1.0` | `semver:^1` |" in pr.body
+    assert "| [`ghcr.io/org/web`](https://github.com/org/web) | minor | `1.0.0` → `1.1.0`<br>[release notes](https://github.com/org/web/releases/tag/1.1.0)" in pr.body
+    assert "| `apps/web.yaml:10` | `semver:^1` |" in pr.body
     assert "setup=pending" not in pr.body and not pr.draft
     assert gitrepo.rev(bare(fake), "main") == main
     assert gitrepo.show(bare(fake), pr.head, "apps/web.yaml") == manifest("web", f"{WEB}:1.1.0").encode()
@@ -208,11 +209,12 @@ CRASH_POINTS = {
     "clone": ("imagebot.deliver.workspace.GitWorkspace", "checkout"),
     "commit": ("imagebot.deliver.workspace.GitWorkspace", "commit"),
     "push": ("imagebot.deliver.workspace.GitWorkspace", "push"),
-    "pr-create": ("github.Repository.Repository", "create_pull"),
-    "labels": ("github.PullRequest.PullRequest", "add_to_labels"),
-    "reviewers": ("github.PullRequest.PullRequest", "create_review_request"),
-    "pr-edit": ("github.PullRequest.PullRequest", "edit"),
-    "comment": ("github.PullRequest.PullRequest", "create_issue_comment"),
+    "pr-create": ("imagebot.deliver.forge.github.GitHubForge", "create"),
+    "labels": ("imagebot.deliver.forge.github.GitHubForge", "add_labels"),
+    "reviewers": ("imagebot.deliver.forge.github.GitHubForge", "request_reviewers"),
+    "pr-edit": ("imagebot.deliver.forge.github.GitHubForge", "update"),
+    "comment": ("imagebot.deliver.forge.github.GitHubForge", "comment"),
+    "close": ("imagebot.deliver.forge.github.GitHubForge", "close"),
     "branch-delete": ("imagebot.deliver.workspace.GitWorkspace", "delete_branch"),
 }
 
@@ -231,7 +233,7 @@ def crash_after(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
     monkeypatch.setattr(cls, CRASH_POINTS[point][1], crashing)
 
 
-@pytest.mark.parametrize("point", ["clone", "commit", "push", "pr-edit", "comment", "branch-delete"])
+@pytest.mark.parametrize("point", ["clone", "commit", "push", "pr-edit", "comment", "close", "branch-delete"])
 def test_crash_after_each_step_converges(tmp_path: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, point: str):
     cfg, cache = config(fake), tmp_path / "cache"
     web, api = change("apps/web.yaml", WEB, "1.0.0", "1.1.0"), change("apps/api.yaml", API, "2.0.0", "2.1.0")

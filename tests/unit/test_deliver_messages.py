@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imagebot import redact
-from imagebot.deliver.messages import commit_message, pull_request_body, source_url, summary, version_of
+from imagebot.deliver.messages import commit_message, pull_request_body, summary, version_of
+from imagebot.deliver.pr_body import source_url
 from tests.support.deliver_plans import change
 
 WEB = change("apps/web.yaml", "ghcr.io/org/web", "1.0.0", "1.1.0")
@@ -49,8 +50,8 @@ def test_body_escapes_table_cells_and_links_only_safe_urls():
     odd = type(odd)(odd.occurrence, odd.old, odd.new, odd.old_ref, odd.new_ref, "a | b\nsecond line")
     labels = {"ghcr.io/org/web": {"org.opencontainers.image.source": "https://github.com/org/web"}}
     body = pull_request_body([odd], marker="group=x", labels=labels)
-    assert "| [ghcr.io/org/web](https://github.com/org/web) |" in body
-    assert "a \\| b second line |" in body and body.endswith("<!-- imagebot:group=x -->\n")
+    assert "| [`ghcr.io/org/web`](https://github.com/org/web) |" in body
+    assert "a \\| b second line" in body and body.endswith("<!-- imagebot:group=x -->\n")
     evil = {"ghcr.io/org/web": {"org.opencontainers.image.source": "javascript:alert(1)"}}
     assert source_url(evil, WEB) is None
     assert source_url({"ghcr.io/org/web": {"org.opencontainers.image.source": "https://x/y) [z](http://e"}}, WEB) is None
