@@ -61,13 +61,15 @@ def denull(n: Any) -> Any:
 class Spec:
     """The OpenAPI subset: routing, validation and schema-valid skeletons."""
 
-    def __init__(self, path: Path):
-        self.raw = json.loads(path.read_text())
+    def __init__(self, path: Path, *, doc: dict | None = None, greedy: tuple[str, ...] = ("ref", "branch")):
+        """`doc`: an already loaded (and possibly loosened) document instead of `path`'s;
+        `greedy`: path parameters that may hold slashes."""
+        self.raw = doc if doc is not None else json.loads(path.read_text())
         self.doc = denull(self.raw)
         self.registry = Registry().with_resource(URI, DRAFT4.create_resource(self.doc))
         self.routes: list[tuple[re.Pattern[str], str]] = []
         for template in self.doc["paths"]:
-            pattern = re.sub(r"\\{(ref|branch)\\}", r"(?P<\1>.+)", re.escape(template))
+            pattern = re.sub(r"\\{(" + "|".join(greedy) + r")\\}", r"(?P<\1>.+)", re.escape(template))
             pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", pattern)
             self.routes.append((re.compile(f"^{pattern}$"), template))
         # Most specific first: literal segments beat parameters.

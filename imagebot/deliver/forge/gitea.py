@@ -108,7 +108,7 @@ class GiteaForge:
         return sorted((self._value(pr) for pr in mine), key=lambda p: p.number)
 
     def closed_pull_requests(self, branch: str, base: str) -> list[PullRequest]:
-        path = f"/pulls/{quote(base, safe='')}/{quote(branch, safe='')}"
+        path = f"/pulls/{quote(base, safe='')}/{quote(branch, safe='/')}"  # Gitea routes the head as a wildcard
         pr = self._call(f"finding the pull request of {branch}", "GET", path, missing_ok=True)
         return [self._value(pr)] if pr and pr.get("state") == "closed" and self._same_repo(pr) else []
 

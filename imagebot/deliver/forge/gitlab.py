@@ -127,7 +127,7 @@ class GitLabForge:
         return self._value(self._put(pr, "updating", data))
 
     def add_labels(self, pr: PullRequest, labels: Sequence[str]) -> None:
-        self._put(pr, "labelling", {"add_labels": ",".join(labels)})
+        self._put(pr, "labelling", {"add_labels": list(labels)})
 
     def _user_id(self, username: str) -> int:
         if username not in self._user_ids:
