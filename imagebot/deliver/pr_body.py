@@ -37,7 +37,7 @@ KNOWN_SOURCES = {"github.com": "github", "gitlab.com": "gitlab", "codeberg.org":
 MAX_PLACES = 5  # places listed in one row; more are counted
 
 _VERSION = re.compile(r"^[vV]?(\d+(?:\.\d+)*)(.*)$")
-_PRERELEASE = re.compile(r"^[-._+]?(rc|alpha|beta|a|b|pre|preview|dev|snapshot|nightly)\d*", re.IGNORECASE)
+_PRERELEASE = re.compile(r"^[-._+]?(rc|alpha|beta|a|b|pre|preview|dev|snapshot|nightly)(\d+|[-._+]|$)", re.IGNORECASE)
 UPDATE_ORDER = ("major", "minor", "patch", "prerelease", "digest", "tag")
 
 
@@ -52,8 +52,9 @@ def split_ref(ref: str) -> tuple[str, str, str]:
 
 
 def update_type(old_ref: str, new_ref: str) -> str:
-    """major / minor / patch (the first version number that grew), prerelease (the new tag is
-    one), digest (same tag, new build), or tag (tags that are not versions)."""
+    """major / minor / patch (the first version number that changed), prerelease (the new tag
+    is one), digest (same tag, new build), or tag (tags that are not versions, or the same
+    version in another variant)."""
     _, old, _ = split_ref(old_ref)
     _, new, _ = split_ref(new_ref)
     if old == new:
@@ -70,7 +71,7 @@ def update_type(old_ref: str, new_ref: str) -> str:
     for i, (x, y) in enumerate(zip(a, b)):
         if x != y:
             return ("major", "minor")[i] if i < 2 else "patch"
-    return "patch" if m_old[2] != m_new[2] else "tag"
+    return "tag"  # the same numbers, another variant (1.0-alpine -> 1.0-bookworm)
 
 
 def _short(tag: str, digest: str) -> str:
