@@ -98,7 +98,7 @@ class PullRequestSettings(_Model):
     @model_validator(mode="before")
     @classmethod
     def _provider_defaults(cls, data: object) -> object:
-        if isinstance(data, dict) and "token_env" not in data and "token_file" not in data:
+        if isinstance(data, dict) and "token_env" not in data:
             data = {**data, "token_env": FORGE_TOKEN_ENV.get(str(data.get("provider", "github")), "GITHUB_TOKEN")}
         return data
 
@@ -126,12 +126,10 @@ class Delivery(_Model):
         if not isinstance(data, dict):
             return data
         pr = data.get("pull_request")
-        provider = pr.provider if isinstance(pr, PullRequestSettings) else (pr or {}).get("provider", "github") if isinstance(pr, dict) else "github"
-        git = data.get("git")
+        provider = pr.provider if isinstance(pr, PullRequestSettings) else pr.get("provider", "github") if isinstance(pr, dict) else "github"
+        git = data.get("git", {})
         if isinstance(git, dict) and "username" not in git:
             return {**data, "git": {**git, "username": FORGE_GIT_USERNAME.get(provider, "x-access-token")}}
-        if git is None and provider != "github":
-            return {**data, "git": {"username": FORGE_GIT_USERNAME.get(provider, "x-access-token")}}
         return data
 
 

@@ -199,6 +199,17 @@ def test_preview_matches_what_deliver_does(tmp_path: Path, fake: FakeGitHub):
     assert "Pull request imagebot/ghcr.io-org-web -> main: Update ghcr.io/org/web to 1.1.0" in str(preview)
 
 
+def test_commit_status_round_trip(fake: FakeGitHub):
+    from imagebot.deliver.forge import connect_forge
+    from imagebot.deliver.forge.base import CommitStatus
+
+    cfg = config(fake)
+    forge = connect_forge(cfg, cfg.repository.url)
+    sha = gitrepo.rev(bare(fake), "main")
+    forge.set_status(CommitStatus(sha, "imagebot/promotion", "pending", "waiting for staging", "https://ci.example/1"))
+    assert [(s.context, s.state, s.target_url) for s in forge.statuses(sha)] == [("imagebot/promotion", "pending", "https://ci.example/1")]
+
+
 # --- crashes ------------------------------------------------------------------------------
 
 class Crash(BaseException):

@@ -414,6 +414,13 @@ class FakeGitHub:
                 raise ApiError(422, "Cannot delete the default branch")
             repo.git("update-ref", "-d", f"refs/{ref}")
             return 204, None, {}
+        if key == ("GET", "/commits/{ref}"):
+            sha = repo.branch_sha(p["ref"]) or (p["ref"] if repo.git("cat-file", "-t", p["ref"], check=False) == "commit" else None)
+            if sha is None:
+                raise ApiError(404, "No commit found for SHA")
+            commit = self.spec.skeleton("commit")
+            commit.update({"sha": sha, "url": f"{self.api_url}/repos/{repo.full_name}/commits/{sha}"})
+            return 200, commit, {}
         if key == ("GET", "/commits/{ref}/status"):
             sha = repo.branch_sha(p["ref"]) or p["ref"]
             return 200, self._combined_status(repo, sha), {}
