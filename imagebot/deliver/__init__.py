@@ -66,6 +66,8 @@ def make_deliverer(
         from imagebot.deliver.pull_requests import PullRequestDeliverer
 
         pr = cfg.delivery.pull_request
+        if pr.provider == "gitlab" and pr.team_reviewers:
+            raise ConfigError("delivery.pull_request.team_reviewers: GitLab has no team reviewers; list users in reviewers")
         if pr.title_template is not None:
             validate_title_template(pr.title_template)
         if pr.body_template is not None:

@@ -10,7 +10,8 @@ written once. Per-change variables: {image} {old} {new} {old_ref} {new_ref} {fil
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from imagebot.deliver.pr_body import UPDATE_ORDER, render_body, update_type, validate_fields
 from imagebot.errors import ConfigError
@@ -92,19 +93,23 @@ def _change_values(c: Change) -> dict[str, object]:
     }
 
 
-def commit_message(
-    template: str | None, changes: Sequence[Change], *, branch: str, plan_id: str, where: str = "", prefix: str = ""
-) -> str:
-    template = template or DEFAULT_TEMPLATE
-    changes = ordered(changes)
-    message_values: dict[str, object] = {
+def _group_values(changes: Sequence[Change], where: str, prefix: str, branch: str) -> dict[str, object]:
+    """The variables commit messages and titles share."""
+    return {
         "summary": summary(changes, where, prefix),
         "count": len(changes),
         "images": ", ".join(sorted({c.occurrence.image for c in changes})),
         "files": ", ".join(sorted({c.file for c in changes})),
         "branch": branch,
-        "plan_id": plan_id,
     }
+
+
+def commit_message(
+    template: str | None, changes: Sequence[Change], *, branch: str, plan_id: str, where: str = "", prefix: str = ""
+) -> str:
+    template = template or DEFAULT_TEMPLATE
+    changes = ordered(changes)
+    message_values = {**_group_values(changes, where, prefix, branch), "plan_id": plan_id}
     out: list[str] = []
     block: list[str] = []
 
@@ -137,40 +142,12 @@ def pull_request_title(
     """The title: `template` (default '{summary}') on one line. {update_type} is the largest
     update in the group (major > minor > patch > prerelease > digest > tag)."""
     kinds = {update_type(c.old_ref, c.new_ref) for c in changes}
-    values = {
-        "summary": summary(changes, where, prefix),
-        "count": len(changes),
-        "images": ", ".join(sorted({c.occurrence.image for c in changes})),
-        "files": ", ".join(sorted({c.file for c in changes})),
-        "branch": branch,
-        "base": base,
-        "update_type": next((k for k in UPDATE_ORDER if k in kinds), ""),
-    }
+    values = {**_group_values(changes, where, prefix, branch), "base": base, "update_type": next((k for k in UPDATE_ORDER if k in kinds), "")}
     title = " ".join((template or "{summary}").format(**values).split())
     return redact(title)
 
 
-def pull_request_body(
-    changes: Sequence[Change],
-    *,
-    marker: str,
-    labels: Mapping[str, Mapping[str, str]] | None = None,
-    template: str | None = None,
-    limit: int = 65_536,
-    forge: str = "github",
-    branch: str = "",
-    base: str = "",
-    where: str = "",
-) -> str:
-    """The body of a group's pull request (see pr_body.py)."""
-    return render_body(
-        changes,
-        marker=marker,
-        summary=summary(changes, where),
-        labels=labels,
-        template=template,
-        limit=limit,
-        forge=forge,
-        branch=branch,
-        base=base,
-    )
+def pull_request_body(changes: Sequence[Change], *, where: str = "", **options: Any) -> str:
+    """The body of a group's pull request: pr_body.render_body's options (marker, labels,
+    template, limit, forge, branch, base), with the group's summary."""
+    return render_body(changes, summary=summary(changes, where), **options)

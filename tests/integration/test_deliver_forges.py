@@ -4,7 +4,6 @@ and a real Git remote over HTTP. The same lifecycle as tests/integration/test_de
 
 from __future__ import annotations
 
-import importlib
 import secrets
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from imagebot.deliver.forge import connect_forge
 from imagebot.deliver.forge.base import CommitStatus
 from imagebot.model import Delivery
 from tests.conftest import shared_path
-from tests.support import gitrepo
+from tests.support import crash, gitrepo
 from tests.support.deliver_plans import change, manifest, plan, render
 from tests.support.fake_forge import FakeForge
 
@@ -148,10 +147,6 @@ def test_api_errors_say_whether_a_retry_helps(tmp_path: Path, forge: FakeForge):
 
 # --- crashes ------------------------------------------------------------------------------
 
-class Crash(BaseException):
-    """A process dying mid-cycle (not an Exception: nothing may catch it)."""
-
-
 WORKSPACE = "imagebot.deliver.workspace.GitWorkspace"
 CRASH_POINTS = {
     "push": (WORKSPACE, "push"),
@@ -165,19 +160,6 @@ CRASH_POINTS = {
 }
 
 
-def crash_after(monkeypatch: pytest.MonkeyPatch, kind: str, point: str) -> None:
-    where, method = CRASH_POINTS[point]
-    module_name, _, cls_name = (where or ADAPTER[kind]).rpartition(".")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    original = getattr(cls, method)
-
-    def crashing(*args, **kwargs):
-        original(*args, **kwargs)
-        raise Crash(point)
-
-    monkeypatch.setattr(cls, method, crashing)
-
-
 @pytest.mark.parametrize("point", list(CRASH_POINTS))
 def test_crash_after_each_write_converges(tmp_path: Path, forge: FakeForge, monkeypatch: pytest.MonkeyPatch, point: str):
     cfg, cache, path = config(forge), tmp_path / "cache", PROJECT[forge.kind]
@@ -187,8 +169,9 @@ def test_crash_after_each_write_converges(tmp_path: Path, forge: FakeForge, monk
         cycle(cfg, cache, web, api)  # two PRs; the crashing cycle updates web and closes api
     newer = change("apps/web.yaml", WEB, "1.0.0", "1.2.0")
     with monkeypatch.context() as m:
-        crash_after(m, forge.kind, point)
-        with pytest.raises(Crash):
+        where, method = CRASH_POINTS[point]
+        crash.crash_after(m, where or ADAPTER[forge.kind], method)
+        with pytest.raises(crash.Crash):
             cycle(cfg, cache, newer)
     cycle(cfg, cache, newer)
     writes = len(forge.writes())

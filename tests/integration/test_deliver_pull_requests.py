@@ -14,7 +14,7 @@ from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.errors import DeliveryError
 from imagebot.model import Delivery
 from tests.conftest import shared_path
-from tests.support import gitrepo
+from tests.support import crash, gitrepo
 from tests.support.deliver_plans import change, manifest, plan, render
 from tests.support.fake_github import FakeGitHub
 
@@ -212,10 +212,6 @@ def test_commit_status_round_trip(fake: FakeGitHub):
 
 # --- crashes ------------------------------------------------------------------------------
 
-class Crash(BaseException):
-    """A process dying mid-cycle (not an Exception: nothing may catch it)."""
-
-
 CRASH_POINTS = {
     "clone": ("imagebot.deliver.workspace.GitWorkspace", "checkout"),
     "commit": ("imagebot.deliver.workspace.GitWorkspace", "commit"),
@@ -231,17 +227,7 @@ CRASH_POINTS = {
 
 
 def crash_after(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
-    import importlib
-
-    module_name, _, cls_name = CRASH_POINTS[point][0].rpartition(".")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    original = getattr(cls, CRASH_POINTS[point][1])
-
-    def crashing(*args, **kwargs):
-        original(*args, **kwargs)
-        raise Crash(point)
-
-    monkeypatch.setattr(cls, CRASH_POINTS[point][1], crashing)
+    crash.crash_after(monkeypatch, *CRASH_POINTS[point])
 
 
 @pytest.mark.parametrize("point", ["clone", "commit", "push", "pr-edit", "comment", "close", "branch-delete"])
@@ -253,7 +239,7 @@ def test_crash_after_each_step_converges(tmp_path: Path, fake: FakeGitHub, monke
     newer = change("apps/web.yaml", WEB, "1.0.0", "1.2.0")
     with monkeypatch.context() as m:
         crash_after(m, point)
-        with pytest.raises(Crash):
+        with pytest.raises(crash.Crash):
             cycle(cfg, cache, newer)
     cycle(cfg, cache, newer)
 
@@ -274,7 +260,7 @@ def test_crash_while_opening_converges(tmp_path: Path, fake: FakeGitHub, monkeyp
     web = change("apps/web.yaml", WEB, "1.0.0", "1.1.0")
     with monkeypatch.context() as m:
         crash_after(m, point)
-        with pytest.raises(Crash):
+        with pytest.raises(crash.Crash):
             cycle(cfg, cache, web)
     cycle(cfg, cache, web)
     writes = len(fake.writes())

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.fake_github import ApiError, Spec, _why
-from tests.support.git_http import read_body, serve_git
+from tests.support.git_http import read_body, serve_git, start_loopback, stop_loopback
 
 NOW = "2026-01-01T00:00:00Z"
 
@@ -110,29 +110,12 @@ class FakeForge:
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _any(self) -> None:
-                fake._handle(self)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _any
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = start_loopback(self._handle)
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        stop_loopback(self._server)
 
     @property
     def base(self) -> str:

@@ -77,3 +77,11 @@ def test_explicit_token_and_git_user_are_kept():
     )
     assert c.delivery.git.username == "bot" and c.delivery.pull_request.token_env == "GITLAB_TOKEN"
     assert Config.model_validate({"repository": {"url": "https://h/o/r"}}).delivery.pull_request.token_env == "GITHUB_TOKEN"
+
+
+def test_team_reviewers_on_gitlab_are_a_config_error(tmp_path):
+    from imagebot.deliver import GitWorkspace, make_deliverer
+
+    c = cfg("https://gitlab.example.com/g/p.git", provider="gitlab", team_reviewers=["platform"])
+    with pytest.raises(ConfigError, match="team_reviewers: GitLab has no team reviewers"):
+        make_deliverer(c, GitWorkspace(c, tmp_path))

@@ -7,7 +7,10 @@ user ids, the body-length limit, the user name git sends with the token. The rec
 only `PullRequest` values with the draft prefix already taken off the title.
 
 Every method is one API round trip or a bounded, paginated read; every failure is a
-`DeliveryError` saying whether a retry can help (``temporary``).
+`DeliveryError` saying whether a retry can help (``temporary``). Branches are not part of the
+interface: the reconciler pushes and deletes them over git, with a lease on the sha it saw
+(``git push --force-with-lease``), which no forge API offers — a branch a human pushed to in
+the meantime is never deleted.
 """
 
 from __future__ import annotations
