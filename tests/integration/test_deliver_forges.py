@@ -109,19 +109,6 @@ def test_lifecycle(tmp_path: Path, forge: FakeForge):
     assert gitrepo.branches(bare(forge)) == ["main"]
 
 
-def test_closed_by_a_human_is_not_reopened(tmp_path: Path, forge: FakeForge):
-    cfg, cache, path = config(forge), tmp_path / "cache", PROJECT[forge.kind]
-    cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
-    forge.projects[path].pulls[1].state = "closed"  # a reviewer said no
-
-    result = cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
-    assert forge.open_pulls(path) == [] and any("will not reopen" in p.message for p in result.problems)
-
-    cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.2.0"))  # a newer tag is a new proposal
-    [pr] = forge.open_pulls(path)
-    assert pr.number == 2 and pr.title == f"Update {WEB} to 1.2.0"
-
-
 def test_commit_status_round_trip(forge: FakeForge):
     cfg = config(forge)
     adapter = connect_forge(cfg, cfg.repository.url)

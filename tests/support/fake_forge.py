@@ -18,13 +18,13 @@ import json
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.fake_github import ApiError, Spec, _why
-from tests.support.git_http import read_body, serve_git, start_loopback, stop_loopback
+from tests.support.git_http import LoopbackService, read_body, serve_git
 
 NOW = "2026-01-01T00:00:00Z"
 
@@ -88,7 +88,7 @@ class Project:
         return self.git("rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}", check=False) or None
 
 
-class FakeForge:
+class FakeForge(LoopbackService):
     """Subclasses set `api_prefix`, `name`, build `self.strict` / `self.loose` Specs and implement `_dispatch`."""
 
     api_prefix = "/api"
@@ -105,21 +105,6 @@ class FakeForge:
         self.fail_next: dict[tuple[str, str], int] = {}  # (method, template) -> status to answer once
         self._ids = 100
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
-
-    # --- lifecycle -------------------------------------------------------------------------
-    def __enter__(self):
-        self._server = start_loopback(self._handle)
-        self.port = self._server.server_address[1]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        stop_loopback(self._server)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:

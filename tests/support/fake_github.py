@@ -26,7 +26,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from functools import reduce
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -35,7 +35,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from tests.support.git_http import read_body, serve_git, start_loopback, stop_loopback
+from tests.support.git_http import LoopbackService, read_body, serve_git
 
 API_PREFIX = "/api/v3"
 GIT_PREFIX = "/git"
@@ -208,7 +208,7 @@ class Repo:
         return self.git("rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}", check=False) or None
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackService):
     """Start with `with FakeGitHub(root, spec_path, token) as gh:`; add repositories with `add_repo`."""
 
     def __init__(self, root: Path, spec_path: Path, token: str):
@@ -224,21 +224,6 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self.fail_next: dict[tuple[str, str], int] = {}  # (method, template) -> status to answer once
         self.git_failures = 0  # answer this many Git requests with 503
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
-
-    # --- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> FakeGitHub:
-        self._server = start_loopback(self._handle)
-        self.port = self._server.server_address[1]
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        stop_loopback(self._server)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:

@@ -122,6 +122,28 @@ def stop_loopback(server: ThreadingHTTPServer | None) -> None:
     server.server_close()
 
 
+class LoopbackService:
+    """Base of the fake servers: `with fake:` serves `self._handle` on a free loopback port."""
+
+    _server: ThreadingHTTPServer | None = None
+    port = 0
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._server = start_loopback(self._handle)
+        self.port = self._server.server_address[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop_loopback(self._server)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 class GitHttpServer:
     """Bare repositories under `project_root` over smart HTTP on a loopback port (token-checked).
 
