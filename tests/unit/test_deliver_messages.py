@@ -62,3 +62,8 @@ def test_bodies_and_messages_never_carry_a_secret():
     leaky = type(WEB)(WEB.occurrence, WEB.old, WEB.new, WEB.old_ref, WEB.new_ref, "reason with s3cr3t-token-value")
     assert "s3cr3t" not in pull_request_body([leaky], marker="m")
     assert "s3cr3t" not in commit_message("{reason}", [leaky], branch="b", plan_id="p")
+
+
+def test_message_prefix_leads_the_summary():
+    assert commit_message(None, [WEB], branch="b", plan_id="p", prefix="chore(deps): ").startswith("chore(deps): Update ghcr.io/org/web to 1.1.0\n")
+    assert summary([WEB, API], "apps/", prefix="build: ") == "build: Update 2 images in apps/"
