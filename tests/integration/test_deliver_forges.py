@@ -175,3 +175,17 @@ def test_crash_after_each_write_converges(tmp_path: Path, forge: FakeForge, monk
     if not opening:
         [api_pr] = [p for p in pulls if p.head == "imagebot/ghcr.io-org-api"]
         assert api_pr.state == "closed" and len(api_pr.comments) == 1
+
+
+def test_unknown_reviewer_is_reported_and_retried(tmp_path: Path, forge: FakeForge, caplog: pytest.LogCaptureFixture):
+    cfg, cache, path = config(forge, reviewers=["alice", "nobody"]), tmp_path / "cache", PROJECT[forge.kind]
+    result = cycle(cfg, cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    [pr] = forge.open_pulls(path)
+    [problem] = result.problems
+    assert "nobody" in problem.message and not problem.temporary
+    assert "setup=pending" in pr.body  # finished by a later cycle once the name is fixed
+    fixed = cycle(config(forge), cache, change("apps/web.yaml", WEB, "1.0.0", "1.1.0"))
+    [pr] = forge.open_pulls(path)
+    assert not fixed.problems and pr.reviewers == ["alice"] and "setup=pending" not in pr.body
+    token = forge.token
+    assert all(token not in r.getMessage() for r in caplog.records) and token not in problem.message
