@@ -189,3 +189,27 @@ def test_unknown_reviewer_is_reported_and_retried(tmp_path: Path, forge: FakeFor
     assert not fixed.problems and pr.reviewers == ["alice"] and "setup=pending" not in pr.body
     token = forge.token
     assert all(token not in r.getMessage() for r in caplog.records) and token not in problem.message
+
+
+def test_the_fakes_catch_drift(forge: FakeForge):
+    """The validation can fail: a wrong body, an unknown query parameter, an undocumented endpoint."""
+    import requests
+
+    path = PROJECT[forge.kind]
+    if forge.kind == "gitlab":
+        headers = {"PRIVATE-TOKEN": forge.token}
+        project = f"{forge.api_url}/projects/{path.replace('/', '%2F')}"
+        requests.post(f"{project}/merge_requests", json={"title": "x", "source_branch": "a", "target_branch": "main", "add_labels": "a,b"},
+                      headers=headers, timeout=10)
+        requests.get(f"{project}/merge_requests", params={"state": "opened", "head": "x"}, headers=headers, timeout=10)
+        requests.get(f"{project}/merge_requests/1/approvals", headers=headers, timeout=10)
+    else:
+        headers = {"Authorization": f"token {forge.token}"}
+        repo = f"{forge.api_url}/repos/{path}"
+        requests.post(f"{repo}/pulls", json={"title": "x", "head": "a", "base": "main", "labels": ["dependencies"]}, headers=headers, timeout=10)
+        requests.get(f"{repo}/pulls", params={"state": "open", "head": "x"}, headers=headers, timeout=10)
+        requests.get(f"{repo}/issues/1/reactions", headers=headers, timeout=10)
+    drift, forge.drift = list(forge.drift), []  # seen here, so the fixture's teardown passes
+    assert len(drift) == 3, drift
+    assert "is not of type 'array'" in drift[0] or "is not of type 'integer'" in drift[0]
+    assert "undocumented query parameters ['head']" in drift[1] and "undocumented endpoint" in drift[2]

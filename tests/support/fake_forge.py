@@ -166,25 +166,10 @@ class FakeForge(LoopbackService):
 
     def _api(self, h: BaseHTTPRequestHandler, path: str, query: dict, raw: bytes) -> tuple[int, Any, dict]:
         method = h.command
-        found = self.strict.route(self.spec_path(path))
-        if found is None or self.strict.operation(found[0], method) is None:
-            self.drift.append(f"undocumented endpoint {method} {path}")
+        request = self.strict.request(method, self.spec_path(path), query, raw, self.drift)
+        if request is None:
             return 404, {"message": "404 Not Found"}, {}
-        template, params = found
-        unknown = set(query) - self.strict.query_names(template, method)
-        if unknown:
-            self.drift.append(f"{method} {template}: undocumented query parameters {sorted(unknown)}")
-        payload: Any = None
-        if raw:
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                self.drift.append(f"{method} {template}: body is not JSON: {raw[:100]!r}")
-        if payload is not None or self.strict.operation(template, method).get("requestBody", {}).get("required"):
-            try:
-                self.strict.check(template, method, None, payload)
-            except Exception as e:  # noqa: BLE001 - any validation failure is drift
-                self.drift.append(f"request {method} {template}: {_why(e)}")
+        template, params, payload = request
         try:
             if not self.authorized(h):
                 raise ApiError(401, "401 Unauthorized")

@@ -24,6 +24,7 @@ import json
 import re
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
 from http.server import BaseHTTPRequestHandler
@@ -93,6 +94,33 @@ class Spec:
     def query_names(self, template: str, method: str) -> set[str]:
         op = self.operation(template, method) or {}
         return {self._resolve(p)["name"] for p in op.get("parameters", []) if self._resolve(p)["in"] == "query"}
+
+    def request(
+        self, method: str, path: str, query: dict, raw: bytes, drift: list[str], *, adapt: Callable[[str, Any], Any] = lambda t, p: p
+    ) -> tuple[str, dict[str, str], Any] | None:
+        """Route one request and validate it (query parameter names, JSON body, after `adapt`),
+        recording what is off in `drift`: (template, path parameters, payload), or None when
+        the endpoint is not documented."""
+        found = self.route(path)
+        if found is None or self.operation(found[0], method) is None:
+            drift.append(f"undocumented endpoint {method} {path}")
+            return None
+        template, params = found
+        unknown = set(query) - self.query_names(template, method)
+        if unknown:
+            drift.append(f"{method} {template}: undocumented query parameters {sorted(unknown)}")
+        payload: Any = None
+        if raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                drift.append(f"{method} {template}: body is not JSON: {raw[:100]!r}")
+        if payload is not None or (self.operation(template, method) or {}).get("requestBody", {}).get("required"):
+            try:
+                self.check(template, method, None, adapt(template, payload))
+            except Exception as e:  # noqa: BLE001 - any validation failure is drift
+                drift.append(f"request {method} {template}: {_why(e)}")
+        return template, params, payload
 
     def check(self, template: str, method: str, status: int | None, body: Any) -> None:
         """Raise when `body` is not what the documented operation sends / returns (README's `check`)."""
@@ -277,28 +305,16 @@ class FakeGitHub(LoopbackService):
         self._send(h, status, body, headers)
 
     def _api(self, h: BaseHTTPRequestHandler, path: str, query: dict, raw: bytes) -> tuple[int, Any, dict]:
-        found = self.spec.route(path)
         method = h.command
-        if found is None or self.spec.operation(found[0], method) is None:
-            self.drift.append(f"undocumented endpoint {method} {path}")
-            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
-        template, params = found
-        unknown = set(query) - self.spec.query_names(template, method)
-        if unknown:
-            self.drift.append(f"{method} {template}: undocumented query parameters {sorted(unknown)}")
-        payload: Any = None
-        if raw:
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                self.drift.append(f"{method} {template}: body is not JSON: {raw[:100]!r}")
-        if payload is not None:
+
+        def labels_list(template: str, payload: Any) -> Any:
             # The schema lists only {"labels": [...]} though GitHub accepts the bare array PyGithub sends.
-            to_check = {"labels": payload} if isinstance(payload, list) and template.endswith("/labels") else payload
-            try:
-                self.spec.check(template, method, None, to_check)
-            except Exception as e:  # noqa: BLE001 - any validation failure is drift
-                self.drift.append(f"request {method} {template}: {_why(e)}")
+            return {"labels": payload} if isinstance(payload, list) and template.endswith("/labels") else payload
+
+        request = self.spec.request(method, path, query, raw, self.drift, adapt=labels_list)
+        if request is None:
+            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
+        template, params, payload = request
         auth = h.headers.get("Authorization", "")
         try:
             if auth not in (f"token {self.token}", f"Bearer {self.token}"):
