@@ -235,6 +235,8 @@ class PullRequestOutcome:
     changes: tuple[Change, ...] = ()
     #: The commit pushed to its branch this cycle; "" when the branch already held these edits.
     commit: str = ""
+    number: int = 0  # the forge's number for it (#42, !42)
+    files: tuple[str, ...] = ()  # the files its branch edits
 
     @property
     def written(self) -> bool:

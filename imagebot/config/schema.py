@@ -52,7 +52,9 @@ class Repository(_Model):
 class GitAuth(_Model):
     token_env: str | None = Field(None, description="Env var holding an HTTPS token (never written to .git/config).")
     token_file: str | None = Field(None, description="File holding an HTTPS token (e.g. a mounted Secret).")
-    username: str = Field("x-access-token", description="HTTPS user name sent with the token.")
+    username: str = Field(
+        "x-access-token", description="HTTPS user name sent with the token. Default: x-access-token (GitHub), oauth2 (GitLab, Gitea)."
+    )
     ssh_key_file: str | None = Field(None, description="Private key for SSH remotes.")
     known_hosts_file: str | None = Field(None, description="known_hosts for SSH remotes (host keys are checked).")
 
@@ -76,22 +78,46 @@ class GitHubApp(_Model):
         if bool(self.private_key_file) == bool(self.private_key_env):
             raise ValueError("set one of private_key_file or private_key_env")
         return self
+#: Per-forge defaults: the API token's env var and the user name git sends with that token.
+FORGE_TOKEN_ENV = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}
+FORGE_GIT_USERNAME = {"github": "x-access-token", "gitlab": "oauth2", "gitea": "oauth2"}
 
 
 class PullRequestSettings(_Model):
-    provider: Literal["github"] = "github"
-    api_url: str = Field("https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
-    repository: str | None = Field(None, description="owner/name on the forge; default: derived from repository.url.")
-    token_env: str | None = Field("GITHUB_TOKEN", description="Env var holding the API token.")
+    provider: Literal["github", "gitlab", "gitea"] = Field(
+        "github", description="The forge: github (also GitHub Enterprise), gitlab (gitlab.com or self-hosted), gitea (also Forgejo)."
+    )
+    api_url: str | None = Field(
+        None,
+        description="The forge's API root. Default: https://api.github.com for github.com, else derived from repository.url: "
+        "https://HOST/api/v3 (GitHub Enterprise), https://HOST/api/v4 (GitLab), https://HOST/api/v1 (Gitea/Forgejo).",
+    )
+    repository: str | None = Field(
+        None, description="The project on the forge (owner/name; GitLab: group/subgroup/project); default: derived from repository.url."
+    )
+    token_env: str | None = Field(None, description="Env var holding the API token. Default: GITHUB_TOKEN / GITLAB_TOKEN / GITEA_TOKEN by provider.")
     token_file: str | None = Field(None, description="File holding the API token.")
     app: GitHubApp | None = Field(None, description="A GitHub App installation instead of a token (token_env/token_file unused).")
     grouping: Literal["per-image", "per-file", "all"] = "per-image"
     branch_prefix: str = "imagebot/"
     labels: tuple[str, ...] = ()
-    reviewers: tuple[str, ...] = ()
-    team_reviewers: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = Field((), description="User names asked to review (GitLab: project members).")
+    team_reviewers: tuple[str, ...] = Field((), description="Team slugs asked to review (GitHub, Gitea; GitLab has none).")
     draft: bool = False
     throttle: bool = Field(True, description="PyGithub's write throttling (seconds between writes); keep on for github.com.")
+    title_template: str | None = Field(
+        None, description="Pull-request title template (see docs/forges/README.md, 'Templates'). Default: '{summary}'."
+    )
+    body_template: str | None = Field(
+        None, description="Pull-request body template (see docs/forges/README.md, 'Templates'). Default: intro, table, why, closing note."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: object) -> object:
+        if isinstance(data, dict) and "token_env" not in data:
+            data = {**data, "token_env": FORGE_TOKEN_ENV.get(str(data.get("provider", "github")), "GITHUB_TOKEN")}
+        return data
 
 
 class Delivery(_Model):
@@ -104,8 +130,24 @@ class Delivery(_Model):
     max_push_attempts: int = Field(5, ge=1, le=50, description="Fetch-rebase-push attempts when the remote moved.")
     sign: Literal["none", "gpg", "ssh"] = "none"
     signing_key: str | None = None
+    message_prefix: str = Field(
+        "", description="Prefix of the summary line of commit messages and pull-request titles, e.g. 'chore(deps): '."
+    )
     pull_request: PullRequestSettings = PullRequestSettings()
     git: GitAuth = GitAuth()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _git_username(cls, data: object) -> object:
+        """The git user name that goes with a forge token, unless set."""
+        if not isinstance(data, dict):
+            return data
+        pr = data.get("pull_request")
+        provider = pr.provider if isinstance(pr, PullRequestSettings) else pr.get("provider", "github") if isinstance(pr, dict) else "github"
+        git = data.get("git", {})
+        if isinstance(git, dict) and "username" not in git:
+            return {**data, "git": {**git, "username": FORGE_GIT_USERNAME.get(provider, "x-access-token")}}
+        return data
 
 
 def _endpoint(value: str, key: str) -> str:
