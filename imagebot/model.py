@@ -304,6 +304,8 @@ class CycleResult:
     images: frozenset[str] | None = None
     #: registry requests made during the cycle, by "registry kind status" (from the client's stats).
     registry_requests: tuple[tuple[str, int], ...] = ()
+    #: When a held promotion's gate opens by itself (a soak ends, a window opens; Unix seconds): the agent wakes then.
+    wake_at: float | None = None
 
     @property
     def exit_code(self) -> int:

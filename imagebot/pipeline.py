@@ -15,10 +15,12 @@ from imagebot import apply, discover
 from imagebot import plan as planner
 from imagebot.config.schema import Config
 from imagebot.deliver import GitWorkspace, make_deliverer
+from imagebot.deliver.forge import Forge
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ImagebotError
 from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
+from imagebot.promote import step as promote_step
 from imagebot.registry import RegistryClient
 from imagebot.report import Reporter
 from imagebot.report.progress import ResolveProgress
@@ -48,6 +50,8 @@ def run_cycle(
     reporters: Sequence[Reporter] = (),
     workspace: GitWorkspace | None = None,
     discover_cache: discover.DiscoverCache | None = None,
+    clock: Callable[[], float] = time.time,
+    forge_factory: Callable[[], Forge] | None = None,
 ) -> CycleResult:
     """Run one cycle. Per-image and per-file trouble ends up in `problems`, never as an exception.
 
@@ -74,6 +78,9 @@ def run_cycle(
                               rules=cfg.rules, images=images, cache=discover_cache, revision=revision, since=since,
                               compat_with=cfg.compat)
         occurrences = found.occurrences
+        if cfg.promotions:  # production's references change only by promotion
+            occurrences = tuple(o for o in occurrences if not promote_step.is_production(cfg, o))
+            found = Discovery(occurrences, found.problems, found.files_scanned, found.files_parsed, found.unmanaged)
         if images is not None:
             wanted = frozenset(images)
             occurrences = tuple(o for o in occurrences if o.image in wanted)
@@ -98,6 +105,12 @@ def run_cycle(
                 scope=frozenset(images) if images is not None else None,
             )
             problems += delivery.problems
+        wake_at = None
+        if cfg.promotions and images is None:  # promotions run on full cycles
+            promoted = promote_step.run_promotions(cfg, cache_dir(cfg) / "repos", dry_run=dry_run, can_write=can_write,
+                                                   clock=clock, forge_factory=forge_factory)
+            resolutions, the_plan, rendered, delivery, wake_at = promote_step.merge(resolutions, the_plan, rendered, delivery, promoted)
+            problems += [x for r in promoted for x in r.problems]
         result = CycleResult(
             discovery=found,
             resolutions=resolutions,
@@ -110,6 +123,7 @@ def run_cycle(
             dry_run=dry_run,
             images=frozenset(images) if images is not None else None,
             registry_requests=_requests_since(requests_before, client.stats.snapshot()),
+            wake_at=wake_at,
         )
     finally:
         if own_client:

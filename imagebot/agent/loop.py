@@ -145,6 +145,9 @@ class Agent:
                 self.debouncer.take_all()  # a full cycle covers every pending push
                 self._cycle(None)
                 next_full = self._clock() + self.next_interval()
+                wake_at = getattr(self.last_result, "wake_at", None)
+                if wake_at is not None:  # a promotion's soak ends or its window opens before the interval does
+                    next_full = min(next_full, self._clock() + max(1.0, wake_at - time.time()))
                 continue
             batch = self.debouncer.take_due()
             if batch:

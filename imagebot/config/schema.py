@@ -10,23 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from imagebot.config.durations import parse_duration
 from imagebot.config.notifications import NotificationTarget
+from imagebot.config.promotions import Promotion
 from imagebot.model import PolicySpec
 from imagebot.model import REFERENCE_KINDS
-
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(h|m|s|ms))+\s*$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-
-
-def parse_duration(text: str | int | float) -> float:
-    """'5m' -> 300.0, '1h30m' -> 5400.0, '250ms' -> 0.25; a bare number means seconds."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    if not _DURATION.match(text):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h30m)")
-    return sum(float(n) * _UNIT[u] for n, u in _PART.findall(text))
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -444,6 +432,9 @@ class Config(_Model):
     notifications: tuple[NotificationTarget, ...] = Field(
         (), description="Where to tell the team what changed and what is stuck (Slack, Teams, Discord, Google Chat, "
         "Alertmanager, a signed JSON webhook). See docs/notifications.md.")
+    promotions: tuple[Promotion, ...] = Field(
+        (), description="Staged promotion: propose the exact tag@digest staging runs to production once it has soaked, "
+        "passed its checks and a window is open. See docs/promotion.md.")
     compat: tuple[Literal["argocd-image-updater", "keel"], ...] = Field(
         (),
         description="Also read other tools' configuration as it is: Argo CD Image Updater annotations on Argo CD "
@@ -471,6 +462,14 @@ class Config(_Model):
             if r.host in seen:
                 raise ValueError(f"registry {r.host!r} is listed twice")
             seen.add(r.host)
+        return self
+
+    @model_validator(mode="after")
+    def _unique_promotions(self) -> "Config":
+        names = [p.name for p in self.promotions]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"promotion {name!r} is listed twice")
         return self
 
     def registry(self, host: str) -> RegistrySettings | None:

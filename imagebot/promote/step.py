@@ -1,0 +1,138 @@
+"""The promotion step of a cycle: for each `promotions:` entry, read both environments, decide with
+`PromotionSource`, render production's edits and deliver them (a pull request by default) on the
+production branch, apart from the main delivery (its own branch prefix, so neither reconciler
+closes the other's pull requests).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from imagebot import apply, discover
+from imagebot.config.promotions import Promotion
+from imagebot.config.schema import Config
+from imagebot.deliver import GitWorkspace, make_deliverer
+from imagebot.deliver.forge import Forge, connect_forge
+from imagebot.errors import ImagebotError
+from imagebot.model import Delivery, Occurrence, Plan, Problem, Rendered, Resolution
+from imagebot.promote.gates import Check
+from imagebot.promote.history import GitHistory
+from imagebot.promote.pairing import pair
+from imagebot.promote.source import PromotionSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    name: str
+    resolutions: tuple[Resolution, ...]
+    plan: Plan
+    rendered: Rendered
+    delivery: Delivery | None
+    problems: tuple[Problem, ...]
+    wake_at: float | None = None  # when a held reference's gate opens by itself
+
+
+class ForgeChecks:
+    """Commit statuses / checks of staging commits through the configured forge."""
+
+    def __init__(self, forge: Callable[[], Forge]):
+        self._factory, self._forge = forge, None
+
+    def checks(self, commit: str) -> Sequence[Check]:
+        if self._forge is None:
+            self._forge = self._factory()
+        return [Check(s.context, s.state, s.target_url) for s in self._forge.statuses(commit)]
+
+
+def environment_config(cfg: Config, branch: str, mode: str = "commit", prefix: str | None = None) -> Config:
+    """The config of one environment's branch: the clone resets to it, delivery writes to it."""
+    pr = cfg.delivery.pull_request if prefix is None else cfg.delivery.pull_request.model_copy(update={"branch_prefix": prefix})
+    delivery = cfg.delivery.model_copy(update={"mode": mode, "branch": branch, "pull_request": pr})
+    return cfg.model_copy(update={"repository": cfg.repository.model_copy(update={"branch": branch}), "delivery": delivery})
+
+
+def _scan(cfg: Config, root: Path, env_path: str | None) -> list[Occurrence]:
+    found = discover.scan(root, paths=(env_path,) if env_path else cfg.repository.paths, exclude=cfg.repository.exclude,
+                          policies=cfg.policies, rules=cfg.rules, everything=True)
+    return [*found.occurrences, *found.unmanaged]
+
+
+def is_production(cfg: Config, occ: Occurrence) -> bool:
+    """Whether a reference of the main cycle's checkout lies in a promotion's target: only promotions change it."""
+    for p in cfg.promotions:
+        if p.to.branch is not None and p.to.branch == cfg.repository.branch:
+            return True
+        if p.to.path is not None and occ.location.file.startswith(p.to.path + "/"):
+            return True
+    return False
+
+
+def run_promotion(
+    cfg: Config, p: Promotion, cache: Path, *, dry_run: bool = False, can_write: Callable[[], bool] = lambda: True,
+    clock: Callable[[], float] = time.time, forge_factory: Callable[[], Forge] | None = None,
+) -> PromotionResult:
+    staging_branch = p.from_.branch or cfg.repository.branch
+    production_branch = p.to.branch or cfg.repository.branch
+    scfg = environment_config(cfg, staging_branch)
+    pcfg = environment_config(cfg, production_branch, p.delivery.mode, p.branch_prefix)
+    sws = GitWorkspace(scfg, cache)
+    staging = _scan(cfg, sws.checkout(), p.from_.path)
+    pws = GitWorkspace(pcfg, cache)
+    proot = pws.checkout()
+    production = _scan(cfg, proot, p.to.path)
+    pairs, unpaired = pair(staging, p.from_.path or "", production, p.to.path or "", {m.from_: m.to for m in p.paths})
+    forge = forge_factory or (lambda: connect_forge(pcfg, pws.url))
+    source = PromotionSource(p, pairs, unpaired, GitHistory(sws, staging_branch), ForgeChecks(forge), clock)
+    resolutions = source.resolve()
+    plan = source.plan(resolutions)
+    rendered = apply.render(proot, plan.changes)
+    problems = list(plan.problems) + [Problem("edit", f"not edited: {r.reason}", r.change.occurrence.location,
+                                              r.change.occurrence.subject) for r in rendered.refused]
+    delivery = None
+    if not dry_run:
+        deliverer = make_deliverer(pcfg, pws, forge_factory=forge_factory)
+        delivery = deliverer.deliver(plan, rendered, lambda new_root: apply.render(new_root, plan.changes), can_write=can_write)
+        problems += delivery.problems
+    for r in plan.skipped:
+        log.info("%s: %s", r.occurrence.location, r.reason, extra={"fields": {"event": "promotion-held", "promotion": p.name}})
+    return PromotionResult(p.name, resolutions, plan, rendered, delivery, tuple(problems), source.wake_at)
+
+
+def run_promotions(cfg: Config, cache: Path, **kw: object) -> tuple[PromotionResult, ...]:
+    """Every promotion; one that cannot run (its branch missing, the remote down) is a problem, not the end."""
+    out = []
+    for p in cfg.promotions:
+        try:
+            out.append(run_promotion(cfg, p, cache, **kw))  # type: ignore[arg-type]
+        except ImagebotError as e:
+            log.warning("promotion %s: %s", p.name, e)
+            problem = Problem("promotion", f"promotion {p.name}: {e}", subject=p.name, temporary=e.temporary)
+            out.append(PromotionResult(p.name, (), Plan(()), Rendered(()), None, (problem,)))
+    return tuple(out)
+
+
+def merge(
+    resolutions: tuple[Resolution, ...], plan: Plan, rendered: Rendered, delivery: Delivery | None,
+    promoted: Sequence[PromotionResult],
+) -> tuple[tuple[Resolution, ...], Plan, Rendered, Delivery | None, float | None]:
+    """The main cycle's values with the promotions' added: one plan, one delivery for every report."""
+    for r in promoted:
+        resolutions += r.resolutions
+        plan = Plan(plan.changes + r.plan.changes, plan.skipped + r.plan.skipped, plan.unchanged + r.plan.unchanged,
+                    plan.problems + r.plan.problems)
+        rendered = Rendered(rendered.edits + r.rendered.edits, rendered.refused + r.rendered.refused)
+        if delivery is not None and r.delivery is not None:
+            d = r.delivery
+            delivery = replace(
+                delivery, pull_requests=delivery.pull_requests + d.pull_requests,
+                closed_pull_requests=delivery.closed_pull_requests + d.closed_pull_requests, pushed=delivery.pushed or d.pushed,
+                problems=delivery.problems + d.problems, landed=delivery.landed + d.landed, outcomes=delivery.outcomes + d.outcomes,
+                refused=delivery.refused + d.refused)
+    wakes = [r.wake_at for r in promoted if r.wake_at is not None]
+    return resolutions, plan, rendered, delivery, (min(wakes) if wakes else None)

@@ -1,0 +1,186 @@
+"""Promotion gates as a table: pairs + facts + a fake clock -> held (with the gate) or promoted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from imagebot.config.cron import parse_cron
+from imagebot.config.promotions import Promotion, Window
+from imagebot.errors import DeliveryError
+from imagebot.model import FieldKind, Location, Occurrence, PolicySpec
+from imagebot.promote import gates
+from imagebot.promote.gates import Check, Introduced
+from imagebot.promote.pairing import Pair, pair
+from imagebot.promote.source import Facts, PromotionSource, build_plan, decide
+
+D1 = "sha256:" + "1" * 64
+D2 = "sha256:" + "2" * 64
+IMG = "127.0.0.1:5000/app"
+T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC).timestamp()  # a Monday, 10:00 UTC
+
+
+def occ(file: str, value: str, *, tag: str | None, digest: str | None, workload: str = "Deployment/web", ns: str = "",
+        field: FieldKind = FieldKind.IMAGE, image: str = IMG) -> Occurrence:
+    return Occurrence(Location(file, 7, 16), 0, field, value, image, tag, digest, PolicySpec(""), "web", form="container",
+                      workload=workload, namespace=ns, container="app", path="spec.template.spec.containers[0].image")
+
+
+STG = occ("overlays/staging/web.yaml", f"{IMG}:1.2.0@{D2}", tag="1.2.0", digest=D2)
+PROD = occ("overlays/production/web.yaml", f"{IMG}:1.1.0@{D1}", tag="1.1.0", digest=D1)
+
+
+def promotion(**kw: object) -> Promotion:
+    base = {"name": "production", "from": {"path": "overlays/staging"}, "to": {"path": "overlays/production"}, "soak": "1h"}
+    return Promotion.model_validate({**base, **kw})
+
+
+GREEN = (Check("ci/test", "success", "https://ci/1"),)
+INTRO = Introduced("a" * 40, T0 - 2 * 3600)
+
+
+@pytest.mark.parametrize(
+    ("kw", "staging", "facts", "now", "gate"),
+    [
+        ({}, STG, Facts(INTRO, GREEN), T0, None),
+        ({}, STG, Facts(Introduced("a" * 40, T0 - 600), GREEN), T0, "soak"),
+        ({}, STG, Facts(INTRO, (Check("ci/test", "failure", "https://ci/2"),)), T0, "checks"),
+        ({}, STG, Facts(INTRO, (Check("ci/test", "pending"),)), T0, "checks"),
+        ({}, STG, Facts(INTRO, ()), T0, "checks"),
+        ({}, STG, Facts(INTRO, DeliveryError("GitHub down", temporary=True)), T0, "checks"),
+        ({"checks": "none"}, STG, Facts(INTRO, None), T0, None),
+        # newest state per context wins (forges list newest first)
+        ({}, STG, Facts(INTRO, (Check("ci/test", "success"), Check("ci/test", "failure"))), T0, None),
+        ({"windows": [{"cron": "* 9-16 * * mon-fri", "timezone": "Europe/Berlin"}]}, STG, Facts(INTRO, GREEN), T0, None),
+        ({"windows": [{"cron": "* 12-16 * * mon-fri", "timezone": "Europe/Berlin"}]}, STG, Facts(INTRO, GREEN), T0, "window"),
+        ({"windows": [{"blackout": "2026-11-28..2026-12-01"}]}, STG, Facts(INTRO, GREEN), T0, "window"),
+        ({}, occ("overlays/staging/web.yaml", f"{IMG}:1.0.0@{D2}", tag="1.0.0", digest=D2), Facts(INTRO, GREEN), T0, "rollback"),
+        ({"allow-rollback": True}, occ("overlays/staging/web.yaml", f"{IMG}:1.0.0@{D2}", tag="1.0.0", digest=D2),
+         Facts(INTRO, GREEN), T0, None),
+        ({}, occ("overlays/staging/web.yaml", f"{IMG}:1.2.0", tag="1.2.0", digest=None), Facts(INTRO, GREEN), T0, "digest"),
+        ({"pin": False}, occ("overlays/staging/web.yaml", f"{IMG}:1.2.0", tag="1.2.0", digest=None), Facts(INTRO, GREEN), T0, None),
+        ({}, STG, Facts(None, None), T0, "history"),
+    ],
+)
+def test_gates(kw: dict, staging: Occurrence, facts: Facts, now: float, gate: str | None) -> None:
+    d = decide(promotion(**kw), Pair(staging, PROD, "Deployment/web container app"), facts, now)
+    if gate is None:
+        assert d.resolution.target is not None, d.resolution.reason
+        assert d.resolution.target.tag == staging.tag and d.resolution.target.digest == (staging.digest if kw.get("pin", True) else None)
+    else:
+        assert d.resolution.target is None
+        assert f"held by {gate}:" in d.resolution.reason
+
+
+def test_soak_and_window_say_until_when_and_wake() -> None:
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(Introduced("a" * 40, T0 - 600), GREEN), T0)
+    assert d.wake_at == T0 - 600 + 3600 and "until 2026-11-30 10:50:00Z" in d.resolution.reason
+    d = decide(promotion(windows=[{"cron": "* 12-16 * * mon-fri", "timezone": "Europe/Berlin"}]), Pair(STG, PROD, "x"),
+               Facts(INTRO, GREEN), T0)
+    assert d.wake_at == datetime(2026, 11, 30, 11, 0, tzinfo=UTC).timestamp()  # 12:00 in Berlin (CET)
+    assert "next opening 2026-11-30 11:00:00Z" in d.resolution.reason
+
+
+def test_checks_failed_reason_has_link_and_evidence_lists_passed() -> None:
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, (Check("ci/e2e", "failure", "https://ci/9"),)), T0)
+    assert "ci/e2e failure (https://ci/9)" in d.resolution.reason
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, GREEN), T0)
+    assert "[ci/test](https://ci/1)" in d.resolution.reason and D2 in d.resolution.reason and "soaked 2h" in d.resolution.reason
+
+
+def test_already_promoted_is_unchanged() -> None:
+    done = occ("overlays/production/web.yaml", STG.value, tag="1.2.0", digest=D2)
+    d = decide(promotion(), Pair(STG, done, "x"), Facts(None, None), T0)
+    plan = build_plan([d.resolution])
+    assert not plan.changes and len(plan.unchanged) == 1
+
+
+def test_plan_pins_full_reference_and_tag_field() -> None:
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, GREEN), T0)
+    (change,) = build_plan([d.resolution]).changes
+    assert change.new == f"{IMG}:1.2.0@{D2}" and change.file == "overlays/production/web.yaml"
+    tag = occ("overlays/production/kustomization.yaml", "1.1.0", tag="1.1.0", digest=None, workload="", field=FieldKind.TAG)
+    d = decide(promotion(), Pair(STG, tag, "x"), Facts(INTRO, GREEN), T0)
+    assert build_plan([d.resolution]).changes[0].new == f"1.2.0@{D2}"
+
+
+class _History:
+    def __init__(self, intro: Introduced | None):
+        self.intro, self.asked = intro, 0
+
+    def introduced(self, occ: Occurrence, need_before: float) -> Introduced | None:
+        self.asked += 1
+        return self.intro
+
+
+class _Checks:
+    def __init__(self, checks: tuple[Check, ...]):
+        self.result, self.asked = checks, []
+
+    def checks(self, commit: str) -> tuple[Check, ...]:
+        self.asked.append(commit)
+        return self.result
+
+
+def test_source_with_fake_clock_holds_then_promotes() -> None:
+    now = [T0]
+    hist, chk = _History(Introduced("b" * 40, T0)), _Checks(GREEN)
+    src = PromotionSource(promotion(), [Pair(STG, PROD, "x")], [], hist, chk, lambda: now[0])
+    (r,) = src.resolve()
+    assert r.target is None and "held by soak" in r.reason and src.wake_at == T0 + 3600
+    assert chk.asked == []  # checks are not read while soaking
+    now[0] = T0 + 3600
+    (r,) = src.resolve()
+    assert r.target is not None and chk.asked == ["b" * 40] and src.wake_at is None
+
+
+def test_pairing_by_workload_namespace_fallback_and_paths() -> None:
+    stg = occ("overlays/staging/web.yaml", "x", tag="1", digest=None, ns="staging")
+    prod = occ("overlays/production/web.yaml", "y", tag="1", digest=None, ns="production")
+    pairs, unpaired = pair([stg], "overlays/staging", [prod], "overlays/production")
+    assert [p.staging for p in pairs] == [stg] and not unpaired
+    other = occ("overlays/production/web.yaml", "y", tag="1", digest=None, workload="Deployment/api")
+    pairs, unpaired = pair([stg], "overlays/staging", [other], "overlays/production")
+    assert not pairs and unpaired[0].reason == "no staging reference for this workload"
+    # non-workload references pair by file (relative to the environment) + path in the document, or a path map
+    v1 = occ("envs/staging/values.yaml", "1", tag="1", digest=None, workload="", field=FieldKind.TAG)
+    v2 = occ("envs/prod/values-prod.yaml", "1", tag="1", digest=None, workload="", field=FieldKind.TAG)
+    assert not pair([v1], "envs/staging", [v2], "envs/prod")[0]
+    assert pair([v1], "envs/staging", [v2], "envs/prod", {"values.yaml": "values-prod.yaml"})[0]
+    # two staging references for one production reference: ambiguous, said so
+    twin = occ("overlays/staging/web2.yaml", "x", tag="1", digest=None, ns="staging")
+    _, unpaired = pair([stg, twin], "overlays/staging", [prod], "overlays/production")
+    assert unpaired[0].ambiguous and "pair them with `paths:`" in unpaired[0].reason
+
+
+@pytest.mark.parametrize(
+    ("expr", "when", "inside"),
+    [
+        ("* 9-16 * * mon-fri", datetime(2026, 11, 30, 9, 0), True),
+        ("* 9-16 * * mon-fri", datetime(2026, 11, 30, 17, 0), False),
+        ("* 9-16 * * mon-fri", datetime(2026, 11, 29, 10, 0), False),  # Sunday
+        ("*/15 * * * *", datetime(2026, 11, 29, 10, 30), True),
+        ("*/15 * * * *", datetime(2026, 11, 29, 10, 31), False),
+        ("* * 1 * sun", datetime(2026, 11, 29, 1, 0), True),  # both day fields restricted: either
+        ("* * * dec 0", datetime(2026, 12, 6, 3, 3), True),
+    ],
+)
+def test_cron(expr: str, when: datetime, inside: bool) -> None:
+    assert parse_cron(expr).matches(when) is inside
+
+
+@pytest.mark.parametrize("bad", ["* * *", "61 * * * *", "* 9-25 * * *", "* * * * funday", "*/0 * * * *"])
+def test_cron_rejects(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_cron(bad)
+
+
+def test_window_validation() -> None:
+    with pytest.raises(ValueError):
+        Window(cron="* * * * *", timezone="Mars/Olympus")
+    with pytest.raises(ValueError):
+        Window(blackout="2026-12-24..2026-12-01")
+    # blackout days are read in the window's time zone: 10:00 UTC on Nov 30 is already Dec 1 in Kiritimati (UTC+14)
+    assert gates.window([Window(blackout="2026-12-01", timezone="Pacific/Kiritimati")], T0) is not None
+    assert gates.window([Window(blackout="2026-12-01")], T0) is None
