@@ -125,15 +125,16 @@ def decide(promotion: Promotion, pair: Pair, facts: Facts, now: float) -> Decisi
     hold = gates.window(promotion.windows, now)
     if hold:
         return _held(promotion, prod, hold)
-    return Decision(Resolution(prod, target, evidence(promotion, stg, intro, passed, now)))
+    return Decision(Resolution(prod, target, evidence(promotion, stg, intro, passed)))
 
 
-def evidence(promotion: Promotion, stg: Occurrence, intro: Introduced, passed: Sequence[Check], now: float) -> str:
-    """What the pull request shows: when it reached staging, how long it soaked, the checks, the digest."""
+def evidence(promotion: Promotion, stg: Occurrence, intro: Introduced, passed: Sequence[Check]) -> str:
+    """What the pull request shows: when it reached staging, how long it soaked, the checks, the digest.
+    Stable from cycle to cycle (no "soaked for N minutes"), so a pull request is not edited for nothing."""
     since = ("since " if intro.exact else "since at least ") + when(intro.time)
     checks = ", ".join(f"[{c.context}]({c.url})" if c.url else c.context for c in passed) or "not required"
     return (f"promoted from {promotion.from_.path or promotion.from_.branch} ({stg.location.file}): on staging {since} "
-            f"(commit {intro.commit[:12]}), soaked {span(now - intro.time)} (soak {promotion.soak}); checks passed: {checks}; "
+            f"(commit {intro.commit[:12]}), soaked {promotion.soak} by {when(intro.time + promotion.soak_seconds)}; checks passed: {checks}; "
             f"digest {stg.digest or 'not pinned'}")
 
 

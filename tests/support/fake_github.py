@@ -655,7 +655,10 @@ class FakeGitHub(LoopbackService):
 
     def _combined_status(self, repo: Repo, sha: str) -> dict:
         j = self.spec.skeleton("combined-commit-status")
-        statuses = repo.statuses.get(sha, [])
+        latest: dict[str, dict] = {}
+        for s in repo.statuses.get(sha, []):  # GitHub's combined status: the newest of each context
+            latest[s["context"]] = s
+        statuses = list(latest.values())
         j.update(
             {
                 "sha": sha,

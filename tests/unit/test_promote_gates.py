@@ -86,7 +86,7 @@ def test_checks_failed_reason_has_link_and_evidence_lists_passed() -> None:
     d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, (Check("ci/e2e", "failure", "https://ci/9"),)), T0)
     assert "ci/e2e failure (https://ci/9)" in d.resolution.reason
     d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, GREEN), T0)
-    assert "[ci/test](https://ci/1)" in d.resolution.reason and D2 in d.resolution.reason and "soaked 2h" in d.resolution.reason
+    assert "[ci/test](https://ci/1)" in d.resolution.reason and D2 in d.resolution.reason and "soaked 1h by 2026-11-30 09:00:00Z" in d.resolution.reason
 
 
 def test_already_promoted_is_unchanged() -> None:
