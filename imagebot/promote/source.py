@@ -21,7 +21,7 @@ from imagebot.discover.rewrite import new_value
 from imagebot.errors import ImagebotError, ReferenceError_
 from imagebot.model import Change, FieldKind, Occurrence, Plan, PolicySpec, Problem, Resolution, Target
 from imagebot.promote import gates
-from imagebot.promote.gates import Check, Hold, Introduced, span, when
+from imagebot.promote.gates import Check, Hold, Introduced, when
 from imagebot.promote.pairing import Pair, Unpaired
 from imagebot.reference import TagValue
 from imagebot.resolve import TagSource, resolve
