@@ -57,6 +57,9 @@ class PolicySpec:
     #: a marker or matching a kustomization entry), "rule" (a config rule); "" when unknown.
     #: Not part of the policy's meaning: specs that differ only in it are equal.
     origin: str = field(default="", compare=False)
+    #: A tag whose image was built (config `created`) less than this long ago is not yet a candidate
+    #: (a duration: 1h, 3d); None: no minimum. Annotation / marker option / policy / rule `min-age`.
+    min_age: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
+from imagebot.config.durations import parse_duration
 from imagebot.errors import ImagebotError, PolicyError
 from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem, Resolution, Target
 from imagebot.policy import Choice, Policy, compile_spec
@@ -47,7 +50,7 @@ class _Listed:
 
 
 def resolve(
-    occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8
+    occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8, now: Callable[[], float] = time.time
 ) -> tuple[Resolution, ...]:
     """Decide a target for every occurrence. A NAME field shares its image's listing; plan
     leaves it alone unless a named policy points it at another image.
@@ -61,7 +64,7 @@ def resolve(
 
     wanted = sorted({o.image for o in candidates if o.policy not in bad})
     listings = _list_all(wanted, source, workers)
-    chooser = _Chooser(policies, listings, getattr(source, "created", None))
+    chooser = _Chooser(policies, listings, getattr(source, "created", None), now)
     platforms = _Memo(source.missing_platforms)
     digests = _Memo(source.digest)
 
@@ -92,8 +95,9 @@ class _Chooser:
     The policy is the compiled one, shared by every declaration of the same policy (see
     `_compile_all`), wherever it was written."""
 
-    def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed], created: Callable | None = None):
-        self._policies, self._listings = policies, listings
+    def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed], created: Callable | None = None,
+                 now: Callable[[], float] = time.time):
+        self._policies, self._listings, self._now = policies, listings, now
         self._created = created  # (image, tag) -> build time, for policies that need it (newest-build)
         self._memo: dict[tuple[Policy, str, str | None], Choice] = {}
 
@@ -107,7 +111,47 @@ class _Chooser:
                 self._memo[key] = policy.choose(tags, occ.tag, created=lambda tag: created(image, tag))  # type: ignore[call-arg]
             else:
                 self._memo[key] = policy.choose(tags, occ.tag)
+            if occ.policy.min_age:
+                self._memo[key] = old_enough(self._memo[key], occ, parse_duration(occ.policy.min_age), self._created, self._now())
         return self._memo[key]
+
+
+#: How many candidates to look at (one config blob each) when the best ones are younger than min-age.
+MIN_AGE_FALLBACKS = 5
+
+
+def old_enough(choice: Choice, occ: Occurrence, min_age: float, created: Callable | None, now: float) -> Choice:
+    """`min-age`: the best candidate built at least `min_age` seconds ago (the image config's `created`);
+    the current tag, held with the reason, while every newer one is younger."""
+    if choice.held or choice.chosen is None or choice.chosen == occ.tag:
+        return choice
+    if created is None:
+        return Choice(occ.tag, "held by min-age: this tag source cannot say when images were built", held=True)
+    young: list[str] = []
+    ranked = [choice.chosen] + [t for t in choice.candidates if t != choice.chosen]
+    for tag in ranked[:MIN_AGE_FALLBACKS]:
+        if tag == occ.tag:
+            break
+        try:
+            built = created(occ.image, tag)
+        except ImagebotError as e:
+            young.append(f"build time of {tag} unknown ({e})")
+            continue
+        if built is None:
+            young.append(f"{tag} states no build time")
+            continue
+        age = now - built.timestamp()
+        if age >= min_age:
+            return replace(choice, chosen=tag, reason=choice.reason if not young else
+                           f"{tag}: newest tag built at least {_span(min_age)} ago ({'; '.join(young)})")
+        until = datetime.fromtimestamp(built.timestamp() + min_age, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        young.append(f"{tag} was built {_span(age)} ago, min-age {_span(min_age)}: not before {until}")
+    return Choice(occ.tag, "held by min-age: " + "; ".join(young), held=True)
+
+
+def _span(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return "".join(f"{n}{u}" for n, u in ((s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")) if n) or "0s"
 
 
 def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy], dict[PolicySpec, PolicyError]]:
@@ -120,6 +164,12 @@ def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy],
     for spec in specs:
         if spec in good or spec in bad:
             continue
+        if spec.min_age:
+            try:
+                parse_duration(spec.min_age)
+            except ValueError as e:
+                bad[spec] = PolicyError(f"min-age: {e}" + (f" ({spec.source})" if spec.source else ""))
+                continue
         meaning = replace(spec, source="") if spec.source else spec
         if meaning in by_meaning:
             good[spec] = by_meaning[meaning]

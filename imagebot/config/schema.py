@@ -270,6 +270,16 @@ class RegistrySettings(_Model):
         return v
 
 
+MIN_AGE = ("A tag whose image was built (its config's `created` time) less than this long ago is not yet a candidate "
+           "(e.g. 1h, 3d): held, and chosen once old enough.")
+
+
+def _optional_duration(v: str | None) -> str | None:
+    if v is not None:
+        parse_duration(v)
+    return v
+
+
 class NamedPolicy(_Model):
     """A policy referred to by inline markers (`# {"$imagebot": "NAME"}`) and Flux markers."""
 
@@ -280,11 +290,14 @@ class NamedPolicy(_Model):
     exclude: str | None = None
     prerelease: bool = False
     pin_digest: bool = Field(False, alias="pin-digest")
+    min_age: str | None = Field(None, alias="min-age", description=MIN_AGE)
+
+    _min_age = field_validator("min_age")(lambda cls, v: _optional_duration(v))
 
     def spec(self, source: str = "") -> PolicySpec:
         """This policy as the PolicySpec every stage after config reads."""
         return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source,
-                          origin="policy")
+                          origin="policy", min_age=self.min_age)
 
 
 #: `policy: ignore` in a rule: the references it matches stay unmanaged (later rules are not tried).
@@ -322,7 +335,10 @@ class Rule(_Model):
     exclude: str | None = None
     prerelease: bool = False
     pin_digest: bool = Field(False, alias="pin-digest")
+    min_age: str | None = Field(None, alias="min-age", description=MIN_AGE)
     _line: int | None = PrivateAttr(None)
+
+    _min_age = field_validator("min_age")(lambda cls, v: _optional_duration(v))
 
     @property
     def line(self) -> int | None:
@@ -331,7 +347,7 @@ class Rule(_Model):
 
     def spec(self, source: str = "") -> PolicySpec:
         return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest,
-                          source, origin="rule")
+                          source, origin="rule", min_age=self.min_age)
 
 
 class LeaderElection(_Model):

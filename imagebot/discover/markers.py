@@ -25,7 +25,7 @@ _INLINE = re.compile(r"\s*imagebot\s*:(?P<spec>.*)")
 _JSON = re.compile(r"\s*(?P<json>\{.*\})\s*")
 _SUFFIX = {"tag": FieldKind.TAG, "name": FieldKind.NAME, "digest": FieldKind.DIGEST}
 #: Options a marker or annotation may set, with whether they are yes/no flags.
-OPTIONS = {"tag-filter": False, "extract": False, "exclude": False, "prerelease": True, "pin-digest": True}
+OPTIONS = {"tag-filter": False, "extract": False, "exclude": False, "prerelease": True, "pin-digest": True, "min-age": False}
 
 
 class MarkerError(ValueError):
