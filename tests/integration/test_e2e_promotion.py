@@ -15,6 +15,7 @@ import requests
 
 from imagebot import pipeline
 from imagebot.config.load import load
+from imagebot.report.status import entries_of
 from tests.conftest import shared_path
 from tests.support import gitrepo
 from tests.support.cli import imagebot
@@ -127,6 +128,8 @@ def test_overlays_soak_checks_window_then_pull_request(overlays: World, monkeypa
     r = w.cycle(monkeypatch)
     (held,) = [s for s in r.plan.skipped if s.occurrence.location.file == prod_file]
     assert "held by checks" in held.reason and "ci/e2e failure" in held.reason and f"https://ci.example/{staging_commit[:7]}" in held.reason
+    status = entries_of(r)[held.occurrence.location]  # what /status shows for it
+    assert status["state"] == "held" and "held by checks" in status["reason"]
     assert w.gh.open_pulls(REPO) == []
     # ... and `plan --json` (real clock, soak shortened to 1s) says so in `skipped`, not in `changes`
     fast = w.write("fast.yaml", OVERLAYS.replace("soak: 1h", "soak: 1s"))
@@ -153,6 +156,8 @@ def test_overlays_soak_checks_window_then_pull_request(overlays: World, monkeypa
     r = w.cycle(monkeypatch)
     (pr,) = w.gh.open_pulls(REPO)
     assert pr.base == "main" and pr.head.startswith("imagebot-promote-production/")
+    (entry,) = [e for loc, e in entries_of(r).items() if loc.file == prod_file]
+    assert entry["state"] == "updated" and entry["pull_request"].endswith(f"/pull/{pr.number}")  # pushed to its PR
     assert gitrepo.show(w.remote, pr.head, prod_file).decode() == deployment(f"{img}:1.1.0@{d2}", "production", managed=False)
     assert gitrepo.show(w.remote, pr.head, "overlays/staging/web.yaml").decode() == staging
     body = pr.body or ""
