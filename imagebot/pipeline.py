@@ -148,7 +148,8 @@ def _since(ws: GitWorkspace, previous: object, revision: str) -> tuple[str, froz
 def preview(cfg: Config, result: CycleResult, workspace: GitWorkspace | None = None) -> DeliveryPreview:
     """What `run` would deliver for a dry-run result: branch, commit message or PRs."""
     ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
-    return make_deliverer(cfg, ws).preview(result.plan, result.rendered)
+    plan, rendered = promote_step.without_promotions(result.plan, result.rendered)  # they go by their own delivery
+    return make_deliverer(cfg, ws).preview(plan, rendered)
 
 
 def _labels(cfg: Config, client: RegistryClient, plan: Plan) -> dict[str, Mapping[str, str]]:

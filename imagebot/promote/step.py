@@ -18,7 +18,7 @@ from imagebot.config.schema import Config
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.forge import Forge, connect_forge
 from imagebot.errors import ImagebotError
-from imagebot.model import Delivery, Occurrence, Plan, Problem, Rendered, Resolution
+from imagebot.model import Change, Delivery, Occurrence, Plan, Problem, Rendered, Resolution
 from imagebot.promote.gates import Check
 from imagebot.promote.history import GitHistory
 from imagebot.promote.pairing import pair
@@ -136,3 +136,13 @@ def merge(
                 refused=delivery.refused + d.refused)
     wakes = [r.wake_at for r in promoted if r.wake_at is not None]
     return resolutions, plan, rendered, delivery, (min(wakes) if wakes else None)
+
+
+def without_promotions(plan: Plan, rendered: Rendered) -> tuple[Plan, Rendered]:
+    """The main delivery's part of a merged plan (for its preview)."""
+    def promoted(change: Change) -> bool:
+        return change.occurrence.policy.origin == "promotion"
+
+    return (replace(plan, changes=tuple(c for c in plan.changes if not promoted(c))),
+            replace(rendered, edits=tuple(e for e in rendered.edits if not any(promoted(c) for c in e.changes)),
+                    refused=tuple(r for r in rendered.refused if not promoted(r.change))))
