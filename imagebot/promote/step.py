@@ -14,7 +14,7 @@ from pathlib import Path
 
 from imagebot import apply, discover
 from imagebot.config.promotions import Promotion
-from imagebot.config.schema import Config
+from imagebot.config.schema import Config, Rule
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.forge import Forge, connect_forge
 from imagebot.errors import ImagebotError
@@ -57,10 +57,15 @@ def environment_config(cfg: Config, branch: str, mode: str = "commit", prefix: s
     return cfg.model_copy(update={"repository": cfg.repository.model_copy(update={"branch": branch}), "delivery": delivery})
 
 
+#: Governs every reference the config's rules leave unmanaged, so each comes with all its fields (a kustomize
+#: entry's newTag and digest, a Helm map's tag) as a policy would see them; a rule `policy: ignore` still wins.
+_EVERY_REFERENCE = Rule(policy="promote")
+
+
 def _scan(cfg: Config, root: Path, env_path: str | None) -> list[Occurrence]:
     found = discover.scan(root, paths=(env_path,) if env_path else cfg.repository.paths, exclude=cfg.repository.exclude,
-                          policies=cfg.policies, rules=cfg.rules, everything=True)
-    return [*found.occurrences, *found.unmanaged]
+                          policies=cfg.policies, rules=(*cfg.rules, _EVERY_REFERENCE))
+    return list(found.occurrences)
 
 
 def is_production(cfg: Config, occ: Occurrence) -> bool:

@@ -222,3 +222,48 @@ def test_branch_per_environment(branches: World, monkeypatch: pytest.MonkeyPatch
     assert pr.base == "main"
     assert gitrepo.show(w.remote, pr.head, "apps/web.yaml").decode() == deployment(f"{img}:1.1.0@{d2}", "web", managed=True)
     assert gitrepo.show(w.remote, "main", "apps/web.yaml") == before
+
+
+KUSTOMIZE = """  - name: production
+    from: {path: overlays/staging}
+    to: {path: overlays/production}
+    soak: 0s
+    checks: none
+"""
+
+
+def kustomization(name: str, tag: str, marker: str = "") -> str:
+    return f"resources: [../../base]\nimages:\n  - name: {name}\n    newTag: {tag}{marker}\n"
+
+
+@pytest.fixture
+def kustomize(tmp_path: Path, registry):
+    d1 = registry.push("team/web", "1.0.0")
+    img = f"{registry.host}/team/web"
+    files = {
+        "base/deployment.yaml": deployment(f"{img}:1.0.0", "web", managed=False),
+        "overlays/staging/kustomization.yaml": kustomization(img, f"1.0.0@{d1}", " # imagebot: semver:^1"),
+        "overlays/production/kustomization.yaml": kustomization(img, f"1.0.0@{d1}"),
+    }
+    gh, remote, token = _world(tmp_path, files, False)
+    with gh:
+        gh.add_repo(REPO, remote)
+        yield World(tmp_path, gh, registry, token, gh.repos[REPO].bare, KUSTOMIZE, "main")
+        gh.assert_no_drift()
+
+
+def test_kustomize_overlays_plan_json_lists_the_promotion_as_a_change(kustomize: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    w, img = kustomize, f"{kustomize.registry.host}/team/web"
+    d2 = w.registry.push("team/web", "1.1.0")
+    w.offset = 0
+    # plan before staging moved: production already runs what staging runs, nothing to promote
+    doc = w.plan_json(w.config)
+    assert [c["file"] for c in doc["changes"]] == ["overlays/staging/kustomization.yaml"]
+    w.cycle(monkeypatch)  # staging gets 1.1.0@d2 by commit (base and production untouched)
+    assert f"newTag: 1.1.0@{d2}" in gitrepo.show(w.remote, "main", "overlays/staging/kustomization.yaml").decode()
+    doc = w.plan_json(w.config)
+    (change,) = doc["changes"]
+    assert change["file"] == "overlays/production/kustomization.yaml" and change["new"] == f"1.1.0@{d2}"
+    assert change["new_ref"] == f"{img}:1.1.0@{d2}"
+    # the plan's preview shows only the repository's own delivery: production goes by pull request
+    assert not (doc.get("delivery_preview") or {}).get("commit")
