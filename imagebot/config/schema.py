@@ -108,7 +108,7 @@ class RegistrySettings(_Model):
     rate_limit: RateLimit | None = Field(None, description="Default: 10 req/s, 4 at once (Docker Hub: stricter).")
     platforms: tuple[str, ...] = Field(("linux/amd64",), description="Platforms a chosen multi-arch tag must cover.")
     max_tag_pages: int = Field(100, ge=1, description="Give up (skip with a reason) past this many tag-list pages.")
-    timeout: float = Field(15.0, gt=0, description="Seconds per request.")
+    timeout: float = Field(15.0, gt=0, le=300, description="Seconds per request, all of it: connecting, waiting, reading the answer.")
 
     @field_validator("host")
     @classmethod

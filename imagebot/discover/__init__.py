@@ -23,7 +23,7 @@ from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
-from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
+from imagebot.discover.yamltree import InputRefused, YAMLError, compose, decode, error_line, problem_text
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Problem
 
@@ -130,6 +130,9 @@ def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -
         return found
     try:
         docs = compose(text)
+    except InputRefused as exc:
+        found.problems.append(Problem("yaml", problem_text(exc), Location(rel, exc.line or 0)))
+        return found
     except YAMLError as exc:
         line = error_line(exc)
         if "{{" in text:  # point at the template, not at where the YAML parser gave up
@@ -138,7 +141,7 @@ def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -
             first = text.count("\n", 0, text.index("{{")) + 1
             found.problems.append(Problem("template", "skipped: a Helm/Go template ({{ ... }}), not plain YAML", Location(rel, first)))
         else:
-            found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
+            found.problems.append(Problem("yaml", problem_text(exc), Location(rel, line or 0)))
         return found
     pf = ParsedFile(rel, text, docs, policies)
     for fmt in FORMATS.values():

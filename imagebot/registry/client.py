@@ -43,6 +43,9 @@ T = TypeVar("T")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: Tags asked for per page (`n=`); registries that cap it lower simply page sooner.
 PAGE_SIZE = 1000
+#: Bounded input: an image with more tags than this is skipped with a reason (a million tags
+#: would take half a gigabyte to choose from).
+MAX_TAGS = 100_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ def _json(resp: requests.Response, where: str) -> Any:
     ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
     try:
         return json.loads(resp.content)
+    except RecursionError:
+        raise RegistryError(f"{where}: refused an answer nested too deeply to read", temporary=False) from None
     except ValueError:
         if ctype and "json" not in ctype and ctype != "text/plain":
             raise RegistryError(f"{where}: answered with Content-Type {ctype} instead of JSON "
@@ -99,6 +104,9 @@ class RegistryClient:
         self._registries: dict[str, Registry] = {}
         self._memo: dict[tuple[str, ...], Any] = {}
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
+        #: (image, tag, digest) whose manifest bytes were seen to hash to the digest (kept across
+        #: cycles, and on disk next to the tag cache: a digest is verified once, not every run).
+        self._verified: set[tuple[str, str, str]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     def new_cycle(self) -> None:
@@ -195,6 +203,8 @@ class RegistryClient:
                 parse=lambda r: (self._page(r, f"registry {host}: {what}"), self._next_page(reg, r, what)),
             )
             tags.update(dict.fromkeys(page_tags))
+            if len(tags) > MAX_TAGS:
+                raise RegistryError(f"registry {host}: {what}: refused: more than {MAX_TAGS:,} tags", temporary=False)
             if next_url in visited:
                 raise RegistryError(f"registry {host}: {what}: the next-page link loops back to a page already read",
                                     temporary=False)
@@ -210,6 +220,8 @@ class RegistryClient:
         raw = data.get("tags") or []
         if not isinstance(raw, list):
             raise RegistryError(f"{where}: 'tags' is not a list", temporary=False)
+        if len(raw) > MAX_TAGS:
+            raise RegistryError(f"{where}: refused: more than {MAX_TAGS:,} tags", temporary=False)
         tags = [t for t in raw if isinstance(t, str) and TAG.match(t)]
         if len(tags) != len(raw):
             log.debug("%s: ignored %d entries that are not valid tags", where, len(raw) - len(tags))
@@ -243,7 +255,29 @@ class RegistryClient:
             digest = self.manifest(image, tag).digest
         if not _DIGEST.match(digest):
             raise RegistryError(f"registry {host}: {what}: unexpected digest {digest[:80]!r}", temporary=False)
+        self._verify(image, tag, digest, f"registry {host}: {what}")
         return digest
+
+    def _verify(self, image: str, tag: str, digest: str, where: str) -> None:
+        """Never trust a Docker-Content-Digest header alone: the manifest the tag serves must hash
+        to it (one GET per new (image, tag, digest), remembered across cycles and runs)."""
+        key = (image, tag, digest)
+        marker = None
+        if self.cache is not None:
+            marker = self.cache.directory / "verified" / hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
+        if key in self._verified or (marker is not None and marker.exists()):
+            return
+        computed = self.manifest(image, tag).digest  # sha256 of the bytes received
+        if computed != digest:
+            raise RegistryError(f"{where}: the registry states {digest} but its manifest hashes to {computed}; "
+                                f"nothing is pinned to it", temporary=True)
+        self._verified.add(key)
+        if marker is not None:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError as e:
+                log.debug("cannot remember the verified digest in %s: %s", marker, e)
 
     def manifest(self, image: str, reference: str) -> Manifest:
         """The manifest `reference` (a tag or digest) points to, as stored (an index stays an index)."""
@@ -262,8 +296,13 @@ class RegistryClient:
             computed = "sha256:" + hashlib.sha256(resp.content).hexdigest()
             if reference.startswith("sha256:") and computed != reference:
                 raise RegistryError(f"{where}: content does not match its digest", temporary=True)
-            return Manifest(media_type(body, resp.headers.get("Content-Type")),
-                            resp.headers.get("Docker-Content-Digest") or computed, body)
+            stated = resp.headers.get("Docker-Content-Digest")
+            if stated and stated != computed:
+                raise RegistryError(f"{where}: the Docker-Content-Digest header ({stated[:80]}) does not match the "
+                                    f"manifest received ({computed}); nothing is pinned to it", temporary=False)
+            if "manifests" in body and not isinstance(body["manifests"], list):
+                raise RegistryError(f"{where}: 'manifests' is not a list", temporary=False)
+            return Manifest(media_type(body, resp.headers.get("Content-Type")), computed, body)
 
         return reg.request("GET", f"/v2/{repo}/manifests/{reference}", kind="manifest", repository=repo, what=what,
                            accept=ALL_MANIFEST_TYPES, parse=parse)
