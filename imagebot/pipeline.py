@@ -14,6 +14,7 @@ from pathlib import Path
 from imagebot import apply, discover
 from imagebot import plan as planner
 from imagebot.config.schema import Config
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ImagebotError
@@ -47,20 +48,28 @@ def run_cycle(
     reporters: Sequence[Reporter] = (),
     workspace: GitWorkspace | None = None,
     discover_cache: discover.DiscoverCache | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> CycleResult:
     """Run one cycle. Per-image and per-file trouble ends up in `problems`, never as an exception.
 
     Raises ImagebotError only when the cycle cannot run at all (the Git remote cannot be
     cloned or fetched, the push or the forge failed for good). `discover_cache`: a process
     that runs many cycles (the agent) keeps one, so unchanged files are not read or parsed again.
+
+    The cycle has a deadline (`cycle_timeout`), and ends early when `cancelled()` (shutdown):
+    no git command or registry request starts past it and running ones are cut off, so the
+    cycle raises DeadlineExceeded between steps, before a push that had not started.
     """
     started, t0 = time.time(), time.monotonic()
+    deadline = Deadline(cfg.cycle_timeout_seconds, cancelled=cancelled)
     own_client = registry is None
     client = registry or new_registry_client(cfg)
-    client.new_cycle()
+    client.new_cycle(deadline)
     requests_before = client.stats.snapshot()
+    ws: GitWorkspace | None = None
     try:
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
+        ws.deadline = deadline
         root = ws.checkout()
 
         revision = since = None
@@ -76,13 +85,16 @@ def run_cycle(
             found = Discovery(occurrences, found.problems, found.files_scanned, found.files_parsed)
         log.info("discovered %d image reference(s) with a policy in %d file(s)", len(occurrences), found.files_scanned)
 
+        deadline.check("resolving")
         resolutions = resolve(occurrences, client)
+        deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
         the_plan = planner.build(resolutions, found.problems)
         rendered = apply.render(root, the_plan.changes)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
 
         delivery: Delivery | None = None
         if not dry_run:
+            deadline.check("delivering")
             deliverer = make_deliverer(cfg, ws)
             delivery = deliverer.deliver(
                 the_plan,
@@ -107,6 +119,8 @@ def run_cycle(
             registry_requests=_requests_since(requests_before, client.stats.snapshot()),
         )
     finally:
+        if ws is not None:
+            ws.deadline = NO_DEADLINE  # this cycle's; the drift check between cycles has its own limits
         if own_client:
             client.close()
     for reporter in reporters:

@@ -36,6 +36,7 @@ class CycleFn(Protocol):
         registry: Any = ...,
         reporters: Sequence[Reporter] = ...,
         discover_cache: DiscoverCache | None = ...,
+        cancelled: Callable[[], bool] = ...,
     ) -> CycleResult: ...
 
 
@@ -174,7 +175,7 @@ class Agent:
         try:
             result = self._run_cycle(
                 self.cfg, images=images, can_write=self.can_write, registry=self.registry, reporters=self.reporters,
-                discover_cache=self.discover_cache,
+                discover_cache=self.discover_cache, cancelled=self._stop.is_set,
             )
         except ImagebotError as e:
             self._failed(trigger, started, str(e))

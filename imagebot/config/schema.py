@@ -26,6 +26,32 @@ def parse_duration(text: str | int | float) -> float:
     return sum(float(n) * _UNIT[u] for n, u in _PART.findall(text))
 
 
+def _bounded(text: str, low: float, high: float, name: str) -> float:
+    seconds = parse_duration(text)
+    if not low <= seconds <= high:
+        raise ValueError(f"{name} {text!r} is out of range: between {low:g}s and {high:g}s")
+    return seconds
+
+
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(?:/|$)")
+
+
+def check_branch_name(name: str) -> str:
+    """Raise ValueError unless `name` is a branch name by git's rules (``git check-ref-format --branch``)."""
+    problem = None
+    if not name:
+        problem = "it is empty"
+    elif name == "@" or name == "HEAD":
+        problem = f"{name!r} is not a branch"
+    elif name.startswith(("-", "/", ".")) or name.endswith(("/", ".")):
+        problem = "it may not start with '-', '/' or '.', nor end with '/' or '.'"
+    elif _BAD_REF.search(name):
+        problem = "it holds a character or sequence git forbids (space, ~ ^ : ? * [ \\, '..', '@{', '//', a '/.' or '.lock' component)"
+    if problem:
+        raise ValueError(f"{name!r} is not a valid branch name: {problem}")
+    return name
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -33,6 +59,11 @@ class _Model(BaseModel):
 class Repository(_Model):
     url: str = Field(description="Any git URL (https, ssh, file) or a local path to a repository / bare repository.")
     branch: str = Field("main", description="The branch imagebot reads manifests from (and the base of pull requests).")
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        return check_branch_name(v)
     paths: tuple[str, ...] = Field(
         (), description="Folders or files to scan, relative to the repository root. Default: the whole repository."
     )
@@ -83,10 +114,27 @@ class Delivery(_Model):
         None, description="Commit message template (see README, 'Commit messages'). Default: one line per change."
     )
     max_push_attempts: int = Field(5, ge=1, le=50, description="Fetch-rebase-push attempts when the remote moved.")
+    git_timeout: str = Field(
+        "2m", description="The longest any one git command may run (a silent remote, a sleeping hook): then it is "
+        "killed and the cycle reports a temporary error. Between 5s and 1h.")
     sign: Literal["none", "gpg", "ssh"] = "none"
     signing_key: str | None = None
     pull_request: PullRequestSettings = PullRequestSettings()
     git: GitAuth = GitAuth()
+
+
+    @field_validator("git_timeout")
+    @classmethod
+    def _git_timeout(cls, v: str) -> str:
+        _bounded(v, 5, 3600, "git_timeout")
+        return v
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_branch_name(v)
+        return v
 
 
 class RateLimit(_Model):
@@ -215,15 +263,28 @@ class Config(_Model):
     delivery: Delivery = Delivery()
     registries: tuple[RegistrySettings, ...] = ()
     policies: dict[str, NamedPolicy] = Field(default_factory=dict)
-    interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
+    interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h); at least 10s.")
+    cycle_timeout: str = Field(
+        "15m", description="The longest one cycle may take; past it the cycle is abandoned before its next step "
+        "(nothing half-pushed) and reported as failed. Between 30s and 6h.")
     cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
     agent: AgentSettings = AgentSettings()
 
     @field_validator("interval")
     @classmethod
     def _duration(cls, v: str) -> str:
-        parse_duration(v)
+        _bounded(v, 10, 7 * 86400, "interval")
         return v
+
+    @field_validator("cycle_timeout")
+    @classmethod
+    def _cycle_timeout(cls, v: str) -> str:
+        _bounded(v, 30, 6 * 3600, "cycle_timeout")
+        return v
+
+    @property
+    def cycle_timeout_seconds(self) -> float:
+        return parse_duration(self.cycle_timeout)
 
     @property
     def interval_seconds(self) -> float:

@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from imagebot.config.schema import RegistrySettings
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.errors import RegistryError
 from imagebot.registry.cache import TagCache
 from imagebot.registry.credentials import CredentialStore, environment
@@ -104,19 +105,22 @@ class RegistryClient:
         self._registries: dict[str, Registry] = {}
         self._memo: dict[tuple[str, ...], Any] = {}
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._deadline: Deadline = NO_DEADLINE
         #: (image, tag, digest) whose manifest bytes were seen to hash to the digest (kept across
         #: cycles, and on disk next to the tag cache: a digest is verified once, not every run).
         self._verified: set[tuple[str, str, str]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
-    def new_cycle(self) -> None:
-        """Forget this cycle's answers, failures and skipped registries; re-read credentials."""
+    def new_cycle(self, deadline: Deadline = NO_DEADLINE) -> None:
+        """Forget this cycle's answers, failures and skipped registries; re-read credentials.
+        No request of the new cycle starts past `deadline` or waits beyond it."""
         with self._lock:
             self._memo.clear()
             self._key_locks.clear()
+            self._deadline = deadline
             registries = list(self._registries.values())
         for reg in registries:
-            reg.new_cycle()
+            reg.new_cycle(deadline)
         self._credentials.forget()
 
     def close(self) -> None:
@@ -137,6 +141,7 @@ class RegistryClient:
             reg = self._registries.get(host)
             if reg is None:
                 reg = Registry(host, self._settings.get(host), self._credentials, self.stats, self._retry, self._env)
+                reg.new_cycle(self._deadline)
                 self._registries[host] = reg
             return reg
 

@@ -36,6 +36,7 @@ from requests.adapters import HTTPAdapter
 
 from imagebot import __version__
 from imagebot.config.schema import RegistrySettings
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.errors import AuthError, RegistryError
 from imagebot.registry.auth import Challenge, TokenCache, parse_challenges, pull_scope, token_from_response
 from imagebot.registry.budget import Breaker, Budget, default_rate
@@ -175,6 +176,8 @@ class Registry:
         self.budget = Budget(limit)
         self.breaker = Breaker(retry.failures_before_skip)
         self.tokens = TokenCache()
+        #: The current cycle's deadline: no request starts past it, none waits beyond it.
+        self.deadline: Deadline = NO_DEADLINE
         self._lock = threading.Lock()
         self._token_locks: dict[str, threading.Lock] = {}
         self._scheme: str | None = None  # "bearer" / "basic" once the registry told us
@@ -191,8 +194,9 @@ class Registry:
     def close(self) -> None:
         self.session.close()
 
-    def new_cycle(self) -> None:
+    def new_cycle(self, deadline: Deadline = NO_DEADLINE) -> None:
         self.breaker.reset()
+        self.deadline = deadline
 
     # -- the public entry ------------------------------------------------------------------
     def request(
@@ -217,9 +221,11 @@ class Registry:
                 temporary=True,
                 retry_after=self.breaker.retry_after,
             )
+        self.deadline.check(what)
         url = urljoin(self.base_url + "/", path_or_url)
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retry.attempts),
+            stop=tenacity.stop_any(tenacity.stop_after_attempt(self.retry.attempts),
+                                   lambda state: self.deadline.remaining() < 1.0),
             wait=self._wait,
             retry=tenacity.retry_if_exception(self._retryable),
             reraise=True,
@@ -288,10 +294,11 @@ class Registry:
     def _send(self, method: str, url: str, kind: str, headers: dict[str, str], what: str) -> requests.Response:
         with self.budget.slot():
             start = time.monotonic()
+            timeout = self.deadline.cap(self.settings.timeout)
             try:
-                resp = self.session.request(method, url, headers=headers, timeout=self.settings.timeout,
+                resp = self.session.request(method, url, headers=headers, timeout=timeout,
                                             verify=self._verify, stream=True)
-                _read_body(resp, start + self.settings.timeout, f"registry {self.host}: {what}")
+                _read_body(resp, start + timeout, f"registry {self.host}: {what}")
             except RegistryError as e:
                 self._stats.record(self.host, kind, "timeout" if e.temporary else "refused")
                 raise
@@ -302,7 +309,7 @@ class Registry:
                     f"or insecure: true for a plain-HTTP registry", temporary=False) from None
             except requests.Timeout:
                 self._stats.record(self.host, kind, "timeout")
-                raise RegistryError(f"registry {self.host}: {what}: no answer within {self.settings.timeout:g}s",
+                raise RegistryError(f"registry {self.host}: {what}: no answer within {timeout:g}s",
                                     temporary=True) from None
             except requests.RequestException as e:
                 self._stats.record(self.host, kind, "connection")
