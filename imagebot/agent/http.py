@@ -84,7 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         path = urlsplit(self.path).path
         if path == "/healthz":
-            self._send(200, "ok\n")
+            ok, why = self.server.agent.alive()
+            self._send(200 if ok else 503, why + "\n")
         elif path == "/readyz":
             ok, why = self.server.agent.ready()
             self._send(200 if ok else 503, why + "\n")

@@ -244,6 +244,9 @@ class AgentSettings(_Model):
     listen: str = Field("0.0.0.0:8080", description="HOST:PORT for /healthz, /readyz, /metrics and /hooks/<kind>.")
     jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval is stretched or shrunk by up to this fraction.")
     unready_after: int = Field(3, ge=1, description="/readyz fails once cycles have failed for this many intervals.")
+    stuck_after: int = Field(
+        2, ge=1, le=10, description="/healthz fails (and the Lease is no longer renewed) once one cycle has run "
+        "for this many cycle_timeouts: the worker is stuck, a restart or the standby takes over.")
     leader_election: LeaderElection = LeaderElection()
     webhooks: Webhooks = Webhooks()
     drift_interval: str | None = Field("10m", description="How often to compare Git with the cluster; null: never.")
