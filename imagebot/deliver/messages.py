@@ -94,23 +94,35 @@ def _change_values(c: Change) -> dict[str, object]:
     }
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]")
+
+
+def _one_line(value: object) -> object:
+    """A value as it goes into a commit message: control characters escaped (``\\n``), so a file
+    name, annotation or workload name with a newline cannot add lines (``Co-authored-by:``
+    trailers) to the bot's message."""
+    if not isinstance(value, str):
+        return value
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+
+
 def commit_message(template: str | None, changes: Sequence[Change], *, branch: str, plan_id: str, where: str = "") -> str:
     template = template or DEFAULT_TEMPLATE
     changes = ordered(changes)
-    message_values: dict[str, object] = {
+    message_values: dict[str, object] = {k: _one_line(v) for k, v in {
         "summary": summary(changes, where),
         "count": len(changes),
         "images": ", ".join(sorted({c.occurrence.image for c in changes})),
         "files": ", ".join(sorted({c.file for c in changes})),
         "branch": branch,
         "plan_id": plan_id,
-    }
+    }.items()}
     out: list[str] = []
     block: list[str] = []
 
     def flush() -> None:
         for c in changes:
-            values = {**message_values, **_change_values(c)}
+            values = {**message_values, **{k: _one_line(v) for k, v in _change_values(c).items()}}
             out.extend(line.format(**values) for line in block)
         block.clear()
 
