@@ -17,7 +17,7 @@ from imagebot.config.schema import Config
 from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
-from imagebot.errors import ImagebotError
+from imagebot.errors import ConfigError, ImagebotError
 from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
 from imagebot.registry import RegistryClient
@@ -34,8 +34,29 @@ def cache_dir(cfg: Config) -> Path:
     return Path(base) / "imagebot"
 
 
+_USABLE: set[Path] = set()
+
+
+def usable_cache_dir(cfg: Config) -> Path:
+    """`cache_dir`, created if needed and proven writable (once per process); a clear ConfigError
+    (exit 2) otherwise, rather than a traceback from deep inside a cycle."""
+    path = cache_dir(cfg)
+    if path in _USABLE:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".imagebot-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"cache_dir {str(path)!r} is not a writable folder ({e.strerror or e}); set cache_dir "
+                          f"to one imagebot may write, e.g. a volume mounted for it") from None
+    _USABLE.add(path)
+    return path
+
+
 def new_registry_client(cfg: Config) -> RegistryClient:
-    return RegistryClient(cfg.registries, cache_dir=cache_dir(cfg) / "tags")
+    return RegistryClient(cfg.registries, cache_dir=cache_dir(cfg) / "tags", only_listed=cfg.only_listed_registries)
 
 
 def run_cycle(
@@ -62,6 +83,7 @@ def run_cycle(
     """
     started, t0 = time.time(), time.monotonic()
     deadline = Deadline(cfg.cycle_timeout_seconds, cancelled=cancelled)
+    usable_cache_dir(cfg)
     own_client = registry is None
     client = registry or new_registry_client(cfg)
     client.new_cycle(deadline)

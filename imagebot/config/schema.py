@@ -265,6 +265,9 @@ class Config(_Model):
     repository: Repository
     delivery: Delivery = Delivery()
     registries: tuple[RegistrySettings, ...] = ()
+    only_listed_registries: bool = Field(
+        False, description="Contact only the registries listed under `registries`; an image on any other host is "
+        "skipped with a problem. Default (false): any registry a manifest names, loopback included.")
     policies: dict[str, NamedPolicy] = Field(default_factory=dict)
     interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h); at least 10s.")
     cycle_timeout: str = Field(

@@ -20,7 +20,7 @@ from functools import partial
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover import kustomize, marked, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
-from imagebot.discover.files import missing, walk, worth_parsing
+from imagebot.discover.files import missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import InputRefused, YAMLError, compose, decode, error_line, problem_text
@@ -71,6 +71,8 @@ def scan(
     known = cache.files_at(root, settings, walk_key, since) if cache is not None and walk_key is not None else None
     files = known if known is not None else tuple(walk(root, paths, exclude))
     problems += [Problem("config", f"repository.paths: {p!r} does not exist in the repository") for p in missing(root, paths)]
+    problems += [Problem("config", f"repository.paths: {p!r} leads outside the repository (a symbolic link): not followed")
+                 for p in outside(root, paths)]
     session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files, since)
     with session_of as session:
         for rel in files:

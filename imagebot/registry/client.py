@@ -93,8 +93,11 @@ class RegistryClient:
         env: Mapping[str, str] | None = None,
         retry: RetryPolicy = RetryPolicy(),
         page_size: int = PAGE_SIZE,
+        only_listed: bool = False,
     ):
         self._settings = {canonical_host(s.host): s for s in settings}
+        #: The allowlist: only hosts in `settings` are contacted.
+        self._only_listed = only_listed
         self._env = environment(env)
         self._credentials = CredentialStore(self._settings, self._env)
         self._retry = retry
@@ -137,6 +140,9 @@ class RegistryClient:
 
     def registry(self, host: str) -> Registry:
         host = canonical_host(host)
+        if self._only_listed and host not in self._settings:
+            raise RegistryError(f"registry {host} is not listed under `registries` (only_listed_registries: true): "
+                                f"not contacted", temporary=False)
         with self._lock:
             reg = self._registries.get(host)
             if reg is None:
