@@ -23,7 +23,7 @@ from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
-from imagebot.discover.yamltree import InputRefused, YAMLError, compose, decode, error_line, problem_text
+from imagebot.discover.yamltree import InputRefused, YAMLError, check_size, compose, decode, error_line, problem_text
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Problem
 
@@ -125,6 +125,11 @@ def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]
 def scan_file(rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}) -> Found:
     """Parse one file and run every format on it."""
     found = Found()
+    try:
+        check_size(len(data))  # before decoding: no second copy of a huge file
+    except InputRefused as exc:
+        found.problems.append(Problem("yaml", problem_text(exc), Location(rel)))
+        return found
     try:
         _, text = decode(data)
     except UnicodeDecodeError as exc:

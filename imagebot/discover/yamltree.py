@@ -24,6 +24,8 @@ __all__ = [
     "BOM",
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
+    "check_limits",
+    "check_size",
     "STR_TAG",
     "InputRefused",
     "YAMLError",
@@ -84,6 +86,12 @@ class InputRefused(YAMLError):
         return self.reason
 
 
+def check_size(size: int, max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Raise :class:`InputRefused` for a file of `size` bytes over the limit."""
+    if size > max_bytes:
+        raise InputRefused(f"refused: the file is {size:,} bytes, over the limit of {max_bytes:,} bytes")
+
+
 def check_limits(text: str, *, max_bytes: int = MAX_FILE_BYTES, max_depth: int = MAX_DEPTH) -> None:
     """Raise :class:`InputRefused` when `text` is over the size limit or nested deeper than
     `max_depth`, without composing it (no recursion at all: a parser's event stream is flat).
@@ -91,9 +99,7 @@ def check_limits(text: str, *, max_bytes: int = MAX_FILE_BYTES, max_depth: int =
     A cheap upper bound on the depth is computed first from the text; only a text whose bound is
     over the limit (many flow brackets, or very long indentation) has its events counted.
     """
-    size = len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > max_bytes else len(text)
-    if size > max_bytes:
-        raise InputRefused(f"refused: the file is {size:,} bytes, over the limit of {max_bytes:,} bytes")
+    check_size(len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > max_bytes else len(text), max_bytes)
     if _depth_bound(text) <= max_depth:
         return
     depth, line = _event_depth(text, max_depth)
