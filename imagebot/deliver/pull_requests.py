@@ -196,7 +196,10 @@ class _Cycle:
             if pr.head.ref in open_prs:  # two open PRs for one branch (another base): keep one
                 keep, extra = sorted((open_prs[pr.head.ref], pr), key=lambda p: (p.base.ref != self.d.base, p.number))
                 open_prs[pr.head.ref] = keep
-                self._close(extra, f"it duplicates #{keep.number}", remote, delete_branch=False)
+                try:  # housekeeping: a failure is a problem, never the end of the cycle
+                    self._close(extra, f"it duplicates #{keep.number}", remote, delete_branch=False)
+                except DeliveryError as e:
+                    self.problems.append(Problem("delivery", str(e), subject=pr.head.ref, temporary=e.temporary))
                 continue
             open_prs[pr.head.ref] = pr
         wanted = {g.branch for g in self.groups}
@@ -220,7 +223,11 @@ class _Cycle:
                 continue
             self._write()
             log.info("deleting orphan branch %s", branch)
-            self.ws.delete_branch(branch, sha)
+            try:  # housekeeping: a protected or vanished branch is a problem, never the end of the cycle
+                self.ws.delete_branch(branch, sha)
+            except DeliveryError as e:
+                self.problems.append(Problem("delivery", f"orphan branch not deleted: {e}", subject=branch,
+                                             temporary=e.temporary))
 
     def _deliver_group(self, g: Group, repo: Any, pr: Any, branch_sha: str | None) -> None:
         up_to_date = branch_sha is not None and all(self.ws.file_at(branch_sha, e.path) == e.after for e in g.edits)
