@@ -61,3 +61,11 @@ def test_deep_text_is_refused_before_composing(text: str) -> None:
 def test_depth_at_the_limit_still_composes() -> None:
     ok = "x: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
     assert len(compose(ok)) == 1
+
+
+def test_a_config_nested_too_deeply_is_a_config_error_not_a_crash() -> None:
+    from imagebot.config.load import load_text
+    from imagebot.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_text("repository: {url: /x}\nx: " + "[" * 5_000 + "]" * 5_000 + "\n")
