@@ -52,9 +52,9 @@ class SilentServer:
         self.sock.close()
 
 
-def _config(tmp_path: Path, url: str, registry_host: str) -> None:
+def _config(tmp_path: Path, url: str, registry_host: str, git_timeout: str = "5s") -> None:
     (tmp_path / "imagebot.yaml").write_text(
-        f"repository: {{url: '{url}'}}\ndelivery: {{git_timeout: 5s}}\ncycle_timeout: 30s\n"
+        f"repository: {{url: '{url}'}}\ndelivery: {{git_timeout: {git_timeout}}}\ncycle_timeout: 30s\n"
         f"registries:\n  - host: {registry_host}\n    insecure: true\ncache_dir: {tmp_path / 'cache'}\n"
     )
 
@@ -72,14 +72,15 @@ def test_a_silent_git_remote_ends_the_cycle_within_its_deadline(tmp_path: Path, 
     assert elapsed < 35, elapsed  # 3 tries of 5s each (and their back-off), well inside cycle_timeout 30s
 
 
-@pytest.fixture
-def sleeping_hook_world(tmp_path: Path, registry):
+@pytest.fixture(params=["5s", "1h"], ids=["git_timeout", "cycle_timeout"])
+def sleeping_hook_world(tmp_path: Path, registry, request):
     registry.push_tags("team/app", ["1.0.0", "1.1.0"])
     remote = make_remote(tmp_path, {"app.yaml": deployment("app", f"{registry.host}/team/app:1.0.0")})
     hook = remote / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\nsleep 600\n")
     hook.chmod(0o755)
-    _config(tmp_path, str(remote), registry.host)
+    # git_timeout 5s: each push attempt is killed after 5s; 1h: the cycle's deadline (30s) kills it
+    _config(tmp_path, str(remote), registry.host, git_timeout=request.param)
     return tmp_path, remote, hook
 
 
@@ -92,7 +93,7 @@ def test_a_sleeping_pre_receive_hook_ends_the_cycle_and_nothing_is_half_pushed(s
     assert res.code == 3, res.err + res.out
     assert "a later run may succeed" in res.err, res.err
     assert "git push" in res.err and ("did not finish within" in res.err or "deadline" in res.err), res.err
-    assert elapsed < 40, elapsed  # the cycle's deadline is 30s
+    assert elapsed < 40, elapsed  # the cycle's deadline is 30s (CLI start-up and checkout on top)
     assert rev(remote, "main") == main_before  # nothing half-pushed
 
     # no hook process survives the kill
