@@ -88,7 +88,7 @@ class Agent:
         #: The watchdog's view: when the worker's current step (a cycle, a drift check) began
         #: (None: waiting), and whether its loop is running at all.
         self._busy_since: float | None = None
-        self._worker_running = False
+        self._worker_ended = False
         #: A step running longer than this is stuck: every git command and registry request has
         #: a deadline, and the cycle itself one (`cycle_timeout`), so only a bug gets here.
         self.stuck_after = cfg.agent.stuck_after * cfg.cycle_timeout_seconds
@@ -134,8 +134,8 @@ class Agent:
         """Liveness: the worker runs and its current step has not outlived `stuck_after`
         (a failing cycle is alive: readiness reports that). A stuck leader also stops renewing
         its Lease (see LeaseElector's `healthy`), so the standby takes over."""
-        if not self._worker_running and not self._stop.is_set():
-            return False, "the worker is not running"
+        if self._worker_ended and not self._stop.is_set():
+            return False, "the worker has ended"
         since = self._busy_since
         if since is not None and self._clock() - since > self.stuck_after:
             return False, (f"stuck: the current step has run for {self._clock() - since:.0f}s "
@@ -154,11 +154,10 @@ class Agent:
         return self.interval * (1 + jitter * (2 * self._rand() - 1))
 
     def run(self) -> None:
-        self._worker_running = True
         try:
             self._loop()
         finally:
-            self._worker_running = False
+            self._worker_ended = True
 
     def _loop(self) -> None:
         next_full = self._clock()

@@ -123,3 +123,41 @@ def test_sigterm_ends_a_cycle_waiting_on_a_silent_remote_within_the_grace_period
 @pytest.fixture(autouse=True)
 def _quiet_kube_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IMAGEBOT_WEBHOOK_TOKEN", "watchdog-test-token-0123")
+
+
+def test_liveness_follows_the_current_step_on_the_agents_clock() -> None:
+    from imagebot.agent.loop import Agent
+    from imagebot.config.schema import Config
+    from imagebot.report.metrics import Metrics
+    from tests.integration.test_webhook import empty_result
+
+    now = [0.0]
+    entered, leave = threading.Event(), threading.Event()
+
+    def cycle(cfg: Any, **kw: Any) -> Any:
+        entered.set()
+        leave.wait(10)
+        return empty_result(None)
+
+    cfg = Config.model_validate({"repository": {"url": "/x"}, "interval": "1h", "cycle_timeout": "1m",
+                                 "agent": {"drift_interval": None, "stuck_after": 2}})
+    agent = Agent(cfg, run_cycle=cycle, metrics=Metrics(), clock=lambda: now[0])
+    assert agent.stuck_after == 120
+    assert agent.alive() == (True, "ok")  # not started yet: alive
+    t = threading.Thread(target=agent.run)
+    t.start()
+    try:
+        assert entered.wait(10)
+        now[0] = 119.0
+        assert agent.alive()[0]
+        now[0] = 121.0
+        ok, why = agent.alive()
+        assert not ok and "stuck" in why
+        leave.set()
+        assert agent.wait_cycles(1, 10)
+        assert agent.alive() == (True, "ok")  # recovered
+    finally:
+        leave.set()
+        agent.stop()
+        t.join(10)
+    assert agent.alive()[0]  # stopped on purpose: not a failure
