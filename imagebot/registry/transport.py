@@ -98,6 +98,8 @@ def _read_body(resp: requests.Response, deadline: float, where: str) -> None:
     Each read returns as soon as some bytes arrive (``read1``) and may wait only for what is
     left of the deadline, so the whole request ends in time however slowly bytes come.
     """
+    if resp._content_consumed:  # not sent with stream=True: already read (without these bounds)
+        return
     try:
         declared = int(resp.headers.get("Content-Length") or 0)
     except ValueError:
@@ -419,7 +421,7 @@ class Registry:
                         resp = self.session.post(realm, data={**params, "grant_type": "refresh_token",
                                                               "refresh_token": creds.identity_token,
                                                               "client_id": "imagebot"},
-                                                 timeout=self.settings.timeout, verify=self._verify)
+                                                 timeout=self.settings.timeout, verify=self._verify, stream=True)
                     else:
                         auth = (creds.username, creds.password) if creds and creds.username and creds.password else None
                         if auth:
