@@ -15,6 +15,7 @@ from pathlib import Path
 from imagebot import apply, discover
 from imagebot.config.promotions import Promotion
 from imagebot.config.schema import Config, Rule
+from imagebot.deadline import Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.forge import Forge, connect_forge
 from imagebot.errors import ImagebotError
@@ -80,15 +81,19 @@ def is_production(cfg: Config, occ: Occurrence) -> bool:
 
 def run_promotion(
     cfg: Config, p: Promotion, cache: Path, *, dry_run: bool = False, can_write: Callable[[], bool] = lambda: True,
-    clock: Callable[[], float] = time.time, forge_factory: Callable[[], Forge] | None = None,
+    clock: Callable[[], float] = time.time, forge_factory: Callable[[], Forge] | None = None, deadline: Deadline | None = None,
 ) -> PromotionResult:
     staging_branch = p.from_.branch or cfg.repository.branch
     production_branch = p.to.branch or cfg.repository.branch
     scfg = environment_config(cfg, staging_branch)
     pcfg = environment_config(cfg, production_branch, p.delivery.mode, p.branch_prefix)
     sws = GitWorkspace(scfg, cache)
+    if deadline is not None:  # the cycle's: git and forge calls stop with it
+        sws.deadline = deadline
     staging = _scan(cfg, sws.checkout(), p.from_.path)
     pws = GitWorkspace(pcfg, cache)
+    if deadline is not None:
+        pws.deadline = deadline
     proot = pws.checkout()
     production = _scan(cfg, proot, p.to.path)
     pairs, unpaired = pair(staging, p.from_.path or "", production, p.to.path or "", {m.from_: m.to for m in p.paths})

@@ -67,7 +67,10 @@ class World:
         assert r.status_code == 201, r.text
 
     def plan_json(self, config: Path) -> dict:
-        res = imagebot("plan", "--json", "--config", str(config), cwd=self.tmp, env={"TEST_GH_TOKEN": self.token})
+        # its own clone: this process holds the in-process cycles' clone for its lifetime
+        cli = config.with_name("cli-" + config.name)
+        cli.write_text(config.read_text().replace(f"cache_dir: {self.tmp / 'cache'}", f"cache_dir: {self.tmp / 'cache-cli'}"))
+        res = imagebot("plan", "--json", "--config", str(cli), cwd=self.tmp, env={"TEST_GH_TOKEN": self.token}, timeout=60)
         assert res.code in (0, 2), res.err + res.out
         return json.loads(res.out)
 
