@@ -35,6 +35,10 @@ class Environment(_Model):
             if not p or self.path.startswith("/") or ".." in p.split("/"):
                 raise ValueError(f"{self.path!r} must be a folder relative to the repository root, without '..'")
             object.__setattr__(self, "path", p)
+        if self.branch is not None:
+            from imagebot.config.schema import check_branch_name  # schema imports this module
+
+            check_branch_name(self.branch)
         return self
 
 
