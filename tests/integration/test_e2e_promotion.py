@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -75,13 +76,18 @@ class World:
         return json.loads(res.out)
 
 
-def _world(tmp_path: Path, files_main: dict[str, str], staging_branch: bool):
+def _world(tmp_path: Path, registry, files: Callable[[str, str], dict[str, str]], promotion: str, staging_branch: str | None = None):
+    """The remote (main; with `staging_branch`, also that branch as a copy of main) behind the fake
+    GitHub, files written with team/web 1.0.0's (image, digest); yields the World."""
+    d1 = registry.push("team/web", "1.0.0")
     token = "ghp_" + secrets.token_hex(18)
-    remote = gitrepo.make_remote(tmp_path, files_main)
-    if staging_branch:  # an environment per branch: staging starts as a copy of main
-        gitrepo.git(tmp_path / "remote.git.seed", "push", "-q", "origin", "main:staging")
-    gh = FakeGitHub(tmp_path / "fake", shared_path("github", "openapi-pr-subset.json"), token)
-    return gh, remote, token
+    remote = gitrepo.make_remote(tmp_path, files(f"{registry.host}/team/web", d1))
+    if staging_branch:
+        gitrepo.git(tmp_path / "remote.git.seed", "push", "-q", "origin", f"main:{staging_branch}")
+    with FakeGitHub(tmp_path / "fake", shared_path("github", "openapi-pr-subset.json"), token) as gh:
+        gh.add_repo(REPO, remote)
+        yield World(tmp_path, gh, registry, token, gh.repos[REPO].bare, promotion, staging_branch or "main")
+        gh.assert_no_drift()
 
 
 OVERLAYS = """  - name: production
@@ -95,17 +101,10 @@ OVERLAYS = """  - name: production
 
 @pytest.fixture
 def overlays(tmp_path: Path, registry):
-    d1 = registry.push("team/web", "1.0.0")
-    img = f"{registry.host}/team/web"
-    files = {
+    yield from _world(tmp_path, registry, lambda img, d1: {
         "overlays/staging/web.yaml": deployment(f"{img}:1.0.0@{d1}", "staging", managed=True),
         "overlays/production/web.yaml": deployment(f"{img}:1.0.0@{d1}", "production", managed=False),
-    }
-    gh, remote, token = _world(tmp_path, files, False)
-    with gh:
-        gh.add_repo(REPO, remote)
-        yield World(tmp_path, gh, registry, token, gh.repos[REPO].bare, OVERLAYS, "main")
-        gh.assert_no_drift()
+    }, OVERLAYS)
 
 
 def test_overlays_soak_checks_window_then_pull_request(overlays: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,14 +198,8 @@ BRANCHES = """  - name: production
 
 @pytest.fixture
 def branches(tmp_path: Path, registry):
-    d1 = registry.push("team/web", "1.0.0")
-    img = f"{registry.host}/team/web"
-    files = {"apps/web.yaml": deployment(f"{img}:1.0.0@{d1}", "web", managed=True)}
-    gh, remote, token = _world(tmp_path, files, True)
-    with gh:
-        gh.add_repo(REPO, remote)
-        yield World(tmp_path, gh, registry, token, gh.repos[REPO].bare, BRANCHES, "staging")
-        gh.assert_no_drift()
+    yield from _world(tmp_path, registry, lambda img, d1: {"apps/web.yaml": deployment(f"{img}:1.0.0@{d1}", "web", managed=True)},
+                      BRANCHES, staging_branch="staging")
 
 
 def test_branch_per_environment(branches: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -241,18 +234,11 @@ def kustomization(name: str, tag: str, marker: str = "") -> str:
 
 @pytest.fixture
 def kustomize(tmp_path: Path, registry):
-    d1 = registry.push("team/web", "1.0.0")
-    img = f"{registry.host}/team/web"
-    files = {
+    yield from _world(tmp_path, registry, lambda img, d1: {
         "base/deployment.yaml": deployment(f"{img}:1.0.0", "web", managed=False),
         "overlays/staging/kustomization.yaml": kustomization(img, f"1.0.0@{d1}", " # imagebot: semver:^1"),
         "overlays/production/kustomization.yaml": kustomization(img, f"1.0.0@{d1}"),
-    }
-    gh, remote, token = _world(tmp_path, files, False)
-    with gh:
-        gh.add_repo(REPO, remote)
-        yield World(tmp_path, gh, registry, token, gh.repos[REPO].bare, KUSTOMIZE, "main")
-        gh.assert_no_drift()
+    }, KUSTOMIZE)
 
 
 def test_kustomize_overlays_plan_json_lists_the_promotion_as_a_change(kustomize: World, monkeypatch: pytest.MonkeyPatch) -> None:
