@@ -99,6 +99,8 @@ def delivery_notices(result: CycleResult, repository: str, now: float) -> list[N
         what = _headline(ups) if ups else o.branch
         title = f"Pull request {verb}: {what}" if o.action is not PullRequestAction.CLOSED else \
             f"Pull request closed (no longer needed): {o.branch}"
+        if o.action is PullRequestAction.OPENED and o.changes and all(c.occurrence.policy.origin == "promotion" for c in o.changes):
+            kind, title = Kind.PROMOTION_PROPOSED, f"Promotion proposed: {what}"  # staged promotion (docs/promotion.md)
         out.append(Notice(kind, Severity.INFO, title, text=o.url, repository=repository, updates=ups,
                           links=(("pull request", o.url),), at=now, key=f"pr:{o.url}:{verb}",
                           images=tuple(sorted({u.image for u in ups}))))

@@ -184,3 +184,18 @@ def test_window_validation() -> None:
     # blackout days are read in the window's time zone: 10:00 UTC on Nov 30 is already Dec 1 in Kiritimati (UTC+14)
     assert gates.window([Window(blackout="2026-12-01", timezone="Pacific/Kiritimati")], T0) is not None
     assert gates.window([Window(blackout="2026-12-01")], T0) is None
+
+
+def test_an_opened_promotion_pull_request_is_a_promotion_proposed_notice() -> None:
+    from imagebot.model import CycleResult, Delivery, Discovery, PullRequestAction, PullRequestOutcome, Rendered
+    from imagebot.notify.derive import delivery_notices
+    from imagebot.notify.notices import Kind
+
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, GREEN), T0)
+    plan = build_plan([d.resolution])
+    url = "https://github.com/acme/gitops/pull/7"
+    outcome = PullRequestOutcome(url, "imagebot-promote-production/app", PullRequestAction.OPENED, plan.changes, "c" * 40, 7)
+    result = CycleResult(Discovery(()), (d.resolution,), plan, Rendered(()), Delivery("pull-request", outcomes=(outcome,)),
+                         (), 0.0, 0.1)
+    (n,) = delivery_notices(result, "https://github.com/acme/gitops.git", T0)
+    assert n.kind is Kind.PROMOTION_PROPOSED and n.title.startswith("Promotion proposed: app 1.1.0@sha256:111") and n.links == (("pull request", url),)
