@@ -552,6 +552,10 @@ class Config(_Model):
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"promotion {name!r} is listed twice")
+        for p in self.promotions:
+            if p.to.branch is not None and p.to.branch == self.repository.branch:
+                raise ValueError(f"promotion {p.name!r}: to.branch {p.to.branch!r} is repository.branch, where the policies write; "
+                                 "set repository.branch to the staging branch (see docs/promotion.md, 'an environment per branch')")
         return self
 
     def registry(self, host: str) -> RegistrySettings | None:

@@ -70,13 +70,9 @@ def _scan(cfg: Config, root: Path, env_path: str | None) -> list[Occurrence]:
 
 
 def is_production(cfg: Config, occ: Occurrence) -> bool:
-    """Whether a reference of the main cycle's checkout lies in a promotion's target: only promotions change it."""
-    for p in cfg.promotions:
-        if p.to.branch is not None and p.to.branch == cfg.repository.branch:
-            return True
-        if p.to.path is not None and occ.location.file.startswith(p.to.path + "/"):
-            return True
-    return False
+    """Whether a reference of the main cycle's checkout lies in a promotion's target folder: only promotions change it.
+    (A target branch is never the main cycle's: the config refuses `to.branch` = `repository.branch`.)"""
+    return any(p.to.path is not None and occ.location.file.startswith(p.to.path + "/") for p in cfg.promotions)
 
 
 def run_promotion(

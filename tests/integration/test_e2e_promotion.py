@@ -237,7 +237,8 @@ def kustomize(tmp_path: Path, registry):
     yield from _world(tmp_path, registry, lambda img, d1: {
         "base/deployment.yaml": deployment(f"{img}:1.0.0", "web", managed=False),
         "overlays/staging/kustomization.yaml": kustomization(img, f"1.0.0@{d1}", " # imagebot: semver:^1"),
-        "overlays/production/kustomization.yaml": kustomization(img, f"1.0.0@{d1}"),
+        # a marker here too (copied overlays keep them): only the promotion may change production
+        "overlays/production/kustomization.yaml": kustomization(img, f"1.0.0@{d1}", " # imagebot: semver:^1"),
     }, KUSTOMIZE)
 
 
@@ -248,8 +249,10 @@ def test_kustomize_overlays_plan_json_lists_the_promotion_as_a_change(kustomize:
     # plan before staging moved: production already runs what staging runs, nothing to promote
     doc = w.plan_json(w.config)
     assert [c["file"] for c in doc["changes"]] == ["overlays/staging/kustomization.yaml"]
+    production = gitrepo.show(w.remote, "main", "overlays/production/kustomization.yaml")
     w.cycle(monkeypatch)  # staging gets 1.1.0@d2 by commit (base and production untouched)
     assert f"newTag: 1.1.0@{d2}" in gitrepo.show(w.remote, "main", "overlays/staging/kustomization.yaml").decode()
+    assert gitrepo.show(w.remote, "main", "overlays/production/kustomization.yaml") == production
     doc = w.plan_json(w.config)
     (change,) = doc["changes"]
     assert change["file"] == "overlays/production/kustomization.yaml" and change["new"] == f"1.1.0@{d2}"

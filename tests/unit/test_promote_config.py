@@ -18,7 +18,7 @@ def test_contract_shape_and_defaults() -> None:
     (p,) = cfg({**BASE, "soak": "2d", "checks": "none", "windows": [{"cron": "* 9-16 * * mon-fri", "timezone": "Europe/Berlin"}],
                 "delivery": {"mode": "commit"}}).promotions
     assert (p.from_.path, p.to.path, p.soak_seconds, p.checks, p.delivery.mode) == ("overlays/staging", "overlays/production", 172800.0, "none", "commit")
-    (d,) = cfg({"name": "prod", "from": {"branch": "staging"}, "to": {"branch": "main"}}).promotions
+    (d,) = cfg({"name": "prod", "from": {"branch": "staging"}, "to": {"branch": "production"}}).promotions
     assert (d.checks, d.delivery.mode, d.pin, d.allow_rollback, d.branch_prefix) == ("required", "pull-request", True, False, "imagebot-promote-prod/")
 
 
@@ -45,3 +45,9 @@ def test_bad_promotions_are_named(item: dict, says: str) -> None:
 def test_names_are_unique() -> None:
     with pytest.raises(ValidationError, match="listed twice"):
         cfg(BASE, {**BASE, "to": {"branch": "main"}})
+
+
+def test_production_branch_is_not_where_the_policies_write() -> None:
+    with pytest.raises(ValidationError, match="set repository.branch to the staging branch"):
+        Config.model_validate({"repository": {"url": "/x", "branch": "main"},
+                               "promotions": [{"name": "p", "from": {"branch": "staging"}, "to": {"branch": "main"}}]})
