@@ -259,3 +259,19 @@ def test_kustomize_overlays_plan_json_lists_the_promotion_as_a_change(kustomize:
     assert change["new_ref"] == f"{img}:1.1.0@{d2}"
     # the plan's preview shows only the repository's own delivery: production goes by pull request
     assert not (doc.get("delivery_preview") or {}).get("commit")
+
+
+def test_a_pending_promotion_pull_request_follows_staging(kustomize: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """soak 0s, checks none: each staging move is promotable at once, so the open production pull
+    request is updated in place (same branch, same number) to what staging runs now."""
+    w, prod = kustomize, "overlays/production/kustomization.yaml"
+    d2 = w.registry.push("team/web", "1.1.0")
+    w.cycle(monkeypatch)  # staging: 1.1.0 by commit; promotion: a PR for it in the same cycle
+    (pr,) = w.gh.open_pulls(REPO)
+    assert f"newTag: 1.1.0@{d2}" in gitrepo.show(w.remote, pr.head, prod).decode()
+    d3 = w.registry.push("team/web", "1.2.0")
+    r = w.cycle(monkeypatch)
+    (again,) = w.gh.open_pulls(REPO)
+    assert again.number == pr.number and f"newTag: 1.2.0@{d3}" in gitrepo.show(w.remote, again.head, prod).decode()
+    assert [o.action.value for o in r.delivery.outcomes if o.branch.startswith("imagebot-promote-")] == ["updated"]
+    assert "1.0.0@" in gitrepo.show(w.remote, "main", prod).decode()  # production itself: only by merging the PR
