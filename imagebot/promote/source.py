@@ -3,8 +3,8 @@
 `RegistrySource` asks the registry (policies choose among the tags: `imagebot.resolve`);
 `PromotionSource` takes them from another environment — the value staging runs, tag and digest
 exactly, never a fresh registry lookup — once the promotion's gates hold. Both turn a lane's
-references into Resolutions and those into a Plan, so a lane (repository + base + paths +
-delivery target + candidate source) can use either.
+references into Resolutions, so a lane (repository + base + paths + delivery target + candidate
+source) can use either.
 
 `decide` is a pure function of (pair, facts, now): the gates are table-tested with a fake clock.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Protocol
 
-from imagebot import plan as planner
 from imagebot.config.promotions import Promotion
 from imagebot.discover.rewrite import new_value
 from imagebot.errors import ImagebotError, ReferenceError_
@@ -28,24 +28,26 @@ from imagebot.resolve import TagSource, resolve
 
 
 class CandidateSource(Protocol):
-    """Decides a target for each of a lane's references, and turns the decisions into a plan."""
+    """Where a lane's candidate versions come from: one resolution per occurrence. The same shape as
+    the fleet's lane seam (issue #17, `imagebot.lanes.CandidateSource`): `registry` is the round's tag
+    source (a promotion never asks it), `checkout` the lane's work tree. A source never writes."""
 
-    def resolve(self, occurrences: Sequence[Occurrence]) -> tuple[Resolution, ...]: ...
+    kind: str
 
-    def plan(self, resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -> Plan: ...
+    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource | None = None,
+                checkout: Path | None = None) -> tuple[Resolution, ...]: ...
 
 
-@dataclass
+@dataclass(frozen=True)
 class RegistrySource:
-    """Candidates from the registry: the policies choose among the listed tags."""
+    """Candidates from the registry: the policies choose among the listed tags (`imagebot.resolve`)."""
 
-    tags: TagSource
+    kind: str = "registries"
 
-    def resolve(self, occurrences: Sequence[Occurrence]) -> tuple[Resolution, ...]:
-        return resolve(occurrences, self.tags)
-
-    def plan(self, resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -> Plan:
-        return planner.build(resolutions, problems)
+    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource | None = None,
+                checkout: Path | None = None) -> tuple[Resolution, ...]:
+        assert registry is not None, "the registry source needs the round's tag source"
+        return resolve(occurrences, registry)
 
 
 class History(Protocol):
@@ -163,7 +165,11 @@ class PromotionSource:
         except ImagebotError as e:
             return Facts(intro, e)
 
-    def resolve(self, occurrences: Sequence[Occurrence] = ()) -> tuple[Resolution, ...]:
+    kind = "promotion"
+
+    def resolve(self, occurrences: Sequence[Occurrence] = (), registry: TagSource | None = None,
+                checkout: Path | None = None) -> tuple[Resolution, ...]:
+        """Production's paired references (all of them, or those among `occurrences`); the registry is never asked."""
         now = self.clock()
         wanted = {(o.location, o.document) for o in occurrences} if occurrences else None
         out: list[Resolution] = []
@@ -188,6 +194,7 @@ class PromotionSource:
                                                      (target.digest or None) == (p.production.digest if self.promotion.pin else None))
 
     def plan(self, resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -> Plan:
+        """Its plan: as `imagebot.plan.build`, but an unpinned tag field gets `tag@digest` too."""
         return build_plan(resolutions, problems)
 
 
