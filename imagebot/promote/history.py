@@ -59,8 +59,8 @@ class GitHistory:
     def introduced(self, occ: Occurrence, need_before: float) -> Introduced | None:
         needle = self._needle(occ)
         for step in range(len(DEEPEN_STEPS) + 2):
-            out = self.git.run("log", "-1", "--first-parent", "--format=%H %ct", "-S", needle, self.ref, "--",
-                               occ.location.file).strip()
+            out = self.git.run("log", "-1", "--first-parent", "--format=%H %ct", f"-S{needle}", self.ref, "--",
+                               occ.location.file).strip()  # attached: a YAML list line starts with "-"
             shallow = self._shallow()
             if out:
                 sha, ct = out.split()

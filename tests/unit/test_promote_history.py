@@ -40,8 +40,8 @@ def _world(tmp_path: Path) -> tuple[Clone, list[str]]:
     bare = gitrepo.make_remote(tmp_path, {"README": "x\n"})
     work = tmp_path / "remote.git.seed"
     shas = [
-        _commit(work, {"web.yaml": "kind: Deployment\nimage: r/app:1.0\n"}, 5),
-        _commit(work, {"web.yaml": "kind: Deployment\nimage: r/app:1.1\n"}, 3),
+        _commit(work, {"web.yaml": "kind: Deployment\n- image: r/app:1.0\n"}, 5),
+        _commit(work, {"web.yaml": "kind: Deployment\n- image: r/app:1.1\n"}, 3),
         _commit(work, {"other.yaml": "a: 1\n"}, 2),
         _commit(work, {"other.yaml": "a: 2\n"}, 1),
     ]
