@@ -339,7 +339,10 @@ class NamedPolicy(_Model):
     pin_digest: bool = Field(False, alias="pin-digest")
     min_age: str | None = Field(None, alias="min-age", description=MIN_AGE)
 
-    _min_age = field_validator("min_age")(lambda cls, v: _optional_duration(v))
+    @field_validator("min_age")
+    @classmethod
+    def _min_age(cls, v: str | None) -> str | None:
+        return _optional_duration(v)
 
     def spec(self, source: str = "") -> PolicySpec:
         """This policy as the PolicySpec every stage after config reads."""
@@ -385,7 +388,10 @@ class Rule(_Model):
     min_age: str | None = Field(None, alias="min-age", description=MIN_AGE)
     _line: int | None = PrivateAttr(None)
 
-    _min_age = field_validator("min_age")(lambda cls, v: _optional_duration(v))
+    @field_validator("min_age")
+    @classmethod
+    def _min_age(cls, v: str | None) -> str | None:
+        return _optional_duration(v)
 
     @property
     def line(self) -> int | None:
