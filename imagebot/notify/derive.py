@@ -121,12 +121,16 @@ def problem_key(p: Problem) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+#: A promotion's skip reason names its gate: "promotion production held by soak: ..." (imagebot.promote).
+_HELD = re.compile(r"promotion \S+ held by (\w+):")
+
+
 @dataclass(frozen=True)
 class Open:
     """An open problem or drift as remembered: enough to announce its end."""
 
     key: str
-    kind: str  # "problem" | "drift"
+    kind: str  # "problem" | "drift" | "hold" (a promotion held by a gate)
     title: str
     subject: str
     location: str
@@ -174,6 +178,36 @@ class Tracker:
         self._save()
         return out
 
+    # -- promotions held ------------------------------------------------------------------
+    def holds(self, result: CycleResult, repository: str) -> list[Notice]:
+        """A promotion held by a gate: told once when the gate starts holding a reference (a new
+        gate for it is news again); forgotten when it is no longer held. Never an alert."""
+        if result.images is not None:  # promotions run on full cycles only
+            return []
+        now = self.clock()
+        out: list[Notice] = []
+        seen: set[str] = set()
+        for r in result.plan.skipped:
+            o = r.occurrence
+            gate = _HELD.match(r.reason)
+            if o.policy.origin != "promotion" or gate is None:
+                continue
+            where = f"{o.location.file}:{o.location.line}"
+            key = "h:" + hashlib.sha256(f"{where}\0{gate.group(1)}".encode()).hexdigest()[:16]
+            seen.add(key)
+            if key in self.open:
+                continue
+            title = redact(f"{o.image.rsplit('/', 1)[-1]}: {r.reason}")
+            if len(self.open) < MAX_OPEN:
+                self.open[key] = Open(key, "hold", title, o.subject, where, now, "info")
+            out.append(Notice(Kind.PROMOTION_HELD, Severity.INFO, title, text=redact(r.reason), repository=repository,
+                              subject=o.subject, location=where, since=now, at=now, key=key, images=(o.image,)))
+        for key, o in list(self.open.items()):
+            if o.kind == "hold" and key not in seen:
+                del self.open[key]
+        self._save()
+        return out
+
     # -- drift ----------------------------------------------------------------------------
     def drifts(self, findings: Sequence[DriftFinding], repository: str) -> list[Notice]:
         now = self.clock()
@@ -199,8 +233,8 @@ class Tracker:
         return out
 
     def firing(self) -> list[Open]:
-        """Every open problem and drift (Alertmanager wants firing alerts re-sent regularly)."""
-        return sorted(self.open.values(), key=lambda o: o.since)
+        """Every open problem and drift (Alertmanager wants firing alerts re-sent regularly); a held promotion is no alert."""
+        return sorted((o for o in self.open.values() if o.kind != "hold"), key=lambda o: o.since)
 
     # -- persistence ----------------------------------------------------------------------
     def _load(self) -> None:

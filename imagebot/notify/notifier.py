@@ -35,6 +35,7 @@ class Notifier:
         try:
             notices = delivery_notices(result, self.repository, self.clock())
             notices += self.tracker.problems(result, self.repository)
+            notices += self.tracker.holds(result, self.repository)
             self.dispatch(notices, alerts_due=True)
         except Exception:  # noqa: BLE001 - notifications never end a cycle
             log.exception("notifications: could not build this cycle's notices")

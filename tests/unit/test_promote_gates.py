@@ -220,3 +220,24 @@ def test_both_sources_fit_one_seam() -> None:
     (promoted,) = sources[1].resolve([PROD], _NoRegistry())  # staging's value, never a registry lookup
     assert promoted.target is not None and (promoted.target.tag, promoted.target.digest) == ("1.2.0", D2)
     assert {s.kind for s in sources} == {"registries", "promotion"}
+
+
+def test_a_held_promotion_is_told_once_per_gate_and_is_no_alert() -> None:
+    from imagebot.model import CycleResult, Discovery, Plan, Rendered
+    from imagebot.notify.derive import Tracker
+    from imagebot.notify.notices import Kind
+
+    def cycle(facts: Facts) -> CycleResult:
+        d = decide(promotion(), Pair(STG, PROD, "x"), facts, T0)
+        return CycleResult(Discovery(()), (d.resolution,), build_plan([d.resolution]), Rendered(()), None, (), 0.0, 0.1)
+
+    t = Tracker()
+    soaking = cycle(Facts(Introduced("a" * 40, T0 - 600), GREEN))
+    (n,) = t.holds(soaking, "https://git.example/gitops.git")
+    assert n.kind is Kind.PROMOTION_HELD and "held by soak" in n.title
+    assert t.holds(cycle(Facts(Introduced("a" * 40, T0 - 900), GREEN)), "") == []  # still soaking: no news
+    assert t.firing() == []
+    (n,) = t.holds(cycle(Facts(INTRO, (Check("ci/test", "failure"),))), "")  # another gate: news
+    assert "held by checks" in n.title
+    assert t.holds(CycleResult(Discovery(()), (), Plan(()), Rendered(()), None, (), 0.0, 0.1), "") == []
+    assert t.open == {}  # promoted: forgotten
