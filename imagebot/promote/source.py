@@ -92,19 +92,26 @@ def target_of(promotion: Promotion, staging: Occurrence) -> Target | Hold:
     return Target(staging.tag, staging.digest if promotion.pin else None)
 
 
-def decide(promotion: Promotion, pair: Pair, facts: Facts, now: float) -> Decision:
-    """Whether production's reference gets staging's value now, and if not, which gate holds it."""
+def _runs_already(promotion: Promotion, target: Target, prod: Occurrence) -> bool:
+    return target.tag == prod.tag and (target.digest or None) == (prod.digest if promotion.pin else None)
+
+
+def decide(promotion: Promotion, pair: Pair, facts: Facts | Callable[[], Facts], now: float) -> Decision:
+    """Whether production's reference gets staging's value now, and if not, which gate holds it.
+    `facts` may be a function: history and checks are then read only when the cheaper gates hold."""
     stg, prod = pair.staging, replace(pair.production, policy=policy_of(promotion))
     if stg.image != prod.image:
         return _held(promotion, prod, Hold("image", f"staging runs {stg.image}, production {prod.image}"))
     target = target_of(promotion, stg)
     if isinstance(target, Hold):
         return _held(promotion, prod, target)
-    if target.tag == prod.tag and (target.digest or None) == (prod.digest if promotion.pin else None):
+    if _runs_already(promotion, target, prod):
         return Decision(Resolution(prod, target, f"production runs staging's {stg.tag} already"))
     hold = gates.rollback(stg.tag, prod.tag, promotion.allow_rollback)
     if hold:
         return _held(promotion, prod, hold)
+    if callable(facts):
+        facts = facts()
     if isinstance(facts.introduced, ImagebotError):
         e = facts.introduced
         return _held(promotion, prod, Hold("history", str(e)), Problem("promotion", str(e), prod.location, prod.subject, e.temporary))
@@ -152,6 +159,7 @@ class PromotionSource:
     checks_reader: ChecksReader
     clock: Callable[[], float]
     wake_at: float | None = None
+    kind = "promotion"
 
     def facts(self, pair: Pair, now: float) -> Facts:
         try:
@@ -165,8 +173,6 @@ class PromotionSource:
         except ImagebotError as e:
             return Facts(intro, e)
 
-    kind = "promotion"
-
     def resolve(self, occurrences: Sequence[Occurrence] = (), registry: TagSource | None = None,
                 checkout: Path | None = None) -> tuple[Resolution, ...]:
         """Production's paired references (all of them, or those among `occurrences`); the registry is never asked."""
@@ -177,7 +183,7 @@ class PromotionSource:
         for p in self.pairs:
             if wanted is not None and (p.production.location, p.production.document) not in wanted:
                 continue
-            d = decide(self.promotion, p, self.facts(p, now) if self._needs_facts(p) else Facts(None, None), now)
+            d = decide(self.promotion, p, lambda p=p: self.facts(p, now), now)
             out.append(d.resolution)
             if d.wake_at is not None:
                 wakes.append(d.wake_at)
@@ -187,11 +193,6 @@ class PromotionSource:
                 out.append(_held(self.promotion, occ, Hold("pairing", u.reason)).resolution)
         self.wake_at = min(wakes) if wakes else None
         return tuple(out)
-
-    def _needs_facts(self, p: Pair) -> bool:
-        target = target_of(self.promotion, p.staging)
-        return not isinstance(target, Hold) and not (target.tag == p.production.tag and
-                                                     (target.digest or None) == (p.production.digest if self.promotion.pin else None))
 
     def plan(self, resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -> Plan:
         """Its plan: as `imagebot.plan.build`, but an unpinned tag field gets `tag@digest` too."""

@@ -241,3 +241,12 @@ def test_a_held_promotion_is_told_once_per_gate_and_is_no_alert() -> None:
     assert "held by checks" in n.title
     assert t.holds(CycleResult(Discovery(()), (), Plan(()), Rendered(()), None, (), 0.0, 0.1), "") == []
     assert t.open == {}  # promoted: forgotten
+
+
+def test_history_and_checks_are_read_only_when_the_cheaper_gates_hold() -> None:
+    done = occ("overlays/production/web.yaml", STG.value, tag="1.2.0", digest=D2)
+    newer = occ("overlays/production/web.yaml", f"{IMG}:1.3.0@{D1}", tag="1.3.0", digest=D1)
+    for production, expect in ((done, "already"), (newer, "held by rollback")):
+        hist, chk = _History(INTRO), _Checks(GREEN)
+        (r,) = PromotionSource(promotion(), [Pair(STG, production, "x")], [], hist, chk, lambda: T0).resolve()
+        assert expect in r.reason and hist.asked == 0 and chk.asked == []
