@@ -75,6 +75,7 @@ def run_cycle(
     cancelled: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.time,
     forge_factory: Callable[[], Forge] | None = None,
+    workloads: Callable[[str, str, str], dict | None] | None = None,
 ) -> CycleResult:
     """Run one cycle. Per-image and per-file trouble ends up in `problems`, never as an exception.
 
@@ -143,7 +144,8 @@ def run_cycle(
         if cfg.promotions and images is None:  # promotions run on full cycles
             deadline.check("promoting")
             promoted = promote_step.run_promotions(cfg, cache_dir(cfg) / "repos", dry_run=dry_run, can_write=can_write,
-                                                   clock=clock, forge_factory=forge_factory, deadline=deadline)
+                                                   clock=clock, forge_factory=forge_factory, deadline=deadline,
+                                                   workloads=workloads)
             resolutions, the_plan, rendered, delivery, wake_at = promote_step.merge(resolutions, the_plan, rendered, delivery, promoted)
             problems += [x for r in promoted for x in r.problems]
         result = CycleResult(

@@ -7,6 +7,7 @@ worker finish its step, release the Lease and return 0.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -183,6 +184,8 @@ def serve(
     stats = getattr(registry, "stats", None)
     if stats is not None:
         metrics.watch_registry(stats)
+    if run_cycle is None and api is not None and any(p.healthy for p in cfg.promotions):  # the healthy gate reads the cluster
+        run_cycle = functools.partial(pipeline.run_cycle, workloads=api_reader(api))
     agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
                   is_leader=is_leader, registry=registry, drift_check=drift_check)
     holder["agent"] = agent

@@ -25,6 +25,8 @@ class Environment(_Model):
 
     path: str | None = Field(None, description="A folder relative to the repository root, e.g. overlays/staging.")
     branch: str | None = Field(None, description="A branch, e.g. staging (the environment is that branch's tree).")
+    namespace: str | None = Field(
+        None, description="from: the cluster namespace of the staging workloads when their files do not say (the healthy gate).")
 
     @model_validator(mode="after")
     def _one(self) -> "Environment":
@@ -109,6 +111,9 @@ class Promotion(_Model):
         "required", description="required: the staging commit's statuses/checks on the forge are all green (at least one).")
     windows: tuple[Window, ...] = Field((), description="When production may change (none: always), and blackout dates.")
     delivery: PromotionDelivery = PromotionDelivery()
+    healthy: bool = Field(
+        False, description="Also require the staging workload to run that value with its rollout complete (the agent reads "
+        "the cluster it runs in; Deployment, StatefulSet, DaemonSet container references).")
     pin: bool = Field(True, description="Write production as tag@sha256 (staging's digest).")
     allow_rollback: bool = Field(False, alias="allow-rollback", description="Also promote an older value (staging rolled back).")
     paths: tuple[PathMap, ...] = Field(

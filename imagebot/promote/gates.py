@@ -141,3 +141,37 @@ def rollback(staging_tag: str | None, production_tag: str | None, allowed: bool)
         return None
     return Hold("rollback", f"staging runs {staging_tag}, older than production's {production_tag}: a rollback "
                 "(set allow-rollback: true to promote it)")
+
+
+#: Where the pod template and the rollout counts are, by workload kind.
+_ROLLOUT = {
+    "Deployment": ("replicas", "updatedReplicas", "availableReplicas"),
+    "StatefulSet": ("replicas", "updatedReplicas", "availableReplicas"),
+    "DaemonSet": ("desiredNumberScheduled", "updatedNumberScheduled", "numberAvailable"),
+}
+
+
+def healthy(live: dict | None, workload: str, namespace: str, container: str, tag: str | None, digest: str | None) -> Hold | None:
+    """The staging workload runs the value (its digest, or its tag when unpinned) and its rollout is complete."""
+    kind = workload.split("/", 1)[0]
+    where = f"{workload} in namespace {namespace}"
+    if kind not in _ROLLOUT:
+        return Hold("healthy", f"{where}: the healthy gate reads Deployments, StatefulSets and DaemonSets only")
+    if live is None:
+        return Hold("healthy", f"{where} is not in the staging cluster")
+    pod = ((live.get("spec") or {}).get("template") or {}).get("spec") or {}
+    image = next((c.get("image") for c in pod.get("containers") or () if isinstance(c, dict) and c.get("name") == container), None)
+    if not isinstance(image, str):
+        return Hold("healthy", f"{where} has no container {container} in the cluster")
+    runs = image.endswith("@" + digest) if digest else image.split("@")[0].rsplit(":", 1)[-1] == tag
+    if not runs:
+        return Hold("healthy", f"{where} container {container} runs {image} in the cluster, not staging's {tag}")
+    status, spec = live.get("status") or {}, live.get("spec") or {}
+    want_key, updated_key, available_key = _ROLLOUT[kind]
+    want = (status if kind == "DaemonSet" else spec).get(want_key, 1)
+    updated, available = status.get(updated_key, 0), status.get(available_key, 0)
+    generation, observed = (live.get("metadata") or {}).get("generation", 0), status.get("observedGeneration", 0)
+    if observed < generation or updated < want or available < want:
+        return Hold("healthy", f"{where}: rollout not complete ({updated}/{want} updated, {available}/{want} available, "
+                    f"generation {observed}/{generation} observed)")
+    return None

@@ -63,10 +63,16 @@ class ChecksReader(Protocol):
         ...
 
 
+#: Reads one workload from the staging cluster: (kind, namespace, name) -> the object, None when absent.
+Workloads = Callable[[str, str, str], "dict | None"]
+
+
 @dataclass(frozen=True)
 class Facts:
     introduced: Introduced | None | ImagebotError
     checks: Sequence[Check] | ImagebotError | None  # None: not asked (checks: none, or an earlier gate holds)
+    #: The staging workload as the cluster has it (healthy: true): the object, None (absent), or why it could not be read.
+    live: dict | None | str = None
 
 
 @dataclass(frozen=True)
@@ -131,10 +137,22 @@ def decide(promotion: Promotion, pair: Pair, facts: Facts | Callable[[], Facts],
         if hold:
             return _held(promotion, prod, hold)
         passed = gates.latest_checks(facts.checks or ())
+    if promotion.healthy:
+        if not (stg.workload and stg.container):
+            return _held(promotion, prod, Hold("healthy", f"{stg.subject} is not a workload's container: nothing to watch in the cluster"))
+        if isinstance(facts.live, str):
+            return _held(promotion, prod, Hold("healthy", facts.live))
+        hold = gates.healthy(facts.live, stg.workload, namespace_of(promotion, stg), stg.container, stg.tag, stg.digest)
+        if hold:
+            return _held(promotion, prod, hold)
     hold = gates.window(promotion.windows, now)
     if hold:
         return _held(promotion, prod, hold)
     return Decision(Resolution(prod, target, evidence(promotion, stg, intro, passed)))
+
+
+def namespace_of(promotion: Promotion, stg: Occurrence) -> str:
+    return stg.namespace or promotion.from_.namespace or "default"
 
 
 def evidence(promotion: Promotion, stg: Occurrence, intro: Introduced, passed: Sequence[Check]) -> str:
@@ -158,6 +176,7 @@ class PromotionSource:
     history: History
     checks_reader: ChecksReader
     clock: Callable[[], float]
+    workloads: Workloads | None = None  # the staging cluster (healthy: true); None outside a cluster
     wake_at: float | None = None
     kind = "promotion"
 
@@ -166,12 +185,27 @@ class PromotionSource:
             intro = self.history.introduced(pair.staging, now - self.promotion.soak_seconds)
         except ImagebotError as e:
             return Facts(e, None)
-        if intro is None or self.promotion.checks == "none" or now < intro.time + self.promotion.soak_seconds:
+        if intro is None or now < intro.time + self.promotion.soak_seconds:
             return Facts(intro, None)
+        checks: Sequence[Check] | ImagebotError | None = None
+        if self.promotion.checks == "required":
+            try:
+                checks = tuple(self.checks_reader.checks(intro.commit))
+            except ImagebotError as e:
+                checks = e
+        return Facts(intro, checks, self._live(pair) if self.promotion.healthy else None)
+
+    def _live(self, pair: Pair) -> dict | None | str:
+        stg = pair.staging
+        if not (stg.workload and stg.container):
+            return None
+        if self.workloads is None:
+            return "the agent cannot see the staging cluster (not running in one)"
+        kind, _, name = stg.workload.partition("/")
         try:
-            return Facts(intro, tuple(self.checks_reader.checks(intro.commit)))
-        except ImagebotError as e:
-            return Facts(intro, e)
+            return self.workloads(kind, namespace_of(self.promotion, stg), name)
+        except Exception as e:  # the cluster's client raises its own errors: the gate says so, the cycle goes on
+            return f"cannot read {stg.workload} from the staging cluster: {e}"
 
     def resolve(self, occurrences: Sequence[Occurrence] = (), registry: TagSource | None = None,
                 checkout: Path | None = None) -> tuple[Resolution, ...]:

@@ -23,7 +23,7 @@ from imagebot.model import Change, Delivery, Occurrence, Plan, Problem, Rendered
 from imagebot.promote.gates import Check
 from imagebot.promote.history import GitHistory
 from imagebot.promote.pairing import pair
-from imagebot.promote.source import PromotionSource
+from imagebot.promote.source import PromotionSource, Workloads
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ def is_production(cfg: Config, occ: Occurrence) -> bool:
 def run_promotion(
     cfg: Config, p: Promotion, cache: Path, *, dry_run: bool = False, can_write: Callable[[], bool] = lambda: True,
     clock: Callable[[], float] = time.time, forge_factory: Callable[[], Forge] | None = None, deadline: Deadline | None = None,
+    workloads: Workloads | None = None,
 ) -> PromotionResult:
     staging_branch = p.from_.branch or cfg.repository.branch
     production_branch = p.to.branch or cfg.repository.branch
@@ -94,7 +95,7 @@ def run_promotion(
     production = _scan(cfg, proot, p.to.path)
     pairs, unpaired = pair(staging, p.from_.path or "", production, p.to.path or "", {m.from_: m.to for m in p.paths})
     forge = forge_factory or (lambda: connect_forge(pcfg, pws.url))
-    source = PromotionSource(p, pairs, unpaired, GitHistory(sws, staging_branch), ForgeChecks(forge), clock)
+    source = PromotionSource(p, pairs, unpaired, GitHistory(sws, staging_branch), ForgeChecks(forge), clock, workloads)
     resolutions = source.resolve()
     plan = source.plan(resolutions)
     rendered = apply.render(proot, plan.changes)

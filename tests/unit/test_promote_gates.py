@@ -250,3 +250,22 @@ def test_history_and_checks_are_read_only_when_the_cheaper_gates_hold() -> None:
         hist, chk = _History(INTRO), _Checks(GREEN)
         (r,) = PromotionSource(promotion(), [Pair(STG, production, "x")], [], hist, chk, lambda: T0).resolve()
         assert expect in r.reason and hist.asked == 0 and chk.asked == []
+
+
+@pytest.mark.parametrize(
+    ("workload", "live", "digest", "held"),
+    [
+        ("Deployment/web", {"metadata": {"generation": 2}, "spec": {"replicas": 1, "template": {"spec": {"containers": [
+            {"name": "app", "image": f"{IMG}:1.2.0@{D2}"}]}}}, "status": {"observedGeneration": 1, "updatedReplicas": 1,
+                                                                         "availableReplicas": 1}}, D2, "generation 1/2 observed"),
+        ("DaemonSet/agent", {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": f"{IMG}:1.2.0"}]}}},
+                             "status": {"desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 3}}, None, None),
+        ("DaemonSet/agent", {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": f"{IMG}:1.1.0"}]}}},
+                             "status": {"desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 3}}, None, "not staging's 1.2.0"),
+        ("CronJob/report", {}, None, "Deployments, StatefulSets and DaemonSets only"),
+        ("StatefulSet/db", {"spec": {"template": {"spec": {"containers": [{"name": "other", "image": "x"}]}}}}, None, "no container app"),
+    ],
+)
+def test_healthy_gate(workload: str, live: dict, digest: str | None, held: str | None) -> None:
+    hold = gates.healthy(live, workload, "staging", "app", "1.2.0", digest)
+    assert (hold is None) if held is None else (hold is not None and held in hold.reason)
