@@ -51,9 +51,12 @@ class ForgeChecks:
         return [Check(s.context, s.state, s.target_url) for s in self._forge.statuses(commit)]
 
 
-def environment_config(cfg: Config, branch: str, mode: str = "commit", prefix: str | None = None) -> Config:
-    """The config of one environment's branch: the clone resets to it, delivery writes to it."""
-    pr = cfg.delivery.pull_request if prefix is None else cfg.delivery.pull_request.model_copy(update={"branch_prefix": prefix})
+def environment_config(cfg: Config, branch: str, mode: str = "commit", prefix: str | None = None, title: str | None = None) -> Config:
+    """The config of one environment's branch: the clone resets to it, delivery writes to it (pull requests under
+    `prefix`, titled `title` unless the config has a title template)."""
+    pr = cfg.delivery.pull_request
+    if prefix is not None:
+        pr = pr.model_copy(update={"branch_prefix": prefix, "title_template": pr.title_template or title})
     delivery = cfg.delivery.model_copy(update={"mode": mode, "branch": branch, "pull_request": pr})
     return cfg.model_copy(update={"repository": cfg.repository.model_copy(update={"branch": branch}), "delivery": delivery})
 
@@ -83,7 +86,7 @@ def run_promotion(
     staging_branch = p.from_.branch or cfg.repository.branch
     production_branch = p.to.branch or cfg.repository.branch
     scfg = environment_config(cfg, staging_branch)
-    pcfg = environment_config(cfg, production_branch, p.delivery.mode, p.branch_prefix)
+    pcfg = environment_config(cfg, production_branch, p.delivery.mode, p.branch_prefix, f"Promote to {p.name}: {{summary}}")
     sws = GitWorkspace(scfg, cache)
     if deadline is not None:  # the cycle's: git and forge calls stop with it
         sws.deadline = deadline

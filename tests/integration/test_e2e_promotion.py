@@ -158,6 +158,7 @@ def test_overlays_soak_checks_window_then_pull_request(overlays: World, monkeypa
     r = w.cycle(monkeypatch)
     (pr,) = w.gh.open_pulls(REPO)
     assert pr.base == "main" and pr.head.startswith("imagebot-promote-production/")
+    assert pr.title == f"Promote to production: Update {img} to 1.1.0@{d2[:19]}", pr.title
     (entry,) = [e for loc, e in entries_of(r).items() if loc.file == prod_file]
     assert entry["state"] == "updated" and entry["pull_request"].endswith(f"/pull/{pr.number}")  # pushed to its PR
     assert gitrepo.show(w.remote, pr.head, prod_file).decode() == deployment(f"{img}:1.1.0@{d2}", "production", managed=False)
