@@ -214,6 +214,8 @@ class CycleResult:
     images: frozenset[str] | None = None
     #: registry requests made during the cycle, by "registry kind status" (from the client's stats).
     registry_requests: tuple[tuple[str, int], ...] = ()
+    #: The lane (repository) the cycle ran for: metrics, Events and /status carry it ("" : the only one).
+    lane: str = ""
 
     @property
     def exit_code(self) -> int:

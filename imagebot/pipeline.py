@@ -17,11 +17,11 @@ from imagebot.config.schema import Config
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ImagebotError
+from imagebot.lanes import REGISTRIES, CandidateSource
 from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
 from imagebot.registry import RegistryClient
 from imagebot.report import Reporter
-from imagebot.resolve import resolve
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,24 @@ def run_cycle(
     reporters: Sequence[Reporter] = (),
     workspace: GitWorkspace | None = None,
     discover_cache: discover.DiscoverCache | None = None,
+    source: CandidateSource = REGISTRIES,
+    new_round: bool = True,
+    lane: str = "",
 ) -> CycleResult:
     """Run one cycle. Per-image and per-file trouble ends up in `problems`, never as an exception.
 
     Raises ImagebotError only when the cycle cannot run at all (the Git remote cannot be
     cloned or fetched, the push or the forge failed for good). `discover_cache`: a process
     that runs many cycles (the agent) keeps one, so unchanged files are not read or parsed again.
+    `source`: where candidate versions come from (the lane's; registries by default).
+    `new_round=False`: the caller (imagebot.fleet) started one registry round for all its lanes,
+    so the client's answers are shared and this cycle's own request count is not separable.
     """
     started, t0 = time.time(), time.monotonic()
     own_client = registry is None
     client = registry or new_registry_client(cfg)
-    client.new_cycle()
+    if new_round or own_client:
+        client.new_cycle()
     requests_before = client.stats.snapshot()
     try:
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
@@ -77,7 +84,7 @@ def run_cycle(
             found = Discovery(occurrences, found.problems, found.files_scanned, found.files_parsed)
         log.info("discovered %d image reference(s) with a policy in %d file(s)", len(occurrences), found.files_scanned)
 
-        resolutions = resolve(occurrences, client)
+        resolutions = source.resolve(occurrences, client)
         the_plan = planner.build(resolutions, found.problems)
         rendered = apply.render(root, the_plan.changes)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
@@ -105,7 +112,8 @@ def run_cycle(
             duration=time.monotonic() - t0,
             dry_run=dry_run,
             images=frozenset(images) if images is not None else None,
-            registry_requests=_requests_since(requests_before, client.stats.snapshot()),
+            registry_requests=_requests_since(requests_before, client.stats.snapshot()) if new_round or own_client else (),
+            lane=lane,
         )
     finally:
         if own_client:

@@ -12,7 +12,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from imagebot import notify, pipeline
@@ -28,6 +28,8 @@ from imagebot.k8s import client as kube
 from imagebot.k8s.drift import api_reader, check_drift
 from imagebot.k8s.events import EventRecorder, EventsReporter, WorkloadIndex
 from imagebot.k8s.leader import LeaseElector, LeaseTiming
+from imagebot.k8s.shards import LaneShards
+from imagebot.lanes import Lane, lanes_of
 from imagebot.report import Reporter
 from imagebot.report import log as logsetup
 from imagebot.report.metrics import Metrics, MetricsReporter
@@ -90,6 +92,7 @@ def serve(
     kube_api: Any = None,
     on_started: Callable[[Agent, AgentServer], None] | None = None,
     install_signals: bool = True,
+    lanes: Sequence[Lane] | None = None,
 ) -> int:
     """Run the agent until SIGTERM / SIGINT (or `agent.stop()`); returns the exit code (0).
 
@@ -109,8 +112,22 @@ def serve(
     me = identity()
 
     holder: dict[str, Agent] = {}
+    lanes = tuple(lanes) if lanes is not None else lanes_of(cfg)
     elector: LeaseElector | None = None
-    if api is not None and a.leader_election.enabled:
+    shards: LaneShards | None = None
+    if api is not None and a.leader_election.enabled and cfg.repositories:
+        # Several repositories: one Lease per lane, each replica holding a fair share of them.
+        le = a.leader_election
+        shards = LaneShards.for_client(
+            api, base_name=le.lease_name, namespace=le.namespace or kube.own_namespace(), lanes=[x.name for x in lanes],
+            identity=f"{me}_{os.urandom(4).hex()}",
+            timing=LeaseTiming(parse_duration(le.lease_duration), parse_duration(le.renew_deadline),
+                               parse_duration(le.retry_period)),
+            on_change=lambda lane, leading: (metrics.repository_held.labels(lane).set(1 if leading else 0),
+                                             leading and holder["agent"].request_full_cycle()),
+        )
+        metrics.leader.set(1)
+    elif api is not None and a.leader_election.enabled:
         le = a.leader_election
         elector = LeaseElector.for_client(
             api,
@@ -125,12 +142,18 @@ def serve(
     else:
         metrics.leader.set(1)
     is_leader = elector.is_leader if elector is not None else (lambda: True)
+    if shards is None:
+        for lane in lanes:
+            metrics.repository_held.labels(lane.name).set(1)
 
-    workspace = GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos")
-    workloads = _Workloads(cfg, workspace)
+    # Events on workloads and drift checks read one repository's workloads: with several lanes they
+    # are off for now (cycle logs, metrics and /status carry the lane).
+    single = lanes[0].config if len(lanes) == 1 else None
+    workspace = GitWorkspace(lanes[0].config, lanes[0].workspace_dir(pipeline.cache_dir(cfg)))
+    workloads = _Workloads(lanes[0].config, workspace)
     reporters: list[Reporter] = [MetricsReporter(metrics)]
     recorder: EventRecorder | None = None
-    if api is not None and a.events:
+    if api is not None and a.events and single is not None:
         recorder = EventRecorder.for_client(
             api, instance=me, repeat_after=parse_duration(a.event_interval),
             on_posted=lambda reason: metrics.events.labels(reason).inc(),
@@ -145,7 +168,7 @@ def serve(
         reporters.append(notifier)
 
     drift_check = None
-    if api is not None and a.drift_interval:
+    if api is not None and a.drift_interval and single is not None:
         read = api_reader(api)
 
         def drift_check() -> None:
@@ -166,7 +189,8 @@ def serve(
 
     registry = pipeline.new_registry_client(cfg)
     agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
-                  is_leader=is_leader, registry=registry, drift_check=drift_check)
+                  is_leader=is_leader, registry=registry, drift_check=drift_check, lanes=lanes,
+                  holds=shards.holds if shards is not None else None)
     holder["agent"] = agent
     address = listen or a.listen
     try:
@@ -174,13 +198,15 @@ def serve(
     except OSError as e:
         raise UsageError(f"--listen {address}: cannot listen: {e.strerror or e}") from None
     server.start()
-    log.info("agent listening on %s (leader election %s)", server.url, "on" if elector else "off",
+    log.info("agent listening on %s (leader election %s)", server.url,
+             "on" if elector else f"sharded over {len(lanes)} lanes" if shards else "off",
              extra={"fields": {"event": "started", "listen": server.url, "identity": me}})
 
     elector_stop = threading.Event()
     elector_thread = None
-    if elector is not None:
-        elector_thread = threading.Thread(target=elector.run, args=(elector_stop,), name="imagebot-lease", daemon=True)
+    if elector is not None or shards is not None:
+        run_leases = elector.run if elector is not None else shards.run  # type: ignore[union-attr]
+        elector_thread = threading.Thread(target=run_leases, args=(elector_stop,), name="imagebot-lease", daemon=True)
         elector_thread.start()
 
     previous: dict[int, Any] = {}

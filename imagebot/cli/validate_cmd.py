@@ -7,25 +7,46 @@ from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, load_config
-from imagebot.errors import EXIT_OK, EXIT_PARTIAL, PolicyError
+from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option
+from imagebot.config.schema import Config
+from imagebot.errors import EXIT_OK, EXIT_PARTIAL, ImagebotError, PolicyError, UsageError
 
 
 @click.command("validate")
 @config_option
 @click.option("--path", "tree", type=click.Path(file_okay=False, exists=True),
               help="Check this local work tree instead of cloning repository.url (e.g. in a pre-merge CI job).")
+@repository_option
 @handle_errors
-def validate(config_path: str | None, tree: str | None) -> None:
-    """Validate the config and every image policy in the repository. Exit 0 when all is well."""
+def validate(config_path: str | None, tree: str | None, repository: str | None) -> None:
+    """Validate the config and every image policy in every repository. Exit 0 when all is well."""
     cfg = load_config(config_path)
+    lanes = pick_lanes(cfg, repository)
+    if tree and len(lanes) > 1:
+        raise UsageError("--path checks one repository's work tree: name it with --repository")
     # Imported here: each command loads only what it needs (start-up time).
-    from imagebot import discover, pipeline
-    from imagebot.deliver import GitWorkspace
+    from imagebot.fleet.round import workspace_for
+
+    worst = EXIT_OK
+    for lane in lanes:
+        if len(lanes) > 1:
+            click.echo(f"repository {lane.name} ({lane.repository.url}):")
+        try:
+            root = Path(tree) if tree else workspace_for(cfg, lane).checkout()
+        except ImagebotError as e:  # one unreachable repository does not hide the others' problems
+            click.echo(f"imagebot: repository {lane.name}: {e}", err=True)
+            worst = max(worst, e.exit_code)
+            continue
+        worst = max(worst, _validate_tree(lane.config, root))
+    sys.exit(worst)
+
+
+def _validate_tree(cfg: Config, root: Path) -> int:
+    from imagebot import discover
     from imagebot.model import Problem
     from imagebot.policy import compile_spec
 
-    root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
+    assert cfg.repository is not None
     found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, parse_all=True,
                           compat_with=cfg.compat)
     problems = list(found.problems)
@@ -49,4 +70,4 @@ def validate(config_path: str | None, tree: str | None) -> None:
 
     for name, n in governed(o.policy for o in found.occurrences).items():
         click.echo(f"  {n} governed through {name} (policy read from that tool's configuration)")
-    sys.exit(EXIT_PARTIAL if problems else EXIT_OK)
+    return EXIT_PARTIAL if problems else EXIT_OK

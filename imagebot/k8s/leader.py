@@ -80,6 +80,9 @@ class LeaseElector:
         self._was_leader = False
         #: Who holds the lease as far as we know ("" when free or unknown).
         self.holder = ""
+        #: Asked before taking a Lease that is not ours (free or expired): sharding (imagebot.k8s.shards)
+        #: says no once this replica holds its fair share. Renewing our own Lease never asks.
+        self.may_acquire: Callable[[], bool] = lambda: True
 
     @classmethod
     def for_client(cls, api: client.ApiClient, **kwargs: Any) -> "LeaseElector":
@@ -112,6 +115,8 @@ class LeaseElector:
         except ApiException as e:
             if e.status != 404:
                 raise
+            if not self.may_acquire():
+                return
             body = client.V1Lease(
                 metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
                 spec=self._spec(None),
@@ -131,7 +136,12 @@ class LeaseElector:
             if started - self._observed_at < duration:
                 self._lost()
                 return
-            log.info("lease %s/%s: %s did not renew for %.0fs; taking over", self.namespace, self.name, holder, duration)
+        if holder != self.identity and not self.may_acquire():
+            self._lost()
+            return
+        if holder and holder != self.identity:
+            log.info("lease %s/%s: %s did not renew for %.0fs; taking over", self.namespace, self.name, holder,
+                     float(spec.lease_duration_seconds or self.timing.lease_duration))
         lease.spec = self._spec(spec)
         # The resourceVersion read above goes back with the replace: a stale one gets 409.
         self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self._timeout)

@@ -44,6 +44,14 @@ class Metrics:
         self.notifications = Counter("imagebot_notifications", "Notification messages by target and result "
                                      "(sent|failed|dropped).", ["target", "result"], registry=r)
 
+        self.repository_cycles = Counter("imagebot_repository_cycles", "Cycles per repository (lane) and result "
+                                         "(ok|partial|failed|timed-out|busy).", ["repository", "result"], registry=r)
+        self.repository_last_success = Gauge("imagebot_repository_last_success_timestamp_seconds",
+                                             "End of the repository's last cycle that did not fail.", ["repository"],
+                                             registry=r)
+        self.repository_held = Gauge("imagebot_repository_held", "1 while this replica holds the repository's "
+                                     "lane Lease (or runs without sharding).", ["repository"], registry=r)
+
     def exposition(self) -> tuple[bytes, str]:
         """The text format for a /metrics response: (body, content type)."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -77,11 +85,19 @@ class MetricsReporter:
                 m.push_retries.inc(delivery.attempts - 1)
             if delivery.mode == "pull-request" and result.images is None:
                 m.open_pull_requests.set(len(delivery.pull_requests))
-        for key, count in result.registry_requests:
-            registry, kind, status = _split_key(key)
-            m.registry_requests.labels(registry, kind, status).inc(count)
-            if status in RATE_LIMITED:
-                m.rate_limit_waits.labels(registry).inc(count)
+        count_requests(m, result.registry_requests)
+        if result.lane:
+            m.repository_cycles.labels(result.lane, "partial" if result.problems else "ok").inc()
+            m.repository_last_success.labels(result.lane).set(result.started + result.duration)
+
+
+def count_requests(m: Metrics, requests: tuple[tuple[str, int], ...]) -> None:
+    """Registry requests (a cycle's, or a fleet round's shared by its lanes) into the counters."""
+    for key, count in requests:
+        registry, kind, status = _split_key(key)
+        m.registry_requests.labels(registry, kind, status).inc(count)
+        if status in RATE_LIMITED:
+            m.rate_limit_waits.labels(registry).inc(count)
 
 
 def skip_reason(kind: str | None) -> str:
