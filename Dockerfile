@@ -6,6 +6,8 @@
 ARG PYTHON_IMAGE=docker.io/library/python:3.11.11-slim-bookworm
 
 # --- build: install imagebot and its dependencies into a self-contained virtualenv -----------
+# With the cloud extras (boto3, google-auth, azure-identity): `provider: aws | gcp | azure` in
+# `registries[]` logs in with the pod's workload identity (docs/credentials.md).
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -14,13 +16,15 @@ WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY imagebot ./imagebot
 RUN python -m venv /opt/imagebot \
- && /opt/imagebot/bin/pip install --no-compile . \
+ && /opt/imagebot/bin/pip install --no-compile ".[cloud]" \
  && /opt/imagebot/bin/imagebot --version
 
-# --- runtime: the virtualenv, git and ssh, a non-root user ------------------------------------
+# --- runtime: the virtualenv, git and ssh, a docker credential helper, a non-root user --------
+# amazon-ecr-credential-helper is Debian's docker-credential-ecr-login, for a docker config
+# that names it (`"credHelpers": {"<account>.dkr.ecr.<region>.amazonaws.com": "ecr-login"}`).
 FROM ${PYTHON_IMAGE}
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates amazon-ecr-credential-helper \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 imagebot \
  && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin imagebot \

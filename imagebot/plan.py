@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from imagebot.discover.rewrite import new_value
 from imagebot.errors import ReferenceError_
 from imagebot.model import Change, FieldKind, Plan, Problem, Resolution
+from imagebot.reference import TagValue
 
 
 def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -> Plan:
@@ -55,7 +56,12 @@ def _change(res: Resolution) -> Change | None:
     if occ.field in (FieldKind.IMAGE, FieldKind.NAME):  # a named policy's image is written (as Flux does)
         new = new_value(occ, target.tag, pin)
     elif occ.field is FieldKind.TAG:
-        new = target.tag
+        # A tag field that carries a pin (`1.6.0@sha256:…`) is re-pinned in the same value;
+        # one without gets the tag alone. The pin is never written away.
+        written = TagValue.read(occ.value)
+        if written.pinned and not target.digest:
+            return None  # defensive: resolve always asks for the digest of a pinned reference
+        new = written.text(target.tag, target.digest if written.pinned else None)
     elif occ.field is FieldKind.DIGEST:
         if not target.digest:
             return None

@@ -258,3 +258,46 @@ def validate_digest(digest: str) -> str:
         raise _fail(digest, ERR_DIGEST_FORMAT)
     _validate_digest(digest, digest)
     return digest
+
+
+@dataclass(frozen=True)
+class TagValue:
+    """What a tag field holds (Helm ``image.tag``, kustomize ``newTag``): a tag and, optionally,
+    a digest pin written after it (``4.0.19.3001@sha256:2fef…``, as bjw-s app-template values do).
+
+    The policy runs on `tag`; `digest` is the pin, which is kept and re-pinned to the chosen
+    tag's digest (:meth:`text`), never written away.
+    """
+
+    tag: str
+    digest: str | None = None
+
+    @classmethod
+    def read(cls, text: str) -> TagValue:
+        """Split ``TAG@DIGEST``. Text that is not a tag followed by a valid digest is a tag as a
+        whole (the policy then says it is not a version); it is never split half-way."""
+        tag, at, digest = text.partition("@")
+        if at and TAG_RE.fullmatch(tag) and DIGEST_RE.fullmatch(digest):
+            try:
+                _validate_digest(text, digest)
+            except ReferenceError_:
+                return cls(text)
+            return cls(tag, digest)
+        return cls(text)
+
+    @property
+    def pinned(self) -> bool:
+        return self.digest is not None
+
+    def text(self, tag: str, digest: str | None) -> str:
+        """The field's new text for `tag`: pinned to `digest` when this value carried a pin (or
+        when the caller asks for one); raises ReferenceError_ for a bad tag or digest."""
+        if not TAG_RE.fullmatch(tag):
+            raise ReferenceError_(f"invalid tag {tag!r}: up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -")
+        if digest is None:
+            return tag
+        validate_digest(digest)
+        return f"{tag}@{digest}"
+
+    def __str__(self) -> str:
+        return self.tag + (f"@{self.digest}" if self.digest else "")

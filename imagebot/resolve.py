@@ -67,6 +67,7 @@ def resolve(
 
     # Warm the memos concurrently with what the decisions below will almost always ask.
     first = [(occ, chooser(occ)) for occ in candidates if occ.policy not in bad and listings[occ.image].error is None]
+    first = [(o, c) for o, c in first if not c.held]
     _warm(platforms, {(o.image, c.chosen) for o, c in first if c.chosen and c.chosen != o.tag}, workers)
     _warm(digests, {(o.image, c.chosen) for o, c in first if c.chosen and _needs_digest(o, policies[o.policy])}, workers)
 
@@ -202,7 +203,7 @@ def _decide(
         return Resolution(occ, None, problem.message, problem)
 
     choice = choose(occ)
-    if choice.chosen is None:
+    if choice.chosen is None or choice.held:  # held: the current tag could not be ordered; keep all
         return Resolution(occ, None, choice.reason, stale_age=listed.stale_age)
     chosen, reason = choice.chosen, choice.reason
     if chosen != occ.tag:

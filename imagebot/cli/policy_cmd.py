@@ -85,7 +85,8 @@ def _explain(choice: Choice, tags: list[str], current: str | None, out: IO[str])
 @policy.command("test")
 @click.option("--policy", "policy_text", required=True, metavar="POLICY",
               help="e.g. 'semver:^1.2', minor, 'alphabetical:desc', digest.")
-@click.option("--current", metavar="TAG", help="The tag deployed now (enables Docker-tag semantics and never-downgrade).")
+@click.option("--current", metavar="TAG", help="The tag deployed now (enables Docker-tag semantics and never-downgrade); "
+              "TAG@sha256:… is the tag with its pin, the policy runs on the tag.")
 @click.option("--tag-filter", metavar="RE", help="Keep only tags this regex finds (unanchored, like Flux).")
 @click.option("--extract", metavar="TPL", help="Rank by this template over the filter's groups: $1, $name, ${name}.")
 @click.option("--exclude", metavar="RE", help="Drop tags this regex finds (cosign .sig/.att/.sbom always are).")
@@ -123,6 +124,10 @@ def test(
         from imagebot.reference import parse
 
         current = parse(image).tag
+    if current is not None:
+        from imagebot.reference import TagValue
+
+        current = TagValue.read(current).tag
     tags = _read_tags(tag_args, tags_file, image, config_path)
     if getattr(compiled, "needs_created", False) and image:  # newest-build: build times from the registry
         choice = _choose_by_build_time(compiled, tags, current, image, config_path)
@@ -133,12 +138,15 @@ def test(
     if as_json:
         click.echo(json.dumps({
             "chosen": choice.chosen,
+            "held": choice.held,
             "reason": choice.reason,
             "candidates": list(choice.candidates),
             "rejected": [{"tag": r.tag, "reason": r.reason} for r in choice.rejected],
         }, ensure_ascii=False))
     elif choice.chosen is not None:
         click.echo(choice.chosen)
+        if choice.held:  # kept because it cannot be ordered: say why, as plan does
+            click.echo(f"imagebot: {choice.reason}", err=True)
     if choice.chosen is None:
         if not as_json:
             click.echo(f"imagebot: {choice.reason}", err=True)

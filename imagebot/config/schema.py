@@ -61,12 +61,29 @@ class Author(_Model):
     email: str = "imagebot@users.noreply.github.com"
 
 
+class GitHubApp(_Model):
+    """Authenticate as a GitHub App installation: its token (1 h, renewed by itself) is used for the
+    API and as the Git password (user x-access-token). See docs/credentials.md."""
+
+    app_id: int = Field(gt=0, description="The App's ID (its settings page).")
+    installation_id: int = Field(gt=0, description="The installation's ID (in the installation's URL).")
+    private_key_file: str | None = Field(None, description="The App's private key (PEM), e.g. a mounted Secret.")
+    private_key_env: str | None = Field(None, description="Env var holding the App's private key (PEM).")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> "GitHubApp":
+        if bool(self.private_key_file) == bool(self.private_key_env):
+            raise ValueError("set one of private_key_file or private_key_env")
+        return self
+
+
 class PullRequestSettings(_Model):
     provider: Literal["github"] = "github"
     api_url: str = Field("https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
     repository: str | None = Field(None, description="owner/name on the forge; default: derived from repository.url.")
     token_env: str | None = Field("GITHUB_TOKEN", description="Env var holding the API token.")
     token_file: str | None = Field(None, description="File holding the API token.")
+    app: GitHubApp | None = Field(None, description="A GitHub App installation instead of a token (token_env/token_file unused).")
     grouping: Literal["per-image", "per-file", "all"] = "per-image"
     branch_prefix: str = "imagebot/"
     labels: tuple[str, ...] = ()
@@ -106,6 +123,13 @@ class RegistrySettings(_Model):
     password_env: str | None = Field(None, description="Env var holding the password or token.")
     password_file: str | None = Field(None, description="File holding the password or token (e.g. a mounted Secret).")
     credential_helper: str | None = Field(None, description="Run docker-credential-<name> for this registry.")
+    provider: Literal["aws", "gcp", "azure"] | None = Field(
+        None,
+        description="Log in with the workload's cloud identity (like Flux's `provider`): aws = ECR "
+        "GetAuthorizationToken (IRSA / web identity, boto3), gcp = an access token from the metadata server "
+        "(GKE workload identity, google-auth), azure = an AAD token exchanged for an ACR refresh token "
+        "(AKS workload identity, azure-identity). See docs/credentials.md.",
+    )
     rate_limit: RateLimit | None = Field(None, description="Default: 10 req/s, 4 at once (Docker Hub: stricter).")
     platforms: tuple[str, ...] = Field(("linux/amd64",), description="Platforms a chosen multi-arch tag must cover.")
     max_tag_pages: int = Field(100, ge=1, description="Give up (skip with a reason) past this many tag-list pages.")
@@ -122,6 +146,15 @@ class RegistrySettings(_Model):
         if "/" in v:
             raise ValueError(f"{v!r}: write the host[:port] without a path, e.g. {v.split('/')[0]!r}")
         return v
+
+    @model_validator(mode="after")
+    def _one_credential_source(self) -> "RegistrySettings":
+        if self.provider:
+            others = [k for k in ("username", "username_env", "password_env", "password_file", "credential_helper")
+                      if getattr(self, k)]
+            if others:
+                raise ValueError(f"provider: {self.provider} logs in by itself; drop {', '.join(others)}")
+        return self
 
     @field_validator("platforms")
     @classmethod

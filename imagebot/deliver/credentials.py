@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -49,18 +50,24 @@ def split_url_credentials(url: str) -> tuple[str, str | None, str | None]:
 
 @dataclass(frozen=True)
 class GitCredentials:
-    """How git authenticates to the remote: an HTTPS token, or an SSH key with known_hosts."""
+    """How git authenticates to the remote: an HTTPS token, or an SSH key with known_hosts.
+
+    `token_source` gives a token that changes over time (a GitHub App installation token), asked
+    for before every git command; it is used when there is no fixed `token`.
+    """
 
     username: str = "x-access-token"
     token: str | None = field(default=None, repr=False)
     ssh_key_file: str | None = None
     known_hosts_file: str | None = None
+    token_source: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     def config_entries(self) -> list[tuple[str, str]]:
         """git configuration passed through the environment for every command."""
         entries = [("credential.helper", "")]
-        if self.token:
-            basic = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
+        token = self.token or (self.token_source() if self.token_source else None)
+        if token:
+            basic = base64.b64encode(f"{self.username}:{token}".encode()).decode()
             redact.register(basic)
             entries.append(("http.extraHeader", f"Authorization: Basic {basic}"))
         return entries
@@ -81,16 +88,24 @@ def git_credentials(cfg: Config) -> tuple[str, GitCredentials]:
     """The remote URL to store (credentials stripped) and the credentials to use with it.
 
     The token comes from `delivery.git` (file, then env); in pull-request mode without one, the
-    forge API token is used for HTTPS too (a GitHub token works for both).
+    forge API token is used for HTTPS too (a GitHub token works for both), or, with a GitHub App
+    (`delivery.pull_request.app`), its installation token, renewed as it nears expiry.
     """
     auth = cfg.delivery.git
     url, url_user, url_password = split_url_credentials(cfg.repository.url)
     token = read_secret(auth.token_env, auth.token_file, "delivery.git")
     if token is None and url_password:
         token = url_password
+    token_source = None
     if token is None and cfg.delivery.mode == "pull-request" and url.startswith(("http://", "https://")):
         pr = cfg.delivery.pull_request
-        token = read_secret(pr.token_env, pr.token_file, "delivery.pull_request")
+        if pr.app is None:
+            token = read_secret(pr.token_env, pr.token_file, "delivery.pull_request")
+        else:
+            # Imported here: PyGithub is needed for an App only, and github_client imports this module.
+            from imagebot.deliver.github_client import installation_token_source
+
+            token_source = installation_token_source(cfg)
     for name, path in (("ssh_key_file", auth.ssh_key_file), ("known_hosts_file", auth.known_hosts_file)):
         if path and not Path(path).is_file():
             raise ConfigError(f"delivery.git.{name}: {path} is not a readable file")
@@ -99,5 +114,6 @@ def git_credentials(cfg: Config) -> tuple[str, GitCredentials]:
         token=token,
         ssh_key_file=auth.ssh_key_file,
         known_hosts_file=auth.known_hosts_file,
+        token_source=token_source,
     )
     return url, creds

@@ -124,9 +124,9 @@ def _governed(
     editable = {k: v for k, v in fields.items() if k in _FIELDS}
     if not editable:
         return [Problem("manifest", f"{by} applies, but the entry has no newTag or digest to update (add newTag)", where, subject)]
-    if "digest" not in editable and (why := no_digest_field(spec, "a `digest:` field to the entry")):
-        return [Problem("manifest", why, where, subject)]
     tag = scalar_text(fields.get("newTag"))
+    if "digest" not in editable and (why := no_digest_field(spec, "a `digest:` field to the entry", tag)):
+        return [Problem("manifest", why, where, subject)]
     digest = scalar_text(fields.get("digest")) or None
     group = f"{pf.path}#{document}:{path}:{name or 'marker'}"
     if name:

@@ -130,12 +130,12 @@ def _named(pf: ParsedFile, items: list[_Named], found: Found) -> None:
             found.problems.append(Problem("policy", str(exc), Location(pf.path, first.line), subject))
             continue
         kinds = {m.marker.field for m in members}
+        tag = next((m.scalar.value for m in members if m.marker.field is FieldKind.TAG), None)
         if FieldKind.TAG in kinds and FieldKind.DIGEST not in kinds:
-            why = no_digest_field(named_spec(policy, ""), f'a digest field with the marker {{"{first.marker.key}": "{name}:digest"}}')
+            why = no_digest_field(named_spec(policy, ""), f'a digest field with the marker {{"{first.marker.key}": "{name}:digest"}}', tag)
             if why:
                 found.problems.append(Problem("marker", why, Location(pf.path, first.line), subject))
                 continue
-        tag = next((m.scalar.value for m in members if m.marker.field is FieldKind.TAG), None)
         digest = next((m.scalar.value or None for m in members if m.marker.field is FieldKind.DIGEST), None)
         group = f"{pf.path}#{document}:{parent}:{name}"
         for m in members:

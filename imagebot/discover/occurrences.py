@@ -7,7 +7,7 @@ from imagebot.discover.parsed import ParsedFile
 from imagebot.discover.yamltree import Scalar
 from imagebot.errors import ReferenceError_
 from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem
-from imagebot.reference import parse, parse_name
+from imagebot.reference import TagValue, parse, parse_name
 
 
 def templated(value: str) -> bool:
@@ -63,9 +63,15 @@ def split_field(
     digest: str | None,
     group: str,
 ) -> Occurrence | Problem:
-    """A NAME / TAG / DIGEST occurrence; `tag` and `digest` come from the sibling fields."""
+    """A NAME / TAG / DIGEST occurrence; `tag` and `digest` come from the sibling fields.
+
+    A tag field may carry its own pin (``tag: 4.0.19.3001@sha256:…``, as app-template values
+    do): `tag` is then the tag alone, for the policy, and the pin is the current digest."""
     if templated(scalar.value):
         return template_problem(pf, scalar, subject)
+    if tag is not None:
+        current = TagValue.read(tag)
+        tag, digest = current.tag, digest or current.digest
     return Occurrence(
         location=pf.location(scalar.node),
         document=scalar.document,
@@ -81,18 +87,21 @@ def split_field(
     )
 
 
-def no_digest_field(policy: PolicySpec, add: str) -> str | None:
+def no_digest_field(policy: PolicySpec, add: str, tag: str | None = None) -> str | None:
     """Why split fields without a digest field cannot carry `policy`, or None when they can.
 
-    A tag field alone cannot hold a pinned digest, and imagebot never adds a field: writing
-    only the tag would silently drop the pin the policy asks for."""
+    A tag field that already carries a pin (`tag`: ``1.6.0@sha256:…``) holds the digest itself.
+    A plain tag field cannot, and imagebot never adds a field or a pin unasked: writing only
+    the tag would silently drop the pin the policy asks for."""
+    if tag is not None and TagValue.read(tag).pinned:
+        return None
     if policy.pin_digest:
         what = f"policy {policy.policy!r} with pin-digest"
     elif policy.policy.strip().lower() == "digest":
         what = "policy 'digest'"
     else:
         return None
-    return f"{what} writes a digest, but there is no digest field to write it to (add {add})"
+    return f"{what} writes a digest, but there is no digest field to write it to (add {add}, or pin the tag as written: tag@sha256:…)"
 
 
 def named_spec(named: NamedPolicy, source: str) -> PolicySpec:

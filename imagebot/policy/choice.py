@@ -70,9 +70,13 @@ class Choice:
 
     `chosen` is None when nothing qualifies and there is no current tag to keep; with a current
     tag it never sorts below it (when nothing newer qualifies, it *is* the current tag).
+    `held` is True when the policy could not order the current tag against the candidates
+    (``master``, ``rocm7`` under a semver policy): `chosen` is then the current tag, the reason
+    says why, and nothing is changed — not even a pin refreshed (that is the ``digest`` policy).
     """
 
     chosen: str | None
     reason: str  # one human line: why this tag / why none
     candidates: tuple[str, ...] = ()  # tags that qualified, best first
     rejected: Sequence[Rejected] = ()  # a tuple, or Rejections written on first read
+    held: bool = False

@@ -229,8 +229,9 @@ class _Policy:
         if not candidates:
             why = f"no tag is allowed by {self.label}" + ("" if rejected else " (no tags to choose from)")
             if current is not None:
-                # The current tag cannot be compared (not a version, filtered out): keep it.
-                return Choice(current, _join(why, summary, note, f"keeping {current}"), candidates, rejected)
+                # The current tag cannot be compared (filtered out) and nothing else qualifies:
+                # hold it as written (a pin too: following its digest is the digest policy's job).
+                return Choice(current, _join(why, summary, note, f"keeping {current}"), candidates, rejected, held=True)
             return Choice(None, _join(why, summary, note), candidates, rejected)
         best = candidates[0]
         versus = f", newer than {current}" if current is not None and current_ranked else ""
@@ -271,21 +272,29 @@ class SemverPolicy(_Policy):
         cur = DockerTag.parse(current_value) if current_value is not None else None
         if cur is None:
             if current_value is not None:
+                assert current is not None
                 why = not_a_version(current_value) or "is not a version"
-                note = _join(note, f"current tag {current!r} {why.removeprefix(repr(current_value) + ' ')}")
+                return _hold(kept, tally, current, f"{why.removeprefix(repr(current_value) + ' ')}", note)
             if self.relative is not None:
                 why = f"policy {self.relative!r} moves relative to the current version tag"
                 why += ", and there is none" if current is None else ""
                 reason = f"no current version tag for policy {self.relative!r} to move from"
                 tally.bucket("no current version", _always(reason)).extend(kept)
                 return Choice(None, _join(why, note), (), tally.rejections())
-            return self._masterminds(kept, values, current, tally, note)
+            # No current tag, or one the user's tag-filter / exclude rules out (their explicit
+            # way off a moving tag): Masterminds, never below a current tag that is a version.
+            floor = DockerTag.parse(current) if current is not None and self._template is None else None
+            return self._masterminds(kept, values, current, tally, note, floor)
         return self._docker(kept, values, current, cur, tally, note)
 
-    def _masterminds(self, kept: list[str], values: list[str], current: str | None, tally: _Tally, note: str) -> Choice:
+    def _masterminds(
+        self, kept: list[str], values: list[str], current: str | None, tally: _Tally, note: str, floor: DockerTag | None
+    ) -> Choice:
         constraints = self.constraints
         assert constraints is not None
         include = self.spec.prerelease
+        floor_key = floor.semver().key if floor is not None else None
+        parse = DockerTag.parse
 
         def not_semver(value: str) -> str:
             return not_a_version(value) or f"not a semantic version ({parse_version(value)})"
@@ -296,12 +305,16 @@ class SemverPolicy(_Policy):
         not_versions = tally.bucket("not versions", not_semver)
         prereleases = tally.bucket("prereleases", failure)
         outside = tally.bucket("outside range", failure)
+        older = tally.bucket("older", _always(f"older than the current tag {current} (never downgrade)"))
         failure_template = constraints.failure_template
         good: list[tuple[tuple, str]] = []
         for tag, value in zip(kept, values):
             v = parse_version(value)
             if v.__class__ is str:
                 not_versions.append(tag)
+                continue
+            if floor_key is not None and (d := parse(value)) is not None and d.semver().key < floor_key:
+                older.append(tag)
                 continue
             template = failure_template(v, include)  # type: ignore[arg-type]
             if template is None:
@@ -337,7 +350,7 @@ class SemverPolicy(_Policy):
             return self._outside_reason(d, cur, include or (on_track and d.numbers == cur_numbers))
 
         not_versions = tally.bucket(
-            "not versions", lambda value: not_a_version(value) or "not a version tag ([v]1-4 numbers[-suffix])"
+            "not versions", lambda value: not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])"
         )
         other_variants = tally.bucket("other variants", other_variant)
         other_precisions = tally.bucket("other precision", other_precision)
@@ -424,7 +437,8 @@ class OrderPolicy(_Policy):
     ) -> Choice:
         cur_key = self._key(current_value) if current_value is not None else None
         if current_value is not None and cur_key is None:
-            note = _join(note, f"current tag {current!r} is not a number, so it is not compared")
+            assert current is not None
+            return _hold(kept, tally, current, "is not a number", note)
         descending = self.descending
         not_numbers = tally.bucket("not numbers", lambda value: f"{value!r} is not a number")
         older = tally.bucket("older", _always(f"sorts before the current tag {current} (never downgrade)"))
@@ -448,6 +462,15 @@ class OrderPolicy(_Policy):
             ranked.remove(current)
             ranked.insert(0, current)
         return self._result(ranked, tally, current, cur_key is not None, newer, note)
+
+
+def _hold(kept: list[str], tally: _Tally, current: str, why: str, note: str) -> Choice:
+    """The current tag cannot be ordered against the candidates: keep it, say why, change
+    nothing. Never a choice made as if there were no current tag — that could go down."""
+    reason = f"the current tag {current} {why}, so it cannot be ordered against the tags: kept {current}"
+    hint = f"to follow the digest {current} points to, use policy digest; to leave it, a tag-filter it does not match"
+    tally.bucket("not comparable", _always(f"cannot be ordered against the current tag {current}")).extend(kept)
+    return Choice(current, _join(reason, tally.summary(), note, hint), (), tally.rejections(), held=True)
 
 
 def _better(a: str | float, b: str | float, descending: bool) -> bool:

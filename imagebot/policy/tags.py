@@ -13,8 +13,20 @@ from typing import NamedTuple
 
 from imagebot.policy.semver import Version
 
-_DOCKER_VERSION_RE = re.compile(r"(v?)([0-9]+(?:\.[0-9]+){0,3})(?:-([A-Za-z0-9][A-Za-z0-9._-]*))?", re.ASCII)
-_PRERELEASE_RE = re.compile(r"(alpha|beta|rc|pre|preview|dev|snapshot)(?:[.-]?[0-9]+)*", re.ASCII | re.IGNORECASE)
+#: Most numeric parts a version tag may have (``4.0.19.3001`` has 4; dates with a build have 5).
+MAX_PARTS = 8
+#: ``[v]<numbers>[<glued prerelease>][-<rest>]``. A glued prerelease is the PEP 440 / Python
+#: spelling people read as one: ``3.13.0rc2``, ``1.0b1``, ``2.0a3``, ``1.0.dev4``.
+_DOCKER_VERSION_RE = re.compile(
+    rf"(v?)([0-9]+(?:\.[0-9]+){{0,{MAX_PARTS - 1}}})"
+    r"((?:\.?(?i:alpha|beta|rc|pre|preview|dev)|a|b)(?:\.?[0-9]+)*)?"
+    r"(?:-([A-Za-z0-9][A-Za-z0-9._-]*))?",
+    re.ASCII,
+)
+_PRERELEASE = r"(?:alpha|beta|rc|pre|preview|dev|snapshot)(?:[.-]?[0-9]+)*"
+_PRERELEASE_RE = re.compile(_PRERELEASE, re.ASCII | re.IGNORECASE)
+#: A dashed prerelease followed by a variant: ``2.0.0-rc.1-alpine``.
+_PRERELEASE_VARIANT_RE = re.compile(rf"({_PRERELEASE})-([A-Za-z][A-Za-z0-9._-]*)", re.ASCII | re.IGNORECASE)
 _COMMIT_RE = re.compile(r"[0-9a-f]{7,40}", re.ASCII)
 #: Moving names: never versions, whatever the policy.
 KEYWORDS = frozenset({"latest", "main", "master", "stable", "edge", "nightly", "dev", "develop"})
@@ -42,10 +54,13 @@ def _natural(text: str) -> tuple:
 
 
 class DockerTag(NamedTuple):
-    """A tag read as ``[v]<1–4 numeric parts>[-<rest>]``.
+    """A tag read as ``[v]<1–8 numeric parts>[<glued prerelease>][-<rest>]``.
 
-    `rest` is a prerelease when it looks like one (``rc.1``, ``beta2``, ``alpha``, ``dev``,
-    ``snapshot``…); any other rest is a `variant` (``alpine``, ``slim-bookworm``, ``jdk17``).
+    A prerelease is glued (``3.13.0rc2``, ``1.0b1``) or is the rest when the rest looks like
+    one (``rc.1``, ``beta2``, ``alpha``, ``dev``, ``snapshot``…); a rest that starts with one
+    and goes on after a dash (``rc.1-alpine``) is a prerelease and a variant; any other rest is
+    a `variant` (``alpine``, ``slim-bookworm``, ``jdk17``): ``3.13.0rc2-slim`` is 3.13.0,
+    prerelease ``rc2``, variant ``slim``. All numeric parts count (``4.0.19.3001``).
     `key` orders tags: numbers, then a release above its prereleases, prereleases naturally.
     (A tuple rather than a dataclass: it is built for every tag of a registry, and cheaply.)
     """
@@ -59,30 +74,37 @@ class DockerTag(NamedTuple):
 
     @classmethod
     def parse(cls, tag: str) -> DockerTag | None:
-        """The tag's reading, or None when it is not ``[v]<1–4 numbers>[-<rest>]``."""
+        """The tag's reading, or None when it is not ``[v]<1–8 numbers>[<prerelease>][-<rest>]``."""
         return _parse_docker_tag(tag)
 
     @classmethod
     def _parse(cls, tag: str) -> DockerTag | None:
-        m = _DOCKER_VERSION_RE.fullmatch(tag)  # never matches a commit hash or a moving name
-        if m is None:
+        m = _DOCKER_VERSION_RE.fullmatch(tag)  # never matches a moving name
+        if m is None or (m.group(3) and is_commit_hash(tag)):  # `1234a56`: a hash, not 1234 alpha 56
             return None
-        v, digits, rest = m.groups()
+        v, digits, glued, rest = m.groups()
         numbers = tuple(map(int, digits.split(".")))
         if len(digits) > 19 and max(numbers) > _UINT64_MAX:  # as Masterminds: no part beyond uint64
             return None
+        pre, variant = (glued.lstrip("."), rest or "") if glued else ("", rest or "")
+        if rest and not glued:
+            if _PRERELEASE_RE.fullmatch(rest):
+                pre, variant = rest, ""
+            elif (both := _PRERELEASE_VARIANT_RE.fullmatch(rest)) is not None:
+                pre, variant = both.group(1), both.group(2)
         # tuple.__new__ skips NamedTuple's generated __new__: this runs for every tag of a registry.
-        if rest and _PRERELEASE_RE.fullmatch(rest):
-            return tuple.__new__(cls, (tag, bool(v), numbers, rest, "", (numbers, 0, _natural(rest))))
-        return tuple.__new__(cls, (tag, bool(v), numbers, "", rest or "", (numbers, 1, ())))
+        if pre:
+            return tuple.__new__(cls, (tag, bool(v), numbers, pre, variant, (numbers, 0, _natural(pre))))
+        return tuple.__new__(cls, (tag, bool(v), numbers, "", variant, (numbers, 1, ())))
 
     @property
     def precision(self) -> int:
         return len(self.numbers)
 
     def semver(self) -> Version:
-        """The Masterminds version constraints are checked against (variant dropped, 4th part
-        too). Cached, as the parse is: constraints check it for every same-shape tag."""
+        """The Masterminds version constraints are checked against: the variant dropped, the
+        parts after the third kept in the key (``1.2.3.9`` > ``1.2.3``). Cached, as the parse
+        is: constraints check it for every same-shape tag."""
         found = _semvers.get(self.tag)
         if found is None:
             if len(_semvers) >= _CACHE_MAX:
@@ -93,10 +115,21 @@ class DockerTag(NamedTuple):
     def _semver(self) -> Version:
         major, minor, patch = (*self.numbers, 0, 0)[:3]
         if not self.prerelease:
-            return Version.release(major, minor, patch, self.tag)
-        pre = re.sub(r"[^0-9A-Za-z.-]", "-", self.prerelease)
-        pre = ".".join(p.lstrip("0") or "0" if p.isdigit() else p for p in pre.split(".") if p)
-        return Version(major, minor, patch, pre, "", self.tag)
+            version = Version.release(major, minor, patch, self.tag)
+        else:
+            pre = re.sub(r"[^0-9A-Za-z.-]", "-", self.prerelease)
+            pre = ".".join(p.lstrip("0") or "0" if p.isdigit() else p for p in pre.split(".") if p)
+            version = Version(major, minor, patch, pre, "", self.tag)
+        extra = self.numbers[3:]
+        while extra and not extra[-1]:
+            extra = extra[:-1]
+        if not extra:
+            return version
+        # 4 and more parts: 1.2.3.9 lies above 1.2.3 and below 1.2.4, so `<=1.2.3` rejects it
+        # and `>1.2.3` takes it. Masterminds compares keys; the 4th field (2 > 1 release > 0
+        # prerelease) puts it above every 3-part 1.2.3, the parts after it order the rest.
+        key = (major, minor, patch, 2, extra, *version.key[3:])
+        return tuple.__new__(Version, (*version[:6], key))
 
 
 _CACHE_MAX = 1 << 18

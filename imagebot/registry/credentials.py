@@ -2,7 +2,9 @@
 
 Order for a registry host:
 
-1. the registry's entry in imagebot's config: ``username``/``username_env`` with
+1. the registry's entry in imagebot's config: ``provider`` (the workload's cloud identity:
+   :mod:`~imagebot.registry.cloud_aws`, :mod:`~imagebot.registry.cloud_gcp`,
+   :mod:`~imagebot.registry.cloud_azure`), ``username``/``username_env`` with
    ``password_env``/``password_file`` (e.g. a mounted Secret), or ``credential_helper``;
 2. docker ``config.json`` (``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``):
    ``credHelpers[host]``, then ``auths[host]`` (base64 ``auth``, ``username``/``password``,
@@ -11,17 +13,23 @@ Order for a registry host:
 
 Every secret is registered with :mod:`imagebot.redact` the moment it is read. A
 :class:`Credentials` value never shows its secret in ``repr``.
+
+Credentials are looked up again every cycle (:meth:`CredentialStore.forget`), except a cloud
+login's, which is kept across cycles until shortly before the token expires (ECR 12 h, GCP 1 h,
+ACR refresh tokens 3 h): the clouds are asked once per token lifetime, not once per cycle.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import json
 import logging
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +41,15 @@ from imagebot.registry.names import DOCKER_HUB_AUTH_KEY, canonical_host, is_dock
 
 log = logging.getLogger(__name__)
 HELPER_TIMEOUT = 30.0
+#: Stop using a cloud token this long before it expires (at most a quarter of its lifetime).
+EXPIRY_MARGIN = 300.0
+#: `provider` -> the module whose ``login(host, settings, env) -> Credentials`` logs in. Imported
+#: when first used: each needs its cloud's library (the extra of the same name: imagebot[aws]...).
+PROVIDERS = {
+    "aws": "imagebot.registry.cloud_aws",
+    "gcp": "imagebot.registry.cloud_gcp",
+    "azure": "imagebot.registry.cloud_azure",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,11 @@ class Credentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     identity_token: str | None = field(default=None, repr=False)
+    #: time.time() after which these must not be used any more (a cloud token); None: no limit known.
+    expires_at: float | None = None
+
+    def usable(self, now: float | None = None) -> bool:
+        return self.expires_at is None or (time.time() if now is None else now) < self.expires_at
 
     def __post_init__(self) -> None:
         redact.register(self.password)
@@ -51,9 +73,36 @@ class Credentials:
             redact.register(f"{self.username}:{self.password}")  # its base64 is the Basic header
 
 
+def quiet_loggers(*names: str) -> None:
+    """Keep a cloud library's DEBUG records (request and response bodies: STS keys, tokens) out of
+    imagebot's log: they are written before imagebot has read, and so registered, the secrets in them."""
+    for name in names:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def usable_until(expiry: float | None, now: float | None = None) -> float | None:
+    """When to stop using a token that expires at `expiry` (epoch seconds): a margin before it.
+
+    None when the expiry is unknown or already past (a stand-in's fixed date, a skewed clock):
+    such a token serves the cycle that fetched it and is not kept.
+    """
+    now = time.time() if now is None else now
+    if expiry is None or expiry <= now:
+        return None
+    return expiry - min(EXPIRY_MARGIN, (expiry - now) / 4)
+
+
 def docker_config_path(env: Mapping[str, str]) -> Path:
+    """``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``.
+
+    A ``$DOCKER_CONFIG`` holding ``.dockerconfigjson`` and no ``config.json`` is a mounted
+    ``kubernetes.io/dockerconfigjson`` Secret (``kubectl create secret docker-registry``): that file.
+    """
     if env.get("DOCKER_CONFIG"):
-        return Path(env["DOCKER_CONFIG"]) / "config.json"
+        directory = Path(env["DOCKER_CONFIG"])
+        if not (directory / "config.json").exists() and (directory / ".dockerconfigjson").exists():
+            return directory / ".dockerconfigjson"
+        return directory / "config.json"
     return Path(env.get("HOME") or Path.home()) / ".docker" / "config.json"
 
 
@@ -112,17 +161,28 @@ class CredentialStore:
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._found: dict[str, Credentials | None] = {}
+        self._logins: dict[str, Credentials] = {}  # cloud logins, kept across cycles while usable
+
+    def _known(self, host: str) -> tuple[bool, Credentials | None]:
+        if host in self._found:
+            creds = self._found[host]
+            if creds is None or creds.usable():
+                return True, creds
+            del self._found[host]
+        return False, None
 
     def get(self, host: str) -> Credentials | None:
         host = canonical_host(host)
         with self._lock:
-            if host in self._found:
-                return self._found[host]
+            known, creds = self._known(host)
+            if known:
+                return creds
             host_lock = self._host_locks.setdefault(host, threading.Lock())
         with host_lock:  # a slow credential helper holds up its own registry only
             with self._lock:
-                if host in self._found:
-                    return self._found[host]
+                known, creds = self._known(host)
+                if known:
+                    return creds
             creds = self._lookup(host)
             log.debug("registry %s: credentials %s", host, f"from {creds.source}" if creds else "none (anonymous)")
             with self._lock:
@@ -142,7 +202,27 @@ class CredentialStore:
                 return creds
         return self._from_docker_config(host)
 
+    def _cloud_login(self, host: str, provider: str, s: RegistrySettings) -> Credentials:
+        with self._lock:
+            kept = self._logins.get(host)
+        if kept is not None and kept.usable():
+            return kept
+        try:
+            module = importlib.import_module(PROVIDERS[provider])
+        except ImportError as e:
+            raise AuthError(f"registry {host}: provider: {provider} needs {e.name or 'its cloud library'}: "
+                            f"pip install 'imagebot[{provider}]' (the container image has it)") from None
+        creds: Credentials = module.login(host, s, self._env)
+        log.info("registry %s: logged in with the %s workload identity (%s)%s", host, provider, creds.source,
+                 f", usable for {creds.expires_at - time.time():.0f}s" if creds.expires_at else "")
+        if creds.expires_at is not None:
+            with self._lock:
+                self._logins[host] = creds
+        return creds
+
     def _from_settings(self, host: str, s: RegistrySettings) -> Credentials | None:
+        if s.provider:
+            return self._cloud_login(host, s.provider, s)
         if s.credential_helper:
             return run_helper(s.credential_helper, host, self._env)
         password = None

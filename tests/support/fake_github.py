@@ -35,6 +35,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
+from tests.support.fake_github_app import GitHubAppIssuer
 from tests.support.git_http import read_body, serve_git
 
 API_PREFIX = "/api/v3"
@@ -224,6 +225,9 @@ class FakeGitHub:
         self.git_failures = 0  # answer this many Git requests with 503
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
+        #: GitHub App authentication (tests/support/fake_github_app.py): installation tokens it
+        #: issued are accepted for the API and as the Git password.
+        self.app: GitHubAppIssuer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> FakeGitHub:
@@ -294,13 +298,20 @@ class FakeGitHub:
                 self.git_requests.append(f"{h.command} {url.path[len(GIT_PREFIX):]} -> 503")
                 self._send(h, 503, None)
                 return
-            serve_git(h, self.root / "git", h.path[len(GIT_PREFIX) :], self.token, self.git_requests)
+            token = self.app.git_password(h, self.token) if self.app else self.token
+            serve_git(h, self.root / "git", h.path[len(GIT_PREFIX) :], token, self.git_requests)
             return
         if not url.path.startswith(API_PREFIX + "/"):
             self._send(h, 404, {"message": "Not Found"})
             return
         path = url.path[len(API_PREFIX) :]
         raw = read_body(h)
+        if self.app and self.app.handles(h.command, path):  # not in the OpenAPI subset: checked by the issuer
+            with self._lock:
+                self.calls.append((h.command, path))
+            status, body = self.app.issue(h.command, path, h.headers.get("Authorization", ""))
+            self._send(h, status, body)
+            return
         with self._lock:
             self.calls.append((h.command, path))
             status, body, headers = self._api(h, path, parse_qs(url.query, keep_blank_values=True), raw)
@@ -331,7 +342,7 @@ class FakeGitHub:
                 self.drift.append(f"request {method} {template}: {_why(e)}")
         auth = h.headers.get("Authorization", "")
         try:
-            if auth not in (f"token {self.token}", f"Bearer {self.token}"):
+            if auth not in (f"token {self.token}", f"Bearer {self.token}") and not (self.app and self.app.api_authorized(auth)):
                 raise ApiError(401, "Bad credentials")
             forced = self.fail_next.pop((method, template), None)
             if forced:

@@ -33,6 +33,16 @@ CASES = [
     (["--policy", "semver:*", "--tag-filter", "(unclosed", "1.0.0"], 2, "", "invalid tag-filter regular expression '(unclosed'"),
     (["--policy", "semver:*", "--tag-filter", "(a)", "--extract", "$name", "a"], 2, "", "no group named 'name'"),
     (["--policy", "semver:*"], 2, "", "no tags"),
+    # version-like current tags: no downgrade, no variant switch (issue #12)
+    (["--policy", "semver:>=3.12 <3.14", "--current", "3.13.0rc2-slim", "3.12.7-slim", "3.12.7", "3.13.0rc3-slim"], 0, "3.13.0rc3-slim\n", ""),
+    (["--policy", "semver:<=1.2.3", "--current", "1.2.2.0", "1.2.3.9", "1.2.3.0"], 0, "1.2.3.0\n", ""),
+    (["--policy", "semver:*", "--current", "4.0.19.3001", "4.0.19.300", "4.0.20.3021", "5.0.1"], 0, "4.0.20.3021\n", ""),
+    (["--policy", "semver:*", "--current", "1.0b1", "0.9", "1.0b2"], 0, "1.0b2\n", ""),
+    # the current value may carry its pin; the policy runs on the tag
+    (["--policy", "semver:*", "--current", "1.6.0@sha256:" + "0" * 64, "1.5.0", "1.6.0", "2.0.0"], 0, "2.0.0\n", ""),
+    # a current tag that cannot be ordered is held, and stderr says why
+    (["--policy", "semver:*", "--current", "master", "1.0.0", "1.1.0"], 0, "master\n", "the current tag master is a moving name"),
+    (["--policy", "semver:*", "--current", "rocm-6.4.4", "7.0.0", "rocm-7.0.0"], 0, "rocm-6.4.4\n", "cannot be ordered"),
 ]
 
 

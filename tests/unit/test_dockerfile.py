@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_runtime_has_git_and_ssh_and_cleans_apt_lists(docker: list[tuple[str, st
     runtime = stages(docker)[-1]
     apt = " ".join(a for k, a in runtime if k == "RUN" and "apt-get install" in a)
     assert "--no-install-recommends" in apt
-    for pkg in ("git", "openssh-client", "ca-certificates"):
+    for pkg in ("git", "openssh-client", "ca-certificates", "amazon-ecr-credential-helper"):
         assert re.search(rf"\s{re.escape(pkg)}(\s|$)", apt), pkg
     assert "rm -rf /var/lib/apt/lists/*" in apt
     assert any(k == "COPY" and a.startswith("--from=") for k, a in runtime), "only built artefacts are copied in"
@@ -86,6 +87,17 @@ def test_runs_as_the_non_root_user_the_deployment_expects(docker: list[tuple[str
     assert kinds.index("USER") > max(i for i, k in enumerate(kinds) if k in ("RUN", "COPY")), "USER comes last"
     deployment = (ROOT / "deploy" / "deployment.yaml").read_text()
     assert f"runAsUser: {uid}" in deployment
+
+
+def test_build_stage_installs_the_cloud_extras(docker: list[tuple[str, str]]) -> None:
+    """`registries[].provider` needs boto3, google-auth and azure-identity in the image."""
+    build = stages(docker)[0]
+    install = " ".join(a for k, a in build if k == "RUN" and "pip install" in a)
+    assert re.search(r"pip install [^&]*\.\[cloud\]", install), install
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert set(extras["cloud"][0].split("[")[1].rstrip("]").split(",")) == {"aws", "gcp", "azure"}
+    for extra, lib in (("aws", "boto3"), ("gcp", "google-auth"), ("azure", "azure-identity")):
+        assert any(d.startswith(lib) for d in extras[extra]), extra
 
 
 def test_entrypoint_is_imagebot_run_with_health_check_and_port(docker: list[tuple[str, str]]) -> None:

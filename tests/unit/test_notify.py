@@ -9,7 +9,6 @@ import hmac
 import json
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from imagebot.config.notifications import EVENT_KINDS, NotificationTarget
@@ -21,19 +20,7 @@ from imagebot.notify.derive import DriftFinding, Tracker, delivery_notices, publ
 from imagebot.notify.notices import Kind, Notice, Severity, Update
 from imagebot.notify.services import RENDERERS, discord, slack, webhook
 from imagebot.notify.targets import Target, build
-
-SCHEMAS = Path(__file__).resolve().parents[1] / "support" / "notify_schemas"
-WEBHOOK_SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "notifications-webhook.schema.json"
-
-
-def schema(name: str) -> dict:
-    path = WEBHOOK_SCHEMA if name == "webhook" else SCHEMAS / f"{name}.json"
-    return json.loads(path.read_text())
-
-
-def validate(name: str, body: object) -> None:
-    jsonschema.validate(body, schema(name), format_checker=jsonschema.FormatChecker())
-
+from tests.support.notify_payloads import validate
 
 def occ(file: str = "apps/web.yaml", line: int = 7, image: str = "ghcr.io/org/web") -> Occurrence:
     return Occurrence(Location(file, line, 14), 0, FieldKind.IMAGE, f"{image}:1.4.2", image, "1.4.2", None,

@@ -188,13 +188,38 @@ def test_relative_policies_need_a_current_version() -> None:
         assert choose(policy, ["1.0.0"]).chosen is None
         assert "relative to the current" in choose(policy, ["1.0.0"]).reason
     kept = choose("minor", ["1.0.0"], "latest")
-    assert kept.chosen is None and "moving name" in kept.reason
+    assert kept.chosen == "latest" and kept.held and "moving name" in kept.reason
 
 
-def test_current_tag_that_is_not_a_version_falls_back_to_masterminds() -> None:
-    choice = choose("semver:^1", ["1.0.0", "1.2.0"], "latest")
-    assert choice.chosen == "1.2.0"
-    assert "'latest' is a moving name" in choice.reason
+@pytest.mark.parametrize("policy", ["semver:^1", "semver:*", "major", "numerical"])
+@pytest.mark.parametrize("current", ["latest", "master", "rocm7", "server-cuda", "sha-e4eaba8", "proton-v2.3.2", "latest-build-441"])
+def test_a_current_tag_that_cannot_be_ordered_is_held_not_replaced(policy: str, current: str) -> None:
+    # Not a fall-back to a policy without a current tag: that took 1.2.0 over `master` and
+    # v4.0.0 over `proton-v2.3.2` (a different line) without a word.
+    choice = choose(policy, ["1.0.0", "1.2.0", "v4.0.0", current], current)
+    assert choice.chosen == current and choice.held and choice.candidates == ()
+    assert f"the current tag {current} " in choice.reason and "cannot be ordered" in choice.reason
+    assert f"kept {current}" in choice.reason
+
+
+def test_a_tag_filter_that_rules_out_a_moving_tag_is_the_explicit_way_off_it() -> None:
+    choice = choose("semver:^1", ["1.0.0", "1.2.0", "latest"], "latest", tag_filter=r"^\d+\.\d+\.\d+$")
+    assert choice.chosen == "1.2.0" and not choice.held
+    assert "current tag 'latest' is filtered out" in choice.reason
+
+
+def test_a_filtered_out_current_tag_with_nothing_else_allowed_is_held() -> None:
+    choice = choose("semver:*", ["latest", "nightly"], "latest", tag_filter=r"^\d+\.\d+\.\d+$")
+    assert choice.chosen == "latest" and choice.held and "keeping latest" in choice.reason
+
+
+def test_a_filtered_out_current_version_is_still_a_floor() -> None:
+    plain = r"^\d+\.\d+\.\d+$"  # rules out the current 2.0.0-bookworm: the user moves it to plain tags
+    choice = choose("semver:*", ["1.0.0", "1.5.0", "3.0.0"], "2.0.0-bookworm", tag_filter=plain)
+    assert choice.chosen == "3.0.0"
+    rejected = {r.tag: r.reason for r in choice.rejected}
+    assert "never downgrade" in rejected["1.5.0"] and "never downgrade" in rejected["1.0.0"]
+    assert choose("semver:*", ["1.5.0"], "2.0.0-bookworm", tag_filter=plain).chosen == "2.0.0-bookworm"
 
 
 def test_digest_policy_keeps_the_current_tag() -> None:
@@ -290,3 +315,60 @@ def test_go_template_names_take_the_longest_word() -> None:
     """`$1x` names the group "1x", as in Go, so it is refused rather than read as `${1}x`."""
     with pytest.raises(PolicyError, match="no group named '1x'"):
         compile_spec(PolicySpec("semver:*", tag_filter="(a)", extract="$1x"))
+
+
+# Tags a person reads as versions, which the policy must order with the current tag: never a
+# downgrade, never another variant. (policy, current, tags, chosen)
+VERSION_LIKE = [
+    # the issue's case: dash-less prerelease with a variant; it was 3.12.7 (down, -slim dropped)
+    ("semver:>=3.12 <3.14", "3.13.0rc2-slim", ["3.12.7-slim", "3.12.7", "3.13.0rc3-slim"], "3.13.0rc3-slim"),
+    ("semver:>=3.12 <3.14", "3.13.0rc2-slim", ["3.12.7-slim", "3.12.7", "3.13.0rc3", "3.13.0-slim"], "3.13.0-slim"),
+    ("semver:>=3.12 <3.14", "3.13.0rc2", ["3.12.7", "3.13.0rc10", "3.13.0rc3"], "3.13.0rc10"),
+    ("semver:*", "3.13.0rc2", ["3.12.7", "3.13.0rc1", "3.14.0a1"], "3.13.0rc2"),  # other versions' prereleases need the option
+    ("semver:*", "3.13.0rc2", ["3.14.0a1"], "3.13.0rc2"),
+    ("semver:*", "1.0b1", ["0.9", "1.0a3", "1.0b2"], "1.0b2"),
+    ("semver:*", "1.0b1", ["0.9", "1.0b2", "1.0"], "1.0"),
+    ("semver:*", "2.0.0-rc.1-alpine", ["1.9.0-alpine", "2.0.0-rc.2-alpine", "2.0.0-rc.3"], "2.0.0-rc.2-alpine"),
+    # four and more parts compare on every part
+    ("semver:<=1.2.3", "1.2.2.0", ["1.2.3.9", "1.2.3.0", "1.2.2.5"], "1.2.3.0"),
+    ("semver:<=1.2.3", "1.2.3.0", ["1.2.3.9"], "1.2.3.0"),
+    ("semver:>1.2.3", "1.2.3.0", ["1.2.3.9", "1.2.2.9"], "1.2.3.9"),
+    ("semver:~4.0", "4.0.19.3001", ["4.0.19.3000", "4.0.19.3002", "4.0.20.1", "4.1.0.1", "5.0.0.3041"], "4.0.20.1"),
+    ("patch", "4.0.19.3001", ["4.0.19.3002", "4.0.20.3021", "4.1.0.3031"], "4.0.20.3021"),
+    ("semver:*", "4.0.19.3001", ["4.0.19.300", "4.0.18.9999", "4.0.19"], "4.0.19.3001"),
+    ("semver:*", "1.2.3.4.5", ["1.2.3.4.4", "1.2.3.4.6", "1.2.3.5"], "1.2.3.4.6"),
+    # build suffixes and zero padding as the corpus has them: the rest is a variant
+    ("semver:*", "2026.4.24-a7ac696b4", ["2026.4.23-0a1b2c3d4", "2027.1.1-9bcf3889f"], "2026.4.24-a7ac696b4"),
+    ("semver:*", "2.86.01", ["2.86.00", "2.87.00", "3.00.00"], "3.00.00"),
+]
+
+
+def test_a_commit_hash_is_never_read_as_a_glued_prerelease() -> None:
+    from imagebot.policy.tags import DockerTag
+
+    for tag in ("1234a56", "12345b6", "0a1b2c3", "1a2b3c4d"):
+        assert DockerTag.parse(tag) is None, tag
+    assert choose("semver:*", ["1234a56", "1234b7f", "1235"], "1234").chosen == "1235"
+    assert DockerTag.parse("1234a5") is not None  # 6 characters: too short for a hash
+
+
+@pytest.mark.parametrize(("policy", "current", "tags", "chosen"), VERSION_LIKE)
+def test_version_like_tags_are_ordered_with_the_current_tag(policy: str, current: str, tags: list[str], chosen: str) -> None:
+    choice = choose(policy, tags, current)
+    assert choice.chosen == chosen, choice.reason
+    assert not choice.held
+
+
+def test_the_hold_on_a_version_like_tag_says_what_is_newest() -> None:
+    choice = choose("semver:<=1.2.3", ["1.2.3.9", "1.2.4"], "1.2.3.0")
+    assert choice.chosen == "1.2.3.0" and "nothing newer than 1.2.3.0" in choice.reason
+    assert "greater than" in reason_of(choice, "1.2.3.9")
+
+
+def test_a_prefixed_version_is_followed_when_the_filter_says_where_the_version_is() -> None:
+    rocm = choose("semver:*", ["7.0.0", "rocm-6.4.3", "rocm-7.0.0", "8.0.0"], "rocm-6.4.4",
+                  tag_filter="^rocm-(?P<v>.+)$", extract="$v")
+    assert rocm.chosen == "rocm-7.0.0" and not rocm.held
+    build = choose("numerical", ["latest-build-440", "latest-build-541", "1.1.0"], "latest-build-441",
+                   tag_filter="^latest-build-(?P<n>[0-9]+)$", extract="$n")
+    assert build.chosen == "latest-build-541"

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from imagebot import pipeline
@@ -25,7 +23,7 @@ from tests.support.cli import imagebot, write_config
 from tests.support.gitrepo import clone, commit_all, git, make_remote
 from tests.support.manifests import deployment
 from tests.support.receivers import Receiver
-from tests.unit.test_notify import validate
+from tests.support.notify_payloads import validate
 
 SERVICES = ("slack", "teams", "discord", "googlechat", "webhook", "alertmanager")
 SECRET = "whsec-0123456789abcdef"
