@@ -1,0 +1,174 @@
+"""Several repositories (lanes) in one round, on real parts: docker-registry with its access
+log on, bare Git remotes, the real `imagebot` command line.
+
+- three repositories sharing 30 images: the round lists each image repository exactly once
+  (counted in the registry's own access log), and each repository gets its own commit;
+- one lane's remote hangs (a TCP server that accepts and never answers) and another's rejects
+  every push: the other lanes commit on time, and the round returns at the lane deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imagebot.config import load
+from imagebot.fleet import Fleet
+from imagebot.lanes import lanes_of
+from tests.support.cli import imagebot
+from tests.support.gitrepo import git, log, make_remote, show
+from tests.support.manifests import deployment
+from tests.support.registry import RegistryServer, registry_available
+
+pytestmark = pytest.mark.skipif(not registry_available(), reason="docker-registry is not installed")
+
+ACCESS_LOG = {"log": {"level": "error", "accesslog": {"disabled": False}}}
+TAGS_LIST = re.compile(r'"GET /v2/(?P<repo>[^ ]+?)/tags/list[^ ]* HTTP')
+
+
+def tag_listings(reg: RegistryServer) -> Counter[str]:
+    """GET .../tags/list requests per image repository, from the registry's access log."""
+    return Counter(m["repo"] for m in TAGS_LIST.finditer((reg.workdir / "registry.log").read_text(errors="replace")))
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[RegistryServer]:
+    with RegistryServer(tmp_path / "reg", extra_config=ACCESS_LOG) as reg:
+        for i in range(30):
+            reg.push_tags_bulk(f"team/img{i}", ["1.0.0", "1.1.0"], mount_from="team/img0" if i else None)
+        yield reg
+
+
+def repositories_config(tmp_path: Path, reg: RegistryServer, items: list[str], extra: str = "") -> Path:
+    lines = ["repositories:", *items, "delivery: {mode: commit}", "registries:",
+             f"  - host: {reg.host}", "    insecure: true", f"cache_dir: {tmp_path / 'cache'}", extra]
+    path = tmp_path / "imagebot.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def remote_using(tmp_path: Path, name: str, host: str, images: range) -> Path:
+    files = {f"apps/{name}-{i}.yaml": deployment(f"svc-{i}", f"{host}/team/img{i}:1.0.0") for i in images}
+    return make_remote(tmp_path, files, name=f"{name}.git")
+
+
+def test_three_repositories_sharing_30_images_list_each_image_once_and_commit_each(tmp_path: Path,
+                                                                                  registry: RegistryServer) -> None:
+    host = registry.host
+    remotes = {"apps": remote_using(tmp_path, "apps", host, range(0, 20)),
+               "platform": remote_using(tmp_path, "platform", host, range(10, 30)),
+               "edge": remote_using(tmp_path, "edge", host, range(0, 30))}
+    cfg = repositories_config(tmp_path, registry, [f"  - {{name: {n}, url: {r}}}" for n, r in remotes.items()])
+    before = tag_listings(registry)
+
+    out = imagebot("run", "--once", "--json", "-c", str(cfg), cwd=tmp_path, timeout=300)
+
+    assert out.code == 0, out.err
+    doc = json.loads(out.out)
+    listed = tag_listings(registry) - before
+    assert listed == Counter({f"team/img{i}": 1 for i in range(30)}), listed  # one round: each image once
+    assert doc["registry_requests"][f"{host} tags 200"] == 30
+    per_lane = {lane["name"]: lane for lane in doc["repositories"]}
+    assert {n: len(per_lane[n]["changes"]) for n in remotes} == {"apps": 20, "platform": 20, "edge": 30}
+    for name, remote in remotes.items():
+        history = log(remote, "main")
+        assert len(history) == 2, history  # the seed commit + imagebot's one commit
+        assert per_lane[name]["delivery"]["commit"] == git(remote, "rev-parse", "main").strip()
+        first = sorted(p for p in git(remote, "ls-tree", "-r", "--name-only", "main").split() if p.startswith("apps/"))[0]
+        assert b":1.1.0" in show(remote, "main", first)
+    # The lanes' clones are their own (keyed by the lane), never one shared work tree.
+    assert sorted(p.name for p in (tmp_path / "cache" / "repos" / "lanes").iterdir()) == ["apps", "edge", "platform"]
+
+    # --repository runs one lane; plan covers all of them and writes nothing.
+    again = imagebot("plan", "--json", "-c", str(cfg), cwd=tmp_path)
+    assert again.code == 0, again.err
+    assert json.loads(again.out)["changes"] == []
+    one = imagebot("run", "--once", "--repository", "platform", "-c", str(cfg), cwd=tmp_path)
+    assert one.code == 0, one.err
+    missing = imagebot("plan", "--repository", "nope", "-c", str(cfg), cwd=tmp_path)
+    assert missing.code == 2 and "no repository named 'nope'" in missing.err and "apps, platform, edge" in missing.err
+    valid = imagebot("validate", "-c", str(cfg), cwd=tmp_path)
+    assert valid.code == 0, valid.err
+    assert [line for line in valid.out.splitlines() if line.startswith("repository ")] == [
+        f"repository {n} ({r}):" for n, r in remotes.items()]
+
+
+class SilentServer:
+    """Accepts TCP connections and never answers: a Git remote that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.conns.append(conn)
+            except OSError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def test_a_hanging_and_a_rejecting_remote_do_not_delay_or_fail_the_other_lanes(tmp_path: Path,
+                                                                              registry: RegistryServer) -> None:
+    host = registry.host
+    good = {n: remote_using(tmp_path, n, host, range(i * 5, i * 5 + 5)) for i, n in enumerate(("one", "two", "three"))}
+    rejecting = remote_using(tmp_path, "rejecting", host, range(0, 5))
+    hook = rejecting / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    silent = SilentServer()
+    try:
+        items = [f"  - {{name: {n}, url: {r}}}" for n, r in good.items()]
+        items += [f"  - {{name: rejecting, url: {rejecting}}}",
+                  f"  - {{name: hanging, url: 'http://127.0.0.1:{silent.port}/gitops.git'}}"]
+        cfg = load(repositories_config(tmp_path, registry, items, "fleet: {concurrency: 2, lane_deadline: 8s}"))
+        fleet = Fleet(cfg, lanes_of(cfg))
+
+        t0 = time.monotonic()
+        r = fleet.run_round()
+        took = time.monotonic() - t0
+
+        states = {o.lane: o.state for o in r.outcomes}
+        assert states == {"one": "ok", "two": "ok", "three": "ok", "rejecting": "failed", "hanging": "timed-out"}, r
+        assert "pre-receive hook declined" in r.outcome("rejecting").error
+        for name, remote in good.items():
+            assert len(log(remote, "main")) == 2, name  # committed, in this round
+            assert r.outcome(name).duration < 8
+        # With 2 lanes at once, the hanging lane holds one slot for its deadline; the round ends then.
+        assert 8 <= took < 8 + 8, took
+        assert r.exit_code == 3
+
+        # Next round: the hung run has not ended, so that lane is skipped, not started twice; others run.
+        again = fleet.run_round()
+        assert {o.lane: o.state for o in again.outcomes}["hanging"] == "busy"
+        assert {o.lane: o.state for o in again.outcomes}["one"] == "ok"
+        assert fleet.status()["hanging"]["running"] is True
+    finally:
+        silent.close()
+    deadline = time.monotonic() + 30
+    while fleet.status()["hanging"]["running"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not fleet.status()["hanging"]["running"], "the hung lane's git did not end once its remote closed"
