@@ -109,6 +109,8 @@ class Membership:
         self._update(now)
 
     def _observe(self, beats: dict[str, int], now: float) -> None:
+        for gone in [i for i in self._seen if i not in beats and i != self.identity]:
+            del self._seen[gone]  # it left (released its lanes at shutdown) or was pruned
         for who, beat in beats.items():
             if self._seen.get(who, (None,))[0] != beat:
                 self._seen[who] = (beat, now)
