@@ -21,8 +21,7 @@ from typing import Protocol
 
 from imagebot.config.schema import Config, Repository, RepositoryEntry, lane_name_from_url
 from imagebot.model import Occurrence, Resolution
-from imagebot.registry import RegistryClient
-from imagebot.resolve import resolve
+from imagebot.resolve import TagSource, resolve
 
 
 class CandidateSource(Protocol):
@@ -30,7 +29,7 @@ class CandidateSource(Protocol):
 
     kind: str
 
-    def resolve(self, occurrences: Sequence[Occurrence], registry: RegistryClient) -> tuple[Resolution, ...]: ...
+    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource) -> tuple[Resolution, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class RegistrySource:
 
     kind: str = "registries"
 
-    def resolve(self, occurrences: Sequence[Occurrence], registry: RegistryClient) -> tuple[Resolution, ...]:
+    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource) -> tuple[Resolution, ...]:
         return tuple(resolve(occurrences, registry))
 
 

@@ -217,12 +217,15 @@ class Agent:
     def _log_cycle(self, trigger: str, images: frozenset[str] | None, result: CycleResult) -> None:
         c = result.plan.changes
         d = result.delivery
+        landed = d.landed if d else ()  # the delivery outcome says what landed, not the plan
         log.info(
-            "%s cycle%s: %d change(s), %d problem(s) in %.2fs", trigger, f" of {result.lane}" if result.lane else "",
-            len(c), len(result.problems), result.duration,
+            "%s cycle%s: %d change(s) landed of %d planned, %d problem(s) in %.2fs", trigger,
+            f" of {result.lane}" if result.lane else "", len(landed), len(c), len(result.problems), result.duration,
             extra={"fields": {
-                "event": "cycle", "trigger": trigger, "repository": result.lane, "images": sorted(images) if images else None,
-                "changes": [f"{x.old_ref} -> {x.new_ref}" for x in c], "problems": [str(p) for p in result.problems],
+                "event": "cycle", "trigger": trigger, "repository": result.lane,
+                "images": sorted(images) if images else None,
+                "changes": [f"{x.change.old_ref} -> {x.change.new_ref}" for x in landed], "planned": len(c),
+                "problems": [str(p) for p in result.problems],
                 "commit": d.commit if d else "", "pull_requests": list(d.pull_requests) if d else [],
                 "duration": round(result.duration, 3),
             }},

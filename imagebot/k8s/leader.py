@@ -31,6 +31,9 @@ from urllib3.exceptions import HTTPError
 
 log = logging.getLogger(__name__)
 
+#: The leader writes where followers can reach it (host:port) on the Lease it holds.
+ADDRESS_ANNOTATION = "imagebot.io/leader-address"
+
 
 @dataclass(frozen=True)
 class LeaseTiming:
@@ -83,6 +86,10 @@ class LeaseElector:
         #: Asked before taking a Lease that is not ours (free or expired): sharding (imagebot.k8s.shards)
         #: says no once this replica holds its fair share. Renewing our own Lease never asks.
         self.may_acquire: Callable[[], bool] = lambda: True
+        #: host:port this replica serves on, written on the Lease while it leads ("" : none).
+        self.address = ""
+        #: The holder's address as last read from the Lease ("" when free or unknown).
+        self.holder_address = ""
 
     @classmethod
     def for_client(cls, api: client.ApiClient, **kwargs: Any) -> "LeaseElector":
@@ -118,7 +125,8 @@ class LeaseElector:
             if not self.may_acquire():
                 return
             body = client.V1Lease(
-                metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
+                metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
+                                             annotations={ADDRESS_ANNOTATION: self.address} if self.address else None),
                 spec=self._spec(None),
             )
             self.api.create_namespaced_lease(self.namespace, body, _request_timeout=self._timeout)
@@ -128,6 +136,7 @@ class LeaseElector:
         spec = lease.spec or client.V1LeaseSpec()
         holder = spec.holder_identity or ""
         self.holder = holder
+        self.holder_address = ((lease.metadata.annotations or {}).get(ADDRESS_ANNOTATION) or "") if holder else ""
         record = (holder, spec.renew_time, spec.acquire_time, spec.lease_transitions, lease.metadata.resource_version)
         if record != self._observed:
             self._observed, self._observed_at = record, started
@@ -143,6 +152,8 @@ class LeaseElector:
             log.info("lease %s/%s: %s did not renew for %.0fs; taking over", self.namespace, self.name, holder,
                      float(spec.lease_duration_seconds or self.timing.lease_duration))
         lease.spec = self._spec(spec)
+        if self.address:
+            lease.metadata.annotations = {**(lease.metadata.annotations or {}), ADDRESS_ANNOTATION: self.address}
         # The resourceVersion read above goes back with the replace: a stale one gets 409.
         self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self._timeout)
         self._won(started)
@@ -163,6 +174,7 @@ class LeaseElector:
         with self._lock:
             self._renewed_at = started
         self.holder = self.identity
+        self.holder_address = self.address
 
     def _lost(self) -> None:
         with self._lock:
