@@ -17,6 +17,7 @@ from typing import Any
 
 from imagebot import notify, pipeline
 from imagebot.agent.auth import WebhookAuth, load_secret
+from imagebot.agent.fanout import LaneFanOut
 from imagebot.agent.forward import LeaderForwarder
 from imagebot.agent.http import AgentServer, parse_listen
 from imagebot.agent.loop import Agent, CycleFn
@@ -234,6 +235,13 @@ def serve(
         elector.address = advertised_address(server.server_address[1], parse_listen(address)[0])
         if forward is not None:
             forward.own_address = elector.address
+    if shards is not None:
+        own = advertised_address(server.server_address[1], parse_listen(address)[0])
+        for e in shards.electors.values():
+            e.address = own  # written on each lane Lease this replica holds
+        server.fan_out = LaneFanOut(
+            auth, lambda: {e.holder_address for n, e in shards.electors.items() if e.holder and not shards.holds(n)},
+            own, on_result=lambda r: metrics.webhooks_forwarded.labels(r).inc())
     server.start()
     log.info("agent listening on %s%s (leader election %s)", server.url,
              f", webhooks on {server.hooks_url}" if server.hooks_address else "",
