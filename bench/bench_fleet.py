@@ -35,18 +35,8 @@ IMAGES = 100
 TAGS = 20
 POLICY_EVERY = 5  # one file in five is a workload with a policy; the rest are other manifests
 
-FILLER = """\
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: settings-{i}
-data:
-  LOG_LEVEL: info
-  FEATURE_{i}: "true"
-"""
-
-
 def seed(work: Path, repos: int, files: int) -> tuple[Any, Path]:
+    from bench.bench_webhook import FILLER  # the same filler manifests as the webhook benchmark
     from tests.support.gitrepo import make_remote
     from tests.support.manifests import deployment
     from tests.support.registry import RegistryServer
