@@ -96,5 +96,6 @@ def _effective(cfg: Config, entry: RepositoryEntry) -> Config:
         "repositories": (),
         "delivery": entry.delivery or cfg.delivery,
         "policies": {**cfg.policies, **entry.policies},
+        "rules": (*entry.rules, *cfg.rules),  # the repository's own first: the first match governs
     }
     return cfg.model_copy(update=update)

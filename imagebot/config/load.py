@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from imagebot.config.schema import Config, NamedPolicy, Repository
+from imagebot.config.patterns import PatternError, compile_pattern
+from imagebot.config.schema import IGNORE, Config, NamedPolicy, Repository, Rule
 from imagebot.errors import ConfigError, PolicyError
 from imagebot.policy import compile_spec
 
@@ -52,11 +53,16 @@ def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -
     try:
         cfg = Config.model_validate(_plain(data))
     except ValidationError as e:
-        problems = [_describe(err, data) for err in e.errors()] + _policy_problems(data)
+        problems = [_describe(err, data) for err in e.errors()] + _policy_problems(data) + _rule_problems(data)
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems) from None
-    problems = _policy_problems(data)
+    problems = _policy_problems(data) + _rule_problems(data)
     if problems:
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems)
+    for i, rule in enumerate(cfg.rules):
+        rule._line = _line_of(data, ("rules", i))
+    for r, entry in enumerate(cfg.repositories):
+        for i, rule in enumerate(entry.rules):
+            rule._line = _line_of(data, ("repositories", r, "rules", i))
     if base_dir is not None:
         cfg = _relative_to(cfg, base_dir)
     return cfg
@@ -89,9 +95,14 @@ def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _dotted(loc: tuple[Any, ...]) -> str:
+    """("repositories", 0, "rules", 2) -> "repositories[0].rules[2]"."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+
+
 def _describe(err: Any, data: Any) -> str:
     loc = tuple(err["loc"])
-    path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    path = _dotted(loc)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -136,6 +147,43 @@ def _compile_policies(data: Any, where: tuple[Any, ...], policies: dict[str, Any
             compile_spec(p.spec())
         except PolicyError as e:
             line = _line_of(data, (*where, key))
-            path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in (*where, key)).replace(".[", "[")
+            path = _dotted((*where, key))
             problems.append(f"{path}: {e}" + (f" (line {line})" if line else ""))
+    return problems
+
+
+def _rule_problems(data: Any) -> list[str]:
+    """Each rule's policy and match patterns compiled at load: a bad one names the rule's field
+    and line (entries the schema rejects are left to the schema's messages)."""
+    places: list[tuple[tuple[Any, ...], Any]] = [(("rules",), data.get("rules"))]
+    repos = data.get("repositories")
+    if isinstance(repos, list):
+        places += [(("repositories", i, "rules"), r.get("rules")) for i, r in enumerate(repos) if isinstance(r, dict)]
+    return [p for where, rules in places if isinstance(rules, list) for p in _compile_rules(data, where, rules)]
+
+
+def _compile_rules(data: Any, where: tuple[Any, ...], rules: list[Any]) -> list[str]:
+    prefix = _dotted(where)
+    problems = []
+    for i, raw in enumerate(rules):
+        try:
+            rule = Rule.model_validate(_plain(raw))
+        except ValidationError:
+            continue
+        for key in ("image", "path", "workload", "namespace", "container"):
+            pattern = getattr(rule.match, key)
+            if pattern is None:
+                continue
+            try:
+                compile_pattern(pattern, key == "image")
+            except PatternError as e:
+                line = _line_of(data, (*where, i, "match", key))
+                problems.append(f"{prefix}[{i}].match.{key}: {e}" + (f" (line {line})" if line else ""))
+        if rule.policy.strip().lower() == IGNORE:
+            continue
+        try:
+            compile_spec(rule.spec())
+        except PolicyError as e:
+            line = _line_of(data, (*where, i, "policy"))
+            problems.append(f"{prefix}[{i}].policy: {e}" + (f" (line {line})" if line else ""))
     return problems

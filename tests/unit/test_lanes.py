@@ -165,3 +165,23 @@ def test_a_lane_past_its_deadline_does_not_hold_the_round_and_is_not_started_twi
     release.set()
     fleet.lanes["l1"].thread.join(5)
     assert fleet.run_round().outcome("l1").state == "ok" and not fleet.failing(0.0)
+
+
+def test_a_repositorys_rules_come_before_the_top_level_rules_and_keep_their_lines() -> None:
+    cfg = load_text("""\
+rules:
+  - {match: {image: "ghcr.io/o/*"}, policy: "semver:*"}
+repositories:
+  - name: prod
+    url: /srv/prod.git
+    rules:
+      - {match: {image: ghcr.io/o/web}, policy: patch}
+  - {name: dev, url: /srv/dev.git}
+""")
+    prod, dev = lanes_of(cfg)
+    assert [r.policy for r in prod.config.rules] == ["patch", "semver:*"]
+    assert [r.line for r in prod.config.rules] == [7, 2]
+    assert [r.policy for r in dev.config.rules] == ["semver:*"]
+    with pytest.raises(ConfigError) as e:
+        load_text("repositories:\n  - url: /a\n    rules:\n      - {policy: 'semver:^^1'}\n")
+    assert any(p.startswith("repositories[0].rules[0].policy: ") and "(line 4)" in p for p in e.value.problems)
