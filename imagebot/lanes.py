@@ -9,7 +9,9 @@ discover cache, problems, readiness and write gate; those live with the runner (
 
 Candidate versions come from a :class:`CandidateSource`. Today every lane reads the registries
 (:class:`RegistrySource`); staged promotion plugs in a source that proposes the value another
-environment runs, without a registry lookup.
+environment runs, without a registry lookup: it builds ``Lane(name, config, source=...)`` (the
+config's repository and delivery being the production side) and adds it to the lanes a round
+runs; scheduling, the registry round, the write gate and the Lease come with the lane.
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ from imagebot.resolve import TagSource, resolve
 
 
 class CandidateSource(Protocol):
-    """Where a lane's candidate versions come from: one resolution per occurrence."""
+    """Where a lane's candidate versions come from: one resolution per occurrence.
+
+    `registry` is the round's shared tag source; `checkout` the lane's work tree, as discovered
+    (a promotion source reads the value the other environment runs there, or from its branch).
+    A source never writes: delivery stays with the lane.
+    """
 
     kind: str
 
-    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource) -> tuple[Resolution, ...]: ...
+    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource, checkout: Path) -> tuple[Resolution, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class RegistrySource:
 
     kind: str = "registries"
 
-    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource) -> tuple[Resolution, ...]:
+    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource, checkout: Path) -> tuple[Resolution, ...]:
         return tuple(resolve(occurrences, registry))
 
 

@@ -88,7 +88,7 @@ def run_cycle(
         log.info("discovered %d image reference(s) with a policy in %d file(s)", len(occurrences), found.files_scanned)
 
         progress = ResolveProgress(client, {o.image for o in occurrences}, reporters)
-        resolutions = source.resolve(occurrences, progress)
+        resolutions = source.resolve(occurrences, progress, root)
         the_plan = planner.build(resolutions, found.problems)
         rendered = apply.render(root, the_plan.changes)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
