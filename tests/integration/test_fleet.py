@@ -172,3 +172,33 @@ def test_a_hanging_and_a_rejecting_remote_do_not_delay_or_fail_the_other_lanes(t
     while fleet.status()["hanging"]["running"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not fleet.status()["hanging"]["running"], "the hung lane's git did not end once its remote closed"
+
+
+class FromStaging:
+    """A stand-in promotion source: proposes the tag the staging overlay runs, read from the
+    lane's checkout; it never asks the registry."""
+
+    kind = "promotion"
+
+    def resolve(self, occurrences, registry, checkout):  # type: ignore[no-untyped-def]
+        from imagebot.model import Resolution, Target
+
+        staged = (checkout / "staging" / "web.yaml").read_text().split(":")[-1].strip()
+        return tuple(Resolution(o, Target(staged), f"staging runs {staged}") for o in occurrences)
+
+
+def test_a_lane_takes_its_candidates_from_its_source(tmp_path: Path, registry: RegistryServer) -> None:
+    """The seam staged promotion plugs into: a lane whose source is not the registry."""
+    from dataclasses import replace
+
+    host = registry.host
+    remote = make_remote(tmp_path, {"staging/web.yaml": f"image: {host}/team/img3:1.0.7\n",
+                                    "prod/web.yaml": deployment("web", f"{host}/team/img3:1.0.0")}, name="envs.git")
+    cfg = load(repositories_config(tmp_path, registry, [f"  - {{name: prod, url: {remote}, paths: [prod/]}}"]))
+    (lane,) = lanes_of(cfg)
+    before = tag_listings(registry)
+    r = Fleet(cfg, [replace(lane, source=FromStaging())]).run_round()
+    assert r.outcome("prod").state == "ok", r.outcome("prod").error
+    assert b"team/img3:1.0.7" in show(remote, "main", "prod/web.yaml")  # not 1.1.0, the registry's newest
+    assert tag_listings(registry) == before  # no tag listed for it
+    assert Fleet(cfg, [lane]).run_round().outcome("prod").result.plan.changes[0].new.endswith(":1.1.0")  # registries
