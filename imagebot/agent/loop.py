@@ -37,6 +37,7 @@ class CycleFn(Protocol):
         registry: Any = ...,
         reporters: Sequence[Reporter] = ...,
         discover_cache: DiscoverCache | None = ...,
+        cancelled: Callable[[], bool] = ...,
     ) -> CycleResult: ...
 
 
@@ -91,6 +92,14 @@ class Agent:
                            clock=clock)
         self._holds = holds or (lambda lane: True)
         self.last_round: RoundResult | None = None
+        #: The watchdog's view: when the worker's current step (a cycle, a drift check) began
+        #: (None: waiting), and whether its loop is running at all.
+        self._busy_since: float | None = None
+        self._worker_ended = False
+        #: A step running longer than this is stuck: every git command and registry request has
+        #: a deadline, and the cycle itself one (`cycle_timeout`), so only a bug gets here. A round
+        #: over several lanes runs them `fleet.concurrency` at a time.
+        self.stuck_after = cfg.agent.stuck_after * cfg.cycle_timeout_seconds * self.fleet.waves
 
     @property
     def discover_cache(self) -> DiscoverCache:
@@ -144,6 +153,18 @@ class Agent:
             return True, f"ready; failing for more than {limit:.0f}s: {', '.join(sorted(failing))}"
         return True, "ready"
 
+    def alive(self) -> tuple[bool, str]:
+        """Liveness: the worker runs and its current step has not outlived `stuck_after`
+        (a failing cycle is alive: readiness reports that). A stuck leader also stops renewing
+        its Lease (see LeaseElector's `healthy`), so the standby takes over."""
+        if self._worker_ended and not self._stop.is_set():
+            return False, "the worker has ended"
+        since = self._busy_since
+        if since is not None and self._clock() - since > self.stuck_after:
+            return False, (f"stuck: the current step has run for {self._clock() - since:.0f}s "
+                           f"(more than {self.stuck_after:.0f}s)")
+        return True, "ok"
+
     def _notify(self) -> None:
         with self._wake:
             self._dirty = True
@@ -156,6 +177,12 @@ class Agent:
         return self.interval * (1 + jitter * (2 * self._rand() - 1))
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._worker_ended = True
+
+    def _loop(self) -> None:
         next_full = self._clock()
         next_drift = self._clock() if self._drift_interval else float("inf")
         while not self._stop.is_set():
@@ -192,10 +219,10 @@ class Agent:
                 self.skipped += 1
                 self.cycle_done.notify_all()
             return
-        started = self._clock()
+        started = self._busy_since = self._clock()
         try:
             r = self.fleet.run_round(images, can_write=self.lane_can_write, holds=self._holds, reporters=self.reporters,
-                                     trigger=trigger)
+                                     trigger=trigger, cancelled=self._stop.is_set)
         except Exception as e:  # the registry round could not start: a bug or a broken client
             log.exception("round crashed")
             self._failed(trigger, started, repr(e))
@@ -210,6 +237,7 @@ class Agent:
                     self.last_result = o.result
                     self._log_cycle(trigger, images, o.result)
         finally:
+            self._busy_since = None
             with self.cycle_done:
                 self.cycles += 1
                 self.cycle_done.notify_all()
@@ -237,10 +265,13 @@ class Agent:
 
     def _drift(self) -> None:
         assert self._drift_check is not None  # _drift_interval is None without it
+        self._busy_since = self._clock()
         try:
             self._drift_check()
         except Exception:
             log.exception("drift check failed")
+        finally:
+            self._busy_since = None
 
     def wait_cycles(self, n: int, timeout: float, *, skipped: int = 0) -> bool:
         """Block until at least `n` cycles have finished and `skipped` were skipped (tests, benchmark)."""

@@ -139,6 +139,7 @@ def serve(
                                parse_duration(le.retry_period)),
             on_change=lambda lane, leading: (metrics.repository_held.labels(lane).set(1 if leading else 0),
                                              leading and holder["agent"].request_full_cycle()),
+            healthy=lambda: "agent" not in holder or holder["agent"].alive()[0],
         )
         metrics.leader.set(1)
     elif api is not None and a.leader_election.enabled:
@@ -152,6 +153,7 @@ def serve(
                                parse_duration(le.retry_period)),
             on_change=lambda leading: (metrics.leader.set(1 if leading else 0),
                                        holder["agent"].leadership_changed(leading)),
+            healthy=lambda: "agent" not in holder or holder["agent"].alive()[0],
         )
     else:
         metrics.leader.set(1)

@@ -40,10 +40,18 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     return load_text(text, str(p), base_dir=p.parent)
 
 
+#: A configuration is a few kilobytes; anything near this is not one (bounded input, issue #14).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -> Config:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{name}: {len(text):,} characters is not a configuration (the limit is {MAX_CONFIG_BYTES:,})")
     yaml = YAML(typ="rt")
     try:
         data = yaml.load(text)
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to be a configuration") from None
     except MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name

@@ -11,6 +11,7 @@ one slow or failing lane never delays or fails another.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -20,6 +21,7 @@ from typing import Any
 
 from imagebot import pipeline
 from imagebot.config.schema import Config, parse_duration
+from imagebot.deadline import Deadline
 from imagebot.deliver import GitWorkspace
 from imagebot.discover.cache import DiscoverCache
 from imagebot.errors import EXIT_FAILED, EXIT_OK, ImagebotError
@@ -111,6 +113,11 @@ class Fleet:
         self.index = ImageIndex()
         self._done = threading.Condition()
 
+    @property
+    def waves(self) -> int:
+        """How many lanes deep a round runs: ceil(lanes / concurrency)."""
+        return max(1, math.ceil(len(self.lanes) / self.concurrency))
+
     # -- the round --------------------------------------------------------------------------
     def run_round(
         self,
@@ -122,11 +129,13 @@ class Fleet:
         reporters: Sequence[Reporter] = (),
         only: Collection[str] | None = None,
         trigger: str | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> RoundResult:
         """One round over the lanes (`only`: those; `images`: the lanes that use them, targeted).
 
         `holds(lane)`: whether this replica holds the lane (sharding); a lane it does not hold is
-        not run. `can_write(lane)` is each lane's write gate, asked before every push.
+        not run. `can_write(lane)` is each lane's write gate, asked before every push. `cancelled()`
+        (shutdown) ends every lane's cycle between steps, as it ends a single cycle.
         """
         started, t0 = time.time(), self._clock()
         wanted = frozenset(images) if images is not None else None
@@ -137,11 +146,13 @@ class Fleet:
             names = [n for n in names if n in self.index.lanes_for(wanted, names)]
         own_client = self.registry is None
         client = self.registry if self.registry is not None else pipeline.new_registry_client(self.cfg)
-        client.new_cycle()  # one registry round for every lane below
+        # One registry round for every lane below; no registry request outlives the round (each lane's
+        # cycle keeps its own cycle_timeout for everything else).
+        client.new_cycle(Deadline(self.cfg.cycle_timeout_seconds * self.waves, cancelled=cancelled))
         before = client.stats.snapshot()
         outcomes: dict[str, LaneOutcome] = {}
         try:
-            self._schedule(names, outcomes, client, wanted, dry_run, can_write, holds, reporters)
+            self._schedule(names, outcomes, client, wanted, dry_run, can_write, holds, reporters, cancelled)
         finally:
             after = client.stats.snapshot()
             if own_client:
@@ -153,7 +164,7 @@ class Fleet:
 
     def _schedule(self, names: list[str], outcomes: dict[str, LaneOutcome], client: Any, images: frozenset[str] | None,
                   dry_run: bool, can_write: Callable[[str], bool], holds: Callable[[str], bool],
-                  reporters: Sequence[Reporter]) -> None:
+                  reporters: Sequence[Reporter], cancelled: Callable[[], bool]) -> None:
         pending = deque(names)
         running: dict[str, tuple[float, dict[str, LaneOutcome]]] = {}
         while pending or running:
@@ -170,7 +181,7 @@ class Fleet:
                     continue
                 box: dict[str, LaneOutcome] = {}
                 st.thread = threading.Thread(target=self._lane_main, name=f"imagebot-lane-{name}", daemon=True,
-                                             args=(st, box, client, images, dry_run, can_write, reporters))
+                                             args=(st, box, client, images, dry_run, can_write, reporters, cancelled))
                 running[name] = (self._clock(), box)
                 st.thread.start()
             with self._done:
@@ -192,7 +203,8 @@ class Fleet:
                 del running[name]
 
     def _lane_main(self, st: LaneState, box: dict[str, LaneOutcome], client: Any, images: frozenset[str] | None,
-                   dry_run: bool, can_write: Callable[[str], bool], reporters: Sequence[Reporter]) -> None:
+                   dry_run: bool, can_write: Callable[[str], bool], reporters: Sequence[Reporter],
+                   cancelled: Callable[[], bool]) -> None:
         lane, t0 = st.lane, self._clock()
         try:
             if st.workspace is None and lane.keyed:
@@ -201,7 +213,7 @@ class Fleet:
             result = self._run_cycle(
                 lane.config, images=images, dry_run=dry_run, can_write=lambda: can_write(lane.name), registry=client,
                 reporters=reporters, discover_cache=st.discover_cache, source=lane.source, new_round=False,
-                lane=lane.name, **extra)
+                lane=lane.name, cancelled=cancelled, **extra)
             self.index.record(lane.name, result)
             st.last_result = result
             outcome = LaneOutcome(lane.name, result, exit_code=result.exit_code, duration=self._clock() - t0)

@@ -150,8 +150,10 @@ class LaneShards:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_change: Callable[[str, bool], None] | None = None,
+        healthy: Callable[[], bool] = lambda: True,
     ):
         self.identity = identity
+        self._healthy = healthy
         self.timing = timing
         self._clock = clock
         self.lanes = tuple(lanes)
@@ -206,6 +208,14 @@ class LaneShards:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            if not self._healthy():
+                # A stuck worker renews nothing and beats no heartbeat: its lanes expire and move,
+                # and the others stop counting it.
+                log.warning("lane shards: the worker is stuck: not renewing any lane")
+                for e in self.electors.values():
+                    e._notify()  # is_leader lapses after renew_deadline: tell the agent
+                stop.wait(self.timing.retry_period)
+                continue
             try:
                 self.step()
             except Exception:  # one bad answer must not end sharding; the Leases expire safely

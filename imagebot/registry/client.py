@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from imagebot.config.schema import RegistrySettings
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.errors import RegistryError
 from imagebot.registry import helm_index
 from imagebot.registry.cache import TagCache
@@ -48,6 +49,9 @@ T = TypeVar("T")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: Tags asked for per page (`n=`); registries that cap it lower simply page sooner.
 PAGE_SIZE = 1000
+#: Bounded input: an image with more tags than this is skipped with a reason (a million tags
+#: would take half a gigabyte to choose from).
+MAX_TAGS = 100_000
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ def _json(resp: requests.Response, where: str) -> Any:
     ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
     try:
         return json.loads(resp.content)
+    except RecursionError:
+        raise RegistryError(f"{where}: refused an answer nested too deeply to read", temporary=False) from None
     except ValueError:
         if ctype and "json" not in ctype and ctype != "text/plain":
             raise RegistryError(f"{where}: answered with Content-Type {ctype} instead of JSON "
@@ -92,8 +98,11 @@ class RegistryClient:
         env: Mapping[str, str] | None = None,
         retry: RetryPolicy = RetryPolicy(),
         page_size: int = PAGE_SIZE,
+        only_listed: bool = False,
     ):
         self._settings = {canonical_host(s.host): s for s in settings}
+        #: The allowlist: only hosts in `settings` are contacted.
+        self._only_listed = only_listed
         self._env = environment(env)
         self._credentials = CredentialStore(self._settings, self._env)
         self._retry = retry
@@ -105,16 +114,22 @@ class RegistryClient:
         self._memo: dict[tuple[str, ...], Any] = {}
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self.created_times = CreatedTimes()  # kept across cycles: keyed by manifest digest
+        self._deadline: Deadline = NO_DEADLINE
+        #: (image, tag, digest) whose manifest bytes were seen to hash to the digest (kept across
+        #: cycles, and on disk next to the tag cache: a digest is verified once, not every run).
+        self._verified: set[tuple[str, str, str]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
-    def new_cycle(self) -> None:
-        """Forget this cycle's answers, failures and skipped registries; re-read credentials."""
+    def new_cycle(self, deadline: Deadline = NO_DEADLINE) -> None:
+        """Forget this cycle's answers, failures and skipped registries; re-read credentials.
+        No request of the new cycle starts past `deadline` or waits beyond it."""
         with self._lock:
             self._memo.clear()
             self._key_locks.clear()
+            self._deadline = deadline
             registries = list(self._registries.values())
         for reg in registries:
-            reg.new_cycle()
+            reg.new_cycle(deadline)
         self._credentials.forget()
 
     def close(self) -> None:
@@ -133,6 +148,9 @@ class RegistryClient:
         """The connection to `host`. `plain_http`: the host was written with http:// (an HTTP
         Helm repository) and has no registries entry, so it speaks plain HTTP."""
         host = canonical_host(host)
+        if self._only_listed and host not in self._settings:
+            raise RegistryError(f"registry {host} is not listed under `registries` (only_listed_registries: true): "
+                                f"not contacted", temporary=False)
         with self._lock:
             reg = self._registries.get(host)
             if reg is None:
@@ -140,6 +158,7 @@ class RegistryClient:
                 if settings is None and plain_http:
                     settings = RegistrySettings(host=host, insecure=True)
                 reg = Registry(host, settings, self._credentials, self.stats, self._retry, self._env)
+                reg.new_cycle(self._deadline)
                 self._registries[host] = reg
             return reg
 
@@ -238,6 +257,8 @@ class RegistryClient:
                 parse=lambda r: (self._page(r, f"registry {host}: {what}"), self._next_page(reg, r, what)),
             )
             tags.update(dict.fromkeys(page_tags))
+            if len(tags) > MAX_TAGS:
+                raise RegistryError(f"registry {host}: {what}: refused: more than {MAX_TAGS:,} tags", temporary=False)
             if next_url in visited:
                 raise RegistryError(f"registry {host}: {what}: the next-page link loops back to a page already read",
                                     temporary=False)
@@ -263,6 +284,8 @@ class RegistryClient:
         raw = data.get("tags") or []
         if not isinstance(raw, list):
             raise RegistryError(f"{where}: 'tags' is not a list", temporary=False)
+        if len(raw) > MAX_TAGS:
+            raise RegistryError(f"{where}: refused: more than {MAX_TAGS:,} tags", temporary=False)
         tags = [t for t in raw if isinstance(t, str) and TAG.match(t)]
         if len(tags) != len(raw):
             log.debug("%s: ignored %d entries that are not valid tags", where, len(raw) - len(tags))
@@ -301,7 +324,29 @@ class RegistryClient:
             digest = self.manifest(image, tag).digest
         if not _DIGEST.match(digest):
             raise RegistryError(f"registry {host}: {what}: unexpected digest {digest[:80]!r}", temporary=False)
+        self._verify(image, tag, digest, f"registry {host}: {what}")
         return digest
+
+    def _verify(self, image: str, tag: str, digest: str, where: str) -> None:
+        """Never trust a Docker-Content-Digest header alone: the manifest the tag serves must hash
+        to it (one GET per new (image, tag, digest), remembered across cycles and runs)."""
+        key = (image, tag, digest)
+        marker = None
+        if self.cache is not None:
+            marker = self.cache.directory / "verified" / hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
+        if key in self._verified or (marker is not None and marker.exists()):
+            return
+        computed = self.manifest(image, tag).digest  # sha256 of the bytes received
+        if computed != digest:
+            raise RegistryError(f"{where}: the registry states {digest} but its manifest hashes to {computed}; "
+                                f"nothing is pinned to it", temporary=True)
+        self._verified.add(key)
+        if marker is not None:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError as e:
+                log.debug("cannot remember the verified digest in %s: %s", marker, e)
 
     def manifest(self, image: str, reference: str) -> Manifest:
         """The manifest `reference` (a tag or digest) points to, as stored (an index stays an index)."""
@@ -325,8 +370,13 @@ class RegistryClient:
             computed = "sha256:" + hashlib.sha256(resp.content).hexdigest()
             if reference.startswith("sha256:") and computed != reference:
                 raise RegistryError(f"{where}: content does not match its digest", temporary=True)
-            return Manifest(media_type(body, resp.headers.get("Content-Type")),
-                            resp.headers.get("Docker-Content-Digest") or computed, body)
+            stated = resp.headers.get("Docker-Content-Digest")
+            if stated and stated != computed:
+                raise RegistryError(f"{where}: the Docker-Content-Digest header ({stated[:80]}) does not match the "
+                                    f"manifest received ({computed}); nothing is pinned to it", temporary=False)
+            if "manifests" in body and not isinstance(body["manifests"], list):
+                raise RegistryError(f"{where}: 'manifests' is not a list", temporary=False)
+            return Manifest(media_type(body, resp.headers.get("Content-Type")), computed, body)
 
         return reg.request("GET", f"/v2/{repo}/manifests/{reference}", kind="manifest", repository=repo, what=what,
                            accept=ALL_MANIFEST_TYPES, parse=parse)

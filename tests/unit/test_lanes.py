@@ -108,7 +108,7 @@ class Client:
                 return {}
         self.stats = Stats()
 
-    def new_cycle(self) -> None:
+    def new_cycle(self, deadline: Any = None) -> None:
         self.rounds += 1
 
 
