@@ -202,3 +202,37 @@ def test_a_lane_takes_its_candidates_from_its_source(tmp_path: Path, registry: R
     assert b"team/img3:1.0.7" in show(remote, "main", "prod/web.yaml")  # not 1.1.0, the registry's newest
     assert tag_listings(registry) == before  # no tag listed for it
     assert Fleet(cfg, [lane]).run_round().outcome("prod").result.plan.changes[0].new.endswith(":1.1.0")  # registries
+
+
+def test_the_agent_runs_every_repository_and_reports_each(tmp_path: Path, registry: RegistryServer,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`imagebot run` (serve) with `repositories:`: one round commits to each; /status lists each lane,
+    /metrics carries the repository label, /readyz aggregates the lanes."""
+    import requests
+
+    from tests.integration.test_agent_e2e import start_replica
+    from tests.support.registry import free_port
+
+    monkeypatch.setenv("IMAGEBOT_WEBHOOK_TOKEN", "t" * 32)
+    host = registry.host
+    remotes = {"apps": remote_using(tmp_path, "apps", host, range(0, 3)),
+               "platform": remote_using(tmp_path, "platform", host, range(2, 5))}
+    items = [f"  - {{name: {n}, url: {r}}}" for n, r in remotes.items()]
+    items.append(f"  - {{name: broken, url: {tmp_path / 'missing.git'}}}")
+    cfg = repositories_config(tmp_path, registry, items, "interval: 1h\nagent: {drift_interval: null}")
+    replica = start_replica(cfg, free_port())
+    try:
+        assert replica.agent.wait_cycles(1, 60)
+        for remote in remotes.values():
+            assert len(log(remote, "main")) == 2
+        status = requests.get(f"{replica.url}/status", timeout=5).json()
+        lanes = status["repositories"]
+        assert {n: lanes[n]["state"] for n in lanes} == {"apps": "ok", "platform": "ok", "broken": "failed"}
+        assert lanes["apps"]["target"] == "commit to main" and lanes["apps"]["held"] is True
+        assert {r["repository"] for r in status["references"]} == {"apps", "platform"}
+        metrics = requests.get(f"{replica.url}/metrics", timeout=5).text
+        assert 'imagebot_repository_cycles_total{repository="apps",result="ok"} 1.0' in metrics
+        assert 'imagebot_repository_cycles_total{repository="broken",result="failed"} 1.0' in metrics
+        assert requests.get(f"{replica.url}/readyz", timeout=5).status_code == 200  # one broken lane of three
+    finally:
+        replica.stop()
