@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ import pytest
 from imagebot.config import load
 from imagebot.fleet import Fleet
 from imagebot.lanes import lanes_of
+from tests.integration.test_e2e_hangs import SilentServer
 from tests.support.cli import imagebot
 from tests.support.gitrepo import git, log, make_remote, show
 from tests.support.manifests import deployment
@@ -101,36 +100,6 @@ def test_three_repositories_sharing_30_images_list_each_image_once_and_commit_ea
         f"repository {n} ({r}):" for n, r in remotes.items()]
 
 
-class SilentServer:
-    """Accepts TCP connections and never answers: a Git remote that hangs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-                self.conns.append(conn)
-            except OSError:
-                continue
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 def test_a_hanging_and_a_rejecting_remote_do_not_delay_or_fail_the_other_lanes(tmp_path: Path,
                                                                               registry: RegistryServer) -> None:
     host = registry.host
@@ -139,8 +108,7 @@ def test_a_hanging_and_a_rejecting_remote_do_not_delay_or_fail_the_other_lanes(t
     hook = rejecting / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\necho 'pushes are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
-    silent = SilentServer()
-    try:
+    with SilentServer() as silent:  # the hanging remote
         items = [f"  - {{name: {n}, url: {r}}}" for n, r in good.items()]
         items += [f"  - {{name: rejecting, url: {rejecting}}}",
                   f"  - {{name: hanging, url: 'http://127.0.0.1:{silent.port}/gitops.git'}}"]
@@ -166,8 +134,6 @@ def test_a_hanging_and_a_rejecting_remote_do_not_delay_or_fail_the_other_lanes(t
         assert {o.lane: o.state for o in again.outcomes}["hanging"] == "busy"
         assert {o.lane: o.state for o in again.outcomes}["one"] == "ok"
         assert fleet.status()["hanging"]["running"] is True
-    finally:
-        silent.close()
     deadline = time.monotonic() + 30
     while fleet.status()["hanging"]["running"] and time.monotonic() < deadline:
         time.sleep(0.1)
