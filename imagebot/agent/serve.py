@@ -87,6 +87,18 @@ def advertised_address(port: int, host: str) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+class _LaneEvents:
+    """Hands each lane's cycle to that lane's EventsReporter."""
+
+    def __init__(self, by_lane: dict[str, EventsReporter]):
+        self.by_lane = by_lane
+
+    def cycle_finished(self, result: Any) -> None:
+        reporter = self.by_lane.get(result.lane)
+        if reporter is not None:
+            reporter.cycle_finished(result)
+
+
 def _head(root: Any) -> str | None:
     try:
         ref = (root / ".git" / "HEAD").read_text().strip()
@@ -162,20 +174,24 @@ def serve(
         for lane in lanes:
             metrics.repository_held.labels(lane.name).set(1)
 
-    # Events on workloads and drift checks read one repository's workloads: with several lanes they
-    # are off for now (cycle logs, metrics and /status carry the lane).
+    # The drift check reads one repository's workloads: with several lanes it is off for now.
     single = lanes[0].config if len(lanes) == 1 else None
     workspace = GitWorkspace(lanes[0].config, lanes[0].workspace_dir(pipeline.cache_dir(cfg)))
     workloads = _Workloads(lanes[0].config, workspace)
     board = StatusBoard()
     reporters: list[Reporter] = [MetricsReporter(metrics), LogReporter(), board]
     recorder: EventRecorder | None = None
-    if api is not None and a.events and single is not None:
+    if api is not None and a.events:
         recorder = EventRecorder.for_client(
             api, instance=me, repeat_after=parse_duration(a.event_interval),
             on_posted=lambda reason: metrics.events.labels(reason).inc(),
         )
-        reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))
+        if single is not None:
+            reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))
+        else:  # each lane's results are located in that lane's own workloads, posted while it holds the lane
+            reporters.append(_LaneEvents({lane.name: EventsReporter(
+                recorder, _Workloads(lane.config, GitWorkspace(lane.config, lane.workspace_dir(pipeline.cache_dir(cfg)))).index,
+                lambda name=lane.name: holder["agent"].lane_can_write(name)) for lane in lanes}))
 
     notifier = notify.from_config(
         cfg, on_outcome=lambda target, outcome: metrics.notifications.labels(target, outcome).inc(),

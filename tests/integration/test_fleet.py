@@ -202,3 +202,42 @@ def test_the_agent_runs_every_repository_and_reports_each(tmp_path: Path, regist
         assert requests.get(f"{replica.url}/readyz", timeout=5).status_code == 200  # one broken lane of three
     finally:
         replica.stop()
+
+
+def test_two_agents_in_a_cluster_share_the_lanes_and_post_events_per_lane(tmp_path: Path, registry: RegistryServer,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`imagebot run` twice over the Kubernetes API emulator with `repositories:`: one Lease per
+    lane, each agent holding its share; each repository gets exactly one commit; ImageUpdated
+    Events are posted on the workloads of each lane by its holder."""
+    from tests.integration.test_agent_e2e import start_replica
+    from tests.support.kube import KubeServer
+    from tests.support.registry import free_port
+
+    monkeypatch.setenv("IMAGEBOT_WEBHOOK_TOKEN", "t" * 32)
+    host = registry.host
+    remotes = {f"r{i}": remote_using(tmp_path, f"r{i}", host, range(i, i + 2)) for i in range(4)}
+    cfg = repositories_config(tmp_path, registry, [f"  - {{name: {n}, url: {r}}}" for n, r in remotes.items()],
+                              "interval: 1h\nagent: {drift_interval: null, leader_election: {namespace: imagebot, "
+                              "lease_duration: 3s, renew_deadline: 2s, retry_period: 500ms}}")
+    with KubeServer() as kube:
+        replicas = [start_replica(cfg, free_port(), kube.api_client()) for _ in range(2)]
+        try:
+            end = time.monotonic() + 60
+            while time.monotonic() < end and not all(len(log(r, "main")) == 2 for r in remotes.values()):
+                time.sleep(0.2)
+            assert all(len(log(r, "main")) == 2 for r in remotes.values())
+            holders = {n: (kube.get("coordination.k8s.io/v1/leases", "imagebot", f"imagebot-{n}") or {})
+                       .get("spec", {}).get("holderIdentity") for n in remotes}
+            assert all(holders.values()) and len(set(holders.values())) == 2, holders  # both hold a share
+            held = [sorted(n for n in remotes if rep.agent.lane_can_write(n)) for rep in replicas]
+            assert sorted(len(h) for h in held) == [2, 2] and not set(held[0]) & set(held[1]), held
+            end = time.monotonic() + 10
+            while time.monotonic() < end and len([e for e in kube.list("v1/events") if e["reason"] == "ImageUpdated"]) < 8:
+                time.sleep(0.1)
+            updated = sorted(e["involvedObject"]["name"] for e in kube.list("v1/events") if e["reason"] == "ImageUpdated")
+            assert updated == sorted(f"svc-{j}" for i in range(4) for j in range(i, i + 2)), updated
+        finally:
+            for rep in replicas:
+                rep.stop()
+    for remote in remotes.values():
+        assert len(log(remote, "main")) == 2  # nobody committed twice
