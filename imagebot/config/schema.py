@@ -421,6 +421,8 @@ class RepositoryEntry(Repository):
     def _name(cls, v: str | None) -> str | None:
         if v is not None and not _LANE_NAME.match(v):
             raise ValueError(f"{v!r}: use lower-case letters, digits and '-' (at most 40, not at either end)")
+        if v == "members":  # <lease_name>-members is the replicas' membership Lease
+            raise ValueError("'members' is reserved (the replicas' membership Lease); choose another name")
         return v
 
     @property
@@ -606,6 +608,8 @@ class Config(_Model):
         seen: dict[str, str] = {}
         for r in self.repositories:
             name = r.lane_name
+            if name == "members":
+                raise ValueError(f"repositories: {r.url!r} would be named 'members', which is reserved: give it a `name:`")
             if name in seen:
                 how = "" if r.name else " (derived from the URL: give each a distinct `name:`)"
                 raise ValueError(f"repositories: the name {name!r} is used twice{how}")

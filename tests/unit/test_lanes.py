@@ -67,6 +67,7 @@ def test_repository_option_picks_one_lane_or_names_the_known_ones() -> None:
     ("repositories: [{url: /a/x.git}, {url: /b/x.git}]\n", "'x' is used twice (derived from the URL"),
     ("repositories: [{url: /a, name: x}, {url: /b, name: x}]\n", "'x' is used twice"),
     ("repositories: [{url: /a, name: Bad_Name}]\n", "repositories[0].name: Value error, 'Bad_Name'"),
+    ("repositories: [{url: /a, name: members}]\n", "'members' is reserved"),
     ("repositories: [{url: /a, delivery: {mode: email}}]\n", "repositories[0].delivery.mode"),
     ("repositories: [{url: /a, policies: {p: {image: x.io/a, policy: 'semver:^^1'}}}]\n",
      "repositories[0].policies.p: "),
