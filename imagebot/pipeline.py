@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -46,9 +47,10 @@ def usable_cache_dir(cfg: Config) -> Path:
         return path
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".imagebot-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # a file of its own (lanes of a round check at the same time, in threads of one process)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".imagebot-probe-")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e:
         raise ConfigError(f"cache_dir {str(path)!r} is not a writable folder ({e.strerror or e}); set cache_dir "
                           f"to one imagebot may write, e.g. a volume mounted for it") from None
