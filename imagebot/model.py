@@ -307,6 +307,8 @@ class CycleResult:
     images: frozenset[str] | None = None
     #: registry requests made during the cycle, by "registry kind status" (from the client's stats).
     registry_requests: tuple[tuple[str, int], ...] = ()
+    #: The lane (repository) the cycle ran for: metrics, Events and /status carry it ("" : the only one).
+    lane: str = ""
     #: When a held promotion's gate opens by itself (a soak ends, a window opens; Unix seconds): the agent wakes then.
     wake_at: float | None = None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -19,13 +20,14 @@ from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.forge import Forge
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ConfigError, ImagebotError
+from imagebot.lanes import REGISTRIES, CandidateSource
 from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
+from imagebot.resolve import resolve
 from imagebot.promote import step as promote_step
 from imagebot.registry import RegistryClient
 from imagebot.report import Reporter
 from imagebot.report.progress import ResolveProgress
-from imagebot.resolve import resolve
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +50,10 @@ def usable_cache_dir(cfg: Config) -> Path:
         return path
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".imagebot-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # a file of its own (lanes of a round check at the same time, in threads of one process)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".imagebot-probe-")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e:
         raise ConfigError(f"cache_dir {str(path)!r} is not a writable folder ({e.strerror or e}); set cache_dir "
                           f"to one imagebot may write, e.g. a volume mounted for it") from None
@@ -73,6 +76,9 @@ def run_cycle(
     workspace: GitWorkspace | None = None,
     discover_cache: discover.DiscoverCache | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    source: CandidateSource = REGISTRIES,
+    new_round: bool = True,
+    lane: str = "",
     clock: Callable[[], float] = time.time,
     forge_factory: Callable[[], Forge] | None = None,
     workloads: Callable[[str, str, str], dict | None] | None = None,
@@ -86,6 +92,10 @@ def run_cycle(
     The cycle has a deadline (`cycle_timeout`), and ends early when `cancelled()` (shutdown):
     no git command or registry request starts past it and running ones are cut off, so the
     cycle raises DeadlineExceeded between steps, before a push that had not started.
+    `source`: where candidate versions come from (the lane's; registries by default).
+    `new_round=False`: the caller (imagebot.fleet) started one registry round for all its lanes
+    (with the round's deadline), so the client's answers are shared and this cycle's own request
+    count is not separable.
     """
     started, t0 = time.time(), time.monotonic()
     deadline = Deadline(cfg.cycle_timeout_seconds, cancelled=cancelled)
@@ -94,7 +104,8 @@ def run_cycle(
              extra={"fields": {"event": "cycle-started", "images": sorted(images) if images is not None else None}})
     own_client = registry is None
     client = registry or new_registry_client(cfg)
-    client.new_cycle(deadline)
+    if new_round or own_client:
+        client.new_cycle(deadline)
     requests_before = client.stats.snapshot()
     ws: GitWorkspace | None = None
     try:
@@ -121,7 +132,9 @@ def run_cycle(
 
         deadline.check("resolving")
         progress = ResolveProgress(client, {o.image for o in occurrences}, reporters)
-        resolutions = resolve(occurrences, progress, now=clock)
+        # the registry source resolves with the cycle's clock (min-age); another lane source resolves as it will
+        resolutions = (resolve(occurrences, progress, now=clock) if source is REGISTRIES
+                       else source.resolve(occurrences, progress, root))
         deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
         the_plan = planner.build(resolutions, found.problems)
         rendered = apply.render(root, the_plan.changes)
@@ -159,7 +172,8 @@ def run_cycle(
             duration=time.monotonic() - t0,
             dry_run=dry_run,
             images=frozenset(images) if images is not None else None,
-            registry_requests=_requests_since(requests_before, client.stats.snapshot()),
+            registry_requests=_requests_since(requests_before, client.stats.snapshot()) if new_round or own_client else (),
+            lane=lane,
             wake_at=wake_at,
         )
     finally:

@@ -10,6 +10,7 @@ the leader took them. The leader's address comes from the Lease it holds (the
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterable
 
 import requests
@@ -34,7 +35,9 @@ class LeaderForwarder:
             return self._done(False, "no leader address known" if self.auth.enabled else "no webhook secret", "no-leader")
         if address == self.own_address:
             return self._done(False, "this replica is named leader but does not lead (yet)", "no-leader")
-        body = json.dumps({"images": sorted(set(images))}).encode()
+        # The nonce makes each hand-over's signature unique: the same images handed over twice within
+        # one second (the signature's timestamp) would otherwise be refused as a replay.
+        body = json.dumps({"images": sorted(set(images)), "nonce": uuid.uuid4().hex}).encode()
         headers = {"Content-Type": "application/json", **self.auth.signed_headers(body)}
         try:
             with requests.Session() as session:  # one per call: the server's worker threads call this at once

@@ -98,8 +98,11 @@ class AgentServer:
     def __init__(self, listen: str, agent: Agent, metrics: Metrics, auth: WebhookAuth, limiter: TokenBucket, *,
                  unauthenticated: TokenBucket | None = None, http: HttpSettings | None = None,
                  forward: Callable[[Iterable[str]], tuple[bool, str]] | None = None,
-                 status: Callable[[], dict[str, Any]] | None = None, hooks_listen: str | None = None):
+                 status: Callable[[], dict[str, Any]] | None = None, hooks_listen: str | None = None,
+                 fan_out: Callable[[list[str]], None] | None = None):
         self.agent = agent
+        #: Lanes sharded over replicas: hands an accepted webhook's images to the other holders.
+        self.fan_out = fan_out
         self.metrics = metrics
         self.auth = auth
         self.limiter = limiter
@@ -282,6 +285,8 @@ class AgentServer:
         count.labels(kind, "accepted").inc()
         log.info("webhook %s: push of %s", kind, described, extra={"fields": {"event": "webhook", "kind": kind, "images": images}})
         self.agent.push(images)
+        if self.fan_out is not None:
+            self.fan_out(images)
         return _reply(202, {"triggered": images})
 
     def _internal(self, headers: Headers, body: bytes) -> Response:

@@ -18,10 +18,11 @@ from typing import Any, Protocol
 from imagebot.agent.debounce import Debouncer
 from imagebot.config.schema import Config, parse_duration
 from imagebot.discover.cache import DiscoverCache
-from imagebot.errors import ImagebotError
+from imagebot.fleet import Fleet, RoundResult
+from imagebot.lanes import Lane, lanes_of
 from imagebot.model import CycleResult
 from imagebot.report import Reporter
-from imagebot.report.metrics import Metrics
+from imagebot.report.metrics import Metrics, count_requests
 
 log = logging.getLogger("imagebot.agent")
 
@@ -55,7 +56,11 @@ class Agent:
         drift_check: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        lanes: Sequence[Lane] | None = None,
+        holds: Callable[[str], bool] | None = None,
     ):
+        """`lanes`: the repositories this agent runs (default: all of the config's). `holds(lane)`:
+        whether this replica holds that lane's Lease (sharding); without it, `is_leader` gates all."""
         self.cfg = cfg
         self.interval = cfg.interval_seconds
         self._run_cycle = run_cycle
@@ -82,16 +87,26 @@ class Agent:
         self.skipped = 0
         self.cycle_done = threading.Condition()
         self.last_result: CycleResult | None = None
-        self._failing_since: float | None = None
-        #: Per-file discover results across this agent's cycles: a warm cycle re-reads only changed files.
-        self.discover_cache = DiscoverCache()
+        #: The earliest time a held promotion's gate opens by itself (Unix seconds), from the last round.
+        self.wake_at: float | None = None
+        #: The lanes and what is kept about each across rounds (workspace, discover cache, failures).
+        self.fleet = Fleet(cfg, lanes if lanes is not None else lanes_of(cfg), run_cycle=run_cycle, registry=registry,
+                           clock=clock)
+        self._holds = holds or (lambda lane: True)
+        self.last_round: RoundResult | None = None
         #: The watchdog's view: when the worker's current step (a cycle, a drift check) began
         #: (None: waiting), and whether its loop is running at all.
         self._busy_since: float | None = None
         self._worker_ended = False
         #: A step running longer than this is stuck: every git command and registry request has
-        #: a deadline, and the cycle itself one (`cycle_timeout`), so only a bug gets here.
-        self.stuck_after = cfg.agent.stuck_after * cfg.cycle_timeout_seconds
+        #: a deadline, and the cycle itself one (`cycle_timeout`), so only a bug gets here. A round
+        #: over several lanes runs them `fleet.concurrency` at a time.
+        self.stuck_after = cfg.agent.stuck_after * cfg.cycle_timeout_seconds * self.fleet.waves
+
+    @property
+    def discover_cache(self) -> DiscoverCache:
+        """The first lane's discover cache (one-repository configs have one lane)."""
+        return next(iter(self.fleet.lanes.values())).discover_cache
 
     # -- called from other threads ------------------------------------------------------------
     def push(self, images: Iterable[str]) -> None:
@@ -122,12 +137,22 @@ class Agent:
         """The gate the pipeline asks before every push or API write."""
         return not self._stop.is_set() and self._is_leader()
 
+    def lane_can_write(self, lane: str) -> bool:
+        """One lane's write gate: this replica writes to a repository only while it holds that lane."""
+        return self.can_write() and self._holds(lane)
+
     def ready(self) -> tuple[bool, str]:
-        """Config loaded (it is, or we would not run) and cycles not failing for `unready_after` intervals."""
-        since = self._failing_since
+        """Config loaded (it is, or we would not run) and the lanes this replica runs not all failing
+        for `unready_after` intervals (one broken repository must not take the others out of service)."""
         limit = self.cfg.agent.unready_after * self.interval
-        if since is not None and self._clock() - since > limit:
-            return False, f"cycles have failed for {self._clock() - since:.0f}s (more than {limit:.0f}s)"
+        held = [n for n in self.fleet.lanes if self._holds(n)]
+        failing = self.fleet.failing(limit, self._holds)
+        if held and len(failing) == len(held):
+            worst = max(failing.values())
+            which = "" if len(held) == 1 else f" (repositories {', '.join(sorted(failing))})"
+            return False, f"cycles have failed for {worst:.0f}s (more than {limit:.0f}s){which}"
+        if failing:
+            return True, f"ready; failing for more than {limit:.0f}s: {', '.join(sorted(failing))}"
         return True, "ready"
 
     def alive(self) -> tuple[bool, str]:
@@ -171,9 +196,8 @@ class Agent:
                 self.debouncer.take_all()  # a full cycle covers every pending push
                 self._cycle(None)
                 next_full = self._clock() + self.next_interval()
-                wake_at = getattr(self.last_result, "wake_at", None)
-                if wake_at is not None:  # a promotion's soak ends or its window opens before the interval does
-                    next_full = min(next_full, self._clock() + max(1.0, wake_at - time.time()))
+                if self.wake_at is not None:  # a promotion's soak ends or its window opens before the interval does
+                    next_full = min(next_full, self._clock() + max(1.0, self.wake_at - time.time()))
                 continue
             batch = self.debouncer.take_due()
             if batch:
@@ -201,43 +225,49 @@ class Agent:
             return
         started = self._busy_since = self._clock()
         try:
-            result = self._run_cycle(
-                self.cfg, images=images, can_write=self.can_write, registry=self.registry, reporters=self.reporters,
-                discover_cache=self.discover_cache, cancelled=self._stop.is_set,
-            )
-        except ImagebotError as e:
-            self._failed(trigger, started, str(e))
-        except Exception as e:  # a bug must not kill the agent; the next cycle may do better
-            log.exception("cycle crashed")
+            r = self.fleet.run_round(images, can_write=self.lane_can_write, holds=self._holds, reporters=self.reporters,
+                                     trigger=trigger, cancelled=self._stop.is_set)
+        except Exception as e:  # the registry round could not start: a bug or a broken client
+            log.exception("round crashed")
             self._failed(trigger, started, repr(e))
         else:
-            self.last_result = result
-            self._failing_since = None
-            c = result.plan.changes
-            d = result.delivery
-            landed = d.landed if d else ()  # the delivery outcome says what landed, not the plan
-            log.info(
-                "%s cycle: %d change(s) landed of %d planned, %d problem(s) in %.2fs", trigger, len(landed), len(c),
-                len(result.problems), result.duration,
-                extra={"fields": {
-                    "event": "cycle", "trigger": trigger, "images": sorted(images) if images else None,
-                    "changes": [f"{x.change.old_ref} -> {x.change.new_ref}" for x in landed], "planned": len(c),
-                    "problems": [str(p) for p in result.problems],
-                    "commit": d.commit if d else "", "pull_requests": list(d.pull_requests) if d else [],
-                    "duration": round(result.duration, 3),
-                }},
-            )
+            self.last_round = r
+            wakes = [o.result.wake_at for o in r.outcomes if o.result is not None and o.result.wake_at is not None]
+            self.wake_at = min(wakes) if wakes else None
+            count_requests(self.metrics, r.registry_requests)
+            for o in r.outcomes:
+                if o.state in ("failed", "timed-out", "busy"):
+                    self.metrics.repository_cycles.labels(o.lane, o.state).inc()
+                    self._failed(trigger, self._clock() - o.duration, f"repository {o.lane}: {o.error}")
+                if o.result is not None:
+                    self.last_result = o.result
+                    self._log_cycle(trigger, images, o.result)
         finally:
             self._busy_since = None
             with self.cycle_done:
                 self.cycles += 1
                 self.cycle_done.notify_all()
 
+    def _log_cycle(self, trigger: str, images: frozenset[str] | None, result: CycleResult) -> None:
+        c = result.plan.changes
+        d = result.delivery
+        landed = d.landed if d else ()  # the delivery outcome says what landed, not the plan
+        log.info(
+            "%s cycle%s: %d change(s) landed of %d planned, %d problem(s) in %.2fs", trigger,
+            f" of {result.lane}" if result.lane else "", len(landed), len(c), len(result.problems), result.duration,
+            extra={"fields": {
+                "event": "cycle", "trigger": trigger, "repository": result.lane,
+                "images": sorted(images) if images else None,
+                "changes": [f"{x.change.old_ref} -> {x.change.new_ref}" for x in landed], "planned": len(c),
+                "problems": [str(p) for p in result.problems],
+                "commit": d.commit if d else "", "pull_requests": list(d.pull_requests) if d else [],
+                "duration": round(result.duration, 3),
+            }},
+        )
+
     def _failed(self, trigger: str, started: float, why: str) -> None:
         log.error("%s cycle failed: %s", trigger, why, extra={"fields": {"event": "cycle-failed", "trigger": trigger}})
         self.metrics.cycle_failed(trigger, self._clock() - started)
-        if self._failing_since is None:
-            self._failing_since = started
 
     def _drift(self) -> None:
         assert self._drift_check is not None  # _drift_interval is None without it

@@ -13,11 +13,12 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from imagebot import notify, pipeline
 from imagebot.agent.auth import WebhookAuth, load_secret
+from imagebot.agent.fanout import LaneFanOut
 from imagebot.agent.forward import LeaderForwarder
 from imagebot.agent.http import AgentServer, parse_listen
 from imagebot.agent.loop import Agent, CycleFn
@@ -30,6 +31,8 @@ from imagebot.k8s import client as kube
 from imagebot.k8s.drift import api_reader, check_drift
 from imagebot.k8s.events import EventRecorder, EventsReporter, WorkloadIndex
 from imagebot.k8s.leader import LeaseElector, LeaseTiming
+from imagebot.k8s.shards import LaneShards
+from imagebot.lanes import Lane, lanes_of
 from imagebot.report import Reporter
 from imagebot.report import log as logsetup
 from imagebot.report.log import LogReporter
@@ -85,6 +88,18 @@ def advertised_address(port: int, host: str) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+class _LaneEvents:
+    """Hands each lane's cycle to that lane's EventsReporter."""
+
+    def __init__(self, by_lane: dict[str, EventsReporter]):
+        self.by_lane = by_lane
+
+    def cycle_finished(self, result: Any) -> None:
+        reporter = self.by_lane.get(result.lane)
+        if reporter is not None:
+            reporter.cycle_finished(result)
+
+
 def _head(root: Any) -> str | None:
     try:
         ref = (root / ".git" / "HEAD").read_text().strip()
@@ -104,6 +119,7 @@ def serve(
     kube_api: Any = None,
     on_started: Callable[[Agent, AgentServer], None] | None = None,
     install_signals: bool = True,
+    lanes: Sequence[Lane] | None = None,
 ) -> int:
     """Run the agent until SIGTERM / SIGINT (or `agent.stop()`); returns the exit code (0).
 
@@ -123,8 +139,23 @@ def serve(
     me = identity()
 
     holder: dict[str, Agent] = {}
+    lanes = tuple(lanes) if lanes is not None else lanes_of(cfg)
     elector: LeaseElector | None = None
-    if api is not None and a.leader_election.enabled:
+    shards: LaneShards | None = None
+    if api is not None and a.leader_election.enabled and cfg.repositories:
+        # Several repositories: one Lease per lane, each replica holding a fair share of them.
+        le = a.leader_election
+        shards = LaneShards.for_client(
+            api, base_name=le.lease_name, namespace=le.namespace or kube.own_namespace(), lanes=[x.name for x in lanes],
+            identity=f"{me}_{os.urandom(4).hex()}",
+            timing=LeaseTiming(parse_duration(le.lease_duration), parse_duration(le.renew_deadline),
+                               parse_duration(le.retry_period)),
+            on_change=lambda lane, leading: (metrics.repository_held.labels(lane).set(1 if leading else 0),
+                                             leading and holder["agent"].request_full_cycle()),
+            healthy=lambda: "agent" not in holder or holder["agent"].alive()[0],
+        )
+        metrics.leader.set(1)
+    elif api is not None and a.leader_election.enabled:
         le = a.leader_election
         elector = LeaseElector.for_client(
             api,
@@ -140,9 +171,14 @@ def serve(
     else:
         metrics.leader.set(1)
     is_leader = elector.is_leader if elector is not None else (lambda: True)
+    if shards is None:
+        for lane in lanes:
+            metrics.repository_held.labels(lane.name).set(1)
 
-    workspace = GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos")
-    workloads = _Workloads(cfg, workspace)
+    # The drift check reads one repository's workloads: with several lanes it is off for now.
+    single = lanes[0].config if len(lanes) == 1 else None
+    workspace = GitWorkspace(lanes[0].config, lanes[0].workspace_dir(pipeline.cache_dir(cfg)))
+    workloads = _Workloads(lanes[0].config, workspace)
     board = StatusBoard()
     reporters: list[Reporter] = [MetricsReporter(metrics), LogReporter(), board]
     recorder: EventRecorder | None = None
@@ -151,7 +187,12 @@ def serve(
             api, instance=me, repeat_after=parse_duration(a.event_interval),
             on_posted=lambda reason: metrics.events.labels(reason).inc(),
         )
-        reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))
+        if single is not None:
+            reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))
+        else:  # each lane's results are located in that lane's own workloads, posted while it holds the lane
+            reporters.append(_LaneEvents({lane.name: EventsReporter(
+                recorder, _Workloads(lane.config, GitWorkspace(lane.config, lane.workspace_dir(pipeline.cache_dir(cfg)))).index,
+                lambda name=lane.name: holder["agent"].lane_can_write(name)) for lane in lanes}))
 
     notifier = notify.from_config(
         cfg, on_outcome=lambda target, outcome: metrics.notifications.labels(target, outcome).inc(),
@@ -161,7 +202,7 @@ def serve(
         reporters.append(notifier)
 
     drift_check = None
-    if api is not None and a.drift_interval:
+    if api is not None and a.drift_interval and single is not None:
         read = api_reader(api)
 
         def drift_check() -> None:
@@ -187,7 +228,8 @@ def serve(
     if run_cycle is None and api is not None and any(p.healthy for p in cfg.promotions):  # the healthy gate reads the cluster
         run_cycle = functools.partial(pipeline.run_cycle, workloads=api_reader(api))
     agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
-                  is_leader=is_leader, registry=registry, drift_check=drift_check)
+                  is_leader=is_leader, registry=registry, drift_check=drift_check, lanes=lanes,
+                  holds=shards.holds if shards is not None else None)
     holder["agent"] = agent
     address = listen or a.listen
     hooks = a.webhooks
@@ -201,7 +243,8 @@ def serve(
         ok, why = agent.ready()
         return board.snapshot(identity=me, leader=agent.can_write(),
                               leader_address=elector.holder_address if elector is not None else None,
-                              ready={"ok": ok, "reason": why}, cycles=agent.cycles)
+                              ready={"ok": ok, "reason": why}, cycles=agent.cycles) | {
+            "repositories": {n: {**lane, "held": agent.lane_can_write(n)} for n, lane in agent.fleet.status().items()}}
 
     try:
         server = AgentServer(address, agent, metrics, auth, TokenBucket(hooks.rate_limit, hooks.burst),
@@ -213,15 +256,24 @@ def serve(
         elector.address = advertised_address(server.server_address[1], parse_listen(address)[0])
         if forward is not None:
             forward.own_address = elector.address
+    if shards is not None:
+        own = advertised_address(server.server_address[1], parse_listen(address)[0])
+        for e in shards.electors.values():
+            e.address = own  # written on each lane Lease this replica holds
+        server.fan_out = LaneFanOut(
+            auth, lambda: {e.holder_address for n, e in shards.electors.items() if e.holder and not shards.holds(n)},
+            own, on_result=lambda r: metrics.webhooks_forwarded.labels(r).inc())
     server.start()
     log.info("agent listening on %s%s (leader election %s)", server.url,
-             f", webhooks on {server.hooks_url}" if server.hooks_address else "", "on" if elector else "off",
+             f", webhooks on {server.hooks_url}" if server.hooks_address else "",
+             "on" if elector else f"sharded over {len(lanes)} lanes" if shards else "off",
              extra={"fields": {"event": "started", "listen": server.url, "webhooks": server.hooks_url, "identity": me}})
 
     elector_stop = threading.Event()
     elector_thread = None
-    if elector is not None:
-        elector_thread = threading.Thread(target=elector.run, args=(elector_stop,), name="imagebot-lease", daemon=True)
+    if elector is not None or shards is not None:
+        run_leases = elector.run if elector is not None else shards.run  # type: ignore[union-attr]
+        elector_thread = threading.Thread(target=run_leases, args=(elector_stop,), name="imagebot-lease", daemon=True)
         elector_thread.start()
 
     previous: dict[int, Any] = {}

@@ -37,6 +37,22 @@ def with_log_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+repository_option = click.option(
+    "--repository", "repository", default=None, metavar="NAME",
+    help="Only this repository (a `repositories:` item's name). Default: every repository in the config.")
+
+
+def pick_lanes(cfg: Config, name: str | None) -> tuple[Any, ...]:
+    """The config's lanes (imagebot.lanes.Lane), or the one named by --repository."""
+    from imagebot.errors import UsageError
+    from imagebot.lanes import lanes_of
+
+    try:
+        return lanes_of(cfg, name)
+    except KeyError as e:
+        raise UsageError(f"--repository: {e.args[0]}") from None
+
+
 def load_config(path: str | None) -> Config:
     return load(path)
 

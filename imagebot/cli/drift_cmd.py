@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, load_config
-from imagebot.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
+from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option
+from imagebot.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, UsageError
 
 
 @click.command("drift")
@@ -22,21 +22,25 @@ from imagebot.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL
 @click.option("--context", default=None, help="Kubeconfig context. Default: the current one.")
 @click.option("--namespace", "default_namespace", default="default", show_default=True,
               help="Namespace of workloads whose manifests name none (and no kustomization sets one).")
+@repository_option
 @handle_errors
 def drift(config_path: str | None, as_json_: bool, tree: str | None, kubeconfig: str | None, context: str | None,
-          default_namespace: str) -> None:
+          default_namespace: str, repository: str | None) -> None:
     """Report every workload whose live images differ from Git. Never changes the cluster.
 
     Exit 0: no drift; 1: drift found; 3: a workload could not be read.
     """
-    cfg = load_config(config_path)
-    from imagebot import pipeline
-    from imagebot.deliver import GitWorkspace
+    top = load_config(config_path)
+    lanes = pick_lanes(top, repository)
+    if len(lanes) > 1:
+        raise UsageError("drift compares one repository's workloads with the cluster: name it with --repository")
     from imagebot.discover.declared import declared_workloads
+    from imagebot.fleet.round import workspace_for
     from imagebot.k8s.client import api_client
     from imagebot.k8s.drift import api_reader, check_drift
 
-    root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
+    cfg = lanes[0].config
+    root = Path(tree) if tree else workspace_for(top, lanes[0]).checkout()
     declared = declared_workloads(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude)
     report = check_drift(declared.workloads, api_reader(api_client(kubeconfig=kubeconfig, context=context)),
                          default_namespace)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors
+from imagebot.cli.common import config_option, handle_errors, pick_lanes, repository_option
 
 
 @click.command("inventory")
@@ -22,12 +22,14 @@ from imagebot.cli.common import config_option, handle_errors
               help="Read this local work tree instead of cloning repository.url (works without a config file).")
 @click.option("--json", "as_json_", is_flag=True, help="Print one JSON document instead of text.")
 @click.option("--unmanaged", "only_unmanaged", is_flag=True, help="List only the references nothing governs.")
+@repository_option
 @handle_errors
-def inventory(config_path: str | None, tree: str | None, as_json_: bool, only_unmanaged: bool) -> None:
+def inventory(config_path: str | None, tree: str | None, as_json_: bool, only_unmanaged: bool,
+              repository: str | None) -> None:
     """List every reference in the repository: what governs it, or that nothing does."""
     from imagebot.discover import inventory as inv
 
-    found = scan_repository(config_path, tree)
+    found = scan_repository(config_path, tree, repository)
     items = inv.entries(found)
     shown = [e for e in items if e.policy is None] if only_unmanaged else items
     if as_json_:
@@ -41,12 +43,12 @@ def inventory(config_path: str | None, tree: str | None, as_json_: bool, only_un
     click.echo(render_text(shown, inv.counts(items), shutil.get_terminal_size((100, 24)).columns), nl=False)
 
 
-def scan_repository(config_path: str | None, tree: str | None):  # -> Discovery
+def scan_repository(config_path: str | None, tree: str | None, repository: str | None = None):  # -> Discovery
     """Every reference of the repository (the config's rules applied when there is a config)."""
-    from imagebot import discover, pipeline
+    from imagebot import discover
     from imagebot.config.load import load, resolve_path
-    from imagebot.deliver import GitWorkspace
-    from imagebot.errors import ConfigError
+    from imagebot.errors import ConfigError, UsageError
+    from imagebot.fleet.round import workspace_for
 
     if config_path or resolve_path(None).exists():
         cfg = load(config_path)
@@ -54,12 +56,13 @@ def scan_repository(config_path: str | None, tree: str | None):  # -> Discovery
         cfg = None
     else:
         raise ConfigError("no config file: use -c FILE, or --path DIR to read a local work tree without one")
-    if tree:
-        root = Path(tree)
-    else:
-        root = GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
     if cfg is None:
-        return discover.scan(root, everything=True)
+        return discover.scan(Path(tree), everything=True)
+    lanes = pick_lanes(cfg, repository)
+    if len(lanes) > 1:
+        raise UsageError("inventory lists one repository: name it with --repository")
+    top, cfg = cfg, lanes[0].config
+    root = Path(tree) if tree else workspace_for(top, lanes[0]).checkout()
     return discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
                          rules=cfg.rules, everything=True)
 

@@ -32,7 +32,7 @@ def test(config_path: str | None) -> None:
     targets, errors = build(cfg.notifications)
     for e in errors:
         click.echo(f"FAILED  {e}")
-    notifier = Notifier(targets, Tracker(), public_url(cfg.repository.url), dispatcher=Dispatcher([]))
+    notifier = Notifier(targets, Tracker(), public_url(cfg.repository.url if cfg.repository else cfg.repositories[0].url), dispatcher=Dispatcher([]))
     failed = len(errors)
     for name, ok, why in notifier.test():
         click.echo(f"{'sent    ' if ok else 'FAILED  '}{name}" + (f": {why}" if why else ""))

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from imagebot.config.patterns import PatternError, compile_pattern
-from imagebot.config.schema import IGNORE, Config, NamedPolicy, Rule
+from imagebot.config.schema import IGNORE, Config, NamedPolicy, Repository, Rule
 from imagebot.errors import ConfigError, PolicyError
 from imagebot.policy import compile_spec
+
+R = TypeVar("R", bound=Repository)
 
 DEFAULT_PATH = "imagebot.yaml"
 ENV_VAR = "IMAGEBOT_CONFIG"
@@ -55,7 +57,7 @@ def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
         raise ConfigError(f"{where}: not valid YAML: {e.problem}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{name}: the config must be a mapping with at least 'repository'")
+        raise ConfigError(f"{name}: the config must be a mapping with at least 'repository' (or 'repositories')")
     try:
         cfg = Config.model_validate(_plain(data))
     except ValidationError as e:
@@ -66,6 +68,9 @@ def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems)
     for i, rule in enumerate(cfg.rules):
         rule._line = _line_of(data, ("rules", i))
+    for r, entry in enumerate(cfg.repositories):
+        for i, rule in enumerate(entry.rules):
+            rule._line = _line_of(data, ("repositories", r, "rules", i))
     if base_dir is not None:
         cfg = _relative_to(cfg, base_dir)
     return cfg
@@ -98,9 +103,14 @@ def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+def _dotted(loc: tuple[Any, ...]) -> str:
+    """("repositories", 0, "rules", 2) -> "repositories[0].rules[2]"."""
+    return ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+
+
 def _describe(err: Any, data: Any) -> str:
     loc = tuple(err["loc"])
-    path = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    path = _dotted(loc)
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -109,24 +119,32 @@ def _describe(err: Any, data: Any) -> str:
 
 
 def _relative_to(cfg: Config, base: Path) -> Config:
-    """A repository.url that is a relative local path is taken relative to the config file."""
-    url = cfg.repository.url
+    """A repository url that is a relative local path is taken relative to the config file."""
+    if cfg.repository is not None:
+        return cfg.model_copy(update={"repository": _local_url(cfg.repository, base)})
+    return cfg.model_copy(update={"repositories": tuple(_local_url(r, base) for r in cfg.repositories)})
+
+
+def _local_url(repo: R, base: Path) -> R:
+    url = repo.url
     if "://" in url or url.startswith(("git@", "/")) or ":" in url.split("/")[0]:
-        return cfg
+        return repo
     candidate = (base / url).resolve()
-    if candidate.exists():
-        repo = cfg.repository.model_copy(update={"url": str(candidate)})
-        return cfg.model_copy(update={"repository": repo})
-    return cfg
+    return repo.model_copy(update={"url": str(candidate)}) if candidate.exists() else repo
 
 
 def _policy_problems(data: Any) -> list[str]:
     """Named policies are compiled at load, so a bad one fails now and names its field and
     line - also when other fields are bad, so that one run lists everything to fix. Entries
     the schema rejects are left to the schema's messages."""
-    policies = data.get("policies")
-    if not isinstance(policies, dict):
-        return []
+    places: list[tuple[tuple[Any, ...], Any]] = [(("policies",), data.get("policies"))]
+    repos = data.get("repositories")
+    if isinstance(repos, list):
+        places += [(("repositories", i, "policies"), r.get("policies")) for i, r in enumerate(repos) if isinstance(r, dict)]
+    return [p for where, policies in places if isinstance(policies, dict) for p in _compile_policies(data, where, policies)]
+
+
+def _compile_policies(data: Any, where: tuple[Any, ...], policies: dict[str, Any]) -> list[str]:
     problems = []
     for key, raw in policies.items():
         try:
@@ -136,17 +154,24 @@ def _policy_problems(data: Any) -> list[str]:
         try:
             compile_spec(p.spec())
         except PolicyError as e:
-            line = _line_of(data, ("policies", key))
-            problems.append(f"policies.{key}: {e}" + (f" (line {line})" if line else ""))
+            line = _line_of(data, (*where, key))
+            path = _dotted((*where, key))
+            problems.append(f"{path}: {e}" + (f" (line {line})" if line else ""))
     return problems
 
 
 def _rule_problems(data: Any) -> list[str]:
     """Each rule's policy and match patterns compiled at load: a bad one names the rule's field
     and line (entries the schema rejects are left to the schema's messages)."""
-    rules = data.get("rules")
-    if not isinstance(rules, list):
-        return []
+    places: list[tuple[tuple[Any, ...], Any]] = [(("rules",), data.get("rules"))]
+    repos = data.get("repositories")
+    if isinstance(repos, list):
+        places += [(("repositories", i, "rules"), r.get("rules")) for i, r in enumerate(repos) if isinstance(r, dict)]
+    return [p for where, rules in places if isinstance(rules, list) for p in _compile_rules(data, where, rules)]
+
+
+def _compile_rules(data: Any, where: tuple[Any, ...], rules: list[Any]) -> list[str]:
+    prefix = _dotted(where)
     problems = []
     for i, raw in enumerate(rules):
         try:
@@ -160,13 +185,13 @@ def _rule_problems(data: Any) -> list[str]:
             try:
                 compile_pattern(pattern, key == "image")
             except PatternError as e:
-                line = _line_of(data, ("rules", i, "match", key))
-                problems.append(f"rules[{i}].match.{key}: {e}" + (f" (line {line})" if line else ""))
+                line = _line_of(data, (*where, i, "match", key))
+                problems.append(f"{prefix}[{i}].match.{key}: {e}" + (f" (line {line})" if line else ""))
         if rule.policy.strip().lower() == IGNORE:
             continue
         try:
             compile_spec(rule.spec())
         except PolicyError as e:
-            line = _line_of(data, ("rules", i, "policy"))
-            problems.append(f"rules[{i}].policy: {e}" + (f" (line {line})" if line else ""))
+            line = _line_of(data, (*where, i, "policy"))
+            problems.append(f"{prefix}[{i}].policy: {e}" + (f" (line {line})" if line else ""))
     return problems

@@ -403,6 +403,58 @@ class Rule(_Model):
                           source, origin="rule", min_age=self.min_age)
 
 
+_LANE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+def lane_name_from_url(url: str) -> str:
+    """The default name of a repository's lane: its URL's last path part without `.git`, as a
+    lower-case DNS label (`https://github.com/org/Apps.git` -> `apps`)."""
+    tail = url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    tail = tail[:-4] if tail.endswith(".git") else tail
+    return re.sub(r"[^a-z0-9]+", "-", tail.lower()).strip("-")[:40].strip("-") or "repository"
+
+
+class RepositoryEntry(Repository):
+    """One item of `repositories:`: a repository plus what it overrides of the top-level defaults."""
+
+    name: str | None = Field(
+        None, description="The lane's name (metrics, /status, --repository, its Lease). Lower-case letters, digits "
+        "and '-', at most 40. Default: derived from the URL (the last path part without .git).")
+    delivery: Delivery | None = Field(None, description="Merged over the top-level delivery (deep, key by key).")
+    policies: dict[str, NamedPolicy] = Field(
+        default_factory=dict, description="Named policies of this repository; they win over top-level ones of the same name.")
+    rules: tuple[Rule, ...] = Field(
+        (), description="Policy rules of this repository, tried before the top-level rules (the first match governs).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not _LANE_NAME.match(v):
+            raise ValueError(f"{v!r}: use lower-case letters, digits and '-' (at most 40, not at either end)")
+        if v == "members":  # <lease_name>-members is the replicas' membership Lease
+            raise ValueError("'members' is reserved (the replicas' membership Lease); choose another name")
+        return v
+
+    @property
+    def lane_name(self) -> str:
+        return self.name or lane_name_from_url(self.url)
+
+
+class FleetSettings(_Model):
+    """How the lanes (one per repository) of one round run."""
+
+    concurrency: int = Field(4, ge=1, le=64, description="Lanes run at once in a round.")
+    lane_deadline: str = Field(
+        "10m", description="A round waits at most this long for one lane; a lane past it is reported as timed out "
+        "(its work goes on in the background and the lane is skipped until it ends), the others are not held up.")
+
+    @field_validator("lane_deadline")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
 class LeaderElection(_Model):
     """Only the replica holding a coordination.k8s.io/v1 Lease writes. Off when not in a cluster."""
 
@@ -491,7 +543,11 @@ class AgentSettings(_Model):
 
 
 class Config(_Model):
-    repository: Repository
+    repository: Repository | None = Field(None, description="The one repository to update (or use `repositories:`).")
+    repositories: tuple[RepositoryEntry, ...] = Field(
+        (), description="Several repositories, each a lane with its own workspace, delivery and write gate; the "
+        "top-level delivery, registries and policies are the defaults each inherits. Use this or `repository:`.")
+    fleet: FleetSettings = FleetSettings()
     delivery: Delivery = Delivery()
     registries: tuple[RegistrySettings, ...] = ()
     only_listed_registries: bool = Field(
@@ -541,7 +597,37 @@ class Config(_Model):
 
     @property
     def delivery_branch(self) -> str:
+        assert self.repository is not None, "a lane's config (imagebot.lanes) has its repository"
         return self.delivery.branch or self.repository.branch
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit_delivery(cls, data: object) -> object:
+        """Each `repositories[].delivery` is merged over the top-level `delivery`, key by key."""
+        if not isinstance(data, dict) or not isinstance(data.get("repositories"), list):
+            return data
+        base = data.get("delivery") if isinstance(data.get("delivery"), dict) else {}
+        items = []
+        for item in data["repositories"]:
+            if isinstance(item, dict) and isinstance(item.get("delivery"), dict):
+                item = {**item, "delivery": _deep_merge(base, item["delivery"])}
+            items.append(item)
+        return {**data, "repositories": items}
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Config":
+        if (self.repository is None) == (not self.repositories):
+            raise ValueError("give either `repository:` (one repository) or `repositories:` (a list), not both or neither")
+        seen: dict[str, str] = {}
+        for r in self.repositories:
+            name = r.lane_name
+            if name == "members":
+                raise ValueError(f"repositories: {r.url!r} would be named 'members', which is reserved: give it a `name:`")
+            if name in seen:
+                how = "" if r.name else " (derived from the URL: give each a distinct `name:`)"
+                raise ValueError(f"repositories: the name {name!r} is used twice{how}")
+            seen[name] = r.url
+        return self
 
     @model_validator(mode="after")
     def _unique_registries(self) -> "Config":
@@ -558,8 +644,11 @@ class Config(_Model):
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"promotion {name!r} is listed twice")
+        if self.promotions and self.repository is None:
+            raise ValueError("promotions: need the single `repository:` form for now (one repository holding both "
+                             "environments); with `repositories:` they are not supported yet")
         for p in self.promotions:
-            if p.to.branch is not None and p.to.branch == self.repository.branch:
+            if self.repository is not None and p.to.branch is not None and p.to.branch == self.repository.branch:
                 raise ValueError(f"promotion {p.name!r}: to.branch {p.to.branch!r} is repository.branch, where the policies write; "
                                  "set repository.branch to the staging branch (see docs/promotion.md, 'an environment per branch')")
         return self
@@ -569,3 +658,11 @@ class Config(_Model):
             if r.host == host or (host == "docker.io" and r.host in ("index.docker.io", "registry-1.docker.io")):
                 return r
         return None
+
+
+def _deep_merge(base: dict[str, object], over: dict[str, object]) -> dict[str, object]:
+    out = dict(base)
+    for k, v in over.items():
+        old = out.get(k)
+        out[k] = _deep_merge(old, v) if isinstance(old, dict) and isinstance(v, dict) else v
+    return out

@@ -88,6 +88,9 @@ class LeaseElector:
         self._was_leader = False
         #: Who holds the lease as far as we know ("" when free or unknown).
         self.holder = ""
+        #: Asked before taking a Lease that is not ours (free or expired): sharding (imagebot.k8s.shards)
+        #: says no once this replica holds its fair share. Renewing our own Lease never asks.
+        self.may_acquire: Callable[[], bool] = lambda: True
         #: host:port this replica serves on, written on the Lease while it leads ("" : none).
         self.address = ""
         #: The holder's address as last read from the Lease ("" when free or unknown).
@@ -124,6 +127,8 @@ class LeaseElector:
         except ApiException as e:
             if e.status != 404:
                 raise
+            if not self.may_acquire():
+                return
             body = client.V1Lease(
                 metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
                                              annotations={ADDRESS_ANNOTATION: self.address} if self.address else None),
@@ -145,7 +150,12 @@ class LeaseElector:
             if started - self._observed_at < duration:
                 self._lost()
                 return
-            log.info("lease %s/%s: %s did not renew for %.0fs; taking over", self.namespace, self.name, holder, duration)
+        if holder != self.identity and not self.may_acquire():
+            self._lost()
+            return
+        if holder and holder != self.identity:
+            log.info("lease %s/%s: %s did not renew for %.0fs; taking over", self.namespace, self.name, holder,
+                     float(spec.lease_duration_seconds or self.timing.lease_duration))
         lease.spec = self._spec(spec)
         if self.address:
             lease.metadata.annotations = {**(lease.metadata.annotations or {}), ADDRESS_ANNOTATION: self.address}

@@ -32,5 +32,6 @@ def from_config(cfg: Config, *, state_file: Path | None = None, on_outcome: Outc
     targets, errors = build(cfg.notifications)
     for e in errors:
         log.error("notifications: %s; this target is left out", e)
-    return Notifier(targets, Tracker(state_file), public_url(cfg.repository.url),
-                    dispatcher=Dispatcher(targets, on_outcome), enabled=enabled)
+    lane_urls = {r.lane_name: public_url(r.url) for r in cfg.repositories}
+    return Notifier(targets, Tracker(state_file), public_url(cfg.repository.url) if cfg.repository else "",
+                    dispatcher=Dispatcher(targets, on_outcome), enabled=enabled, lane_urls=lane_urls)

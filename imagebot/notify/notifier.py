@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from imagebot.model import CycleResult
 from imagebot.notify.derive import DriftFinding, Open, Tracker, delivery_notices
@@ -20,10 +20,12 @@ log = logging.getLogger(__name__)
 class Notifier:
     def __init__(self, targets: Sequence[Target], tracker: Tracker, repository: str, *,
                  dispatcher: Dispatcher | None = None, enabled: Callable[[], bool] = lambda: True,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, lane_urls: Mapping[str, str] | None = None):
         self.targets = list(targets)
         self.tracker = tracker
         self.repository = repository
+        #: Lane name -> its repository's URL, when the config lists several (`result.lane` picks one).
+        self.lane_urls = dict(lane_urls or {})
         self.dispatcher = dispatcher or Dispatcher(self.targets)
         self.enabled = enabled
         self.clock = clock
@@ -33,9 +35,10 @@ class Notifier:
         if result.dry_run or not self.targets or not self.enabled():
             return
         try:
-            notices = delivery_notices(result, self.repository, self.clock())
-            notices += self.tracker.problems(result, self.repository)
-            notices += self.tracker.holds(result, self.repository)
+            repository = self.lane_urls.get(result.lane, self.repository)
+            notices = delivery_notices(result, repository, self.clock())
+            notices += self.tracker.problems(result, repository)
+            notices += self.tracker.holds(result, repository)
             self.dispatch(notices, alerts_due=True)
         except Exception:  # noqa: BLE001 - notifications never end a cycle
             log.exception("notifications: could not build this cycle's notices")

@@ -85,6 +85,13 @@ class Metrics:
                                    "(0: up to date). Held, refused and unmerged updates keep growing.", ["image"], registry=r)
         self.image_held = Gauge("imagebot_image_held", "1 when the last cycle could not decide or make the image's update.",
                                 ["image"], registry=r)
+        self.repository_cycles = Counter("imagebot_repository_cycles", "Cycles per repository (lane) and result "
+                                         "(ok|partial|failed|timed-out|busy).", ["repository", "result"], registry=r)
+        self.repository_last_success = Gauge("imagebot_repository_last_success_timestamp_seconds",
+                                             "End of the repository's last cycle that did not fail.", ["repository"],
+                                             registry=r)
+        self.repository_held = Gauge("imagebot_repository_held", "1 while this replica holds the repository's "
+                                     "lane Lease (or runs without sharding).", ["repository"], registry=r)
 
     #: True once registry request counts are read live from the client (see watch_registry).
     live_registry = False
@@ -145,11 +152,10 @@ class MetricsReporter:
                 m.open_pull_requests.set(len(delivery.pull_requests))
         if not result.dry_run:
             self._images(result)
-        for key, count in () if m.live_registry else result.registry_requests:
-            registry, kind, status = split_request_key(key)
-            m.registry_requests.labels(registry, kind, status).inc(count)
-            if status in RATE_LIMITED:
-                m.rate_limit_waits.labels(registry).inc(count)
+        count_requests(m, result.registry_requests)
+        if result.lane:
+            m.repository_cycles.labels(result.lane, "partial" if result.problems else "ok").inc()
+            m.repository_last_success.labels(result.lane).set(result.started + result.duration)
 
 
     def _images(self, result: CycleResult) -> None:
@@ -221,6 +227,16 @@ class _LiveRegistryRequests:
 def _label_sets(gauge: Gauge) -> list[tuple[str, ...]]:
     return [tuple(labels.values()) for _, labels in
             ((s.name, s.labels) for family in gauge.collect() for s in family.samples)]
+
+
+def count_requests(m: Metrics, requests: tuple[tuple[str, int], ...]) -> None:
+    """Registry requests (a cycle's, or a fleet round's shared by its lanes) into the counters,
+    unless they are read live from the client (`watch_registry`)."""
+    for key, count in () if m.live_registry else requests:
+        registry, kind, status = split_request_key(key)
+        m.registry_requests.labels(registry, kind, status).inc(count)
+        if status in RATE_LIMITED:
+            m.rate_limit_waits.labels(registry).inc(count)
 
 
 def skip_reason(kind: str | None) -> str:

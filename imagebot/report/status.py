@@ -45,18 +45,19 @@ class StatusBoard:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._refs: dict[Location, dict[str, Any]] = {}
+        self._refs: dict[tuple[str, Location], dict[str, Any]] = {}  # (lane, location): one board for every lane
         self._last: CycleResult | None = None
         self._last_full: CycleResult | None = None
 
     def cycle_finished(self, result: CycleResult) -> None:
-        entries = entries_of(result)
+        lane = result.lane
+        entries = {(lane, where): {**e, "repository": lane} if lane else e for where, e in entries_of(result).items()}
         with self._lock:
-            if result.images is None:
-                self._refs = {}
+            if result.images is None:  # a lane's full cycle replaces what that lane's references said
+                self._refs = {k: v for k, v in self._refs.items() if k[0] != lane}
                 self._last_full = result
             else:
-                self._refs = {k: v for k, v in self._refs.items() if v["image"] not in result.images}
+                self._refs = {k: v for k, v in self._refs.items() if k[0] != lane or v["image"] not in result.images}
             self._refs.update(entries)
             self._last = result
 

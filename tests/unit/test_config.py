@@ -119,3 +119,17 @@ def test_example_validates_against_published_schema() -> None:
     schema = json.loads((ROOT / "config" / "imagebot.schema.json").read_text())
     data = YAML(typ="safe").load((ROOT / "config" / "example.yaml").read_text())
     jsonschema.Draft202012Validator(schema).validate(data)
+
+
+def test_repositories_example_is_valid_and_matches_the_published_schema() -> None:
+    import jsonschema
+    from ruamel.yaml import YAML
+
+    from imagebot.lanes import lanes_of
+
+    path = ROOT / "config" / "example-repositories.yaml"
+    lanes = lanes_of(load(path))
+    assert [x.name for x in lanes] == ["apps", "platform", "edge-sites"]
+    assert [x.target for x in lanes] == ["commit to staging", "pull requests against main", "commit to main"]
+    schema = json.loads((ROOT / "config" / "imagebot.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(YAML(typ="safe").load(path.read_text()))

@@ -38,7 +38,9 @@ def test_hand_over_is_signed_and_verifiable_by_the_leader_and_failures_are_repor
                                   on_result=results.append)
         assert forward(["ghcr.io/o/b", "ghcr.io/o/a", "ghcr.io/o/a"]) == (True, address)
         headers, body = _Leader.got[-1]
-        assert json.loads(body) == {"images": ["ghcr.io/o/a", "ghcr.io/o/b"]}
+        sent = json.loads(body)
+        assert sent["images"] == ["ghcr.io/o/a", "ghcr.io/o/b"]
+        assert len(sent["nonce"]) == 32  # two hand-overs of the same images in one second are not replays
         leader_auth = WebhookAuth(SECRET)
         assert leader_auth.verify("internal", {k.title(): v for k, v in headers.items()}, body, {}) == ""
         assert leader_auth.verify("internal", {k.title(): v for k, v in headers.items()}, body, {}) == "replayed"
