@@ -1,10 +1,8 @@
-"""The candidate-source seam: where the values a lane's references may move to come from.
-
-`RegistrySource` asks the registry (policies choose among the tags: `imagebot.resolve`);
-`PromotionSource` takes them from another environment — the value staging runs, tag and digest
-exactly, never a fresh registry lookup — once the promotion's gates hold. Both turn a lane's
-references into Resolutions, so a lane (repository + base + paths + delivery target + candidate
-source) can use either.
+"""The promotion's candidate source: the values production's references may move to come from
+staging — the value staging runs, tag and digest exactly, never a fresh registry lookup — once the
+promotion's gates hold. `PromotionSource` has the shape of the fleet lane's seam
+(`imagebot.lanes.CandidateSource`, beside its `RegistrySource`), so a lane (repository + base +
+paths + delivery target + candidate source) can use it.
 
 `decide` is a pure function of (pair, facts, now): the gates are table-tested with a fake clock.
 """
@@ -24,30 +22,7 @@ from imagebot.promote import gates
 from imagebot.promote.gates import Check, Hold, Introduced, when
 from imagebot.promote.pairing import Pair, Unpaired
 from imagebot.reference import TagValue
-from imagebot.resolve import TagSource, resolve
-
-
-class CandidateSource(Protocol):
-    """Where a lane's candidate versions come from: one resolution per occurrence. The same shape as
-    the fleet's lane seam (issue #17, `imagebot.lanes.CandidateSource`): `registry` is the round's tag
-    source (a promotion never asks it), `checkout` the lane's work tree. A source never writes."""
-
-    kind: str
-
-    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource | None = None,
-                checkout: Path | None = None) -> tuple[Resolution, ...]: ...
-
-
-@dataclass(frozen=True)
-class RegistrySource:
-    """Candidates from the registry: the policies choose among the listed tags (`imagebot.resolve`)."""
-
-    kind: str = "registries"
-
-    def resolve(self, occurrences: Sequence[Occurrence], registry: TagSource | None = None,
-                checkout: Path | None = None) -> tuple[Resolution, ...]:
-        assert registry is not None, "the registry source needs the round's tag source"
-        return resolve(occurrences, registry)
+from imagebot.resolve import TagSource
 
 
 class History(Protocol):

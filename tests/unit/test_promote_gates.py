@@ -209,15 +209,17 @@ class _NoRegistry:
 def test_both_sources_fit_one_seam() -> None:
     from dataclasses import replace as with_
 
-    from imagebot.promote.source import CandidateSource, RegistrySource
+    from pathlib import Path
+
+    from imagebot.lanes import CandidateSource, RegistrySource
     from tests.support.memory_tags import InMemoryTags, made_up_digest
 
     sources: list[CandidateSource] = [RegistrySource(), PromotionSource(promotion(), [Pair(STG, PROD, "x")], [], _History(INTRO),
                                                                         _Checks(GREEN), lambda: T0)]
     managed = with_(PROD, policy=PolicySpec("semver:^1", pin_digest=True))
-    (by_registry,) = sources[0].resolve([managed], InMemoryTags({IMG: ["1.1.0", "1.3.0"]}))
+    (by_registry,) = sources[0].resolve([managed], InMemoryTags({IMG: ["1.1.0", "1.3.0"]}), Path("."))
     assert by_registry.target is not None and by_registry.target.tag == "1.3.0" and by_registry.target.digest == made_up_digest(IMG, "1.3.0")
-    (promoted,) = sources[1].resolve([PROD], _NoRegistry())  # staging's value, never a registry lookup
+    (promoted,) = sources[1].resolve([PROD], _NoRegistry(), Path("."))  # staging's value, never a registry lookup
     assert promoted.target is not None and (promoted.target.tag, promoted.target.digest) == ("1.2.0", D2)
     assert {s.kind for s in sources} == {"registries", "promotion"}
 
