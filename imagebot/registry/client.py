@@ -37,6 +37,7 @@ from imagebot.registry.manifests import (
     missing_platforms,
 )
 from imagebot.registry.names import TAG, canonical_host, split
+from imagebot.registry.platform_cache import ManifestFacts
 from imagebot.registry.stats import RequestStats
 from imagebot.registry.transport import Registry, RetryPolicy
 
@@ -102,6 +103,10 @@ class RegistryClient:
         self._memo: dict[tuple[str, ...], Any] = {}
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self.created_times = CreatedTimes()  # kept across cycles: keyed by manifest digest
+        # Platforms, labels and remembered tag digests by manifest digest: across cycles, and
+        # across runs when there is a cache directory (docs/performance.md).
+        self.facts = ManifestFacts(cache_dir / "manifests" if cache_dir is not None else None)
+        self._blobs: dict[str, ImageConfig] = {}  # config blobs by digest: content-addressed, shared by repos
 
     # -- lifecycle -------------------------------------------------------------------------
     def new_cycle(self) -> None:
@@ -246,6 +251,7 @@ class RegistryClient:
             digest = self.manifest(image, tag).digest
         if not _DIGEST.match(digest):
             raise RegistryError(f"registry {host}: {what}: unexpected digest {digest[:80]!r}", temporary=False)
+        self.facts.remember_tag(image, tag, digest)
         return digest
 
     def manifest(self, image: str, reference: str) -> Manifest:
@@ -275,30 +281,84 @@ class RegistryClient:
         """The required platforms (default: the registry's `platforms` setting) that `image:tag` lacks."""
         host, _ = split(image)
         wanted = tuple(platforms) if platforms is not None else self.settings(host).platforms
+        if not wanted:
+            return ()
+        return missing_platforms(list(self.platforms(image, tag)), wanted)
+
+    def platforms(self, image: str, tag: str) -> tuple[Platform, ...]:
+        """The platforms `image:tag` provides: an index's from the index itself, an image's from
+        its config blob; remembered by manifest digest (see platform_cache)."""
+        return self._once(("platforms", image, tag), lambda: self._platforms(image, self._facts_digest(image, tag)))
+
+    def _platforms(self, image: str, digest: str) -> tuple[Platform, ...]:
+        known = self.facts.facts(image, digest).platforms
+        if known is not None:
+            return known
+        m = self.manifest(image, digest)
+        if not m.is_index:
+            return (self._config_at(image, digest).platform,)  # remembers the platform too
+        have = tuple(p for p, _ in index_platforms(m.body))
+        self.facts.remember(image, digest, platforms=have)
+        return have
+
+    def _facts_digest(self, image: str, tag: str) -> str:
+        """The digest of `image:tag` for the platform and label checks: this cycle's answer, or one
+        remembered within the registry's `tag_digest_ttl`, or a HEAD when the tag was seen before
+        (its digest's facts are likely known), or else the manifest GET by tag (it tells the digest
+        and is needed anyway)."""
+        with self._lock:
+            known = self._memo.get(("digest", image, tag))
+        if isinstance(known, str):
+            return known
+        host, _ = split(image)
+        remembered = self.facts.tag_digest(image, tag, self.settings(host).tag_digest_ttl)
+        if remembered is not None:
+            return remembered
+        if self.facts.knows_tag(image, tag):
+            return self.digest(image, tag)
         m = self.manifest(image, tag)
-        have = [p for p, _ in index_platforms(m.body)] if m.is_index else [self.image_config(image, tag).platform]
-        return missing_platforms(have, wanted)
+        with self._lock:
+            self._memo.setdefault(("manifest", image, m.digest), m)
+        self.facts.remember_tag(image, tag, m.digest)
+        return m.digest
 
     def image_config(self, image: str, tag: str) -> ImageConfig:
         """The config blob of `image:tag` (for an index: of the first required platform's image)."""
-        return self._once(("config", image, tag), lambda: self._fetch_config(image, tag))
+        return self._once(("config", image, tag), lambda: self._config_at(image, self._facts_digest(image, tag)))
 
-    def _fetch_config(self, image: str, tag: str) -> ImageConfig:
+    def _config_at(self, image: str, digest: str) -> ImageConfig:
+        """The config of the manifest `digest` (remembered by digest, on disk when there is a cache)."""
+        known = self.facts.facts(image, digest).config
+        if known is not None:
+            return known
         host, repo = split(image)
-        m = self.manifest(image, tag)
+        m = self.manifest(image, digest)
         if m.is_index:
             children = index_platforms(m.body)
             if not children:
-                raise RegistryError(f"registry {host}: {image}:{tag}: the index lists no platform images",
+                raise RegistryError(f"registry {host}: {image}@{digest}: the index lists no platform images",
                                     temporary=False)
             wanted = Platform.parse(self.settings(host).platforms[0]) if self.settings(host).platforms else None
             child = next((d for p, d in children if wanted is None or p.covers(wanted)), children[0][1])
-            m = self.manifest(image, child)
-        config = m.body.get("config")
-        digest = config.get("digest") if isinstance(config, dict) else None
-        if not isinstance(digest, str) or not _DIGEST.match(digest):
-            raise RegistryError(f"registry {host}: {image}:{tag}: the manifest names no config blob", temporary=False)
-        where = f"registry {host}: config of {image}:{tag}"
+            config = self._config_at(image, child)
+            self.facts.remember(image, digest, config=config)
+            return config
+        blob = m.body.get("config")
+        blob_digest = blob.get("digest") if isinstance(blob, dict) else None
+        if not isinstance(blob_digest, str) or not _DIGEST.match(blob_digest):
+            raise RegistryError(f"registry {host}: {image}@{digest}: the manifest names no config blob",
+                                temporary=False)
+        config = self._once(("blob", image, blob_digest), lambda: self._fetch_blob(image, blob_digest))
+        self.facts.remember(image, digest, platforms=(config.platform,), config=config)
+        return config
+
+    def _fetch_blob(self, image: str, digest: str) -> ImageConfig:
+        with self._lock:
+            known = self._blobs.get(digest)
+        if known is not None:  # the same blob in another repository: the same content
+            return known
+        host, repo = split(image)
+        where = f"registry {host}: config blob {digest[:19]} of {image}"
 
         def parse(resp: requests.Response) -> ImageConfig:
             if "sha256:" + hashlib.sha256(resp.content).hexdigest() != digest:
@@ -308,8 +368,13 @@ class RegistryClient:
                 raise RegistryError(f"{where}: the config is not a JSON object", temporary=False)
             return ImageConfig.from_blob(blob)
 
-        return self.registry(host).request("GET", f"/v2/{repo}/blobs/{digest}", kind="blob", repository=repo,
-                                           what=f"config of {image}:{tag}", parse=parse)
+        config = self.registry(host).request("GET", f"/v2/{repo}/blobs/{digest}", kind="blob", repository=repo,
+                                             what=f"config blob of {image}", parse=parse)
+        with self._lock:
+            if len(self._blobs) >= 50_000:
+                self._blobs.clear()
+            self._blobs[digest] = config
+        return config
 
     def created(self, image: str, tag: str) -> datetime | None:
         """When `image:tag` was built (its config's `created`), None when it does not say."""
