@@ -93,6 +93,10 @@ class Occurrence:
     group: str = ""  # split fields of one image share a group key; "" for a full reference
     #: A dotted path of the scalar within its document, e.g. "spec.template.spec.containers[0].image".
     path: str = ""
+    #: What the reference names: "image"; "chart" (a Helm chart version: Flux OCIRepository /
+    #: HelmRelease / HelmChart, Argo CD Application; `image` is the OCI repository or, for an HTTP
+    #: Helm repository, "https://repo/chart"); "artifact" (another OCI artifact, e.g. Flux manifests).
+    kind: str = "image"
 
 
 @dataclass(frozen=True)
@@ -183,18 +187,74 @@ class Rendered:
     refused: tuple[Refusal, ...] = ()
 
 
+class PullRequestAction(StrEnum):
+    """What a delivery did to one pull request this cycle."""
+
+    OPENED = "opened"  # created this cycle
+    UPDATED = "updated"  # new commit on its branch, or its title / body / base edited
+    UNCHANGED = "unchanged"  # already as wanted: nothing written
+    CLOSED = "closed"  # no longer needed (or a duplicate)
+
+
+@dataclass(frozen=True)
+class PullRequestOutcome:
+    """One pull request the delivery reconciled, and what it did to it."""
+
+    url: str
+    branch: str
+    action: PullRequestAction
+    #: The changes the pull request proposes (empty for a closed one).
+    changes: tuple[Change, ...] = ()
+    #: The commit pushed to its branch this cycle; "" when the branch already held these edits.
+    commit: str = ""
+
+    @property
+    def written(self) -> bool:
+        return self.action is not PullRequestAction.UNCHANGED
+
+
+@dataclass(frozen=True)
+class Landed:
+    """One change that this cycle's delivery wrote to Git: a pushed commit on `branch`."""
+
+    change: Change
+    branch: str
+    commit: str
+    pull_request: str = ""  # the pull request proposing it (pull-request mode)
+
+
 @dataclass(frozen=True)
 class Delivery:
-    """deliver's output: what landed where."""
+    """deliver's output: what landed where. The one truth the summary, `--json`, metrics, Events,
+    logs and /status read: a change counts as updated only when it is in `landed`."""
 
     mode: str  # "commit" | "pull-request" | "none"
     branch: str = ""
     commit: str = ""  # sha of the new commit, "" when nothing was committed
-    pull_requests: tuple[str, ...] = ()  # URLs of PRs opened or updated
-    closed_pull_requests: tuple[str, ...] = ()
+    pull_requests: tuple[str, ...] = ()  # URLs of PRs opened, updated or left unchanged (derived from `outcomes` when given)
+    closed_pull_requests: tuple[str, ...] = ()  # ... and closed (derived likewise)
     pushed: bool = False
     attempts: int = 0
     problems: tuple[Problem, ...] = field(default_factory=tuple)
+    #: Changes written to Git by this delivery (pushed), each with its branch and commit.
+    landed: tuple[Landed, ...] = ()
+    #: Every pull request reconciled, with its action (pull-request mode).
+    outcomes: tuple[PullRequestOutcome, ...] = ()
+    #: Changes the edit was refused for (apply, or again after the branch moved): never landed.
+    refused: tuple[Refusal, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.outcomes and not (self.pull_requests or self.closed_pull_requests):
+            live = tuple(o.url for o in self.outcomes if o.action is not PullRequestAction.CLOSED)
+            closed = tuple(o.url for o in self.outcomes if o.action is PullRequestAction.CLOSED)
+            object.__setattr__(self, "pull_requests", live)
+            object.__setattr__(self, "closed_pull_requests", closed)
+
+    @property
+    def branches(self) -> tuple[str, ...]:
+        """Every branch the delivery wrote to or reconciled, in order, once each."""
+        names = [o.branch for o in self.outcomes] or [b.strip() for b in self.branch.split(",")]
+        return tuple(dict.fromkeys(b for b in names if b))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refu
 from imagebot.reference import split
 from imagebot.registry import RegistryClient
 from imagebot.report import Reporter
+from imagebot.report.progress import ResolveProgress
 from imagebot.resolve import resolve
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def run_cycle(
     that runs many cycles (the agent) keeps one, so unchanged files are not read or parsed again.
     """
     started, t0 = time.time(), time.monotonic()
+    log.info("cycle started: %s", "full" if images is None else "targeted at " + ", ".join(sorted(images)),
+             extra={"fields": {"event": "cycle-started", "images": sorted(images) if images is not None else None}})
     own_client = registry is None
     client = registry or new_registry_client(cfg)
     client.new_cycle()
@@ -77,7 +80,8 @@ def run_cycle(
             found = Discovery(occurrences, found.problems, found.files_scanned, found.files_parsed)
         log.info("discovered %d image reference(s) with a policy in %d file(s)", len(occurrences), found.files_scanned)
 
-        resolutions = resolve(occurrences, client)
+        progress = ResolveProgress(client, {o.image for o in occurrences}, reporters)
+        resolutions = resolve(occurrences, progress)
         the_plan = planner.build(resolutions, found.problems)
         render_cache = apply.RenderCache(cache_dir(cfg) / "render.json")  # proven edits of earlier runs
         rendered = apply.render(root, the_plan.changes, render_cache)
@@ -143,6 +147,8 @@ def _labels(cfg: Config, client: RegistryClient, plan: Plan) -> dict[str, Mappin
         return {}
     out: dict[str, Mapping[str, str]] = {}
     for change in plan.changes:
+        if change.occurrence.kind != "image":  # charts and artifacts: no image labels to link
+            continue
         _, tag, _ = split(change.new_ref)
         if change.new_ref in out or not tag:
             continue

@@ -186,11 +186,14 @@ class Agent:
             self._failing_since = None
             c = result.plan.changes
             d = result.delivery
+            landed = d.landed if d else ()  # the delivery outcome says what landed, not the plan
             log.info(
-                "%s cycle: %d change(s), %d problem(s) in %.2fs", trigger, len(c), len(result.problems), result.duration,
+                "%s cycle: %d change(s) landed of %d planned, %d problem(s) in %.2fs", trigger, len(landed), len(c),
+                len(result.problems), result.duration,
                 extra={"fields": {
                     "event": "cycle", "trigger": trigger, "images": sorted(images) if images else None,
-                    "changes": [f"{x.old_ref} -> {x.new_ref}" for x in c], "problems": [str(p) for p in result.problems],
+                    "changes": [f"{x.change.old_ref} -> {x.change.new_ref}" for x in landed], "planned": len(c),
+                    "problems": [str(p) for p in result.problems],
                     "commit": d.commit if d else "", "pull_requests": list(d.pull_requests) if d else [],
                     "duration": round(result.duration, 3),
                 }},

@@ -17,7 +17,8 @@ from typing import Any
 
 from imagebot import notify, pipeline
 from imagebot.agent.auth import WebhookAuth, load_secret
-from imagebot.agent.http import AgentServer
+from imagebot.agent.forward import LeaderForwarder
+from imagebot.agent.http import AgentServer, parse_listen
 from imagebot.agent.loop import Agent, CycleFn
 from imagebot.throttle import TokenBucket
 from imagebot.config.schema import Config, parse_duration
@@ -30,7 +31,9 @@ from imagebot.k8s.events import EventRecorder, EventsReporter, WorkloadIndex
 from imagebot.k8s.leader import LeaseElector, LeaseTiming
 from imagebot.report import Reporter
 from imagebot.report import log as logsetup
+from imagebot.report.log import LogReporter
 from imagebot.report.metrics import Metrics, MetricsReporter
+from imagebot.report.status import StatusBoard
 
 log = logging.getLogger("imagebot.agent")
 
@@ -69,6 +72,16 @@ class _Workloads:
             return None
         self.refresh()
         return self._index
+
+
+def advertised_address(port: int, host: str) -> str:
+    """Where the other replicas reach this one: $IMAGEBOT_ADVERTISE_ADDRESS, or $POD_IP (downward
+    API) and the port it listens on, or the listen host itself (tests, one machine)."""
+    explicit = os.environ.get("IMAGEBOT_ADVERTISE_ADDRESS")
+    if explicit:
+        return explicit
+    ip = os.environ.get("POD_IP") or (host if host not in ("0.0.0.0", "::", "") else socket.gethostname())
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _head(root: Any) -> str | None:
@@ -128,7 +141,8 @@ def serve(
 
     workspace = GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos")
     workloads = _Workloads(cfg, workspace)
-    reporters: list[Reporter] = [MetricsReporter(metrics)]
+    board = StatusBoard()
+    reporters: list[Reporter] = [MetricsReporter(metrics), LogReporter(), board]
     recorder: EventRecorder | None = None
     if api is not None and a.events:
         recorder = EventRecorder.for_client(
@@ -165,17 +179,40 @@ def serve(
                     str(d.workload.location)) for d in report.drifts])
 
     registry = pipeline.new_registry_client(cfg)
+    stats = getattr(registry, "stats", None)
+    if stats is not None:
+        metrics.watch_registry(stats)
     agent = Agent(cfg, run_cycle=run_cycle or pipeline.run_cycle, metrics=metrics, reporters=reporters,
                   is_leader=is_leader, registry=registry, drift_check=drift_check)
     holder["agent"] = agent
     address = listen or a.listen
+    hooks = a.webhooks
+    auth = WebhookAuth(secret, replay_window=parse_duration(hooks.replay_window))
+    forward = None
+    if elector is not None:
+        forward = LeaderForwarder(auth, lambda: elector.holder_address if elector.holder else "",
+                                  on_result=lambda r: metrics.webhooks_forwarded.labels(r).inc())
+
+    def status() -> dict[str, Any]:
+        ok, why = agent.ready()
+        return board.snapshot(identity=me, leader=agent.can_write(),
+                              leader_address=elector.holder_address if elector is not None else None,
+                              ready={"ok": ok, "reason": why}, cycles=agent.cycles)
+
     try:
-        server = AgentServer(address, agent, metrics, WebhookAuth(secret), TokenBucket(a.webhooks.rate_limit, a.webhooks.burst))
+        server = AgentServer(address, agent, metrics, auth, TokenBucket(hooks.rate_limit, hooks.burst),
+                             unauthenticated=TokenBucket(hooks.unauthenticated_rate_limit, hooks.unauthenticated_burst),
+                             http=a.http, forward=forward, status=status, hooks_listen=a.webhooks_listen)
     except OSError as e:
         raise UsageError(f"--listen {address}: cannot listen: {e.strerror or e}") from None
+    if elector is not None:
+        elector.address = advertised_address(server.server_address[1], parse_listen(address)[0])
+        if forward is not None:
+            forward.own_address = elector.address
     server.start()
-    log.info("agent listening on %s (leader election %s)", server.url, "on" if elector else "off",
-             extra={"fields": {"event": "started", "listen": server.url, "identity": me}})
+    log.info("agent listening on %s%s (leader election %s)", server.url,
+             f", webhooks on {server.hooks_url}" if server.hooks_address else "", "on" if elector else "off",
+             extra={"fields": {"event": "started", "listen": server.url, "webhooks": server.hooks_url, "identity": me}})
 
     elector_stop = threading.Event()
     elector_thread = None

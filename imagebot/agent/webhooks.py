@@ -152,6 +152,8 @@ def parse(kind: str, body: bytes) -> tuple[Push, ...]:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadPayload(f"not JSON: {e}") from None
+    except RecursionError:
+        raise BadPayload("not JSON we accept: nested too deeply") from None
     seen: dict[Push, None] = {}
     for push in PARSERS[kind](doc):
         seen.setdefault(push, None)

@@ -22,6 +22,7 @@ from imagebot.cli.drift_cmd import drift  # noqa: E402
 from imagebot.cli.policy_cmd import policy  # noqa: E402
 from imagebot.cli.notify_cmd import notify  # noqa: E402
 from imagebot.cli.import_cmd import import_  # noqa: E402
+from imagebot.cli.status_cmd import status  # noqa: E402
 
 main.add_command(plan)
 main.add_command(run)
@@ -31,4 +32,5 @@ main.add_command(drift)
 main.add_command(policy)
 main.add_command(notify)
 main.add_command(import_)
+main.add_command(status)
 # --- end of command registration ----------------------------------------------------------

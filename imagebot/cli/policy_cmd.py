@@ -49,11 +49,11 @@ def _read_tags(arguments: tuple[str, ...], tags_file: IO[str] | None, image: str
 def _registry_tags(image: str, config_path: str | None) -> tuple[str, ...]:
     """List `image`'s tags with the config's registry settings (when there is a config) and the
     docker credential sources, as a cycle would."""
-    from imagebot.reference import parse
     from imagebot.registry import RegistryClient
+    from imagebot.registry.names import listing_name
 
     with RegistryClient(optional_registry_settings(config_path)) as client:
-        return client.tags(parse(image).name).tags
+        return client.tags(listing_name(image)).tags
 
 
 def _choose_by_build_time(compiled: object, tags: list[str], current: str | None, image: str,

@@ -107,6 +107,20 @@ class Delivery(_Model):
     git: GitAuth = GitAuth()
 
 
+def _endpoint(value: str, key: str) -> str:
+    """`host[:port][/namespace]` as registries.conf writes a location: no scheme (plain HTTP is
+    `insecure: true` on the host's own entry), no trailing slash."""
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        plain = " (for plain HTTP set insecure: true on that host's registries entry)" if scheme.lower() == "http" else ""
+        raise ValueError(f"{key}: {value!r}: write host[:port][/namespace] without the scheme, e.g. {rest!r}{plain}")
+    value = value.strip().rstrip("/")
+    host = value.split("/", 1)[0]
+    if not host or " " in value or any(not part for part in value.split("/")):
+        raise ValueError(f"{key}: {value!r} is not host[:port][/namespace]")
+    return value
+
+
 class RateLimit(_Model):
     requests_per_second: float = Field(10.0, gt=0, description="Sustained request rate to this registry.")
     burst: int = Field(20, ge=1)
@@ -140,6 +154,66 @@ class RegistrySettings(_Model):
         "written into a file is always asked for.",
     )
     timeout: float = Field(15.0, gt=0, description="Seconds per request.")
+    location: str | None = Field(
+        None,
+        description="host[:port][/namespace] where this registry's API (or Helm repository) really is, when not at "
+        "`host` (registries.conf `location`, containerd's `server`): `127.0.0.1:5000/ghcr.io` serves `ghcr.io/org/app` "
+        "as `127.0.0.1:5000/ghcr.io/org/app`. This entry's credentials and TLS settings are used there.",
+    )
+    mirrors: tuple[str, ...] = Field(
+        (),
+        description="Mirrors or pull-through caches (host[:port][/namespace], e.g. mirror.gcr.io or "
+        "harbor.example.com/dockerhub-proxy) to list tags and resolve digests through, tried in order before the "
+        "registry itself (containerd hosts.toml `[host.…]`, registries.conf `[[registry.mirror]]`). Each mirror "
+        "host uses its own registries entry for credentials and TLS.",
+    )
+    mirrors_only: bool = Field(
+        False, description="Never ask the registry itself, only its mirrors (when every mirror fails, the image is skipped)."
+    )
+    mirror_of: str | None = Field(
+        None,
+        description="This host is a mirror of another registry, written in files instead of it: `mirror.gcr.io` with "
+        "mirror_of `docker.io` makes `mirror.gcr.io/library/nginx` the image docker.io/library/nginx (listed through "
+        "docker.io's location and mirrors; the file keeps the mirror's name). A mirror that keeps the images under a "
+        "namespace also sets mirror_path (public.ecr.aws: mirror_of docker.io, mirror_path docker).",
+    )
+    mirror_path: str | None = Field(
+        None,
+        description="With mirror_of: the namespace under which this host mirrors, e.g. `docker` for public.ecr.aws "
+        "(public.ecr.aws/docker/library/redis is docker.io/library/redis). Names outside it are this host's own.",
+    )
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, v: str | None) -> str | None:
+        return None if v is None else _endpoint(v, "location")
+
+    @field_validator("mirrors")
+    @classmethod
+    def _mirrors(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_endpoint(m, "mirrors") for m in v)
+
+    @field_validator("mirror_of")
+    @classmethod
+    def _mirror_of(cls, v: str | None) -> str | None:
+        if v is not None and ("://" in v or "/" in v or not v.strip()):
+            raise ValueError(f"{v!r}: mirror_of names a registry host[:port], e.g. docker.io (put a namespace in mirror_path)")
+        return v
+
+    @field_validator("mirror_path")
+    @classmethod
+    def _mirror_path(cls, v: str | None) -> str | None:
+        if v is not None and (not v.strip("/") or "://" in v):
+            raise ValueError(f"{v!r}: mirror_path is a namespace inside the mirror, e.g. docker")
+        return None if v is None else v.strip("/")
+
+    @model_validator(mode="after")
+    def _mirror_settings(self) -> "RegistrySettings":
+        if self.mirror_path and not self.mirror_of:
+            raise ValueError("mirror_path needs mirror_of (the registry this host mirrors)")
+        if self.mirrors_only and not self.mirrors:
+            raise ValueError("mirrors_only needs at least one entry in mirrors")
+        return self
 
     @field_validator("host")
     @classmethod
@@ -222,22 +296,43 @@ class Webhooks(_Model):
         "`debounce` are gathered into the next cycle. false: every cycle waits `debounce` of quiet.",
     )
     max_delay: str = Field("5s", description="A steady stream of pushes triggers a cycle at least this often.")
+    unauthenticated_rate_limit: float = Field(
+        1.0, gt=0, description="Requests per second that fail authentication answered 401 (sustained); more get 429. "
+        "Counted apart from `rate_limit`: a flood of unauthenticated requests never spends the signed webhooks' budget.")
+    unauthenticated_burst: int = Field(10, ge=1)
+    replay_window: str = Field(
+        "5m", description="A `generic` webhook signed with X-Imagebot-Timestamp is accepted this long after its "
+        "timestamp, and the same signature only once.")
 
-    @field_validator("debounce", "max_delay")
+    @field_validator("debounce", "max_delay", "replay_window")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
         return v
 
 
+class HttpSettings(_Model):
+    """The agent's HTTP server (waitress): bounded worker threads, idle connections closed."""
+
+    threads: int = Field(8, ge=1, le=64, description="Worker threads answering requests (a fixed pool).")
+    connection_limit: int = Field(
+        4096, ge=16, description="Open connections at most; beyond it new ones wait in the listen backlog.")
+    idle_timeout: int = Field(
+        30, ge=1, description="Seconds a connection may stay idle or half-sent before it is closed.")
+
+
 class AgentSettings(_Model):
     """`imagebot run` without --once: the in-cluster agent."""
 
     listen: str = Field("0.0.0.0:8080", description="HOST:PORT for /healthz, /readyz, /metrics and /hooks/<kind>.")
+    webhooks_listen: str | None = Field(
+        None, description="HOST:PORT of a second listener that serves only POST /hooks/<kind>, the replicas' "
+        "/internal/push and /healthz: expose it to registries (Ingress) and keep `listen` (/metrics, /status) internal.")
     jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval is stretched or shrunk by up to this fraction.")
     unready_after: int = Field(3, ge=1, description="/readyz fails once cycles have failed for this many intervals.")
     leader_election: LeaderElection = LeaderElection()
     webhooks: Webhooks = Webhooks()
+    http: HttpSettings = HttpSettings()
     drift_interval: str | None = Field("10m", description="How often to compare Git with the cluster; null: never.")
     events: bool = Field(True, description="Post Kubernetes Events on workloads (in a cluster).")
     event_interval: str = Field("10m", description="The same Event (object, reason, message) at most once per this.")

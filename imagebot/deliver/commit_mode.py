@@ -19,7 +19,7 @@ from imagebot.deliver.messages import commit_message
 from imagebot.deliver.preview import DeliveryPreview, PlannedCommit
 from imagebot.deliver.workspace import GitWorkspace
 from imagebot.errors import PushRejected
-from imagebot.model import Delivery, FileEdit, Plan, Problem, Rendered
+from imagebot.model import Delivery, FileEdit, Landed, Plan, Problem, Refusal, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ class CommitDeliverer:
     ) -> Delivery:
         problems: list[Problem] = []
         if not plan.changes or not effective_edits(rendered):
-            return Delivery(self.mode, branch=self.branch)
+            return Delivery(self.mode, branch=self.branch, refused=rendered.refused)
         already_refused = {r.change for r in rendered.refused}
+        refused: list[Refusal] = list(rendered.refused)
         max_attempts = self.cfg.delivery.max_push_attempts
         for attempt in range(1, max_attempts + 1):
             edits = effective_edits(rendered)
@@ -78,13 +79,16 @@ class CommitDeliverer:
             sha = self.ws.commit(written, self._message(done, plan)) if done else None
             if sha is None:
                 log.info("nothing left to commit to %s (attempt %d)", self.branch, attempt)
-                return Delivery(self.mode, branch=self.branch, attempts=attempt, problems=tuple(problems))
+                return Delivery(self.mode, branch=self.branch, attempts=attempt, problems=tuple(problems), refused=tuple(refused))
             if not can_write():
-                return Delivery(self.mode, branch=self.branch, attempts=attempt, problems=(*problems, NOT_LEADER))
+                return Delivery(self.mode, branch=self.branch, attempts=attempt, problems=(*problems, NOT_LEADER),
+                                refused=tuple(refused))
             result = self.ws.push(self.branch)
             if result.ok:
                 log.info("pushed %s to %s (attempt %d)", sha[:12], self.branch, attempt)
-                return Delivery(self.mode, branch=self.branch, commit=sha, pushed=True, attempts=attempt, problems=tuple(problems))
+                landed = tuple(Landed(c, self.branch, sha) for e in done for c in e.changes)
+                return Delivery(self.mode, branch=self.branch, commit=sha, pushed=True, attempts=attempt,
+                                problems=tuple(problems), landed=landed, refused=tuple(refused))
             if attempt == max_attempts:
                 break
             # The remote moved under us: start again from its new head and redo the edits there.
@@ -94,6 +98,7 @@ class CommitDeliverer:
             for refusal in rendered.refused:
                 if refusal.change not in already_refused:
                     already_refused.add(refusal.change)
+                    refused.append(refusal)
                     c = refusal.change
                     problems.append(
                         Problem("edit", f"skipped after the branch moved: {refusal.reason}", c.occurrence.location, c.occurrence.subject)

@@ -69,13 +69,40 @@ def version_of(ref: str) -> str:
     return short if digest else ref
 
 
+#: How messages call what an occurrence names (Occurrence.kind), singular and plural.
+_NOUNS = {"image": ("image", "images"), "chart": ("chart", "charts"), "artifact": ("artifact", "artifacts")}
+
+
+#: What a pull request updates, by Occurrence.kind, in this order.
+_BODY_PHRASES = {"image": "container images", "chart": "Helm charts", "artifact": "OCI artifacts"}
+
+
+def subject_name(change: Change) -> str:
+    """The image as messages name it; a chart or artifact says so: 'chart ghcr.io/org/charts/app'."""
+    kind = change.occurrence.kind
+    return change.occurrence.image if kind == "image" else f"{_NOUNS.get(kind, (kind,))[0]} {change.occurrence.image}"
+
+
+def _counted(changes: Sequence[Change]) -> str:
+    """'3 images', '2 charts', '2 images and 1 chart': distinct names per kind."""
+    names: dict[str, set[str]] = {}
+    for c in changes:
+        names.setdefault(c.occurrence.kind, set()).add(c.occurrence.image)
+    parts = []
+    for kind in sorted(names, key=lambda k: (k != "image", k)):
+        one, many = _NOUNS.get(kind, (kind, kind + "s"))
+        parts.append(f"{len(names[kind])} {one if len(names[kind]) == 1 else many}")
+    return " and ".join(parts)
+
+
 def summary(changes: Sequence[Change], where: str = "") -> str:
-    """'Update ghcr.io/org/app to 1.2.0', or 'Update 3 images' (+ ' in FILE' when given)."""
-    images = sorted({c.occurrence.image for c in changes})
+    """'Update ghcr.io/org/app to 1.2.0', 'Update chart ghcr.io/org/charts/app to 2.0.0', or
+    'Update 3 images' / 'Update 2 images and 1 chart' (+ ' in FILE' when given)."""
+    named = sorted({subject_name(c) for c in changes})
     versions = sorted({version_of(c.new_ref) for c in changes})
-    if len(images) == 1 and len(versions) == 1:
-        return f"Update {images[0]} to {versions[0]}"
-    text = f"Update {len(images)} images" if len(images) > 1 else f"Update {images[0]}"
+    if len(named) == 1 and len(versions) == 1:
+        return f"Update {named[0]} to {versions[0]}"
+    text = f"Update {_counted(changes)}" if len(named) > 1 else f"Update {named[0]}"
     return text + (f" in {where}" if where else "")
 
 
@@ -139,14 +166,16 @@ def source_url(labels: Mapping[str, Mapping[str, str]] | None, change: Change) -
 
 def pull_request_body(changes: Sequence[Change], *, marker: str, labels: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """A Markdown table of the changes; deterministic, so an unchanged PR is never edited."""
+    kinds = {c.occurrence.kind for c in changes}
+    what = " and ".join(phrase for kind, phrase in _BODY_PHRASES.items() if kind in kinds) or _BODY_PHRASES["image"]
     rows = [
-        "This pull request was opened by imagebot to update container images.",
+        f"This pull request was opened by imagebot to update {what}.",
         "",
         "| Image | File | Change | Policy | Why |",
         "|---|---|---|---|---|",
     ]
     for c in ordered(changes):
-        image = _cell(c.occurrence.image)
+        image = _cell(subject_name(c))
         url = source_url(labels, c)
         if url:
             image = f"[{image}]({url})"

@@ -36,7 +36,7 @@ from imagebot.deliver.messages import commit_message, pull_request_body, summary
 from imagebot.deliver.preview import DeliveryPreview, PlannedCommit, PlannedPullRequest
 from imagebot.deliver.workspace import GitWorkspace
 from imagebot.errors import DeliveryError
-from imagebot.model import Delivery, Plan, Problem, Rendered
+from imagebot.model import Delivery, Landed, Plan, Problem, PullRequestAction, PullRequestOutcome, Rendered
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ class PullRequestDeliverer:
             # A targeted cycle knows only some images of a file's or the repository's group:
             # rebuilding that branch from them would drop the others' updates.
             note = f"a targeted cycle does not update pull requests grouped {self.settings.grouping}; the next full cycle will"
-            return Delivery(self.mode, problems=(*cycle.problems, Problem("delivery", note, temporary=True)))
+            return Delivery(self.mode, problems=(*cycle.problems, Problem("delivery", note, temporary=True)),
+                            refused=rendered.refused)
         cycle.in_scope = None if scope is None else {branch_name(self.settings.branch_prefix, image) for image in scope}
         try:
             cycle.run()
@@ -129,11 +130,12 @@ class PullRequestDeliverer:
             self.mode,
             branch=", ".join(g.branch for g in groups),
             commit=cycle.last_commit,
-            pull_requests=tuple(cycle.opened_or_updated),
-            closed_pull_requests=tuple(cycle.closed),
             pushed=cycle.pushed,
             attempts=1,
             problems=tuple(cycle.problems),
+            landed=tuple(cycle.landed),
+            outcomes=tuple(cycle.outcomes),
+            refused=rendered.refused,
         )
 
 
@@ -157,8 +159,9 @@ class _Cycle:
         self.can_write = can_write
         self.labels = labels
         self.problems: list[Problem] = []
-        self.opened_or_updated: list[str] = []
-        self.closed: list[str] = []
+        #: What this reconciliation did to each pull request, and the changes it pushed.
+        self.outcomes: list[PullRequestOutcome] = []
+        self.landed: list[Landed] = []
         self.pushed = False
         self.last_commit = ""
         # Groups whose changes could not be made this cycle (a registry was down, apply refused):
@@ -223,6 +226,8 @@ class _Cycle:
             self.ws.delete_branch(branch, sha)
 
     def _deliver_group(self, g: Group, repo: Any, pr: Any, branch_sha: str | None) -> None:
+        pushed_sha, pushed_changes = "", ()
+        opened = edited = False
         up_to_date = branch_sha is not None and all(self.ws.file_at(branch_sha, e.path) == e.after for e in g.edits)
         if not up_to_date:
             if branch_sha is not None and not self._owned(branch_sha):
@@ -244,6 +249,8 @@ class _Cycle:
             if not result.ok:
                 raise DeliveryError(f"branch {g.branch} moved while pushing ({result.summary}); retrying next cycle", temporary=True)
             self.pushed, self.last_commit = True, sha
+            pushed_sha = sha
+            pushed_changes = tuple(c for e in g.edits if e.path in written for c in e.changes)
             log.info("pushed %s to %s", sha[:12], g.branch)
         title, body = self.d._title(g), self.d._body(g, self.labels)
         if pr is None:
@@ -264,9 +271,10 @@ class _Cycle:
                 f"opening a pull request for {g.branch}",
                 lambda: repo.create_pull(base=self.d.base, head=g.branch, title=title, body=pending, draft=self.settings.draft),
             )
+            opened = True
             log.info("opened pull request #%d for %s", pr.number, g.branch)
         if "setup=pending" in (pr.body or ""):
-            self._setup(pr)
+            edited = self._setup(pr) or edited
         changes = {}
         if pr.title != title:
             changes["title"] = title
@@ -277,7 +285,11 @@ class _Cycle:
         if changes:
             self._write()
             self._api(f"updating pull request #{pr.number}", lambda: pr.edit(**changes))
-        self.opened_or_updated.append(pr.html_url)
+            edited = True
+        action = (PullRequestAction.OPENED if opened else PullRequestAction.UPDATED if pushed_sha or edited
+                  else PullRequestAction.UNCHANGED)
+        self.outcomes.append(PullRequestOutcome(pr.html_url, g.branch, action, g.changes, pushed_sha))
+        self.landed += [Landed(c, g.branch, pushed_sha, pr.html_url) for c in pushed_changes]
 
     def _closed_by_a_human(self, repo: Any, branch: str, title: str) -> Any:
         """A closed, unmerged PR for the same update (same branch and title) that the bot did not close."""
@@ -291,8 +303,8 @@ class _Cycle:
                 return pr
         return None
 
-    def _setup(self, pr: Any) -> None:
-        """Labels and reviewers of a new pull request (redone until its body says setup is done)."""
+    def _setup(self, pr: Any) -> bool:
+        """Labels and reviewers of a new pull request (redone until its body says setup is done); whether it wrote."""
         have = {label.name for label in pr.labels}
         missing = [name for name in self.settings.labels if name not in have]
         if missing:
@@ -308,6 +320,7 @@ class _Cycle:
                 f"requesting reviewers for pull request #{pr.number}",
                 lambda: pr.create_review_request(reviewers=users, team_reviewers=team_slugs),
             )
+        return bool(missing or users or team_slugs)
 
     def _close(self, pr: Any, why: str, remote: dict[str, str], *, delete_branch: bool = True) -> None:
         comments = self._api(f"reading comments of #{pr.number}", lambda: list(pr.get_issue_comments()))
@@ -319,7 +332,7 @@ class _Cycle:
             )
         self._write()
         self._api(f"closing #{pr.number}", lambda: pr.edit(state="closed"))
-        self.closed.append(pr.html_url)
+        self.outcomes.append(PullRequestOutcome(pr.html_url, pr.head.ref, PullRequestAction.CLOSED))
         log.info("closed pull request #%d (%s)", pr.number, why)
         sha = remote.get(pr.head.ref)
         if delete_branch and sha and self._owned(sha):

@@ -2,8 +2,10 @@
 
 Formats are plain functions ``find(parsed_file, claimed) -> Found`` listed in :data:`FORMATS`,
 run in that order on every file that passes the text screen (:mod:`imagebot.discover.files`).
-The marker format runs first: a marker on a value is the most specific statement and claims
-it, so the annotation and kustomization formats skip values already claimed.
+The marker formats run first: a marker on a value is the most specific statement and claims
+it, so the annotation and kustomization formats skip values already claimed. A marker on a
+chart's version line (Flux OCIRepository / HelmRelease / HelmChart, Argo CD Application) is read
+by the chart format (:mod:`imagebot.discover.charts`) before the general one.
 
 Nothing here raises for bad input: an unreadable file, a YAML error, a malformed annotation or
 marker becomes a Problem naming the file and line, and every other file is still scanned
@@ -18,7 +20,7 @@ from contextlib import nullcontext
 from functools import partial
 
 from imagebot.config.schema import NamedPolicy
-from imagebot.discover import compat, compat_argocd, compat_argocd_crd, compat_keel, kustomize, marked, workloads
+from imagebot.discover import charts, compat, compat_argocd, compat_argocd_crd, compat_keel, kustomize, marked, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
@@ -33,6 +35,7 @@ Format = Callable[[ParsedFile, set[tuple[int, int]]], Found]
 
 #: Manifest formats, in the order they claim values.
 FORMATS: dict[str, Format] = {
+    "chart": charts.find,  # a marker on a chart's version line: before "marker", which would read a bare tag
     "marker": marked.find,
     "workload": workloads.find,
     "kustomization": kustomize.find,
@@ -107,7 +110,10 @@ def scan(
             parsed += 1
             occurrences += result.occurrences
             problems += result.problems
-    return Discovery(tuple(occurrences), tuple(problems), scanned, parsed)
+    # HelmRelease charts: their HelmRepository may be anywhere in the checkout, not only under `paths`
+    checkout = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
+    occurrences, unresolved = charts.resolve_sources(root, occurrences, checkout)
+    return Discovery(tuple(occurrences), tuple(problems + unresolved), scanned, parsed)
 
 
 def _screen(

@@ -66,6 +66,9 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
         line = int(scalar.node.end_mark.line) + 1
         if line not in lines:
             continue
+        if (scalar.line, scalar.column) in claimed:  # an earlier format (charts) read this marker
+            used.add(line)
+            continue
         comment = line_comment(pf.text, scalar.node)
         if comment is None:
             continue

@@ -1,6 +1,6 @@
 """Kubernetes Events on the workloads imagebot acts on: one more reporter.
 
-Reasons: ImageUpdated, PullRequestOpened (Normal); PolicyInvalid, RegistryUnavailable,
+Reasons: ImageUpdated, PullRequestOpened, PullRequestUpdated (Normal); PolicyInvalid, RegistryUnavailable,
 DriftDetected (Warning). The same (object, reason, message) is posted at most once per
 `repeat_after` seconds, and at most `burst` Events go out per minute in all, so a registry
 outage on a 500-workload repository does not flood the API server.
@@ -26,7 +26,7 @@ from urllib3.exceptions import HTTPError
 
 from imagebot.discover.declared import DeclaredWorkload
 from imagebot.k8s.drift import DriftReport
-from imagebot.model import CycleResult, Location, Problem
+from imagebot.model import CycleResult, Location, Problem, PullRequestAction
 
 log = logging.getLogger(__name__)
 
@@ -156,17 +156,22 @@ class EventsReporter:
         if index is None or not self._can_write():
             return
         d = result.delivery
-        if d is not None and (d.pushed or d.pull_requests):
-            prs = ", ".join(d.pull_requests)
-            for c in result.plan.changes:
-                ref = index.locate(c.occurrence.location)
-                if ref is None:
-                    continue
-                if d.pull_requests:
-                    self.recorder.emit(ref, "PullRequestOpened", f"{c.old_ref} -> {c.new_ref} proposed in {prs}")
-                else:
+        if d is not None:
+            # Only what the delivery says landed or was proposed: a refused edit is never announced.
+            for x in d.landed:
+                ref = index.locate(x.change.occurrence.location)
+                if ref is not None and not x.pull_request:
+                    c = x.change
                     self.recorder.emit(ref, "ImageUpdated",
-                                       f"{c.old_ref} -> {c.new_ref} ({c.file}, commit {d.commit[:12]} on {d.branch})")
+                                       f"{c.old_ref} -> {c.new_ref} ({c.file}, commit {x.commit[:12]} on {x.branch})")
+            for o in d.outcomes:
+                if o.action not in (PullRequestAction.OPENED, PullRequestAction.UPDATED):
+                    continue
+                reason = "PullRequestOpened" if o.action is PullRequestAction.OPENED else "PullRequestUpdated"
+                for c in o.changes:
+                    ref = index.locate(c.occurrence.location)
+                    if ref is not None:
+                        self.recorder.emit(ref, reason, f"{c.old_ref} -> {c.new_ref} proposed in {o.url}")
         for p in _problems(result.problems, index):
             self.recorder.emit(*p, warning=True)
 

@@ -31,6 +31,9 @@ from urllib3.exceptions import HTTPError
 
 log = logging.getLogger(__name__)
 
+#: The leader writes where followers can reach it (host:port) on the Lease it holds.
+ADDRESS_ANNOTATION = "imagebot.io/leader-address"
+
 
 @dataclass(frozen=True)
 class LeaseTiming:
@@ -80,6 +83,10 @@ class LeaseElector:
         self._was_leader = False
         #: Who holds the lease as far as we know ("" when free or unknown).
         self.holder = ""
+        #: host:port this replica serves on, written on the Lease while it leads ("" : none).
+        self.address = ""
+        #: The holder's address as last read from the Lease ("" when free or unknown).
+        self.holder_address = ""
 
     @classmethod
     def for_client(cls, api: client.ApiClient, **kwargs: Any) -> "LeaseElector":
@@ -113,7 +120,8 @@ class LeaseElector:
             if e.status != 404:
                 raise
             body = client.V1Lease(
-                metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
+                metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace,
+                                             annotations={ADDRESS_ANNOTATION: self.address} if self.address else None),
                 spec=self._spec(None),
             )
             self.api.create_namespaced_lease(self.namespace, body, _request_timeout=self._timeout)
@@ -123,6 +131,7 @@ class LeaseElector:
         spec = lease.spec or client.V1LeaseSpec()
         holder = spec.holder_identity or ""
         self.holder = holder
+        self.holder_address = ((lease.metadata.annotations or {}).get(ADDRESS_ANNOTATION) or "") if holder else ""
         record = (holder, spec.renew_time, spec.acquire_time, spec.lease_transitions, lease.metadata.resource_version)
         if record != self._observed:
             self._observed, self._observed_at = record, started
@@ -133,6 +142,8 @@ class LeaseElector:
                 return
             log.info("lease %s/%s: %s did not renew for %.0fs; taking over", self.namespace, self.name, holder, duration)
         lease.spec = self._spec(spec)
+        if self.address:
+            lease.metadata.annotations = {**(lease.metadata.annotations or {}), ADDRESS_ANNOTATION: self.address}
         # The resourceVersion read above goes back with the replace: a stale one gets 409.
         self.api.replace_namespaced_lease(self.name, self.namespace, lease, _request_timeout=self._timeout)
         self._won(started)
@@ -153,6 +164,7 @@ class LeaseElector:
         with self._lock:
             self._renewed_at = started
         self.holder = self.identity
+        self.holder_address = self.address
 
     def _lost(self) -> None:
         with self._lock:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagebot.model import Change, CycleResult, Problem
+from imagebot.model import Change, CycleResult, Problem, PullRequestAction
 from imagebot.notify.notices import Kind, Notice, Severity, Update
 from imagebot.redact import redact
 
@@ -70,34 +70,38 @@ def _headline(ups: Sequence[Update]) -> str:
     return f"{len(ups)} image updates"
 
 
-def delivered_changes(result: CycleResult) -> tuple[Change, ...]:
-    """The changes that were written: in a file apply edited, not refused (one truth with the summary)."""
-    return tuple(c for e in result.rendered.edits for c in e.changes)
-
-
 def delivery_notices(result: CycleResult, repository: str, now: float) -> list[Notice]:
+    """From the typed delivery outcome — what landed, and each pull request's action — the same
+    value the summary, the metrics and the Events read. A PR left unchanged is no news."""
     d = result.delivery
     if d is None or result.dry_run:
         return []
     out: list[Notice] = []
-    changes = delivered_changes(result)
-    ups = updates(changes)
-    imgs = tuple(sorted({u.image for u in ups}))
-    if d.commit and d.pushed and ups:
+    committed = [x for x in d.landed if not x.pull_request]
+    by_commit: dict[tuple[str, str], list[Change]] = {}
+    for x in committed:
+        by_commit.setdefault((x.branch, x.commit), []).append(x.change)
+    for (branch, commit), changes in by_commit.items():
+        ups = updates(changes)
         out.append(Notice(
-            Kind.DELIVERED, Severity.INFO, f"{_headline(ups)} committed to {d.branch}",
-            text=f"commit {d.commit[:12]} on {d.branch}", repository=repository, updates=ups,
-            links=_commit_link(repository, d.commit), at=now, key=f"commit:{d.commit}", images=imgs,
+            Kind.DELIVERED, Severity.INFO, f"{_headline(ups)} committed to {branch}",
+            text=f"commit {commit[:12]} on {branch}", repository=repository, updates=ups,
+            links=_commit_link(repository, commit), at=now, key=f"commit:{commit}",
+            images=tuple(sorted({u.image for u in ups})),
         ))
-    for url in d.pull_requests:
-        out.append(Notice(
-            Kind.PR_UPDATED, Severity.INFO, f"Pull request for {_headline(ups)}" if ups else "Pull request updated",
-            text=url, repository=repository, updates=ups, links=(("pull request", url),), at=now,
-            key=f"pr:{url}", images=imgs,
-        ))
-    for url in d.closed_pull_requests:
-        out.append(Notice(Kind.PR_CLOSED, Severity.INFO, "Pull request closed: no longer needed", text=url,
-                          repository=repository, links=(("pull request", url),), at=now, key=f"pr-closed:{url}"))
+    kinds = {PullRequestAction.OPENED: (Kind.PR_OPENED, "opened"), PullRequestAction.UPDATED: (Kind.PR_UPDATED, "updated"),
+             PullRequestAction.CLOSED: (Kind.PR_CLOSED, "closed")}
+    for o in d.outcomes:
+        if o.action not in kinds:
+            continue
+        kind, verb = kinds[o.action]
+        ups = updates(o.changes)
+        what = _headline(ups) if ups else o.branch
+        title = f"Pull request {verb}: {what}" if o.action is not PullRequestAction.CLOSED else \
+            f"Pull request closed (no longer needed): {o.branch}"
+        out.append(Notice(kind, Severity.INFO, title, text=o.url, repository=repository, updates=ups,
+                          links=(("pull request", o.url),), at=now, key=f"pr:{o.url}:{verb}",
+                          images=tuple(sorted({u.image for u in ups}))))
     return out
 
 

@@ -24,6 +24,7 @@ import requests
 
 from imagebot.config.schema import RegistrySettings
 from imagebot.errors import RegistryError
+from imagebot.registry import helm_index
 from imagebot.registry.cache import TagCache
 from imagebot.registry.created import CreatedTimes
 from imagebot.registry.credentials import CredentialStore, environment
@@ -32,10 +33,12 @@ from imagebot.registry.manifests import (
     INDEX_TYPES,
     ImageConfig,
     Platform,
+    artifact_kind,
     index_platforms,
     media_type,
     missing_platforms,
 )
+from imagebot.registry.mirrors import Endpoint, endpoints, upstream
 from imagebot.registry.names import TAG, canonical_host, split
 from imagebot.registry.platform_cache import ManifestFacts
 from imagebot.registry.stats import RequestStats
@@ -131,12 +134,17 @@ class RegistryClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def registry(self, host: str) -> Registry:
+    def registry(self, host: str, *, plain_http: bool = False) -> Registry:
+        """The connection to `host`. `plain_http`: the host was written with http:// (an HTTP
+        Helm repository) and has no registries entry, so it speaks plain HTTP."""
         host = canonical_host(host)
         with self._lock:
             reg = self._registries.get(host)
             if reg is None:
-                reg = Registry(host, self._settings.get(host), self._credentials, self.stats, self._retry, self._env)
+                settings = self._settings.get(host)
+                if settings is None and plain_http:
+                    settings = RegistrySettings(host=host, insecure=True)
+                reg = Registry(host, settings, self._credentials, self.stats, self._retry, self._env)
                 self._registries[host] = reg
             return reg
 
@@ -165,9 +173,35 @@ class RegistryClient:
                 raise value
             return value
 
+    # -- mirrors ---------------------------------------------------------------------------
+    def upstream(self, image: str) -> str:
+        """The image a mirror-written name stands for (`mirror_of`), else `image` itself."""
+        return image if helm_index.is_http_chart(image) else upstream(image, self._settings)
+
+    def _through(self, image: str, call: Callable[[Registry, str], T]) -> T:
+        """call(registry, repository on the wire) at the image's mirrors in order, then at the
+        registry itself (see :mod:`imagebot.registry.mirrors`); the first answer wins. A failing
+        mirror hands over to the next; the last failure is raised."""
+        host, repo = split(image)
+        chain = endpoints(host, self._settings)
+        for i, ep in enumerate(chain):
+            reg = self.registry(ep.host)
+            try:
+                return call(reg, reg.repository(ep.repository(repo)))
+            except RegistryError as e:
+                if i == len(chain) - 1:
+                    raise
+                log.info("%s; asking %s instead", e, self._describe(chain[i + 1], host))
+        raise AssertionError("no endpoint")  # pragma: no cover - endpoints() is never empty
+
+    @staticmethod
+    def _describe(ep: Endpoint, host: str) -> str:
+        return f"mirror {ep.host}{'/' + ep.prefix if ep.prefix else ''}" if ep.mirror else f"{host} itself"
+
     # -- tags ------------------------------------------------------------------------------
     def tags(self, image: str) -> TagList:
         """All tags of `image` ("host/repository"), listed once per cycle; stale from disk if the registry fails."""
+        image = self.upstream(image)
         return self._once(("tags", image), lambda: self._tags_or_stale(image))
 
     def _tags_or_stale(self, image: str) -> TagList:
@@ -184,9 +218,15 @@ class RegistryClient:
         return TagList(image, tags)
 
     def _list_tags(self, image: str) -> tuple[str, ...]:
-        host, repo = split(image)
-        reg = self.registry(host)
-        what = f"listing tags of {image}"
+        if helm_index.is_http_chart(image):
+            scheme, host, path, chart = helm_index.split_chart(image)
+            index = self._once(("helm-index", scheme, host, path), lambda: self._fetch_index(scheme, host, path))
+            return helm_index.chart_versions(index, image, chart)
+        return self._through(image, lambda reg, repo: self._list_tags_at(reg, repo, image))
+
+    def _list_tags_at(self, reg: Registry, repo: str, image: str) -> tuple[str, ...]:
+        host = reg.host
+        what = f"listing tags of {image}" + (f" at {reg.base_url}/v2/{repo}" if reg.host != split(image)[0] else "")
         url: str | None = urljoin(reg.base_url, f"/v2/{repo}/tags/list?n={self._page_size}")
         tags: dict[str, None] = {}
         visited: set[str] = set()
@@ -207,8 +247,18 @@ class RegistryClient:
                 raise RegistryError(f"registry {host}: {what}: the next-page link loops back to a page already read",
                                     temporary=False)
             url = next_url
-        log.debug("%s: %d tags in %d page(s)", image, len(tags), pages)
+        log.debug("%s: %d tags in %d page(s) from %s", image, len(tags), pages, reg.host)
         return tuple(tags)
+
+    def _fetch_index(self, scheme: str, host: str, path: str) -> dict[str, tuple[str, ...]]:
+        """An HTTP Helm repository's index.yaml, as {chart: versions} (see :mod:`.helm_index`)."""
+        reg = self.registry(host, plain_http=scheme == "http")
+        what = f"index.yaml of {scheme}://{host}{path}"
+        index = reg.request("GET", helm_index.index_path(path, reg.prefix), kind="index", repository=path.strip("/"),
+                            what=what, accept=helm_index.ACCEPT,
+                            parse=lambda r: helm_index.parse_index(r, f"registry {host}: {what}"))
+        log.debug("%s: %d chart(s)", what, len(index))
+        return index
 
     @staticmethod
     def _page(resp: requests.Response, where: str) -> list[str]:
@@ -239,11 +289,16 @@ class RegistryClient:
     # -- manifests -------------------------------------------------------------------------
     def digest(self, image: str, tag: str) -> str:
         """The digest the registry stores for `image:tag` (of the index, for a multi-arch tag)."""
+        image = self.upstream(image)
+        if helm_index.is_http_chart(image):
+            raise helm_index.no_digest(image)
         return self._once(("digest", image, tag), lambda: self._head_digest(image, tag))
 
     def _head_digest(self, image: str, tag: str) -> str:
-        host, repo = split(image)
-        reg = self.registry(host)
+        return self._through(image, lambda reg, repo: self._head_digest_at(reg, repo, image, tag))
+
+    def _head_digest_at(self, reg: Registry, repo: str, image: str, tag: str) -> str:
+        host = reg.host
         what = f"digest of {image}:{tag}"
         digest = reg.request("HEAD", f"/v2/{repo}/manifests/{tag}", kind="manifest", repository=repo, what=what,
                              accept=ALL_MANIFEST_TYPES, parse=lambda r: r.headers.get("Docker-Content-Digest"))
@@ -256,11 +311,16 @@ class RegistryClient:
 
     def manifest(self, image: str, reference: str) -> Manifest:
         """The manifest `reference` (a tag or digest) points to, as stored (an index stays an index)."""
+        image = self.upstream(image)
+        if helm_index.is_http_chart(image):
+            raise helm_index.no_digest(image)
         return self._once(("manifest", image, reference), lambda: self._get_manifest(image, reference))
 
     def _get_manifest(self, image: str, reference: str) -> Manifest:
-        host, repo = split(image)
-        reg = self.registry(host)
+        return self._through(image, lambda reg, repo: self._get_manifest_at(reg, repo, image, reference))
+
+    def _get_manifest_at(self, reg: Registry, repo: str, image: str, reference: str) -> Manifest:
+        host = reg.host
         what = f"manifest of {image}{'@' if reference.startswith('sha256:') else ':'}{reference}"
         where = f"registry {host}: {what}"
 
@@ -278,27 +338,42 @@ class RegistryClient:
                            accept=ALL_MANIFEST_TYPES, parse=parse)
 
     def missing_platforms(self, image: str, tag: str, platforms: Sequence[str] | None = None) -> tuple[str, ...]:
-        """The required platforms (default: the registry's `platforms` setting) that `image:tag` lacks."""
+        """The required platforms (default: the registry's `platforms` setting) that `image:tag` lacks.
+
+        Only images have platforms: a Helm chart or another OCI artifact (recognised by its
+        config media type) lacks none."""
+        image = self.upstream(image)
+        if helm_index.is_http_chart(image):
+            return ()
         host, _ = split(image)
         wanted = tuple(platforms) if platforms is not None else self.settings(host).platforms
         if not wanted:
             return ()
-        return missing_platforms(list(self.platforms(image, tag)), wanted)
+        have = self.platforms(image, tag)
+        return () if have is None else missing_platforms(list(have), wanted)
 
-    def platforms(self, image: str, tag: str) -> tuple[Platform, ...]:
-        """The platforms `image:tag` provides: an index's from the index itself, an image's from
-        its config blob; remembered by manifest digest (see platform_cache)."""
+    def platforms(self, image: str, tag: str) -> tuple[Platform, ...] | None:
+        """The platforms `image:tag` provides (None: not an image but a chart or another artifact):
+        an index's from the index itself, an image's from its config blob; remembered by manifest
+        digest, on disk when there is a cache directory (see platform_cache)."""
+        image = self.upstream(image)
         return self._once(("platforms", image, tag), lambda: self._platforms(image, self._facts_digest(image, tag)))
 
-    def _platforms(self, image: str, digest: str) -> tuple[Platform, ...]:
-        known = self.facts.facts(image, digest).platforms
-        if known is not None:
-            return known
+    def _platforms(self, image: str, digest: str) -> tuple[Platform, ...] | None:
+        known = self.facts.facts(image, digest)
+        if known.kind not in (None, "image"):
+            return None
+        if known.platforms is not None:
+            return known.platforms
         m = self.manifest(image, digest)
         if not m.is_index:
+            kind = artifact_kind(m.body)
+            if kind != "image":
+                self.facts.remember(image, digest, kind=kind)
+                return None
             return (self._config_at(image, digest).platform,)  # remembers the platform too
         have = tuple(p for p, _ in index_platforms(m.body))
-        self.facts.remember(image, digest, platforms=have)
+        self.facts.remember(image, digest, platforms=have, kind="image")
         return have
 
     def _facts_digest(self, image: str, tag: str) -> str:
@@ -322,8 +397,17 @@ class RegistryClient:
         self.facts.remember_tag(image, tag, m.digest)
         return m.digest
 
+    def artifact_kind(self, image: str, tag: str) -> str:
+        """"image", "chart" (a Helm chart pushed as `helm push` does) or "artifact" (any other OCI
+        artifact), from the manifest's config media type; an index is an image."""
+        if helm_index.is_http_chart(image):
+            return "chart"
+        m = self.manifest(image, tag)
+        return "image" if m.is_index else artifact_kind(m.body)
+
     def image_config(self, image: str, tag: str) -> ImageConfig:
         """The config blob of `image:tag` (for an index: of the first required platform's image)."""
+        image = self.upstream(image)
         return self._once(("config", image, tag), lambda: self._config_at(image, self._facts_digest(image, tag)))
 
     def _config_at(self, image: str, digest: str) -> ImageConfig:
@@ -331,7 +415,7 @@ class RegistryClient:
         known = self.facts.facts(image, digest).config
         if known is not None:
             return known
-        host, repo = split(image)
+        host, _ = split(image)
         m = self.manifest(image, digest)
         if m.is_index:
             children = index_platforms(m.body)
@@ -349,7 +433,9 @@ class RegistryClient:
             raise RegistryError(f"registry {host}: {image}@{digest}: the manifest names no config blob",
                                 temporary=False)
         config = self._once(("blob", image, blob_digest), lambda: self._fetch_blob(image, blob_digest))
-        self.facts.remember(image, digest, platforms=(config.platform,), config=config)
+        kind = artifact_kind(m.body)
+        self.facts.remember(image, digest, config=config, kind=kind,
+                            platforms=(config.platform,) if kind == "image" else None)
         return config
 
     def _fetch_blob(self, image: str, digest: str) -> ImageConfig:
@@ -357,7 +443,7 @@ class RegistryClient:
             known = self._blobs.get(digest)
         if known is not None:  # the same blob in another repository: the same content
             return known
-        host, repo = split(image)
+        host, _ = split(image)
         where = f"registry {host}: config blob {digest[:19]} of {image}"
 
         def parse(resp: requests.Response) -> ImageConfig:
@@ -368,8 +454,9 @@ class RegistryClient:
                 raise RegistryError(f"{where}: the config is not a JSON object", temporary=False)
             return ImageConfig.from_blob(blob)
 
-        config = self.registry(host).request("GET", f"/v2/{repo}/blobs/{digest}", kind="blob", repository=repo,
-                                             what=f"config blob of {image}", parse=parse)
+        config = self._through(image, lambda reg, wire: reg.request(
+            "GET", f"/v2/{wire}/blobs/{digest}", kind="blob", repository=wire, what=f"config blob of {image}",
+            parse=parse))
         with self._lock:
             if len(self._blobs) >= 50_000:
                 self._blobs.clear()

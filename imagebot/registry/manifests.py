@@ -15,6 +15,10 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 ALL_MANIFEST_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_V2)
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
+#: Config media types of runnable images; any other config type is an artifact without a platform.
+IMAGE_CONFIG_TYPES = frozenset({"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"})
+#: What `helm push` writes as the config media type of a chart.
+HELM_CHART_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,18 @@ def media_type(manifest: dict[str, Any], header: str | None) -> str:
     if isinstance(mt, str) and mt:
         return mt
     return (header or "").split(";")[0].strip()
+
+
+def artifact_kind(manifest: dict[str, Any]) -> str:
+    """"chart" (Helm's config media type), "image" (an image config, or none stated: Docker v2
+    manifests always have one) or "artifact" (anything else: Flux's, cosign's, ...)."""
+    config = manifest.get("config")
+    ctype = config.get("mediaType") if isinstance(config, dict) else None
+    if ctype == HELM_CHART_CONFIG:
+        return "chart"
+    if not isinstance(ctype, str) or ctype in IMAGE_CONFIG_TYPES:
+        return "image"
+    return "artifact"
 
 
 def index_platforms(index: dict[str, Any]) -> list[tuple[Platform, str]]:

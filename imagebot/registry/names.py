@@ -52,3 +52,14 @@ def split(image: str) -> tuple[str, str]:
         raise RegistryError(f"{image}: not a valid repository name {repo!r}", temporary=False)
     return host, repo
 
+
+
+def listing_name(text: str) -> str:
+    """What to list for a name a person types: an image reference (``nginx:1.2`` ->
+    ``docker.io/library/nginx``), an OCI chart (``oci://ghcr.io/org/charts/app``) or a chart of an
+    HTTP Helm repository (``https://charts.jetstack.io/cert-manager``, as it is)."""
+    from imagebot.reference import parse
+
+    if text.startswith(("https://", "http://")):
+        return text.rstrip("/")
+    return parse(text[len("oci://"):] if text.startswith("oci://") else text).name

@@ -50,6 +50,7 @@ _ENTRY = re.compile(r"^[0-9a-f]{40}\.json$")
 MAX_TAGS = 5_000
 #: Digests remembered per repository, likewise.
 MAX_DIGESTS = 5_000
+KINDS = frozenset({"image", "chart", "artifact"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Facts:
 
     platforms: tuple[Platform, ...] | None = None  # None: not known yet
     config: ImageConfig | None = None
+    kind: str | None = None  # "image", "chart", "artifact" (registry.manifests.artifact_kind); None: not known
 
 
 class _Corrupt(ValueError):
@@ -119,7 +121,10 @@ class _Repo:
                 raise _Corrupt(f"digest {str(digest)[:100]!r}: not a digest with facts")
             platforms = _platforms_from(facts["platforms"]) if "platforms" in facts else None
             config = _config_from(facts["config"]) if "config" in facts else None
-            repo.digests[digest] = Facts(platforms, config)
+            kind = facts.get("kind")
+            if kind is not None and kind not in KINDS:
+                raise _Corrupt(f"digest {digest[:19]}: unknown kind {str(kind)[:40]!r}")
+            repo.digests[digest] = Facts(platforms, config, kind)
         return repo
 
     def as_json(self, image: str) -> dict[str, Any]:
@@ -132,6 +137,8 @@ class _Repo:
                 c = facts.config
                 entry["config"] = {"platform": str(c.platform), "labels": c.labels,
                                    **({"created": c.created} if c.created is not None else {})}
+            if facts.kind is not None:
+                entry["kind"] = facts.kind
             digests[digest] = entry
         return {"tool": TOOL, "format": FORMAT, "image": image,
                 "tags": {t: [d, round(at, 3)] for t, (d, at) in self.tags.items()}, "digests": digests}
@@ -182,15 +189,16 @@ class ManifestFacts:
             self._save(image, repo)
 
     def remember(self, image: str, digest: str, *, platforms: Iterable[Platform] | None = None,
-                 config: ImageConfig | None = None) -> None:
-        """Add what was learnt of `digest` (platforms and/or its config) to what is known."""
+                 config: ImageConfig | None = None, kind: str | None = None) -> None:
+        """Add what was learnt of `digest` (platforms, its config, what it is) to what is known."""
         if not _DIGEST.match(digest):
             return
         repo = self._repo(image)
         with repo.lock:
             old = repo.digests.get(digest) or Facts()
             repo.digests[digest] = Facts(tuple(platforms) if platforms is not None else old.platforms,
-                                         config if config is not None else old.config)
+                                         config if config is not None else old.config,
+                                         kind if kind is not None else old.kind)
             if len(repo.digests) > MAX_DIGESTS:
                 for stale in list(repo.digests)[: MAX_DIGESTS // 2]:
                     del repo.digests[stale]

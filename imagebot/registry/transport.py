@@ -109,12 +109,15 @@ class Registry:
         self.host = canonical_host(host)
         # Like docker, a loopback registry without settings speaks plain HTTP.
         self.settings = settings or RegistrySettings(host=self.host, insecure=_is_loopback(self.host.rsplit(":", 1)[0]))
-        self.base_url = f"{'http' if self.settings.insecure else 'https'}://{api_host(self.host)}"
+        # `location` (registries.conf): the API lives elsewhere, maybe under a namespace.
+        where, _, self.prefix = (self.settings.location or api_host(self.host)).partition("/")
+        self.base_url = f"{'http' if self.settings.insecure else 'https'}://{where}"
         self._credentials = credentials
         self._stats = stats
         self.retry = retry
         self._env = env
-        limit = self.settings.rate_limit or default_rate(self.host)
+        # Docker Hub's stricter default is for Docker Hub itself, not for a `location` elsewhere.
+        limit = self.settings.rate_limit or default_rate(where if self.settings.location else self.host)
         self.budget = Budget(limit)
         self.breaker = Breaker(retry.failures_before_skip)
         self.tokens = TokenCache()
@@ -133,6 +136,10 @@ class Registry:
 
     def close(self) -> None:
         self.session.close()
+
+    def repository(self, repo: str) -> str:
+        """The repository's name on the wire: under the location's namespace, if any."""
+        return f"{self.prefix}/{repo}" if self.prefix else repo
 
     def new_cycle(self) -> None:
         self.breaker.reset()

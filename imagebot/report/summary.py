@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from imagebot.model import Change, CycleResult, Problem, Resolution
+from imagebot.model import Change, CycleResult, Delivery, Problem, Refusal, Resolution
 from imagebot.report.diff import unified
+from imagebot.report.metrics import split_request_key
 
 
 def counts(result: CycleResult) -> dict[str, int]:
@@ -18,6 +19,7 @@ def counts(result: CycleResult) -> dict[str, int]:
         "skipped": len(plan.skipped),
         "refused": len(result.rendered.refused),
         "problems": len(result.problems),
+        "landed": len(result.delivery.landed) if result.delivery is not None else 0,
     }
 
 
@@ -46,15 +48,33 @@ def text(result: CycleResult, *, diff: bool = True) -> str:
     """The report `plan` and `run --once` print: changes, skips, problems, then the diff."""
     out: list[str] = []
     plan = result.plan
-    refused = {id(r.change) for r in result.rendered.refused}
-    changes = [c for c in plan.changes if id(c) not in refused]
-    if changes:
-        verb = "Would change" if result.dry_run else "Changes"
-        out.append(f"{verb} ({len(changes)}):")
-        out += ["  " + line for line in _table([_change_row(c) for c in changes], ("IMAGE", "WHERE", "CURRENT -> NEW", "WHY"))]
+    d = result.delivery
+    refused = {r.change for r in (d.refused if d is not None else result.rendered.refused)}
+    header = ("IMAGE", "WHERE", "CURRENT -> NEW", "WHY")
+    if d is None:
+        changes = [c for c in plan.changes if c not in refused]
+        if changes:
+            out.append(f"Would change ({len(changes)}):")
+            out += ["  " + line for line in _table([_change_row(c) for c in changes], header)]
     else:
+        # What landed is what the delivery says landed: nothing refused, nothing merely pending.
+        landed = [x.change for x in d.landed]
+        if landed:
+            out.append(f"Changes ({len(landed)}):")
+            out += ["  " + line for line in _table([_change_row(c) for c in landed], header)]
+        done = set(landed)
+        pending = [c for o in d.outcomes if not o.written for c in o.changes if c not in done]
+        if pending:
+            out.append(f"Already proposed in open pull requests ({len(pending)}):")
+            out += ["  " + line for line in _table([_change_row(c) for c in pending], header)]
+        changes = landed + pending
+    if not changes:
         out.append("Nothing to change: every image with a policy is up to date." if not result.problems
                    else "Nothing to change.")
+    if refused:
+        out.append("")
+        out.append(f"Refused ({len(refused)}, files untouched there):")
+        out += [f"  {c.occurrence.location}: {c.old_ref} -> {c.new_ref}" for c in sorted(refused, key=lambda c: c.occurrence.location)]
     skipped = [r for r in plan.skipped if r.problem is None]
     if skipped:
         out.append("")
@@ -70,16 +90,13 @@ def text(result: CycleResult, *, diff: bool = True) -> str:
         out.append(f"Problems ({len(result.problems)}):")
         by_place = sorted(result.problems, key=lambda p: (p.location.file, p.location.line) if p.location else ("", 0))
         out += [f"  {p}" + (" (temporary)" if p.temporary else "") for p in by_place]
-    d = result.delivery
     if d is not None:
         out.append("")
-        if d.commit:
+        if d.commit and d.mode == "commit":
             out.append(f"Committed {d.commit[:12]} to {d.branch}" + (" and pushed." if d.pushed else " (not pushed)."))
-        for url in d.pull_requests:
-            out.append(f"Pull request: {url}")
-        for url in d.closed_pull_requests:
-            out.append(f"Closed pull request: {url}")
-        if not d.commit and not d.pull_requests and not d.closed_pull_requests:
+        for o in d.outcomes:
+            out.append(f"Pull request {o.action.value}: {o.url} ({o.branch}" + (f", commit {o.commit[:12]})" if o.commit else ")"))
+        if not d.landed and not any(o.written for o in d.outcomes) and not (d.commit and d.pushed):
             out.append("Nothing delivered.")
     if diff and result.rendered.edits:
         out.append("")
@@ -97,6 +114,53 @@ def _problem(p: Problem) -> dict[str, Any]:
         "subject": p.subject,
         "temporary": p.temporary,
     }
+
+
+def _change(c: Change) -> dict[str, Any]:
+    return {
+        "image": c.occurrence.image,
+        "file": c.file,
+        "line": c.occurrence.location.line,
+        "column": c.occurrence.location.column,
+        "field": c.occurrence.field.value,
+        "subject": c.occurrence.subject,
+        "policy": c.occurrence.policy.policy,
+        "old": c.old,
+        "new": c.new,
+        "old_ref": c.old_ref,
+        "new_ref": c.new_ref,
+        "reason": c.reason,
+    }
+
+
+def _refusal(r: Refusal) -> dict[str, Any]:
+    return {"image": r.change.occurrence.image, "file": r.change.file, "line": r.change.occurrence.location.line,
+            "old_ref": r.change.old_ref, "new_ref": r.change.new_ref, "reason": r.reason}
+
+
+def delivery_json(d: Delivery) -> dict[str, Any]:
+    """The delivery outcome: branches and pull requests are lists, each pull request with its action."""
+    return {
+        "mode": d.mode,
+        "branches": list(d.branches),
+        "commit": d.commit,
+        "pushed": d.pushed,
+        "attempts": d.attempts,
+        "landed": [{**_change(x.change), "branch": x.branch, "commit": x.commit, "pull_request": x.pull_request or None}
+                   for x in d.landed],
+        "pull_requests": [{"url": o.url, "branch": o.branch, "action": o.action.value, "commit": o.commit or None,
+                           "changes": [_change(c) for c in o.changes]} for o in d.outcomes],
+        "refused": [_refusal(r) for r in d.refused],
+    }
+
+
+def registry_requests(result: CycleResult) -> list[dict[str, Any]]:
+    """[{registry, kind, status, count}] from the cycle's ('registry kind status', n) pairs."""
+    out = []
+    for key, count in result.registry_requests:
+        registry, kind, status = split_request_key(key)
+        out.append({"registry": registry, "kind": kind, "status": status, "count": count})
+    return out
 
 
 def _resolution(r: Resolution) -> dict[str, Any]:
@@ -122,41 +186,15 @@ def as_json(result: CycleResult) -> dict[str, Any]:
         "plan_id": plan.id,
         "dry_run": result.dry_run,
         "counts": counts(result),
-        "changes": [
-            {
-                "image": c.occurrence.image,
-                "file": c.file,
-                "line": c.occurrence.location.line,
-                "column": c.occurrence.location.column,
-                "field": c.occurrence.field.value,
-                "subject": c.occurrence.subject,
-                "policy": c.occurrence.policy.policy,
-                "old": c.old,
-                "new": c.new,
-                "old_ref": c.old_ref,
-                "new_ref": c.new_ref,
-                "reason": c.reason,
-            }
-            for c in plan.changes
-        ],
+        "changes": [_change(c) for c in plan.changes],
         "unchanged": [_resolution(r) for r in plan.unchanged],
         "skipped": [_resolution(r) for r in plan.skipped],
-        "refused": [{"file": r.change.file, "line": r.change.occurrence.location.line, "reason": r.reason}
-                    for r in result.rendered.refused],
+        "refused": [_refusal(r) for r in (result.delivery.refused if result.delivery is not None else result.rendered.refused)],
         "problems": [_problem(p) for p in result.problems],
         "diff": unified(result.rendered.edits),
         "duration_seconds": round(result.duration, 3),
-        "registry_requests": dict(result.registry_requests),
+        "registry_requests": registry_requests(result),
     }
     if result.delivery is not None:
-        d = result.delivery
-        doc["delivery"] = {
-            "mode": d.mode,
-            "branch": d.branch,
-            "commit": d.commit,
-            "pushed": d.pushed,
-            "attempts": d.attempts,
-            "pull_requests": list(d.pull_requests),
-            "closed_pull_requests": list(d.closed_pull_requests),
-        }
+        doc["delivery"] = delivery_json(result.delivery)
     return doc

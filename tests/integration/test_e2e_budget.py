@@ -29,6 +29,6 @@ def test_n_workloads_on_m_repositories_list_each_repository_once(tmp_path: Path,
     assert res.code == 0, res.err
     doc = json.loads(res.out)
     assert len(doc["changes"]) == n
-    listings = {k: v for k, v in doc["registry_requests"].items() if " tags " in f" {k} "}
-    assert sum(listings.values()) == m, doc["registry_requests"]
-    assert all(k.startswith(registry.host) for k in listings)
+    listings = [r for r in doc["registry_requests"] if r["kind"] == "tags"]
+    assert sum(r["count"] for r in listings) == m, doc["registry_requests"]
+    assert all(r["registry"] == registry.host for r in listings)

@@ -9,7 +9,7 @@ import pytest
 
 from imagebot.discover.declared import declared_workloads
 from imagebot.k8s.events import EventRecorder, EventsReporter, ObjectRef, WorkloadIndex
-from imagebot.model import (Change, CycleResult, Delivery, Discovery, FieldKind, Location, Occurrence, Plan, PolicySpec,
+from imagebot.model import (Landed, PullRequestAction, PullRequestOutcome, Refusal, Change, CycleResult, Delivery, Discovery, FieldKind, Location, Occurrence, Plan, PolicySpec,
                             Problem, Rendered)
 from tests.support.kube import KubeServer, kube  # noqa: F401  (fixture)
 
@@ -83,7 +83,10 @@ def test_image_updated_pull_request_policy_and_registry_events(kube: KubeServer,
     recorder = EventRecorder.for_client(kube.api_client(), instance="imagebot-0", on_posted=posted.append)
     reporter = EventsReporter(recorder, lambda: index)
     c = change(16, "ghcr.io/org/app:1.0.0", "ghcr.io/org/app:1.1.0")
-    reporter.cycle_finished(result((c,), delivery=Delivery("commit", branch="staging", commit="0123456789abcdef", pushed=True)))
+    refused = change(27, "ghcr.io/org/db:1.0.0", "ghcr.io/org/db:1.1.0")  # planned, but apply refused the edit
+    reporter.cycle_finished(result((c, refused), delivery=Delivery(
+        "commit", branch="staging", commit="0123456789abcdef", pushed=True,
+        landed=(Landed(c, "staging", "0123456789abcdef"),), refused=(Refusal(refused, "anchor"),))))
     reporter.cycle_finished(result(problems=(
         Problem("policy", "bad semver range '^1.x.y'", Location("apps.yaml", 27), "StatefulSet/db"),
         Problem("registry", "ghcr.io: 503 Service Unavailable", Location("apps.yaml", 16), "Deployment/web", temporary=True),
@@ -101,9 +104,17 @@ def test_image_updated_pull_request_policy_and_registry_events(kube: KubeServer,
     assert first["reportingComponent"] == "imagebot" and first["reportingInstance"] == "imagebot-0"
     assert posted == ["ImageUpdated", "PolicyInvalid", "RegistryUnavailable"]
 
-    reporter.cycle_finished(result((c,), delivery=Delivery("pull-request", pull_requests=("https://github.com/o/r/pull/7",))))
+    url = "https://github.com/o/r/pull/7"
+    opened = PullRequestOutcome(url, "imagebot/app", PullRequestAction.OPENED, (c,), "abc")
+    reporter.cycle_finished(result((c,), delivery=Delivery("pull-request", outcomes=(opened,),
+                                                           landed=(Landed(c, "imagebot/app", "abc", url),))))
     assert events(kube)[-1]["reason"] == "PullRequestOpened"
-    assert "https://github.com/o/r/pull/7" in events(kube)[-1]["message"]
+    assert url in events(kube)[-1]["message"]
+    assert [e["reason"] for e in events(kube)].count("ImageUpdated") == 1  # a proposal is not an update
+    n = len(events(kube))
+    quiet = PullRequestOutcome(url, "imagebot/app", PullRequestAction.UNCHANGED, (c,))
+    reporter.cycle_finished(result((c,), delivery=Delivery("pull-request", outcomes=(quiet,))))
+    assert len(events(kube)) == n  # nothing written, nothing announced
 
 
 def test_the_same_event_is_not_repeated_within_the_interval_and_bursts_are_capped(kube: KubeServer, index: WorkloadIndex) -> None:

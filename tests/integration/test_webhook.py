@@ -8,6 +8,7 @@ in place of the pipeline, so what a webhook triggers is visible exactly.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from imagebot.agent.auth import WebhookAuth, sign
+from imagebot.agent.auth import WebhookAuth, sign, timestamped_headers
 from imagebot.agent.http import AgentServer
 from imagebot.agent.loop import Agent
 from imagebot.throttle import TokenBucket
@@ -65,7 +66,9 @@ def _running(cfg: Config, secret: bytes | None = SECRET) -> Iterator[Running]:
     metrics = Metrics()
     agent = Agent(cfg, run_cycle=recorder, metrics=metrics)
     hooks = cfg.agent.webhooks
-    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(secret), TokenBucket(hooks.rate_limit, hooks.burst))
+    server = AgentServer("127.0.0.1:0", agent, metrics, WebhookAuth(secret), TokenBucket(hooks.rate_limit, hooks.burst),
+                         unauthenticated=TokenBucket(hooks.unauthenticated_rate_limit, hooks.unauthenticated_burst),
+                         http=cfg.agent.http)
     server.start()
     worker = threading.Thread(target=agent.run)
     worker.start()
@@ -146,6 +149,9 @@ GENERIC = json.dumps({"image": "ghcr.io/org/app", "tag": "1.2.3"}).encode()
     ({"X-Imagebot-Signature": "sha256=" + "0" * 64}, ""),
     ({"X-Imagebot-Signature": sign(b"other-secret", GENERIC)}, ""),
     ({"X-Imagebot-Signature": sign(SECRET, GENERIC + b" ")}, ""),  # signature of another body
+    ({"X-Imagebot-Signature": sign(SECRET, GENERIC)}, ""),  # no timestamp: replayable, refused
+    (timestamped_headers(SECRET, GENERIC, 1_000_000_000), ""),  # timestamp far outside the replay window
+    ({**timestamped_headers(SECRET, GENERIC), "X-Imagebot-Timestamp": "12"}, ""),  # signed for another time
     ({}, "?token=" + SECRET.decode()),  # query tokens only for dockerhub / quay
 ])
 def test_unauthenticated_and_bad_signatures_get_401_and_trigger_nothing(running: Running, headers: dict[str, str], query: str) -> None:
@@ -153,12 +159,13 @@ def test_unauthenticated_and_bad_signatures_get_401_and_trigger_nothing(running:
     assert r.status_code == 401
     assert running.agent.debouncer.deadline() is None
     assert running.recorder.calls == [None]
-    assert 'imagebot_webhooks_total{kind="generic",result="unauthorized"}' in requests.get(f"{running.url}/metrics", timeout=5).text
+    text = requests.get(f"{running.url}/metrics", timeout=5).text
+    assert re.search(r'imagebot_webhooks_total\{kind="generic",result="(unauthorized|expired)"\} 1\.0', text)
 
 
 @pytest.mark.parametrize("kind,body,headers,query", [
     ("generic", GENERIC, {"Authorization": "Bearer " + SECRET.decode()}, ""),
-    ("generic", GENERIC, {"X-Imagebot-Signature": sign(SECRET, GENERIC)}, ""),
+    ("generic", GENERIC, timestamped_headers(SECRET, GENERIC), ""),
     ("ghcr", json.dumps(CASES[3][1]).encode(), {"X-Hub-Signature-256": sign(SECRET, json.dumps(CASES[3][1]).encode())}, ""),
     ("dockerhub", json.dumps(CASES[1][1]).encode(), {}, "?token=" + SECRET.decode()),
 ])

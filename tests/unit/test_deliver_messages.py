@@ -6,6 +6,7 @@ import pytest
 
 from imagebot import redact
 from imagebot.deliver.messages import commit_message, pull_request_body, source_url, summary, version_of
+from imagebot.model import FieldKind
 from tests.support.deliver_plans import change
 
 WEB = change("apps/web.yaml", "ghcr.io/org/web", "1.0.0", "1.1.0")
@@ -61,3 +62,19 @@ def test_bodies_and_messages_never_carry_a_secret():
     leaky = type(WEB)(WEB.occurrence, WEB.old, WEB.new, WEB.old_ref, WEB.new_ref, "reason with s3cr3t-token-value")
     assert "s3cr3t" not in pull_request_body([leaky], marker="m")
     assert "s3cr3t" not in commit_message("{reason}", [leaky], branch="b", plan_id="p")
+
+
+def test_charts_are_called_charts_in_messages_and_bodies():
+    from dataclasses import replace
+
+    chart = change("apps/cert-manager.yaml", "https://charts.jetstack.io/cert-manager", "v1.16.2", "v1.17.0")
+    chart = replace(chart, occurrence=replace(chart.occurrence, kind="chart", field=FieldKind.TAG))
+    assert summary([chart]) == "Update chart https://charts.jetstack.io/cert-manager to v1.17.0"
+    assert summary([chart, WEB, API]) == "Update 2 images and 1 chart"
+    assert summary([chart, replace(chart, occurrence=replace(chart.occurrence, image="ghcr.io/org/charts/x"))]) == "Update 2 charts"
+    body = pull_request_body([chart], marker="group=x")
+    assert body.startswith("This pull request was opened by imagebot to update Helm charts.")
+    assert "| chart https://charts.jetstack.io/cert-manager |" in body
+    assert pull_request_body([chart, WEB], marker="m").startswith(
+        "This pull request was opened by imagebot to update container images and Helm charts.")
+    assert pull_request_body([WEB], marker="m").startswith("This pull request was opened by imagebot to update container images.")

@@ -13,8 +13,8 @@ import pytest
 
 from imagebot.config.notifications import EVENT_KINDS, NotificationTarget
 from imagebot.model import (
-    Change, CycleResult, Delivery, Discovery, FieldKind, FileEdit, Location, Occurrence, Plan, PolicySpec, Problem,
-    Rendered,
+    Change, CycleResult, Delivery, Discovery, FieldKind, FileEdit, Landed, Location, Occurrence, Plan, PolicySpec,
+    Problem, PullRequestAction, PullRequestOutcome, Rendered,
 )
 from imagebot.notify.derive import DriftFinding, Tracker, delivery_notices, public_url, updates
 from imagebot.notify.notices import Kind, Notice, Severity, Update
@@ -49,7 +49,9 @@ def test_config_kinds_are_the_notice_kinds() -> None:
 
 def test_a_commit_is_one_delivered_notice_with_updates_deduplicated() -> None:
     cs = (change("a.yaml", 3), change("b.yaml", 9), change("b.yaml", 9))
-    d = Delivery("commit", branch="staging", commit="c0ffee" * 6 + "abcd", pushed=True)
+    sha = "c0ffee" * 6 + "abcd"
+    d = Delivery("commit", branch="staging", commit=sha, pushed=True,
+                 landed=tuple(Landed(c, "staging", sha) for c in cs))
     ns = delivery_notices(result(changes=cs, delivery=d), "https://git.example/org/gitops.git", 1000.0)
     assert [n.kind for n in ns] == [Kind.DELIVERED]
     n = ns[0]
@@ -58,11 +60,25 @@ def test_a_commit_is_one_delivered_notice_with_updates_deduplicated() -> None:
     assert n.links == (("commit", f"https://git.example/org/gitops/commit/{d.commit}"),)
 
 
-def test_nothing_is_announced_for_a_dry_run_or_an_unpushed_commit() -> None:
+def test_nothing_is_announced_for_a_dry_run_or_what_did_not_land() -> None:
     cs = (change(),)
     assert delivery_notices(result(changes=cs, delivery=None, dry_run=True), "r", 0) == []
-    unpushed = Delivery("commit", branch="staging", commit="abc", pushed=False)
+    unpushed = Delivery("commit", branch="staging", commit="abc", pushed=False)  # nothing in `landed`
     assert delivery_notices(result(changes=cs, delivery=unpushed), "r", 0) == []
+
+
+def test_pull_requests_by_their_action_and_an_unchanged_one_is_no_news() -> None:
+    c = change()
+    outcomes = (
+        PullRequestOutcome("https://f/pr/1", "imagebot/web", PullRequestAction.OPENED, (c,), "abc"),
+        PullRequestOutcome("https://f/pr/2", "imagebot/api", PullRequestAction.UPDATED, (change(image="ghcr.io/org/api"),)),
+        PullRequestOutcome("https://f/pr/3", "imagebot/db", PullRequestAction.UNCHANGED, (c,)),
+        PullRequestOutcome("https://f/pr/4", "imagebot/old", PullRequestAction.CLOSED),
+    )
+    ns = delivery_notices(result(delivery=Delivery("pull-request", outcomes=outcomes)), "r", 0)
+    assert [(n.kind, n.text) for n in ns] == [
+        (Kind.PR_OPENED, "https://f/pr/1"), (Kind.PR_UPDATED, "https://f/pr/2"), (Kind.PR_CLOSED, "https://f/pr/4")]
+    assert ns[0].title == "Pull request opened: web 1.4.2 → 1.5.0"
 
 
 def test_a_persisting_problem_is_announced_once_and_its_end_once(tmp_path: Path) -> None:
