@@ -33,11 +33,14 @@ def plan(tmp_path: Path) -> tuple[list[tuple[str, str]], dict[str, int]]:
     res = imagebot("plan", "--json", cwd=tmp_path)
     assert res.code == 0, res.err
     doc = json.loads(res.out)
+    return sorted((c["file"], c["new"]) for c in doc["changes"]), by_kind(doc)
+
+
+def by_kind(doc: dict) -> dict[str, int]:
     kinds: dict[str, int] = {}
-    for key, n in doc["registry_requests"].items():
-        kind = key.split()[1] if " " in key else key
-        kinds[kind] = kinds.get(kind, 0) + n
-    return sorted((c["file"], c["new"]) for c in doc["changes"]), kinds
+    for r in doc["registry_requests"]:
+        kinds[r["kind"]] = kinds.get(r["kind"], 0) + r["count"]
+    return kinds
 
 
 def test_a_second_job_with_the_restored_cache_only_lists_tags(tmp_path, registry):
@@ -79,5 +82,4 @@ def test_run_once_with_a_persisted_cache(tmp_path, registry):
     res = imagebot("run", "--once", "--json", cwd=tmp_path)
     assert res.code == 0, res.err
     doc = json.loads(res.out)
-    kinds = {k.split()[1] for k in doc["registry_requests"]}
-    assert kinds == {"tags"}, doc["registry_requests"]
+    assert by_kind(doc) == {"tags": M}, doc["registry_requests"]
