@@ -20,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 from imagebot.apply.token import render_token
 from imagebot.errors import EditError
 from imagebot.model import Change
+from imagebot.registry.cache import store_json
 
 log = logging.getLogger(__name__)
 
@@ -87,15 +86,7 @@ class RenderCache:
             return
         data = {"tool": TOOL, "cache": KIND, "format": FORMAT, "code": self._code, "entries": self._new}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".render-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            store_json(self.path, data)
         except OSError as e:  # costs the next run's speed, never this cycle
             log.warning("render cache: cannot write %s: %s", self.path, e)
 

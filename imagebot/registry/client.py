@@ -120,9 +120,11 @@ class RegistryClient:
             registries = list(self._registries.values())
         for reg in registries:
             reg.new_cycle()
+        self.facts.flush()  # what the last cycle learnt, on disk
         self._credentials.forget()
 
     def close(self) -> None:
+        self.facts.flush()
         with self._lock:
             registries, self._registries = list(self._registries.values()), {}
         for reg in registries:

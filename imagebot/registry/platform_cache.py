@@ -16,9 +16,10 @@ One file per repository (``<dir>/<sha256(image)[:40]>.json``) holds
 The directory carries a ``CACHEDIR.json`` marker naming the tool and the format. A directory
 with another marker (an older format, another tool) has its entry files removed and is rebuilt;
 a file that does not parse, names another image (another registry host) or holds anything but
-the expected shapes is ignored and rewritten — never trusted. Writes are atomic (temp file +
-rename), so a crash or a full disk leaves the previous file or none, and a cache that cannot be
-written costs speed, never the cycle.
+the expected shapes is ignored and rewritten — never trusted. What a cycle learnt is written
+when the next cycle starts and when the client closes (one write per repository that learnt
+something), atomically (temp file + rename): a crash or a full disk leaves the previous file or
+none, and a cache that cannot be written costs speed, never the cycle.
 """
 
 from __future__ import annotations
@@ -26,9 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -36,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imagebot.registry.cache import store_json
 from imagebot.registry.manifests import ImageConfig, Platform
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ class ManifestFacts:
         self._repos: dict[str, _Repo] = {}
         self._lock = threading.Lock()
         self._checked_dir = False
+        self._dirty: set[str] = set()
         self.rebuilt: list[str] = []  # why entries were dropped (tests and logs)
 
     # -- reading ---------------------------------------------------------------------------
@@ -263,20 +264,24 @@ class ManifestFacts:
         self._write(marker, want)
 
     def _save(self, image: str, repo: _Repo) -> None:
-        """(under repo.lock) Write the repository's file through."""
+        """(under repo.lock) Mark the repository's file for the next flush."""
         if self.directory is not None:
-            self._write(self._path(image), repo.as_json(image))
+            with self._lock:
+                self._dirty.add(image)
+
+    def flush(self) -> None:
+        """Write the files of the repositories that learnt something since the last flush
+        (RegistryClient calls it at each new cycle and at close)."""
+        with self._lock:
+            dirty, self._dirty = sorted(self._dirty), set()
+            repos = [(image, self._repos[image]) for image in dirty if image in self._repos]
+        for image, repo in repos:
+            with repo.lock:
+                data = repo.as_json(image)
+            self._write(self._path(image), data)
 
     def _write(self, path: Path, data: dict[str, Any]) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".facts-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f, separators=(",", ":"))
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            store_json(path, data)
         except OSError as e:  # a cache that cannot be written must not fail the cycle
             log.warning("manifest cache: cannot write %s: %s", path, e)
