@@ -53,6 +53,10 @@ class PolicySpec:
     pin_digest: bool = False
     #: Where it was declared, for error messages: "apps/web.yaml:7 annotation imagebot.io/policy".
     source: str = ""
+    #: What kind of declaration it is: "annotation", "marker", "policy" (a config policy named by
+    #: a marker or matching a kustomization entry), "rule" (a config rule); "" when unknown.
+    #: Not part of the policy's meaning: specs that differ only in it are equal.
+    origin: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,15 @@ class Occurrence:
     digest: str | None
     policy: PolicySpec
     subject: str  # "Deployment/web container app", "values.yaml image (policy app)"
+    #: How an image reference is written (imagebot.discover.kinds): "container" (a workload's),
+    #: "image" (a full reference elsewhere), "image-map" (Helm values split fields), "kustomize"
+    #: (an images entry); "" when not said. Config rules match on it (with `kind` for charts).
+    form: str = ""
+    #: The workload holding a container reference ("Deployment/web"), its namespace as written in
+    #: the document, and the container's name; "" elsewhere. Config rules match on them.
+    workload: str = ""
+    namespace: str = ""
+    container: str = ""
     group: str = ""  # split fields of one image share a group key; "" for a full reference
     #: A dotted path of the scalar within its document, e.g. "spec.template.spec.containers[0].image".
     path: str = ""
@@ -99,12 +112,27 @@ class Occurrence:
     kind: str = "image"
 
 
+#: The kinds of reference discover finds, as `Occurrence.kind` and config rules' `match.kind`:
+#: a workload's container image; a full reference in any other field (custom resources, Helm
+#: values, CI files); a Helm values image map (repository + tag, name + tag, with registry and
+#: digest); a kustomization `images:` entry; a Helm chart version (Flux OCIRepository, HelmRelease
+#: chart.spec.version, Argo CD Application targetRevision); another OCI artifact (Flux manifests).
+REFERENCE_KINDS = ("container", "image", "image-map", "kustomize", "chart", "artifact")
+
+#: The policy of a reference found but governed by nothing (no annotation, marker or rule): it is
+#: listed by `imagebot inventory` and never changed.
+UNMANAGED = PolicySpec(policy="", source="unmanaged", origin="")
+
+
 @dataclass(frozen=True)
 class Discovery:
     occurrences: tuple[Occurrence, ...]
     problems: tuple[Problem, ...] = ()
     files_scanned: int = 0
     files_parsed: int = 0
+    #: References found that no annotation, marker or config rule governs (policy UNMANAGED), one
+    #: per reference; only filled when discover looks for every reference (config rules, inventory).
+    unmanaged: tuple[Occurrence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,6 +235,8 @@ class PullRequestOutcome:
     changes: tuple[Change, ...] = ()
     #: The commit pushed to its branch this cycle; "" when the branch already held these edits.
     commit: str = ""
+    number: int = 0  # the forge's number for it (#42, !42)
+    files: tuple[str, ...] = ()  # the files its branch edits
 
     @property
     def written(self) -> bool:

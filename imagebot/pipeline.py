@@ -71,7 +71,7 @@ def run_cycle(
             revision = ws.head()
             since = _since(ws, discover_cache.revision, revision)
         found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
-                              images=images, cache=discover_cache, revision=revision, since=since,
+                              rules=cfg.rules, images=images, cache=discover_cache, revision=revision, since=since,
                               compat_with=cfg.compat)
         occurrences = found.occurrences
         if images is not None:

@@ -23,6 +23,8 @@ from imagebot.cli.policy_cmd import policy  # noqa: E402
 from imagebot.cli.notify_cmd import notify  # noqa: E402
 from imagebot.cli.import_cmd import import_  # noqa: E402
 from imagebot.cli.status_cmd import status  # noqa: E402
+from imagebot.cli.inventory_cmd import inventory  # noqa: E402
+from imagebot.cli.init_cmd import init  # noqa: E402
 
 main.add_command(plan)
 main.add_command(run)
@@ -33,4 +35,6 @@ main.add_command(policy)
 main.add_command(notify)
 main.add_command(import_)
 main.add_command(status)
+main.add_command(inventory)
+main.add_command(init)
 # --- end of command registration ----------------------------------------------------------

@@ -26,9 +26,9 @@ def validate(config_path: str | None, tree: str | None) -> None:
     from imagebot.policy import compile_spec
 
     root = Path(tree) if tree else GitWorkspace(cfg, pipeline.cache_dir(cfg) / "repos").checkout()
-    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies, parse_all=True,
-                          compat_with=cfg.compat)
-    problems = list(found.problems)
+    found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
+                          rules=cfg.rules, parse_all=True, compat_with=cfg.compat)
+    problems = list(found.problems) + unused_rules(cfg, found, config_path)
     verdicts: dict[object, str | None] = {}
     for occ in found.occurrences:
         if occ.policy not in verdicts:
@@ -41,8 +41,9 @@ def validate(config_path: str | None, tree: str | None) -> None:
             problems.append(Problem("policy", verdicts[occ.policy], occ.location, occ.subject))
     for p in sorted(problems, key=lambda p: (p.location.file, p.location.line) if p.location else ("", 0)):
         click.echo(f"{p}", err=True)
+    unmanaged = f", {len(found.unmanaged)} without one (imagebot inventory lists them)" if found.unmanaged else ""
     click.echo(
-        f"{len(found.occurrences)} image reference(s) with a policy in {found.files_scanned} file(s); "
+        f"{len(found.occurrences)} image reference(s) with a policy in {found.files_scanned} file(s){unmanaged}; "
         f"{len(problems)} problem(s)."
     )
     from imagebot.discover.compat import governed
@@ -50,3 +51,18 @@ def validate(config_path: str | None, tree: str | None) -> None:
     for name, n in governed(o.policy for o in found.occurrences).items():
         click.echo(f"  {n} governed through {name} (policy read from that tool's configuration)")
     sys.exit(EXIT_PARTIAL if problems else EXIT_OK)
+
+
+def unused_rules(cfg, found, config_path: str | None) -> list:
+    """A config rule whose match fits no reference of the repository: a typo, or stale."""
+    from imagebot.config.load import resolve_path
+    from imagebot.discover.rules import describe, matches
+    from imagebot.model import Location, Problem
+
+    refs = found.occurrences + found.unmanaged
+    name = str(resolve_path(config_path))
+    return [
+        Problem("config", f"{describe(cfg.rules, i)} matches no reference in the repository", Location(name, rule.line or 0))
+        for i, rule in enumerate(cfg.rules)
+        if not any(matches(rule, ref) for ref in refs)
+    ]

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
-from imagebot.config.schema import Config, NamedPolicy
+from imagebot.config.patterns import PatternError, compile_pattern
+from imagebot.config.schema import IGNORE, Config, NamedPolicy, Rule
 from imagebot.errors import ConfigError, PolicyError
 from imagebot.policy import compile_spec
 
@@ -54,11 +55,13 @@ def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -
     try:
         cfg = Config.model_validate(_plain(data))
     except ValidationError as e:
-        problems = [_describe(err, data) for err in e.errors()] + _policy_problems(data)
+        problems = [_describe(err, data) for err in e.errors()] + _policy_problems(data) + _rule_problems(data)
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems) from None
-    problems = _policy_problems(data)
+    problems = _policy_problems(data) + _rule_problems(data)
     if problems:
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems)
+    for i, rule in enumerate(cfg.rules):
+        rule._line = _line_of(data, ("rules", i))
     if base_dir is not None:
         cfg = _relative_to(cfg, base_dir)
     return cfg
@@ -154,4 +157,35 @@ def _policy_problems(data: Any) -> list[str]:
         except PolicyError as e:
             line = _line_of(data, ("policies", key))
             problems.append(f"policies.{key}: {e}" + (f" (line {line})" if line else ""))
+    return problems
+
+
+def _rule_problems(data: Any) -> list[str]:
+    """Each rule's policy and match patterns compiled at load: a bad one names the rule's field
+    and line (entries the schema rejects are left to the schema's messages)."""
+    rules = data.get("rules")
+    if not isinstance(rules, list):
+        return []
+    problems = []
+    for i, raw in enumerate(rules):
+        try:
+            rule = Rule.model_validate(_plain(raw))
+        except ValidationError:
+            continue
+        for key in ("image", "path", "workload", "namespace", "container"):
+            pattern = getattr(rule.match, key)
+            if pattern is None:
+                continue
+            try:
+                compile_pattern(pattern, key == "image")
+            except PatternError as e:
+                line = _line_of(data, ("rules", i, "match", key))
+                problems.append(f"rules[{i}].match.{key}: {e}" + (f" (line {line})" if line else ""))
+        if rule.policy.strip().lower() == IGNORE:
+            continue
+        try:
+            compile_spec(rule.spec())
+        except PolicyError as e:
+            line = _line_of(data, ("rules", i, "policy"))
+            problems.append(f"rules[{i}].policy: {e}" + (f" (line {line})" if line else ""))
     return problems

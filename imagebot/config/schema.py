@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from imagebot.config.notifications import NotificationTarget
 from imagebot.model import PolicySpec
+from imagebot.model import REFERENCE_KINDS
 
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)(h|m|s|ms))+\s*$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -51,7 +52,9 @@ class Repository(_Model):
 class GitAuth(_Model):
     token_env: str | None = Field(None, description="Env var holding an HTTPS token (never written to .git/config).")
     token_file: str | None = Field(None, description="File holding an HTTPS token (e.g. a mounted Secret).")
-    username: str = Field("x-access-token", description="HTTPS user name sent with the token.")
+    username: str = Field(
+        "x-access-token", description="HTTPS user name sent with the token. Default: x-access-token (GitHub), oauth2 (GitLab, Gitea)."
+    )
     ssh_key_file: str | None = Field(None, description="Private key for SSH remotes.")
     known_hosts_file: str | None = Field(None, description="known_hosts for SSH remotes (host keys are checked).")
 
@@ -75,22 +78,46 @@ class GitHubApp(_Model):
         if bool(self.private_key_file) == bool(self.private_key_env):
             raise ValueError("set one of private_key_file or private_key_env")
         return self
+#: Per-forge defaults: the API token's env var and the user name git sends with that token.
+FORGE_TOKEN_ENV = {"github": "GITHUB_TOKEN", "gitlab": "GITLAB_TOKEN", "gitea": "GITEA_TOKEN"}
+FORGE_GIT_USERNAME = {"github": "x-access-token", "gitlab": "oauth2", "gitea": "oauth2"}
 
 
 class PullRequestSettings(_Model):
-    provider: Literal["github"] = "github"
-    api_url: str = Field("https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
-    repository: str | None = Field(None, description="owner/name on the forge; default: derived from repository.url.")
-    token_env: str | None = Field("GITHUB_TOKEN", description="Env var holding the API token.")
+    provider: Literal["github", "gitlab", "gitea"] = Field(
+        "github", description="The forge: github (also GitHub Enterprise), gitlab (gitlab.com or self-hosted), gitea (also Forgejo)."
+    )
+    api_url: str | None = Field(
+        None,
+        description="The forge's API root. Default: https://api.github.com for github.com, else derived from repository.url: "
+        "https://HOST/api/v3 (GitHub Enterprise), https://HOST/api/v4 (GitLab), https://HOST/api/v1 (Gitea/Forgejo).",
+    )
+    repository: str | None = Field(
+        None, description="The project on the forge (owner/name; GitLab: group/subgroup/project); default: derived from repository.url."
+    )
+    token_env: str | None = Field(None, description="Env var holding the API token. Default: GITHUB_TOKEN / GITLAB_TOKEN / GITEA_TOKEN by provider.")
     token_file: str | None = Field(None, description="File holding the API token.")
     app: GitHubApp | None = Field(None, description="A GitHub App installation instead of a token (token_env/token_file unused).")
     grouping: Literal["per-image", "per-file", "all"] = "per-image"
     branch_prefix: str = "imagebot/"
     labels: tuple[str, ...] = ()
-    reviewers: tuple[str, ...] = ()
-    team_reviewers: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = Field((), description="User names asked to review (GitLab: project members).")
+    team_reviewers: tuple[str, ...] = Field((), description="Team slugs asked to review (GitHub, Gitea; GitLab has none).")
     draft: bool = False
     throttle: bool = Field(True, description="PyGithub's write throttling (seconds between writes); keep on for github.com.")
+    title_template: str | None = Field(
+        None, description="Pull-request title template (see docs/forges/README.md, 'Templates'). Default: '{summary}'."
+    )
+    body_template: str | None = Field(
+        None, description="Pull-request body template (see docs/forges/README.md, 'Templates'). Default: intro, table, why, closing note."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: object) -> object:
+        if isinstance(data, dict) and "token_env" not in data:
+            data = {**data, "token_env": FORGE_TOKEN_ENV.get(str(data.get("provider", "github")), "GITHUB_TOKEN")}
+        return data
 
 
 class Delivery(_Model):
@@ -103,8 +130,24 @@ class Delivery(_Model):
     max_push_attempts: int = Field(5, ge=1, le=50, description="Fetch-rebase-push attempts when the remote moved.")
     sign: Literal["none", "gpg", "ssh"] = "none"
     signing_key: str | None = None
+    message_prefix: str = Field(
+        "", description="Prefix of the summary line of commit messages and pull-request titles, e.g. 'chore(deps): '."
+    )
     pull_request: PullRequestSettings = PullRequestSettings()
     git: GitAuth = GitAuth()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _git_username(cls, data: object) -> object:
+        """The git user name that goes with a forge token, unless set."""
+        if not isinstance(data, dict):
+            return data
+        pr = data.get("pull_request")
+        provider = pr.provider if isinstance(pr, PullRequestSettings) else pr.get("provider", "github") if isinstance(pr, dict) else "github"
+        git = data.get("git", {})
+        if isinstance(git, dict) and "username" not in git:
+            return {**data, "git": {**git, "username": FORGE_GIT_USERNAME.get(provider, "x-access-token")}}
+        return data
 
 
 def _endpoint(value: str, key: str) -> str:
@@ -258,7 +301,55 @@ class NamedPolicy(_Model):
 
     def spec(self, source: str = "") -> PolicySpec:
         """This policy as the PolicySpec every stage after config reads."""
-        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source)
+        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source,
+                          origin="policy")
+
+
+#: `policy: ignore` in a rule: the references it matches stay unmanaged (later rules are not tried).
+IGNORE = "ignore"
+ReferenceKind = Literal[REFERENCE_KINDS]  # type: ignore[valid-type]
+
+
+class RuleMatch(_Model):
+    """What a rule applies to; every key is optional, all given keys must match.
+
+    `image`, `path`, `workload`, `namespace` and `container` are shell globs (``*``, ``?``,
+    ``[abc]``; ``*`` also crosses ``/``), or regular expressions written between slashes
+    (``/^ghcr\\.io/(a|b)/.*$/``, searched, as Renovate's ``matchPackageNames``).
+    """
+
+    image: str | None = Field(None, description="The image's normalised name: ghcr.io/org/app, docker.io/library/postgres "
+                              "(a name without wildcards is normalised too: postgres = docker.io/library/postgres).")
+    path: str | None = Field(None, description="The file's path, relative to the repository root: apps/*/values.yaml.")
+    kind: ReferenceKind | tuple[ReferenceKind, ...] | None = Field(
+        None, description="Reference kind(s): container (a workload's container), image (a full reference in any other "
+        "field), image-map (Helm values repository/tag map), kustomize (kustomization images entry), chart (a Helm chart version), artifact (another OCI artifact).")
+    workload: str | None = Field(None, description="The workload of a container reference as Kind/name: Deployment/web, StatefulSet/*.")
+    namespace: str | None = Field(None, description="The workload's metadata.namespace as written.")
+    container: str | None = Field(None, description="The container's name.")
+
+
+class Rule(_Model):
+    """One policy rule: the first rule whose `match` fits a reference governs it, unless an
+    annotation or a marker on the reference says otherwise."""
+
+    match: RuleMatch = Field(RuleMatch(), description="What the rule applies to; empty: every reference.")
+    policy: str = Field(description='e.g. "semver:*", "minor", "patch", "digest"; "ignore" leaves the matched references alone.')
+    tag_filter: str | None = Field(None, alias="tag-filter")
+    extract: str | None = None
+    exclude: str | None = None
+    prerelease: bool = False
+    pin_digest: bool = Field(False, alias="pin-digest")
+    _line: int | None = PrivateAttr(None)
+
+    @property
+    def line(self) -> int | None:
+        """The rule's line in the config file (set by the loader)."""
+        return self._line
+
+    def spec(self, source: str = "") -> PolicySpec:
+        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest,
+                          source, origin="rule")
 
 
 class LeaderElection(_Model):
@@ -350,6 +441,9 @@ class Config(_Model):
     delivery: Delivery = Delivery()
     registries: tuple[RegistrySettings, ...] = ()
     policies: dict[str, NamedPolicy] = Field(default_factory=dict)
+    rules: tuple[Rule, ...] = Field(
+        (), description="Policy rules, in order: the first whose match fits a reference governs it (an annotation or "
+        "marker on the reference wins). No rule, annotation or marker: the reference is left alone.")
     interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
     cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
     agent: AgentSettings = AgentSettings()

@@ -1,4 +1,4 @@
-"""Delivery: the edited files become a commit on a branch, or pull requests on GitHub.
+"""Delivery: the edited files become a commit on a branch, or pull requests on GitHub, GitLab or Gitea/Forgejo.
 
     ws = GitWorkspace(cfg, cache_dir)
     root = ws.checkout()                       # the pipeline discovers and applies in `root`
@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Protocol
 from imagebot.config.schema import Config
 from imagebot.errors import ConfigError
 from imagebot.deliver.commit_mode import CommitDeliverer
-from imagebot.deliver.messages import validate_template
+from imagebot.deliver.messages import validate_template, validate_title_template
+from imagebot.deliver.pr_body import validate_body_template
 from imagebot.deliver.preview import DeliveryPreview, PlannedCommit, PlannedPullRequest
 from imagebot.deliver.workspace import GitWorkspace
 from imagebot.model import Delivery, Plan, Rendered
 
 if TYPE_CHECKING:
-    import github
+    from imagebot.deliver.forge import Forge
 
 
 class Deliverer(Protocol):
@@ -53,9 +54,10 @@ class Deliverer(Protocol):
 
 
 def make_deliverer(
-    cfg: Config, workspace: GitWorkspace, *, github_factory: Callable[[Config], github.Github] | None = None
+    cfg: Config, workspace: GitWorkspace, *, forge_factory: Callable[[], Forge] | None = None
 ) -> Deliverer:
-    """The deliverer for `delivery.mode`; checks the commit message template first."""
+    """The deliverer for `delivery.mode`; checks the message templates first. `forge_factory`
+    replaces the forge `delivery.pull_request.provider` names (tests use an in-memory one)."""
     if cfg.delivery.message_template is not None:
         validate_template(cfg.delivery.message_template)
     if cfg.delivery.sign == "ssh" and not cfg.delivery.signing_key:
@@ -63,7 +65,14 @@ def make_deliverer(
     if cfg.delivery.mode == "pull-request":
         from imagebot.deliver.pull_requests import PullRequestDeliverer
 
-        return PullRequestDeliverer(cfg, workspace, github_factory=github_factory)
+        pr = cfg.delivery.pull_request
+        if pr.provider == "gitlab" and pr.team_reviewers:
+            raise ConfigError("delivery.pull_request.team_reviewers: GitLab has no team reviewers; list users in reviewers")
+        if pr.title_template is not None:
+            validate_title_template(pr.title_template)
+        if pr.body_template is not None:
+            validate_body_template(pr.body_template)
+        return PullRequestDeliverer(cfg, workspace, forge_factory=forge_factory)
     return CommitDeliverer(cfg, workspace)
 
 

@@ -44,7 +44,8 @@ class CommitDeliverer:
 
     def _message(self, edits: list[FileEdit], plan: Plan) -> str:
         changes = [c for e in edits for c in e.changes]
-        return commit_message(self.cfg.delivery.message_template, changes, branch=self.branch, plan_id=plan.id)
+        d = self.cfg.delivery
+        return commit_message(d.message_template, changes, branch=self.branch, plan_id=plan.id, prefix=d.message_prefix)
 
     def preview(
         self, plan: Plan, rendered: Rendered, *, image_labels: Mapping[str, Mapping[str, str]] | None = None

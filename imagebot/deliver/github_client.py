@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import github
@@ -14,20 +13,6 @@ from imagebot.deliver.credentials import read_secret
 from imagebot.errors import ConfigError, DeliveryError
 from imagebot.redact import redact
 from imagebot.redact import register as redact_register
-
-_REPO_IN_URL = re.compile(r"[:/](?P<owner>[^/:]+)/(?P<name>[^/]+?)(?:\.git)?/?$")
-
-
-def repository_name(cfg: Config, url: str) -> str:
-    """owner/name on the forge: `delivery.pull_request.repository`, else the last two parts of the URL."""
-    configured = cfg.delivery.pull_request.repository
-    if configured:
-        return configured
-    m = _REPO_IN_URL.search(url)
-    if not m:
-        raise ConfigError(f"delivery.pull_request.repository: cannot derive owner/name from {redact(url)}; set it")
-    return f"{m['owner']}/{m['name']}"
-
 
 class _InstallationAuth(Auth.AppInstallationAuth):
     """PyGithub's App installation auth; each installation token is registered for redaction as it is read."""
@@ -65,11 +50,13 @@ def github_auth(cfg: Config) -> Auth.Auth:
     return Auth.Token(token)
 
 
-def connect(cfg: Config, auth: Auth.Auth | None = None) -> github.Github:
-    """A PyGithub client; `throttle: false` turns off its pauses between requests and writes."""
+def connect(cfg: Config, auth: Auth.Auth | None = None, base_url: str | None = None) -> github.Github:
+    """A PyGithub client for `base_url` (default: `api_url`, else github.com); `throttle: false`
+    turns off its pauses between requests and writes."""
     s = cfg.delivery.pull_request
     pauses = {} if s.throttle else {"seconds_between_requests": 0, "seconds_between_writes": 0}
-    return github.Github(auth=auth or github_auth(cfg), base_url=s.api_url.rstrip("/"), timeout=30, **pauses)
+    url = (base_url or s.api_url or "https://api.github.com").rstrip("/")
+    return github.Github(auth=auth or github_auth(cfg), base_url=url, timeout=30, **pauses)
 
 
 def installation_token_source(cfg: Config) -> Callable[[], str]:

@@ -1,4 +1,4 @@
-"""Commit messages (from a user template) and pull-request titles and bodies.
+"""Commit messages (from a user template) and pull-request titles (templates too); bodies: pr_body.py.
 
 Commit message template: Python ``str.format`` fields. A block of consecutive lines that uses a
 per-change variable is repeated once per change (ordered by file and line); other lines are
@@ -9,10 +9,12 @@ written once. Per-change variables: {image} {old} {new} {old_ref} {new_ref} {fil
 
 from __future__ import annotations
 
-import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from imagebot.deliver.pr_body import named as _counted
+from imagebot.deliver.pr_body import NOUNS_BY_KIND, UPDATE_ORDER, render_body, update_type, validate_fields
 from imagebot.errors import ConfigError
 from imagebot.model import Change
 from imagebot.redact import redact
@@ -21,9 +23,6 @@ CHANGE_VARIABLES = ("image", "old", "new", "old_ref", "new_ref", "file", "line",
 MESSAGE_VARIABLES = ("summary", "count", "images", "files", "branch", "plan_id")
 DEFAULT_TEMPLATE = "{summary}\n\n- {old_ref} -> {new_ref} ({file}:{line}, policy {policy})\n"
 
-#: OCI annotation / label holding the URL of the image's source code.
-SOURCE_LABEL = "org.opencontainers.image.source"
-_SAFE_URL = re.compile(r"^https?://[^\s()<>\[\]|`]+$")
 
 
 def _fields(line: str) -> set[str]:
@@ -69,41 +68,22 @@ def version_of(ref: str) -> str:
     return short if digest else ref
 
 
-#: How messages call what an occurrence names (Occurrence.kind), singular and plural.
-_NOUNS = {"image": ("image", "images"), "chart": ("chart", "charts"), "artifact": ("artifact", "artifacts")}
-
-
-#: What a pull request updates, by Occurrence.kind, in this order.
-_BODY_PHRASES = {"image": "container images", "chart": "Helm charts", "artifact": "OCI artifacts"}
-
-
 def subject_name(change: Change) -> str:
     """The image as messages name it; a chart or artifact says so: 'chart ghcr.io/org/charts/app'."""
     kind = change.occurrence.kind
-    return change.occurrence.image if kind == "image" else f"{_NOUNS.get(kind, (kind,))[0]} {change.occurrence.image}"
+    return change.occurrence.image if kind == "image" else f"{NOUNS_BY_KIND.get(kind, (kind,))[0]} {change.occurrence.image}"
 
 
-def _counted(changes: Sequence[Change]) -> str:
-    """'3 images', '2 charts', '2 images and 1 chart': distinct names per kind."""
-    names: dict[str, set[str]] = {}
-    for c in changes:
-        names.setdefault(c.occurrence.kind, set()).add(c.occurrence.image)
-    parts = []
-    for kind in sorted(names, key=lambda k: (k != "image", k)):
-        one, many = _NOUNS.get(kind, (kind, kind + "s"))
-        parts.append(f"{len(names[kind])} {one if len(names[kind]) == 1 else many}")
-    return " and ".join(parts)
-
-
-def summary(changes: Sequence[Change], where: str = "") -> str:
+def summary(changes: Sequence[Change], where: str = "", prefix: str = "") -> str:
     """'Update ghcr.io/org/app to 1.2.0', 'Update chart ghcr.io/org/charts/app to 2.0.0', or
-    'Update 3 images' / 'Update 2 images and 1 chart' (+ ' in FILE' when given)."""
+    'Update 3 images' / 'Update 2 images and 1 chart' (+ ' in FILE' when given), after `prefix`
+    (`delivery.message_prefix`, e.g. 'chore(deps): ')."""
     named = sorted({subject_name(c) for c in changes})
     versions = sorted({version_of(c.new_ref) for c in changes})
     if len(named) == 1 and len(versions) == 1:
-        return f"Update {named[0]} to {versions[0]}"
+        return f"{prefix}Update {named[0]} to {versions[0]}"
     text = f"Update {_counted(changes)}" if len(named) > 1 else f"Update {named[0]}"
-    return text + (f" in {where}" if where else "")
+    return prefix + text + (f" in {where}" if where else "")
 
 
 def _change_values(c: Change) -> dict[str, object]:
@@ -121,17 +101,23 @@ def _change_values(c: Change) -> dict[str, object]:
     }
 
 
-def commit_message(template: str | None, changes: Sequence[Change], *, branch: str, plan_id: str, where: str = "") -> str:
-    template = template or DEFAULT_TEMPLATE
-    changes = ordered(changes)
-    message_values: dict[str, object] = {
-        "summary": summary(changes, where),
+def _group_values(changes: Sequence[Change], where: str, prefix: str, branch: str) -> dict[str, object]:
+    """The variables commit messages and titles share."""
+    return {
+        "summary": summary(changes, where, prefix),
         "count": len(changes),
         "images": ", ".join(sorted({c.occurrence.image for c in changes})),
         "files": ", ".join(sorted({c.file for c in changes})),
         "branch": branch,
-        "plan_id": plan_id,
     }
+
+
+def commit_message(
+    template: str | None, changes: Sequence[Change], *, branch: str, plan_id: str, where: str = "", prefix: str = ""
+) -> str:
+    template = template or DEFAULT_TEMPLATE
+    changes = ordered(changes)
+    message_values = {**_group_values(changes, where, prefix, branch), "plan_id": plan_id}
     out: list[str] = []
     block: list[str] = []
 
@@ -151,38 +137,25 @@ def commit_message(template: str | None, changes: Sequence[Change], *, branch: s
     return redact("\n".join(out).strip() + "\n")
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+TITLE_VARIABLES = ("summary", "count", "images", "files", "branch", "base", "update_type")
 
 
-def source_url(labels: Mapping[str, Mapping[str, str]] | None, change: Change) -> str | None:
-    """The image's source URL from its OCI labels (looked up by new reference, then image)."""
-    if not labels:
-        return None
-    found = labels.get(change.new_ref) or labels.get(change.occurrence.image) or {}
-    url = found.get(SOURCE_LABEL, "").strip()
-    return url if _SAFE_URL.match(url) else None
+def validate_title_template(template: str) -> None:
+    validate_fields(template, TITLE_VARIABLES, "delivery.pull_request.title_template")
 
 
-def pull_request_body(changes: Sequence[Change], *, marker: str, labels: Mapping[str, Mapping[str, str]] | None = None) -> str:
-    """A Markdown table of the changes; deterministic, so an unchanged PR is never edited."""
-    kinds = {c.occurrence.kind for c in changes}
-    what = " and ".join(phrase for kind, phrase in _BODY_PHRASES.items() if kind in kinds) or _BODY_PHRASES["image"]
-    rows = [
-        f"This pull request was opened by imagebot to update {what}.",
-        "",
-        "| Image | File | Change | Policy | Why |",
-        "|---|---|---|---|---|",
-    ]
-    for c in ordered(changes):
-        image = _cell(subject_name(c))
-        url = source_url(labels, c)
-        if url:
-            image = f"[{image}]({url})"
-        rows.append(
-            f"| {image} | `{_cell(c.occurrence.location)}` | `{_cell(c.old)}` → `{_cell(c.new)}` "
-            f"| `{_cell(c.occurrence.policy.policy)}` | {_cell(c.reason)} |"
-        )
-    rows += ["", "imagebot updates this pull request when newer tags appear and closes it when it is no longer needed.", ""]
-    rows.append(f"<!-- imagebot:{marker} -->")
-    return redact("\n".join(rows) + "\n")
+def pull_request_title(
+    template: str | None, changes: Sequence[Change], *, where: str = "", branch: str = "", base: str = "", prefix: str = ""
+) -> str:
+    """The title: `template` (default '{summary}') on one line. {update_type} is the largest
+    update in the group (major > minor > patch > prerelease > digest > tag)."""
+    kinds = {update_type(c.old_ref, c.new_ref) for c in changes}
+    values = {**_group_values(changes, where, prefix, branch), "base": base, "update_type": next((k for k in UPDATE_ORDER if k in kinds), "")}
+    title = " ".join((template or "{summary}").format(**values).split())
+    return redact(title)
+
+
+def pull_request_body(changes: Sequence[Change], *, where: str = "", **options: Any) -> str:
+    """The body of a group's pull request: pr_body.render_body's options (marker, labels,
+    template, limit, forge, branch, base), with the group's summary."""
+    return render_body(changes, summary=summary(changes, where), **options)

@@ -7,6 +7,14 @@ it, so the annotation and kustomization formats skip values already claimed. A m
 chart's version line (Flux OCIRepository / HelmRelease / HelmChart, Argo CD Application) is read
 by the chart format (:mod:`imagebot.discover.charts`) before the general one.
 
+When config rules exist, or `everything` is asked (``imagebot inventory``, ``imagebot init``),
+formats also report references nothing governs as :class:`Candidate` s (``ParsedFile.everything``):
+the first matching config rule governs each (:mod:`imagebot.discover.rules`), the rest are
+returned as ``Discovery.unmanaged`` and never changed. Precedence: marker, then annotation, then
+config policy (kustomization), then rule. A format for another kind of reference (charts: it sets
+``Occurrence.kind``) returns its unmarked references as Candidates the same way when
+``pf.everything``, so that rules with ``match: {kind: chart}`` govern them and the inventory lists them.
+
 Nothing here raises for bad input: an unreadable file, a YAML error, a malformed annotation or
 marker becomes a Problem naming the file and line, and every other file is still scanned
 (``imagebot validate`` prints them).
@@ -17,17 +25,19 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from functools import partial
 
-from imagebot.config.schema import NamedPolicy
-from imagebot.discover import charts, compat, compat_argocd, compat_argocd_crd, compat_keel, kustomize, marked, workloads
+from imagebot.config.schema import NamedPolicy, Rule
+from imagebot.discover import charts, compat, compat_argocd, compat_argocd_crd, compat_keel, image_fields, image_maps, kustomize, marked
+from imagebot.discover import rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
-from imagebot.discover.files import missing, walk, worth_parsing
+from imagebot.discover.files import mentions_references, missing, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
 from imagebot.errors import ReferenceError_
-from imagebot.model import Discovery, Location, Problem
+from imagebot.model import Discovery, Location, Occurrence, Problem
 
 __all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache"]
 
@@ -42,6 +52,8 @@ FORMATS: dict[str, Format] = {
     # Other tools' configuration, read only when the config opts in (`compat:`).
     compat.ARGOCD: compat_argocd.find,
     compat.KEEL: compat_keel.find,
+    "image-map": image_maps.find,
+    "image-field": image_fields.find,
 }
 
 
@@ -56,6 +68,8 @@ def scan(
     cache: DiscoverCache | None = None,
     revision: str | None = None,
     since: Since | None = None,
+    rules: Sequence[Rule] = (),
+    everything: bool = False,
     compat_with: Collection[str] = (),
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
@@ -68,14 +82,19 @@ def scan(
     Git commit `root` was just hard-reset and cleaned to; a scan at the commit of the last scan
     then neither walks nor stats the files. `since` (with `revision`): (the revision of the
     last scan, the paths whose bytes differ between it and `revision`, none added or removed);
-    only those paths are looked at again. `compat_with` (config `compat:`): other tools'
-    configuration read as it is (:mod:`imagebot.discover.compat`).
+    only those paths are looked at again.
+    `rules` (config rules) govern the references no marker, annotation or config policy governs;
+    `everything` (or any rule) finds every reference, and those nothing governs are returned as
+    `Discovery.unmanaged`. `compat_with` (config `compat:`): other tools' configuration read as it
+    is (:mod:`imagebot.discover.compat`).
     """
+    everything = everything or bool(rules)
     tools = frozenset(compat_with)
     mentions = None if images is None else _mention_tokens(images, policies)
-    occurrences, problems = [], []
+    occurrences, problems, unmanaged = [], [], []
     scanned = parsed = 0
-    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())), tuple(sorted(tools)))
+    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())),
+                everything, tuple((repr(r), r.line) for r in rules), tuple(sorted(tools)))
     updaters: tuple[compat_argocd_crd.Rule, ...] = ()
     if compat.ARGOCD in tools:  # ImageUpdater resources select Applications in other files: read them first
         updaters, crd_problems = compat_argocd_crd.collect(root, walk(root, paths, exclude))
@@ -89,7 +108,7 @@ def scan(
     with session_of as session:
         for rel in files:
             scanned += 1
-            screen = partial(_screen, policies, parse_all, tools, updaters, rel)
+            screen = partial(_screen, policies, parse_all, everything, tools, updaters, rel)
             try:
                 result = session.result(rel, screen) if session is not None else screen((root / rel).read_bytes())
             except OSError as exc:
@@ -103,27 +122,33 @@ def scan(
             ):
                 continue
             if not result.parsed:
-                found = scan_file(rel, result.data, policies, tools, updaters)
-                result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems))
+                found = scan_file(rel, result.data, policies, rules, everything, tools, updaters)
+                result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems),
+                                    tuple(found.unmanaged))
                 if session is not None:
                     session.update(rel, result)
             parsed += 1
             occurrences += result.occurrences
             problems += result.problems
+            unmanaged += result.unmanaged
     # HelmRelease charts: their HelmRepository may be anywhere in the checkout, not only under `paths`
-    checkout = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
-    occurrences, unresolved = charts.resolve_sources(root, occurrences, checkout)
-    return Discovery(tuple(occurrences), tuple(problems + unresolved), scanned, parsed)
+    all_files = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
+    occurrences, unresolved = charts.resolve_sources(root, occurrences, all_files)
+    return Discovery(tuple(occurrences), tuple(problems + unresolved), scanned, parsed, tuple(unmanaged))
 
 
 def _screen(
-    policies: Mapping[str, NamedPolicy], parse_all: bool, tools: frozenset[str], updaters: tuple[object, ...], rel: str,
-    data: bytes,
+    policies: Mapping[str, NamedPolicy], parse_all: bool, everything: bool, tools: frozenset[str],
+    updaters: tuple[object, ...], rel: str, data: bytes,
 ) -> FileResult:
     """The text screen: does this file need parsing at all (parsed later, and only if a targeted
     scan's screen lets it through as well)."""
-    if parse_all or worth_parsing(rel, data, bool(policies)) or any(compat.TOKENS[t] in data for t in tools) or (
-        updaters and b"argoproj.io" in data
+    if (
+        parse_all
+        or worth_parsing(rel, data, bool(policies))
+        or (everything and mentions_references(rel, data))
+        or any(compat.TOKENS[t] in data for t in tools)
+        or (updaters and b"argoproj.io" in data)
     ):
         return FileResult(worth=True, data=data)
     return FileResult(worth=False)
@@ -145,12 +170,19 @@ def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]
     return tuple(sorted(tokens))
 
 
+@dataclass
+class FileFound(Found):
+    """One file's findings once rules have been applied: `unmanaged` references included."""
+
+    unmanaged: list[Occurrence] = field(default_factory=list)
+
+
 def scan_file(
-    rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, tools: frozenset[str] = frozenset(),
-    updaters: tuple[object, ...] = (),
-) -> Found:
-    """Parse one file and run every format on it."""
-    found = Found()
+    rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, rules: Sequence[Rule] = (), everything: bool = False,
+    tools: frozenset[str] = frozenset(), updaters: tuple[object, ...] = (),
+) -> FileFound:
+    """Parse one file and run every format on it, then the config rules on what nothing governs."""
+    found = FileFound()
     try:
         _, text = decode(data)
     except UnicodeDecodeError as exc:
@@ -168,7 +200,8 @@ def scan_file(
         else:
             found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
         return found
-    pf = ParsedFile(rel, text, docs, policies, tools, updaters)
+    pf = ParsedFile(rel, text, docs, policies, compat=tools, argocd_updaters=updaters, everything=everything or bool(rules))
     for fmt in FORMATS.values():
         found.add(fmt(pf, found.claimed))
+    found.unmanaged = rule_set.govern(found, rules)
     return found

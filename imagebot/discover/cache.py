@@ -49,6 +49,7 @@ class FileResult:
     parsed: bool = False
     occurrences: tuple[Occurrence, ...] = ()
     problems: tuple[Problem, ...] = ()
+    unmanaged: tuple[Occurrence, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,13 @@ def worth_parsing(rel: str, data: bytes, has_policies: bool) -> bool:
     if any(t in data for t in _TOKENS):
         return True
     return has_policies and is_kustomization(rel)
+
+
+#: Bytes one of which a file holding any image or chart reference contains (the screen when every
+#: reference is wanted: config rules, `imagebot inventory`).
+REFERENCE_TOKENS = (b"image", b"repository", b"chart", b"OCIRepository", b"targetRevision")
+
+
+def mentions_references(rel: str, data: bytes) -> bool:
+    """The text screen when every reference is wanted: can this file hold any reference?"""
+    return is_kustomization(rel) or any(t in data for t in REFERENCE_TOKENS)

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from imagebot.discover.occurrences import named_spec, no_digest_field, policy_image, split_field
-from imagebot.discover.parsed import Found, ParsedFile
+from imagebot.discover.parsed import Candidate, Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, mapping_get, scalar_text
 from imagebot.errors import ReferenceError_
-from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
+from imagebot.model import UNMANAGED, FieldKind, Location, Occurrence, PolicySpec, Problem
 from imagebot.reference import parse_name
 
+KIND = "kustomize"
 FILE_NAMES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 _FIELDS = {"newTag": FieldKind.TAG, "digest": FieldKind.DIGEST}
 _ENTRY_FIELD = re.compile(r"(images\[\d+\])\.(?:name|newName|newTag|digest)")
@@ -35,7 +37,7 @@ def is_kustomization(path: str) -> bool:
 
 def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
     found = Found()
-    if not is_kustomization(pf.path) or not pf.policies:
+    if not is_kustomization(pf.path) or not (pf.policies or pf.everything):
         return found
     by_image: dict[str, list[str]] = {}
     for name, policy in pf.policies.items():
@@ -74,6 +76,8 @@ def _entry(
         return  # not an image we could look up; kustomize itself reports it
     names = by_image.get(image)
     if not names:
+        if pf.everything:
+            _candidate(pf, document, i, entry, image, written, found)
         return
     path = f"images[{i}]"
     if len(names) > 1:
@@ -83,12 +87,25 @@ def _entry(
         return
     name = names[0]
     spec = named_spec(pf.policies[name], f"config policy {name} (kustomization {pf.path}:{int(entry.start_mark.line) + 1})")
-    for result in _governed(pf, document, path, entry, spec, f"config policy {name!r}", name):
-        if isinstance(result, Problem):
-            found.problems.append(result)
-        else:
-            found.occurrences.append(result)
-            found.claimed.add((result.location.line, result.location.column))
+    found.take(_governed(pf, document, path, entry, spec, f"config policy {name!r}", name))
+
+
+def _candidate(pf: ParsedFile, document: int, i: int, entry: MappingNode, image: str, written: ScalarNode, found: Found) -> None:
+    """An entry no marker or config policy governs: config rules may."""
+    fields = _fields(entry)
+    path = f"images[{i}]"
+    first = fields.get("name") or written
+    tag, digest = scalar_text(fields.get("newTag")), scalar_text(fields.get("digest")) or None
+    ref = Occurrence(
+        location=pf.location(first), document=document, field=FieldKind.NAME, value=str(first.value), image=image,
+        tag=tag, digest=digest, policy=UNMANAGED, subject=f"{pf.path} {path} ({written.value})",
+        group=f"{pf.path}#{document}:{path}", path=f"{path}.name", form=KIND,
+    )
+    found.claimed |= {(int(v.start_mark.line) + 1, int(v.start_mark.column) + 1) for v in fields.values()}
+    found.candidates.append(Candidate(
+        ref, lambda spec: _governed(pf, document, path, entry, spec, "the rule", None),
+        updatable=any(k in fields for k in _FIELDS),
+    ))
 
 
 def marked_entry(pf: ParsedFile, scalar: Scalar, spec: PolicySpec) -> list[Occurrence | Problem] | None:
@@ -131,8 +148,9 @@ def _governed(
     group = f"{pf.path}#{document}:{path}:{name or 'marker'}"
     if name:
         subject += f" (policy {name})"
-    return [
-        split_field(pf, Scalar(node, document, f"{path}.{key}", entry, key), _FIELDS[key], spec,
-                    subject, image, tag, digest, group)
-        for key, node in editable.items()
-    ]
+    out: list[Occurrence | Problem] = []
+    for key, node in editable.items():
+        result = split_field(pf, Scalar(node, document, f"{path}.{key}", entry, key), _FIELDS[key], spec,
+                             subject, image, tag, digest, group)
+        out.append(replace(result, form=KIND) if isinstance(result, Occurrence) else result)
+    return out

@@ -9,27 +9,16 @@ group's current tag and digest.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from imagebot.discover import kustomize, markers
+from imagebot.discover import image_maps, kustomize, markers
+from imagebot.discover.kinds import classify
 from imagebot.discover.markers import InlineMarker, MarkerError, NamedMarker
-from imagebot.discover.occurrences import full_reference, named_spec, no_digest_field, policy_image, split_field
+from imagebot.discover.occurrences import bare_tag, full_reference, named_spec, no_digest_field, policy_image, split_field
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, line_comment, scalars
 from imagebot.errors import ReferenceError_
 from imagebot.model import FieldKind, Location, PolicySpec, Problem
-from imagebot.policy.tags import KEYWORDS, is_commit_hash
-
-
-#: A value with no registry, path, tag or digest that starts like a version: `1.0.0`, `v2.3`.
-#: As a reference it would be the Docker Hub image `library/1.0.0`, which nobody means (nor
-#: `library/latest` or `library/a1b2c3d`: moving names and commit hashes are tags too).
-_BARE_TAG = re.compile(r"v?\d[^/:@]*$")
-
-
-def _bare_tag(value: str) -> bool:
-    return bool(_BARE_TAG.match(value)) or value in KEYWORDS or is_commit_hash(value)
 
 
 @dataclass(frozen=True)
@@ -88,12 +77,13 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
             named.append(_Named(scalar, marker, line))
     _named(pf, named, found)
     found.problems += _stray(pf, lines - used)
+    found.occurrences = [classify(pf, o) for o in found.occurrences]
     return found
 
 
 def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, found: Found, entries: set[tuple[int, str]]) -> None:
     options = {k.replace("-", "_"): v for k, v in marker.options.items()}
-    spec = PolicySpec(policy=marker.policy, source=f"{pf.path}:{line} marker", **options)  # type: ignore[arg-type]
+    spec = PolicySpec(policy=marker.policy, source=f"{pf.path}:{line} marker", origin="marker", **options)  # type: ignore[arg-type]
     entry = kustomize.marked_entry(pf, scalar, spec)
     if entry is not None:  # a field of a kustomization images entry: a tag or a match key
         key = (scalar.document, scalar.path.rpartition(".")[0])
@@ -106,7 +96,11 @@ def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, fou
             if not isinstance(result, Problem):
                 found.claimed.add((result.location.line, result.location.column))
         return
-    if _bare_tag(scalar.value):
+    governed = image_maps.marked_map(pf, scalar, spec)
+    if governed is not None:  # a field of a Helm image map: the marker governs its tag and digest
+        found.take(governed)
+        return
+    if bare_tag(scalar.value):
         hint = '# {"$imagebot": "NAME:tag"} with a config policy NAME'
         found.problems.append(Problem("marker", f"{scalar.value!r} looks like a tag, not an image reference: an inline marker needs name:tag; for a field that holds only the tag use {hint}", pf.location(scalar.node), f"{pf.path} {scalar.path}"))
         return
@@ -142,7 +136,11 @@ def _named(pf: ParsedFile, items: list[_Named], found: Found) -> None:
         digest = next((m.scalar.value or None for m in members if m.marker.field is FieldKind.DIGEST), None)
         group = f"{pf.path}#{document}:{parent}:{name}"
         for m in members:
-            spec = named_spec(policy, f"{pf.path}:{m.line} marker {m.marker.key} {name}")
+            spec = replace(named_spec(policy, f"{pf.path}:{m.line} marker {m.marker.key} {name}"), origin="marker")
+            governed = image_maps.marked_map(pf, m.scalar, spec) if m.marker.field is FieldKind.IMAGE else None
+            if governed is not None:  # on a field of a Helm image map: governs its tag and digest
+                found.take(governed)
+                continue
             if m.marker.field is FieldKind.IMAGE:
                 result = full_reference(pf, m.scalar, spec, subject, image=image)
             else:

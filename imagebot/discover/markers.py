@@ -63,10 +63,18 @@ def parse_flag(text: str, what: str) -> bool:
 
 
 def parse(comment: str) -> Marker | None:
-    """The marker in a comment (text after ``#``), None if it holds none. Raises MarkerError."""
-    m = _INLINE.fullmatch(comment)
-    if m:
-        return _inline(m.group("spec"))
+    """The marker in a comment (text after ``#``), None if it holds none. Raises MarkerError.
+
+    The marker may follow other comments on the line: ``# pinned by team X # imagebot: semver:*``,
+    ``# renovate: datasource=docker # {"$imagebot": "app"}``; it runs to the end of the line."""
+    parts = comment.split("#")
+    for i, part in enumerate(parts):
+        rest = "#".join(parts[i:])
+        m = _INLINE.fullmatch(rest)
+        if m:
+            return _inline(m.group("spec"))
+        if part.lstrip().startswith("{") and ("$imagebot" in rest or "$imagepolicy" in rest):
+            return _named(rest)
     if "$imagebot" in comment or "$imagepolicy" in comment:
         return _named(comment)
     return None

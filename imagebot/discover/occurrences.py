@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 from imagebot.config.schema import NamedPolicy
 from imagebot.discover.parsed import ParsedFile
 from imagebot.discover.yamltree import Scalar
 from imagebot.errors import ReferenceError_
 from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem
+from imagebot.policy.tags import KEYWORDS, is_commit_hash
 from imagebot.reference import TagValue, parse, parse_name
+
+
+#: A value with no registry, path, tag or digest that starts like a version: `1.0.0`, `v2.3`.
+#: As a reference it would be the Docker Hub image `library/1.0.0`, which nobody means (nor
+#: `library/latest` or `library/a1b2c3d`: moving names and commit hashes are tags too).
+_BARE_TAG = re.compile(r"v?\d[^/:@]*$")
+
+
+def bare_tag(value: str) -> bool:
+    """A value that reads as a tag alone, not as an image reference."""
+    return bool(_BARE_TAG.match(value)) or value in KEYWORDS or is_commit_hash(value)
 
 
 def templated(value: str) -> bool:

@@ -52,6 +52,7 @@ class Annotations:
         return PolicySpec(
             policy=policy.value,
             source=", ".join(f"{file}:{e.line} annotation {e.key}" for e in used),
+            origin="annotation",
             **options,  # type: ignore[arg-type]
         )
 

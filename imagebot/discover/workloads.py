@@ -9,13 +9,15 @@ left to the marker format: the marker is the more specific statement.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from imagebot.discover import policy_annotations
 from imagebot.discover.occurrences import full_reference
-from imagebot.discover.parsed import Found, ParsedFile
+from imagebot.discover.parsed import Candidate, Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, mapping_get, scalar_text
-from imagebot.model import Location, Problem
+from imagebot.model import UNMANAGED, Location, Occurrence, PolicySpec, Problem
 
 _TEMPLATE = ("spec", "template")
 #: Where the pod template sits, per kind.
@@ -42,7 +44,7 @@ def _dig(node: Node | None, keys: tuple[str, ...]) -> Node | None:
 
 def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
     found = Found()
-    if policy_annotations.PREFIX not in pf.text:
+    if policy_annotations.PREFIX not in pf.text and not pf.everything:
         return found
     for index, doc in enumerate(pf.docs):
         kind = scalar_text(mapping_get(doc, "kind"))
@@ -82,8 +84,9 @@ def _workload(pf: ParsedFile, index: int, doc: MappingNode, kind: str, claimed: 
         [_dig(template, ("metadata", "annotations")), _dig(doc, ("metadata", "annotations"))] if template_path else [_dig(doc, ("metadata", "annotations"))],
     )
     found.problems += ann.problems
-    if not ann.by_container:
+    if not ann.by_container and not pf.everything:
         return
+    namespace = scalar_text(_dig(doc, ("metadata", "namespace"))) or ""
     pod_spec = mapping_get(template, "spec")
     spec_path = ".".join((*template_path, "spec"))
     names: list[str] = []
@@ -101,13 +104,27 @@ def _workload(pf: ParsedFile, index: int, doc: MappingNode, kind: str, claimed: 
                 continue
             who = f"{subject} {_LABEL[list_key]} {cname or i}"
             policy = ann.policy_for(pf.path, cname)
-            if policy is None:
-                continue
             scalar = Scalar(image, index, f"{spec_path}.{list_key}[{i}].image", item, "image")
+            context = {"form": "container", "workload": subject, "namespace": namespace, "container": cname}
+            if policy is None:
+                if pf.everything:
+                    _candidate(pf, scalar, who, context, found)
+                continue
             result = full_reference(pf, scalar, policy, who)
-            if isinstance(result, Problem):
-                found.problems.append(result)
-            else:
-                found.occurrences.append(result)
-                found.claimed.add((scalar.line, scalar.column))
+            found.take([replace(result, **context) if isinstance(result, Occurrence) else result])
     found.problems += ann.check_containers(pf.path, subject, names)
+
+
+def _candidate(pf: ParsedFile, scalar: Scalar, who: str, context: dict[str, str], found: Found) -> None:
+    """A container no annotation governs: config rules may (a value that is not an image
+    reference, e.g. a template, is left out silently: nothing asked imagebot to read it)."""
+    ref = full_reference(pf, scalar, UNMANAGED, who)
+    if isinstance(ref, Problem):
+        return
+    ref = replace(ref, **context)
+    found.claimed.add((scalar.line, scalar.column))
+
+    def build(spec: PolicySpec) -> list[Occurrence | Problem]:
+        return [replace(ref, policy=spec)]
+
+    found.candidates.append(Candidate(ref, build, updatable=ref.tag is not None or ref.digest is not None))

@@ -14,7 +14,7 @@ from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.errors import DeliveryError
 from imagebot.model import Delivery
 from tests.conftest import shared_path
-from tests.support import gitrepo
+from tests.support import crash, gitrepo
 from tests.support.deliver_plans import change, manifest, plan, render
 from tests.support.fake_github import FakeGitHub
 
@@ -89,7 +89,8 @@ def test_new_tag_opens_a_pull_request(tmp_path: Path, fake: FakeGitHub):
     assert result.pushed and result.pull_requests == (f"{fake.base}/{REPO}/pull/1",)
     assert (pr.head, pr.base, pr.title) == ("imagebot/ghcr.io-org-web", "main", f"Update {WEB} to 1.1.0")
     assert pr.labels == ["dependencies", "images"] and pr.reviewers == ["alice"] and pr.team_reviewers == ["platform"]
-    assert "| [ghcr.io/org/web](https://github.com/org/web) | `apps/web.yaml:10:18` | `ghcr.io/org/web:1.0.0` → `ghcr.io/org/web:1.1.0` | `semver:^1` |" in pr.body
+    assert "| [`ghcr.io/org/web`](https://github.com/org/web) | minor | `1.0.0` → `1.1.0`<br>[release notes](https://github.com/org/web/releases/tag/1.1.0)" in pr.body
+    assert "| `apps/web.yaml:10` | `semver:^1` |" in pr.body
     assert "setup=pending" not in pr.body and not pr.draft
     assert gitrepo.rev(bare(fake), "main") == main
     assert gitrepo.show(bare(fake), pr.head, "apps/web.yaml") == manifest("web", f"{WEB}:1.1.0").encode()
@@ -198,40 +199,38 @@ def test_preview_matches_what_deliver_does(tmp_path: Path, fake: FakeGitHub):
     assert "Pull request imagebot/ghcr.io-org-web -> main: Update ghcr.io/org/web to 1.1.0" in str(preview)
 
 
+def test_commit_status_round_trip(fake: FakeGitHub):
+    from imagebot.deliver.forge import connect_forge
+    from imagebot.deliver.forge.base import CommitStatus
+
+    cfg = config(fake)
+    forge = connect_forge(cfg, cfg.repository.url)
+    sha = gitrepo.rev(bare(fake), "main")
+    forge.set_status(CommitStatus(sha, "imagebot/promotion", "pending", "waiting for staging", "https://ci.example/1"))
+    assert [(s.context, s.state, s.target_url) for s in forge.statuses(sha)] == [("imagebot/promotion", "pending", "https://ci.example/1")]
+
+
 # --- crashes ------------------------------------------------------------------------------
-
-class Crash(BaseException):
-    """A process dying mid-cycle (not an Exception: nothing may catch it)."""
-
 
 CRASH_POINTS = {
     "clone": ("imagebot.deliver.workspace.GitWorkspace", "checkout"),
     "commit": ("imagebot.deliver.workspace.GitWorkspace", "commit"),
     "push": ("imagebot.deliver.workspace.GitWorkspace", "push"),
-    "pr-create": ("github.Repository.Repository", "create_pull"),
-    "labels": ("github.PullRequest.PullRequest", "add_to_labels"),
-    "reviewers": ("github.PullRequest.PullRequest", "create_review_request"),
-    "pr-edit": ("github.PullRequest.PullRequest", "edit"),
-    "comment": ("github.PullRequest.PullRequest", "create_issue_comment"),
+    "pr-create": ("imagebot.deliver.forge.github.GitHubForge", "create"),
+    "labels": ("imagebot.deliver.forge.github.GitHubForge", "add_labels"),
+    "reviewers": ("imagebot.deliver.forge.github.GitHubForge", "request_reviewers"),
+    "pr-edit": ("imagebot.deliver.forge.github.GitHubForge", "update"),
+    "comment": ("imagebot.deliver.forge.github.GitHubForge", "comment"),
+    "close": ("imagebot.deliver.forge.github.GitHubForge", "close"),
     "branch-delete": ("imagebot.deliver.workspace.GitWorkspace", "delete_branch"),
 }
 
 
 def crash_after(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
-    import importlib
-
-    module_name, _, cls_name = CRASH_POINTS[point][0].rpartition(".")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    original = getattr(cls, CRASH_POINTS[point][1])
-
-    def crashing(*args, **kwargs):
-        original(*args, **kwargs)
-        raise Crash(point)
-
-    monkeypatch.setattr(cls, CRASH_POINTS[point][1], crashing)
+    crash.crash_after(monkeypatch, *CRASH_POINTS[point])
 
 
-@pytest.mark.parametrize("point", ["clone", "commit", "push", "pr-edit", "comment", "branch-delete"])
+@pytest.mark.parametrize("point", ["clone", "commit", "push", "pr-edit", "comment", "close", "branch-delete"])
 def test_crash_after_each_step_converges(tmp_path: Path, fake: FakeGitHub, monkeypatch: pytest.MonkeyPatch, point: str):
     cfg, cache = config(fake), tmp_path / "cache"
     web, api = change("apps/web.yaml", WEB, "1.0.0", "1.1.0"), change("apps/api.yaml", API, "2.0.0", "2.1.0")
@@ -240,7 +239,7 @@ def test_crash_after_each_step_converges(tmp_path: Path, fake: FakeGitHub, monke
     newer = change("apps/web.yaml", WEB, "1.0.0", "1.2.0")
     with monkeypatch.context() as m:
         crash_after(m, point)
-        with pytest.raises(Crash):
+        with pytest.raises(crash.Crash):
             cycle(cfg, cache, newer)
     cycle(cfg, cache, newer)
 
@@ -261,7 +260,7 @@ def test_crash_while_opening_converges(tmp_path: Path, fake: FakeGitHub, monkeyp
     web = change("apps/web.yaml", WEB, "1.0.0", "1.1.0")
     with monkeypatch.context() as m:
         crash_after(m, point)
-        with pytest.raises(Crash):
+        with pytest.raises(crash.Crash):
             cycle(cfg, cache, web)
     cycle(cfg, cache, web)
     writes = len(fake.writes())

@@ -24,9 +24,10 @@ import json
 import re
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import reduce
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -36,7 +37,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from tests.support.fake_github_app import GitHubAppIssuer
-from tests.support.git_http import read_body, serve_git
+from tests.support.git_http import LoopbackService, read_body, serve_git
 
 API_PREFIX = "/api/v3"
 GIT_PREFIX = "/git"
@@ -62,13 +63,15 @@ def denull(n: Any) -> Any:
 class Spec:
     """The OpenAPI subset: routing, validation and schema-valid skeletons."""
 
-    def __init__(self, path: Path):
-        self.raw = json.loads(path.read_text())
+    def __init__(self, path: Path, *, doc: dict | None = None, greedy: tuple[str, ...] = ("ref", "branch")):
+        """`doc`: an already loaded (and possibly loosened) document instead of `path`'s;
+        `greedy`: path parameters that may hold slashes."""
+        self.raw = doc if doc is not None else json.loads(path.read_text())
         self.doc = denull(self.raw)
         self.registry = Registry().with_resource(URI, DRAFT4.create_resource(self.doc))
         self.routes: list[tuple[re.Pattern[str], str]] = []
         for template in self.doc["paths"]:
-            pattern = re.sub(r"\\{(ref|branch)\\}", r"(?P<\1>.+)", re.escape(template))
+            pattern = re.sub(r"\\{(" + "|".join(greedy) + r")\\}", r"(?P<\1>.+)", re.escape(template))
             pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", pattern)
             self.routes.append((re.compile(f"^{pattern}$"), template))
         # Most specific first: literal segments beat parameters.
@@ -92,6 +95,33 @@ class Spec:
     def query_names(self, template: str, method: str) -> set[str]:
         op = self.operation(template, method) or {}
         return {self._resolve(p)["name"] for p in op.get("parameters", []) if self._resolve(p)["in"] == "query"}
+
+    def request(
+        self, method: str, path: str, query: dict, raw: bytes, drift: list[str], *, adapt: Callable[[str, Any], Any] = lambda t, p: p
+    ) -> tuple[str, dict[str, str], Any] | None:
+        """Route one request and validate it (query parameter names, JSON body, after `adapt`),
+        recording what is off in `drift`: (template, path parameters, payload), or None when
+        the endpoint is not documented."""
+        found = self.route(path)
+        if found is None or self.operation(found[0], method) is None:
+            drift.append(f"undocumented endpoint {method} {path}")
+            return None
+        template, params = found
+        unknown = set(query) - self.query_names(template, method)
+        if unknown:
+            drift.append(f"{method} {template}: undocumented query parameters {sorted(unknown)}")
+        payload: Any = None
+        if raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                drift.append(f"{method} {template}: body is not JSON: {raw[:100]!r}")
+        if payload is not None or (self.operation(template, method) or {}).get("requestBody", {}).get("required"):
+            try:
+                self.check(template, method, None, adapt(template, payload))
+            except Exception as e:  # noqa: BLE001 - any validation failure is drift
+                drift.append(f"request {method} {template}: {_why(e)}")
+        return template, params, payload
 
     def check(self, template: str, method: str, status: int | None, body: Any) -> None:
         """Raise when `body` is not what the documented operation sends / returns (README's `check`)."""
@@ -207,7 +237,7 @@ class Repo:
         return self.git("rev-parse", "--verify", "-q", f"refs/heads/{branch}^{{commit}}", check=False) or None
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackService):
     """Start with `with FakeGitHub(root, spec_path, token) as gh:`; add repositories with `add_repo`."""
 
     def __init__(self, root: Path, spec_path: Path, token: str):
@@ -223,41 +253,9 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self.fail_next: dict[tuple[str, str], int] = {}  # (method, template) -> status to answer once
         self.git_failures = 0  # answer this many Git requests with 503
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
         #: GitHub App authentication (tests/support/fake_github_app.py): installation tokens it
         #: issued are accepted for the API and as the Git password.
         self.app: GitHubAppIssuer | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def _any(self) -> None:
-                fake._handle(self)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _any
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -318,28 +316,16 @@ class FakeGitHub:
         self._send(h, status, body, headers)
 
     def _api(self, h: BaseHTTPRequestHandler, path: str, query: dict, raw: bytes) -> tuple[int, Any, dict]:
-        found = self.spec.route(path)
         method = h.command
-        if found is None or self.spec.operation(found[0], method) is None:
-            self.drift.append(f"undocumented endpoint {method} {path}")
-            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
-        template, params = found
-        unknown = set(query) - self.spec.query_names(template, method)
-        if unknown:
-            self.drift.append(f"{method} {template}: undocumented query parameters {sorted(unknown)}")
-        payload: Any = None
-        if raw:
-            try:
-                payload = json.loads(raw)
-            except ValueError:
-                self.drift.append(f"{method} {template}: body is not JSON: {raw[:100]!r}")
-        if payload is not None:
+
+        def labels_list(template: str, payload: Any) -> Any:
             # The schema lists only {"labels": [...]} though GitHub accepts the bare array PyGithub sends.
-            to_check = {"labels": payload} if isinstance(payload, list) and template.endswith("/labels") else payload
-            try:
-                self.spec.check(template, method, None, to_check)
-            except Exception as e:  # noqa: BLE001 - any validation failure is drift
-                self.drift.append(f"request {method} {template}: {_why(e)}")
+            return {"labels": payload} if isinstance(payload, list) and template.endswith("/labels") else payload
+
+        request = self.spec.request(method, path, query, raw, self.drift, adapt=labels_list)
+        if request is None:
+            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
+        template, params, payload = request
         auth = h.headers.get("Authorization", "")
         try:
             if auth not in (f"token {self.token}", f"Bearer {self.token}") and not (self.app and self.app.api_authorized(auth)):
@@ -423,6 +409,13 @@ class FakeGitHub:
                 raise ApiError(422, "Cannot delete the default branch")
             repo.git("update-ref", "-d", f"refs/{ref}")
             return 204, None, {}
+        if key == ("GET", "/commits/{ref}"):
+            sha = repo.branch_sha(p["ref"]) or (p["ref"] if repo.git("cat-file", "-t", p["ref"], check=False) == "commit" else None)
+            if sha is None:
+                raise ApiError(404, "No commit found for SHA")
+            commit = self.spec.skeleton("commit")
+            commit.update({"sha": sha, "url": f"{self.api_url}/repos/{repo.full_name}/commits/{sha}"})
+            return 200, commit, {}
         if key == ("GET", "/commits/{ref}/status"):
             sha = repo.branch_sha(p["ref"]) or p["ref"]
             return 200, self._combined_status(repo, sha), {}

@@ -12,6 +12,7 @@ import base64
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -94,6 +95,55 @@ def serve_git(handler: BaseHTTPRequestHandler, project_root: Path, path_info: st
     handler.wfile.write(payload)
 
 
+def start_loopback(handle: Callable[[BaseHTTPRequestHandler], None]) -> ThreadingHTTPServer:
+    """An HTTP/1.1 server on a free 127.0.0.1 port answering every request with `handle`, in a
+    daemon thread; stop it with `stop_loopback`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output quiet
+            pass
+
+        def _any(self) -> None:
+            handle(self)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _any
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def stop_loopback(server: ThreadingHTTPServer | None) -> None:
+    assert server is not None
+    server.shutdown()
+    server.server_close()
+
+
+class LoopbackService:
+    """Base of the fake servers: `with fake:` serves `self._handle` on a free loopback port."""
+
+    _server: ThreadingHTTPServer | None = None
+    port = 0
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._server = start_loopback(self._handle)
+        self.port = self._server.server_address[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop_loopback(self._server)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 class GitHttpServer:
     """Bare repositories under `project_root` over smart HTTP on a loopback port (token-checked).
 
@@ -109,29 +159,15 @@ class GitHttpServer:
         self._server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> GitHttpServer:
-        srv = self
+        def handle(h: BaseHTTPRequestHandler) -> None:
+            self.headers.extend(f"{k}: {v}" for k, v in h.headers.items())
+            serve_git(h, self.project_root, h.path, self.token, self.requests)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _any(self) -> None:
-                srv.headers.extend(f"{k}: {v}" for k, v in self.headers.items())
-                serve_git(self, srv.project_root, self.path, srv.token, srv.requests)
-
-            do_GET = do_POST = _any
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = start_loopback(handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        stop_loopback(self._server)
 
     def url(self, name: str) -> str:
         assert self._server is not None

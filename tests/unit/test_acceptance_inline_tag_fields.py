@@ -63,9 +63,11 @@ def test_inline_marker_on_a_bare_tag_elsewhere_is_a_problem_not_a_docker_hub_loo
                                     "other: v2.3 # imagebot: minor\nfine: nginx:1.25 # imagebot: minor\n"
                                     "moving: latest # imagebot: semver:^1\nbuild: a1b2c3d # imagebot: semver:^1\nplain: nginx # imagebot: minor\n")
     found = scan(tmp_path)
-    assert [o.value for o in found.occurrences] == ["nginx:1.25", "nginx"]
+    # The tag of a Helm image map (repository beside it) is governed with its map (see test_image_maps.py).
+    assert [o.value for o in found.occurrences] == ["1.0.0", "nginx:1.25", "nginx"]
+    assert found.occurrences[0].image == "ghcr.io/org/app" and found.occurrences[0].field is FieldKind.TAG
     problems = sorted(found.problems, key=lambda p: p.location.line)
-    assert [str(p.location) for p in problems] == ["values.yaml:3:8", "values.yaml:4:8", "values.yaml:6:9", "values.yaml:7:8"]
+    assert [str(p.location) for p in problems] == ["values.yaml:4:8", "values.yaml:6:9", "values.yaml:7:8"]
     for p in problems:
         assert "looks like a tag" in p.message and '"$imagebot"' in p.message, p.message
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from imagebot import redact
-from imagebot.deliver.messages import commit_message, pull_request_body, source_url, summary, version_of
+from imagebot.deliver.messages import commit_message, pull_request_body, summary, version_of
+from imagebot.deliver.pr_body import source_url
 from imagebot.model import FieldKind
 from tests.support.deliver_plans import change
 
@@ -50,8 +51,8 @@ def test_body_escapes_table_cells_and_links_only_safe_urls():
     odd = type(odd)(odd.occurrence, odd.old, odd.new, odd.old_ref, odd.new_ref, "a | b\nsecond line")
     labels = {"ghcr.io/org/web": {"org.opencontainers.image.source": "https://github.com/org/web"}}
     body = pull_request_body([odd], marker="group=x", labels=labels)
-    assert "| [ghcr.io/org/web](https://github.com/org/web) |" in body
-    assert "a \\| b second line |" in body and body.endswith("<!-- imagebot:group=x -->\n")
+    assert "| [`ghcr.io/org/web`](https://github.com/org/web) |" in body
+    assert "a \\| b second line" in body and body.endswith("<!-- imagebot:group=x -->\n")
     evil = {"ghcr.io/org/web": {"org.opencontainers.image.source": "javascript:alert(1)"}}
     assert source_url(evil, WEB) is None
     assert source_url({"ghcr.io/org/web": {"org.opencontainers.image.source": "https://x/y) [z](http://e"}}, WEB) is None
@@ -72,9 +73,11 @@ def test_charts_are_called_charts_in_messages_and_bodies():
     assert summary([chart]) == "Update chart https://charts.jetstack.io/cert-manager to v1.17.0"
     assert summary([chart, WEB, API]) == "Update 2 images and 1 chart"
     assert summary([chart, replace(chart, occurrence=replace(chart.occurrence, image="ghcr.io/org/charts/x"))]) == "Update 2 charts"
-    body = pull_request_body([chart], marker="group=x")
-    assert body.startswith("This pull request was opened by imagebot to update Helm charts.")
-    assert "| chart https://charts.jetstack.io/cert-manager |" in body
-    assert pull_request_body([chart, WEB], marker="m").startswith(
-        "This pull request was opened by imagebot to update container images and Helm charts.")
-    assert pull_request_body([WEB], marker="m").startswith("This pull request was opened by imagebot to update container images.")
+    assert pull_request_body([chart], marker="group=x").startswith("imagebot proposes **1 update** of 1 chart (")
+    assert pull_request_body([chart, WEB], marker="m").startswith("imagebot proposes **2 updates** of 1 image and 1 chart (")
+    assert pull_request_body([WEB, API], marker="m").startswith("imagebot proposes **2 updates** of 2 images (")
+
+
+def test_message_prefix_leads_the_summary():
+    assert commit_message(None, [WEB], branch="b", plan_id="p", prefix="chore(deps): ").startswith("chore(deps): Update ghcr.io/org/web to 1.1.0\n")
+    assert summary([WEB, API], "apps/", prefix="build: ") == "build: Update 2 images in apps/"

@@ -34,14 +34,13 @@ import pytest
 
 from imagebot.apply import edit_text
 from imagebot.config.schema import NamedPolicy
-from imagebot.discover import scan_file
+from imagebot.discover import charts, scan_file
 from imagebot.plan import build
 from imagebot.policy.tags import DockerTag
 from imagebot.reference import TagValue, parse
 from imagebot.resolve import resolve
 from tests.conftest import shared_path
-from tests.support.memory_tags import InMemoryTags
-from tests.support.memory_tags import made_up_digest
+from tests.support.memory_tags import InMemoryTags, made_up_digest
 
 #: The field that carries the version, per reference kind of INDEX.json.
 VERSION_FIELD = {
@@ -74,9 +73,10 @@ def _image_and_tags(ref: dict, registry: dict) -> tuple[str, tuple[str, ...]]:
     """The name imagebot looks tags up under, and the tags served for it."""
     parsed = ref["parsed"]
     if ref["kind"] == "helmrelease_chart_version_http":
-        charts = registry["http_helm_repositories"][parsed["helm_repository"]["url"]]["charts"]
-        # An HTTP chart has no image name; the policy layer needs one to key its tag list by.
-        return f"charts.invalid/{parsed['chart']}", tuple(charts[parsed["chart"]]["versions"])
+        url = parsed["helm_repository"]["url"]
+        versions = registry["http_helm_repositories"][url]["charts"][parsed["chart"]]["versions"]
+        # An HTTP chart is named by its repository's URL and the chart (imagebot.discover.charts).
+        return f"{url.rstrip('/')}/{parsed['chart']}", tuple(versions)
     key = parsed.get("name_normalized") or parse(parsed["name"]).name
     return parse(key).name, tuple(registry["repositories"][key]["tags"])
 
@@ -137,7 +137,12 @@ def run_file(rel: str, ids: list[str]) -> Run:
     data = "\n".join(marked).encode()
     found = scan_file(rel, data, policies)
     assert not found.problems, found.problems
-    resolutions = resolve(found.occurrences, InMemoryTags(tag_lists), workers=1)
+    # A HelmRelease's chart is named by its HelmRepository, in another file of the same repository.
+    repo_root = root / "files" / "/".join(rel.split("/")[:2])
+    occurrences, unresolved = charts.resolve_sources(
+        repo_root, found.occurrences, lambda: (str(p.relative_to(repo_root)) for p in repo_root.rglob("*.yaml")))
+    assert not unresolved, unresolved
+    resolutions = resolve(occurrences, InMemoryTags(tag_lists), workers=1)
     plan = build(resolutions)
     assert not plan.problems, plan.problems
     after = edit_text(data, plan.changes).decode().split("\n")
@@ -194,10 +199,16 @@ def allowed_values(ref_id: str) -> set[str | None]:
 def _expected_file(run: Run, ids: list[str]) -> list[str]:
     """The file before, with each reference's version field replaced by what imagebot wrote
     (checked against EXPECTED.json separately): nothing else may differ."""
-    refs = corpus()[1]
+    _, refs, _, registry = corpus()
     lines = list(run.lines_before)
     for ref_id in ids:
         before, after = run.values[ref_id]
+        pin = refs[ref_id]["fields"].get("ref.digest")
+        if pin is not None and after is not None:
+            # Flux's OCIRepository `ref.digest` beside `ref.tag`: re-pinned to the digest of the chosen tag
+            image = _image_and_tags(refs[ref_id], registry)[0]
+            line = lines[pin["line"] - 1]
+            lines[pin["line"] - 1] = line[: pin["column"] - 1] + made_up_digest(image, after) + line[pin["end_column"] - 1:]
         if after is None or after == before:
             continue
         field = refs[ref_id]["fields"][VERSION_FIELD[refs[ref_id]["kind"]]]

@@ -1,0 +1,96 @@
+"""The forge-neutral reconciler against an in-memory forge and a local bare Git remote:
+what it does to pull requests, and the frozen outcomes it reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imagebot.config.schema import Config
+from imagebot.deliver import GitWorkspace, make_deliverer
+from imagebot.deliver.forge.base import Forge
+from imagebot.deliver.pull_requests import PullRequestDeliverer
+from imagebot.deliver.reconcile import CLOSED_MARKER
+from tests.support import gitrepo
+from tests.support.deliver_plans import change, manifest, plan, render
+from tests.support.memory_forge import MemoryForge
+
+WEB, API = "ghcr.io/org/web", "ghcr.io/org/api"
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    return gitrepo.make_remote(tmp_path, {"apps/web.yaml": manifest("web", f"{WEB}:1.0.0"), "apps/api.yaml": manifest("api", f"{API}:2.0.0")})
+
+
+def deliver(remote: Path, cache: Path, forge: MemoryForge, *changes, **pr) -> PullRequestDeliverer:
+    cfg = Config.model_validate(
+        {"repository": {"url": str(remote), "branch": "main"},
+         "delivery": {"mode": "pull-request", "pull_request": {"provider": "gitlab", "labels": ["deps"], "reviewers": ["alice"], **pr}}}
+    )
+    ws = GitWorkspace(cfg, cache)
+    root = ws.checkout()
+    p = plan(*changes)
+    d = make_deliverer(cfg, ws, forge_factory=lambda: forge)
+    assert isinstance(d, PullRequestDeliverer)
+    d.deliver(p, render(root, p), lambda r: render(r, p))
+    return d
+
+
+def test_memory_forge_is_a_forge():
+    forge: Forge = MemoryForge()  # the type checker's view; at run time, every method is there
+    assert all(callable(getattr(forge, m)) for m in ("open_pull_requests", "closed_pull_requests", "create", "update", "add_labels",
+                                                      "request_reviewers", "comments", "comment", "close", "set_status", "statuses"))
+
+
+def test_outcomes_open_update_unchanged_close(tmp_path: Path, remote: Path):
+    forge, cache = MemoryForge(), tmp_path / "cache"
+    web, api = change("apps/web.yaml", WEB, "1.0.0", "1.1.0"), change("apps/api.yaml", API, "2.0.0", "2.1.0")
+
+    first = deliver(remote, cache, forge, web, api).outcomes
+    assert [(o.branch, o.action) for o in first] == [("imagebot/ghcr.io-org-api", "opened"), ("imagebot/ghcr.io-org-web", "opened")]
+    assert all(len(o.commit) == 40 and o.changes and o.files for o in first)
+    assert forge.writes == [
+        "create imagebot/ghcr.io-org-api", "labels #1", "reviewers #1", "update #1",
+        "create imagebot/ghcr.io-org-web", "labels #2", "reviewers #2", "update #2",
+    ]
+    assert forge.pulls[1].labels == ("deps",) and forge.pulls[1].reviewers == ("alice",) and "setup=pending" not in forge.pulls[1].body
+
+    newer = change("apps/web.yaml", WEB, "1.0.0", "1.2.0")
+    second = deliver(remote, cache, forge, newer).outcomes
+    assert [(o.branch, o.action, o.number) for o in second] == [
+        ("imagebot/ghcr.io-org-web", "updated", 2),
+        ("imagebot/ghcr.io-org-api", "closed", 1),
+    ]
+    assert forge.pulls[1].state == "closed" and CLOSED_MARKER in forge.comments_of[1][0]
+    assert "merge request" in forge.comments_of[1][0] or "pull request" in forge.comments_of[1][0]
+    assert gitrepo.branches(remote) == ["imagebot/ghcr.io-org-web", "main"]
+
+    writes = len(forge.writes)
+    third = deliver(remote, cache, forge, newer).outcomes
+    assert [(o.action, o.commit) for o in third] == [("unchanged", "")] and len(forge.writes) == writes
+
+
+def test_a_second_open_pull_request_for_a_branch_is_closed(tmp_path: Path, remote: Path):
+    forge, cache = MemoryForge(), tmp_path / "cache"
+    web = change("apps/web.yaml", WEB, "1.0.0", "1.1.0")
+    deliver(remote, cache, forge, web)
+    from dataclasses import replace
+
+    forge.pulls[2] = replace(forge.pulls[1], number=2, url="memory://2", base="develop")  # someone opened one into another base
+    outcomes = deliver(remote, cache, forge, web).outcomes
+    assert forge.pulls[2].state == "closed" and "duplicates #1" in forge.comments_of[2][0]
+    assert [(o.number, o.action) for o in outcomes] == [(2, "closed"), (1, "unchanged")]
+    assert gitrepo.branches(remote) == ["imagebot/ghcr.io-org-web", "main"]  # the duplicate's branch is the kept one's
+
+
+def test_texts_follow_templates_and_prefix(tmp_path: Path, remote: Path):
+    forge = MemoryForge()
+    deliver(
+        remote, tmp_path / "cache", forge, change("apps/web.yaml", WEB, "1.0.0", "2.0.0", policy="semver"),
+        title_template="[{update_type}] {summary}", body_template="{summary}\n\n{table}",
+    )
+    [pr] = forge.pulls.values()
+    assert pr.title == f"[major] Update {WEB} to 2.0.0"
+    assert pr.body.startswith(f"Update {WEB} to 2.0.0\n\n| Image | Update |") and "<details>" not in pr.body
