@@ -14,9 +14,10 @@ from pathlib import Path
 from imagebot import apply, discover
 from imagebot import plan as planner
 from imagebot.config.schema import Config
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
-from imagebot.errors import ImagebotError
+from imagebot.errors import ConfigError, ImagebotError
 from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
 from imagebot.registry import RegistryClient
@@ -34,8 +35,29 @@ def cache_dir(cfg: Config) -> Path:
     return Path(base) / "imagebot"
 
 
+_USABLE: set[Path] = set()
+
+
+def usable_cache_dir(cfg: Config) -> Path:
+    """`cache_dir`, created if needed and proven writable (once per process); a clear ConfigError
+    (exit 2) otherwise, rather than a traceback from deep inside a cycle."""
+    path = cache_dir(cfg)
+    if path in _USABLE:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".imagebot-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"cache_dir {str(path)!r} is not a writable folder ({e.strerror or e}); set cache_dir "
+                          f"to one imagebot may write, e.g. a volume mounted for it") from None
+    _USABLE.add(path)
+    return path
+
+
 def new_registry_client(cfg: Config) -> RegistryClient:
-    return RegistryClient(cfg.registries, cache_dir=cache_dir(cfg) / "tags")
+    return RegistryClient(cfg.registries, cache_dir=cache_dir(cfg) / "tags", only_listed=cfg.only_listed_registries)
 
 
 def run_cycle(
@@ -48,22 +70,31 @@ def run_cycle(
     reporters: Sequence[Reporter] = (),
     workspace: GitWorkspace | None = None,
     discover_cache: discover.DiscoverCache | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> CycleResult:
     """Run one cycle. Per-image and per-file trouble ends up in `problems`, never as an exception.
 
     Raises ImagebotError only when the cycle cannot run at all (the Git remote cannot be
     cloned or fetched, the push or the forge failed for good). `discover_cache`: a process
     that runs many cycles (the agent) keeps one, so unchanged files are not read or parsed again.
+
+    The cycle has a deadline (`cycle_timeout`), and ends early when `cancelled()` (shutdown):
+    no git command or registry request starts past it and running ones are cut off, so the
+    cycle raises DeadlineExceeded between steps, before a push that had not started.
     """
     started, t0 = time.time(), time.monotonic()
+    deadline = Deadline(cfg.cycle_timeout_seconds, cancelled=cancelled)
+    usable_cache_dir(cfg)
     log.info("cycle started: %s", "full" if images is None else "targeted at " + ", ".join(sorted(images)),
              extra={"fields": {"event": "cycle-started", "images": sorted(images) if images is not None else None}})
     own_client = registry is None
     client = registry or new_registry_client(cfg)
-    client.new_cycle()
+    client.new_cycle(deadline)
     requests_before = client.stats.snapshot()
+    ws: GitWorkspace | None = None
     try:
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
+        ws.deadline = deadline
         root = ws.checkout()
 
         revision = since = None
@@ -80,8 +111,10 @@ def run_cycle(
             found = Discovery(occurrences, found.problems, found.files_scanned, found.files_parsed)
         log.info("discovered %d image reference(s) with a policy in %d file(s)", len(occurrences), found.files_scanned)
 
+        deadline.check("resolving")
         progress = ResolveProgress(client, {o.image for o in occurrences}, reporters)
         resolutions = resolve(occurrences, progress)
+        deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
         the_plan = planner.build(resolutions, found.problems)
         render_cache = apply.RenderCache(cache_dir(cfg) / "render.json")  # proven edits of earlier runs
         rendered = apply.render(root, the_plan.changes, render_cache)
@@ -89,6 +122,7 @@ def run_cycle(
 
         delivery: Delivery | None = None
         if not dry_run:
+            deadline.check("delivering")
             deliverer = make_deliverer(cfg, ws)
             delivery = deliverer.deliver(
                 the_plan,
@@ -113,6 +147,8 @@ def run_cycle(
             registry_requests=_requests_since(requests_before, client.stats.snapshot()),
         )
     finally:
+        if ws is not None:
+            ws.deadline = NO_DEADLINE  # this cycle's; the drift check between cycles has its own limits
         if own_client:
             client.close()
     for reporter in reporters:

@@ -20,7 +20,7 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
     changes: list[Change] = []
     skipped: list[Resolution] = []
     unchanged: list[Resolution] = []
-    seen: dict[tuple[object, ...], Change] = {}
+    seen: dict[tuple[object, ...], Change | None] = {}
     for res in resolutions:
         if res.target is None:
             skipped.append(res)
@@ -36,12 +36,16 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
             unchanged.append(res)
             continue
         key = (res.occurrence.location, res.occurrence.document)
-        if key in seen:  # two policies claim one scalar: refuse both rather than guess
-            if seen[key].new != change.new:
-                p = Problem("policy", f"two policies want different values here ({seen[key].new} vs {change.new})",
+        if key in seen:  # two (or more) policies claim one scalar: refuse them all rather than guess
+            first = seen[key]
+            if first is None or first.new != change.new:
+                why = f"({first.new} vs {change.new})" if first is not None else f"(also {change.new})"
+                p = Problem("policy", f"two policies want different values here {why}",
                             res.occurrence.location, res.occurrence.subject)
                 skipped.append(Resolution(res.occurrence, None, p.message, p))
-                changes.remove(seen[key])
+                if first is not None:
+                    changes.remove(first)
+                    seen[key] = None
             continue
         seen[key] = change
         changes.append(change)
@@ -52,7 +56,7 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
 def _change(res: Resolution) -> Change | None:
     occ, target = res.occurrence, res.target
     assert target is not None
-    pin = target.digest if target.digest and (occ.digest or occ.policy.pin_digest or occ.policy.policy == "digest") else None
+    pin = target.digest if target.digest and (occ.digest or occ.policy.pin_digest or occ.policy.policy.strip().lower() == "digest") else None
     if occ.field in (FieldKind.IMAGE, FieldKind.NAME):  # a named policy's image is written (as Flux does)
         new = new_value(occ, target.tag, pin)
     elif occ.field is FieldKind.TAG:

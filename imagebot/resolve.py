@@ -77,8 +77,18 @@ def resolve(
             problem = Problem("policy", str(bad[occ.policy]), occ.location, occ.subject)
             out.append(Resolution(occ, None, f"invalid policy: {bad[occ.policy]}", problem))
             continue
-        out.append(_decide(occ, policies[occ.policy], listings[occ.image], chooser, digests, platforms))
+        try:
+            out.append(_decide(occ, policies[occ.policy], listings[occ.image], chooser, digests, platforms))
+        except Exception as e:  # isolation: one image's surprise never ends the cycle
+            log.exception("resolving %s failed", occ.subject)
+            problem = Problem("internal", str(_unexpected(f"resolving {occ.image}", e)), occ.location, occ.subject)
+            out.append(Resolution(occ, None, problem.message, problem))
     return tuple(out)
+
+
+def _unexpected(what: str, e: Exception) -> ImagebotError:
+    """An exception nobody foresaw, as an error naming what was being done (a bug: report it)."""
+    return ImagebotError(f"{what}: unexpected {type(e).__name__}: {str(e)[:200]} (please report this)", temporary=False)
 
 
 def _needs_digest(occ: Occurrence, policy: Policy) -> bool:
@@ -102,11 +112,15 @@ class _Chooser:
         key = (policy, occ.image, occ.tag)
         if key not in self._memo:
             tags = self._listings[occ.image].tags
-            if getattr(policy, "needs_created", False) and self._created is not None:
-                created, image = self._created, occ.image
-                self._memo[key] = policy.choose(tags, occ.tag, created=lambda tag: created(image, tag))  # type: ignore[call-arg]
-            else:
-                self._memo[key] = policy.choose(tags, occ.tag)
+            try:
+                if getattr(policy, "needs_created", False) and self._created is not None:
+                    created, image = self._created, occ.image
+                    self._memo[key] = policy.choose(tags, occ.tag, created=lambda tag: created(image, tag))  # type: ignore[call-arg]
+                else:
+                    self._memo[key] = policy.choose(tags, occ.tag)
+            except Exception as e:  # one image's tags broke the policy: its problem, never the cycle's
+                log.exception("choosing a tag of %s failed", occ.image)
+                self._memo[key] = Choice(None, f"no decision: {_unexpected('choosing a tag', e)}")
         return self._memo[key]
 
 
@@ -139,6 +153,9 @@ def _list_all(images: Sequence[str], source: TagSource, workers: int) -> dict[st
         except ImagebotError as e:
             log.warning("cannot list tags of %s: %s", image, e)
             return _Listed(error=e)
+        except Exception as e:  # a bug or an input nobody foresaw: this image's problem, not the cycle's
+            log.exception("listing tags of %s failed", image)
+            return _Listed(error=_unexpected(f"listing tags of {image}", e))
 
     if len(images) <= 1 or workers <= 1:
         return {image: one(image) for image in images}
@@ -163,6 +180,9 @@ class _Memo:
                 value: T | ImagebotError = self._fn(image, tag)
             except ImagebotError as e:
                 value = e
+            except Exception as e:  # a bug or an input nobody foresaw: this image's problem only
+                log.exception("%s of %s:%s failed", getattr(self._fn, "__name__", "lookup"), image, tag)
+                value = _unexpected(f"{getattr(self._fn, '__name__', 'lookup')} of {image}:{tag}", e)
             with self._lock:
                 self._memo.setdefault(key, value)
         value = self._memo[key]

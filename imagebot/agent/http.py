@@ -211,7 +211,8 @@ class AgentServer:
     def _route(self, method: str, path: str, environ: dict[str, Any]) -> Response:
         if method in ("GET", "HEAD"):
             if path == "/healthz":
-                return _reply(200, "ok\n")
+                ok, why = self.agent.alive()  # fails while a step is stuck (the watchdog)
+                return _reply(200 if ok else 503, why + "\n")
             if path == "/readyz":
                 ok, why = self.agent.ready()
                 return _reply(200 if ok else 503, why + "\n")

@@ -36,6 +36,7 @@ class CycleFn(Protocol):
         registry: Any = ...,
         reporters: Sequence[Reporter] = ...,
         discover_cache: DiscoverCache | None = ...,
+        cancelled: Callable[[], bool] = ...,
     ) -> CycleResult: ...
 
 
@@ -84,6 +85,13 @@ class Agent:
         self._failing_since: float | None = None
         #: Per-file discover results across this agent's cycles: a warm cycle re-reads only changed files.
         self.discover_cache = DiscoverCache()
+        #: The watchdog's view: when the worker's current step (a cycle, a drift check) began
+        #: (None: waiting), and whether its loop is running at all.
+        self._busy_since: float | None = None
+        self._worker_ended = False
+        #: A step running longer than this is stuck: every git command and registry request has
+        #: a deadline, and the cycle itself one (`cycle_timeout`), so only a bug gets here.
+        self.stuck_after = cfg.agent.stuck_after * cfg.cycle_timeout_seconds
 
     # -- called from other threads ------------------------------------------------------------
     def push(self, images: Iterable[str]) -> None:
@@ -122,6 +130,18 @@ class Agent:
             return False, f"cycles have failed for {self._clock() - since:.0f}s (more than {limit:.0f}s)"
         return True, "ready"
 
+    def alive(self) -> tuple[bool, str]:
+        """Liveness: the worker runs and its current step has not outlived `stuck_after`
+        (a failing cycle is alive: readiness reports that). A stuck leader also stops renewing
+        its Lease (see LeaseElector's `healthy`), so the standby takes over."""
+        if self._worker_ended and not self._stop.is_set():
+            return False, "the worker has ended"
+        since = self._busy_since
+        if since is not None and self._clock() - since > self.stuck_after:
+            return False, (f"stuck: the current step has run for {self._clock() - since:.0f}s "
+                           f"(more than {self.stuck_after:.0f}s)")
+        return True, "ok"
+
     def _notify(self) -> None:
         with self._wake:
             self._dirty = True
@@ -134,6 +154,12 @@ class Agent:
         return self.interval * (1 + jitter * (2 * self._rand() - 1))
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._worker_ended = True
+
+    def _loop(self) -> None:
         next_full = self._clock()
         next_drift = self._clock() if self._drift_interval else float("inf")
         while not self._stop.is_set():
@@ -170,11 +196,11 @@ class Agent:
                 self.skipped += 1
                 self.cycle_done.notify_all()
             return
-        started = self._clock()
+        started = self._busy_since = self._clock()
         try:
             result = self._run_cycle(
                 self.cfg, images=images, can_write=self.can_write, registry=self.registry, reporters=self.reporters,
-                discover_cache=self.discover_cache,
+                discover_cache=self.discover_cache, cancelled=self._stop.is_set,
             )
         except ImagebotError as e:
             self._failed(trigger, started, str(e))
@@ -199,6 +225,7 @@ class Agent:
                 }},
             )
         finally:
+            self._busy_since = None
             with self.cycle_done:
                 self.cycles += 1
                 self.cycle_done.notify_all()
@@ -211,10 +238,13 @@ class Agent:
 
     def _drift(self) -> None:
         assert self._drift_check is not None  # _drift_interval is None without it
+        self._busy_since = self._clock()
         try:
             self._drift_check()
         except Exception:
             log.exception("drift check failed")
+        finally:
+            self._busy_since = None
 
     def wait_cycles(self, n: int, timeout: float, *, skipped: int = 0) -> bool:
         """Block until at least `n` cycles have finished and `skipped` were skipped (tests, benchmark)."""

@@ -134,6 +134,7 @@ def serve(
                                parse_duration(le.retry_period)),
             on_change=lambda leading: (metrics.leader.set(1 if leading else 0),
                                        holder["agent"].leadership_changed(leading)),
+            healthy=lambda: "agent" not in holder or holder["agent"].alive()[0],
         )
     else:
         metrics.leader.set(1)

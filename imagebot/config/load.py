@@ -39,13 +39,21 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     return load_text(text, str(p), base_dir=p.parent)
 
 
+#: A configuration is a few kilobytes; anything near this is not one (bounded input, issue #14).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -> Config:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{name}: {len(text):,} characters is not a configuration (the limit is {MAX_CONFIG_BYTES:,})")
     fast = _valid_json_config(text)  # a generated JSON config (hundreds of policies): no YAML round trip
     if fast is not None:
         return _relative_to(fast, base_dir) if base_dir is not None else fast
     yaml = YAML(typ="rt")
     try:
         data = yaml.load(text)
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply to be a configuration") from None
     except MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
@@ -82,8 +90,8 @@ def _valid_json_config(text: str) -> Config | None:
 
     try:
         data = json.loads(text, object_pairs_hook=unique)
-        if not isinstance(data, dict):
-            return None
+        if not isinstance(data, dict) or data.get("rules"):
+            return None  # rules carry their line for later messages: the YAML path records it
         cfg = Config.model_validate(data)
     except (ValueError, ValidationError, RecursionError):
         return None

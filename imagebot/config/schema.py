@@ -28,6 +28,32 @@ def parse_duration(text: str | int | float) -> float:
     return sum(float(n) * _UNIT[u] for n, u in _PART.findall(text))
 
 
+def _bounded(text: str, low: float, high: float, name: str) -> float:
+    seconds = parse_duration(text)
+    if not low <= seconds <= high:
+        raise ValueError(f"{name} {text!r} is out of range: between {low:g}s and {high:g}s")
+    return seconds
+
+
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(?:/|$)")
+
+
+def check_branch_name(name: str) -> str:
+    """Raise ValueError unless `name` is a branch name by git's rules (``git check-ref-format --branch``)."""
+    problem = None
+    if not name:
+        problem = "it is empty"
+    elif name == "@" or name == "HEAD":
+        problem = f"{name!r} is not a branch"
+    elif name.startswith(("-", "/", ".")) or name.endswith(("/", ".")):
+        problem = "it may not start with '-', '/' or '.', nor end with '/' or '.'"
+    elif _BAD_REF.search(name):
+        problem = "it holds a character or sequence git forbids (space, ~ ^ : ? * [ \\, '..', '@{', '//', a '/.' or '.lock' component)"
+    if problem:
+        raise ValueError(f"{name!r} is not a valid branch name: {problem}")
+    return name
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -35,6 +61,11 @@ class _Model(BaseModel):
 class Repository(_Model):
     url: str = Field(description="Any git URL (https, ssh, file) or a local path to a repository / bare repository.")
     branch: str = Field("main", description="The branch imagebot reads manifests from (and the base of pull requests).")
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str) -> str:
+        return check_branch_name(v)
     paths: tuple[str, ...] = Field(
         (), description="Folders or files to scan, relative to the repository root. Default: the whole repository."
     )
@@ -128,6 +159,9 @@ class Delivery(_Model):
         None, description="Commit message template (see README, 'Commit messages'). Default: one line per change."
     )
     max_push_attempts: int = Field(5, ge=1, le=50, description="Fetch-rebase-push attempts when the remote moved.")
+    git_timeout: str = Field(
+        "2m", description="The longest any one git command may run (a silent remote, a sleeping hook): then it is "
+        "killed and the cycle reports a temporary error. Between 5s and 1h.")
     sign: Literal["none", "gpg", "ssh"] = "none"
     signing_key: str | None = None
     message_prefix: str = Field(
@@ -148,6 +182,19 @@ class Delivery(_Model):
         if isinstance(git, dict) and "username" not in git:
             return {**data, "git": {**git, "username": FORGE_GIT_USERNAME.get(provider, "x-access-token")}}
         return data
+
+    @field_validator("git_timeout")
+    @classmethod
+    def _git_timeout(cls, v: str) -> str:
+        _bounded(v, 5, 3600, "git_timeout")
+        return v
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_branch_name(v)
+        return v
 
 
 def _endpoint(value: str, key: str) -> str:
@@ -196,7 +243,7 @@ class RegistrySettings(_Model):
         "the registry again (0: a HEAD every cycle). What a digest provides is remembered for good; a digest "
         "written into a file is always asked for.",
     )
-    timeout: float = Field(15.0, gt=0, description="Seconds per request.")
+    timeout: float = Field(15.0, gt=0, le=300, description="Seconds per request, all of it: connecting, waiting, reading the answer.")
     location: str | None = Field(
         None,
         description="host[:port][/namespace] where this registry's API (or Helm repository) really is, when not at "
@@ -421,6 +468,9 @@ class AgentSettings(_Model):
         "/internal/push and /healthz: expose it to registries (Ingress) and keep `listen` (/metrics, /status) internal.")
     jitter: float = Field(0.1, ge=0, le=0.5, description="Each interval is stretched or shrunk by up to this fraction.")
     unready_after: int = Field(3, ge=1, description="/readyz fails once cycles have failed for this many intervals.")
+    stuck_after: int = Field(
+        2, ge=1, le=10, description="/healthz fails (and the Lease is no longer renewed) once one cycle has run "
+        "for this many cycle_timeouts: the worker is stuck, a restart or the standby takes over.")
     leader_election: LeaderElection = LeaderElection()
     webhooks: Webhooks = Webhooks()
     http: HttpSettings = HttpSettings()
@@ -440,11 +490,17 @@ class Config(_Model):
     repository: Repository
     delivery: Delivery = Delivery()
     registries: tuple[RegistrySettings, ...] = ()
+    only_listed_registries: bool = Field(
+        False, description="Contact only the registries listed under `registries`; an image on any other host is "
+        "skipped with a problem. Default (false): any registry a manifest names, loopback included.")
     policies: dict[str, NamedPolicy] = Field(default_factory=dict)
     rules: tuple[Rule, ...] = Field(
         (), description="Policy rules, in order: the first whose match fits a reference governs it (an annotation or "
         "marker on the reference wins). No rule, annotation or marker: the reference is left alone.")
-    interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h).")
+    interval: str = Field("5m", description="Agent poll interval (a duration: 30s, 5m, 1h); at least 10s.")
+    cycle_timeout: str = Field(
+        "15m", description="The longest one cycle may take; past it the cycle is abandoned before its next step "
+        "(nothing half-pushed) and reported as failed. Between 30s and 6h.")
     cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
     agent: AgentSettings = AgentSettings()
     notifications: tuple[NotificationTarget, ...] = Field(
@@ -459,8 +515,18 @@ class Config(_Model):
     @field_validator("interval")
     @classmethod
     def _duration(cls, v: str) -> str:
-        parse_duration(v)
+        _bounded(v, 10, 7 * 86400, "interval")
         return v
+
+    @field_validator("cycle_timeout")
+    @classmethod
+    def _cycle_timeout(cls, v: str) -> str:
+        _bounded(v, 30, 6 * 3600, "cycle_timeout")
+        return v
+
+    @property
+    def cycle_timeout_seconds(self) -> float:
+        return parse_duration(self.cycle_timeout)
 
     @property
     def interval_seconds(self) -> float:

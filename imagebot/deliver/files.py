@@ -33,7 +33,8 @@ def write_atomically(path: Path, data: bytes) -> None:
     fsync per file costs milliseconds on cloud disks, on the webhook path.)
     """
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".imagebot-tmp", dir=path.parent)
+    # The temporary name does not repeat the file's: a name near the 255-byte limit stays writable.
+    fd, tmp = tempfile.mkstemp(prefix=".imagebot-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import github
 import requests
-from github import Auth, GithubException
+from github import Auth, GithubException, GithubRetry
 
 from imagebot.config.schema import Config, GitHubApp
 from imagebot.deliver.credentials import read_secret
@@ -56,7 +56,9 @@ def connect(cfg: Config, auth: Auth.Auth | None = None, base_url: str | None = N
     s = cfg.delivery.pull_request
     pauses = {} if s.throttle else {"seconds_between_requests": 0, "seconds_between_writes": 0}
     url = (base_url or s.api_url or "https://api.github.com").rstrip("/")
-    return github.Github(auth=auth or github_auth(cfg), base_url=url, timeout=30, **pauses)
+    # Bounded: 30 s a request, at most 3 retries (PyGithub's default is 10, with long back-offs);
+    # the reconciler starts no call past the cycle's deadline (forge.base.Deadlined).
+    return github.Github(auth=auth or github_auth(cfg), base_url=url, timeout=30, retry=GithubRetry(total=3), **pauses)
 
 
 def installation_token_source(cfg: Config) -> Callable[[], str]:

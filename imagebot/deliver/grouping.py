@@ -7,6 +7,7 @@ and updates the same pull request instead of opening another.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -22,16 +23,32 @@ def group_key(occurrence: Occurrence, grouping: str) -> str:
     return occurrence.image
 
 
-def branch_name(prefix: str, key: str) -> str:
-    """A valid, stable ref name for `key`: 'ghcr.io/org/app' -> 'imagebot/ghcr.io-org-app'.
-
-    Slashes are flattened too, so one group's branch can never be a directory of another's.
-    """
+def legacy_branch_name(prefix: str, key: str) -> str:
+    """The branch name before issue #14: 'team/api' and 'team-api' both gave 'team-api' (a
+    reconciler may adopt a pull request still open on such a branch)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", key)
     slug = re.sub(r"\.{2,}", ".", slug).strip("-.")
     if slug.endswith(".lock"):
         slug += "-"
     return prefix + (slug or "group")
+
+
+_READABLE = re.compile(r"[A-Za-z0-9._]+(?:/[A-Za-z0-9._]+)*")
+
+
+def branch_name(prefix: str, key: str) -> str:
+    """A valid, stable ref name for `key`, distinct for distinct keys: 'ghcr.io/org/app' ->
+    'imagebot/ghcr.io-org-app'.
+
+    Slashes are flattened, so one group's branch can never be a directory of another's. When
+    the flat name could stand for another key too ('team/my-app' and 'team-my/app' both flatten
+    to 'team-my-app'), a short hash of the key is appended: the name keeps its readable part,
+    and two groups never share (and fight over) one branch.
+    """
+    plain = legacy_branch_name(prefix, key)
+    if _READABLE.fullmatch(key) and plain == prefix + key.replace("/", "-"):
+        return plain  # only slashes were flattened: the key can be read back from the name
+    return f"{plain}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ written once. Per-change variables: {image} {old} {new} {old_ref} {new_ref} {fil
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -101,6 +102,18 @@ def _change_values(c: Change) -> dict[str, object]:
     }
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]")
+
+
+def _one_line(value: object) -> object:
+    """A value as it goes into a commit message: control characters escaped (``\\n``), so a file
+    name, annotation or workload name with a newline cannot add lines (``Co-authored-by:``
+    trailers) to the bot's message."""
+    if not isinstance(value, str):
+        return value
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+
+
 def _group_values(changes: Sequence[Change], where: str, prefix: str, branch: str) -> dict[str, object]:
     """The variables commit messages and titles share."""
     return {
@@ -117,13 +130,13 @@ def commit_message(
 ) -> str:
     template = template or DEFAULT_TEMPLATE
     changes = ordered(changes)
-    message_values = {**_group_values(changes, where, prefix, branch), "plan_id": plan_id}
+    message_values = {k: _one_line(v) for k, v in {**_group_values(changes, where, prefix, branch), "plan_id": plan_id}.items()}
     out: list[str] = []
     block: list[str] = []
 
     def flush() -> None:
         for c in changes:
-            values = {**message_values, **_change_values(c)}
+            values = {**message_values, **{k: _one_line(v) for k, v in _change_values(c).items()}}
             out.extend(line.format(**values) for line in block)
         block.clear()
 

@@ -30,7 +30,7 @@ from typing import Literal
 
 from imagebot.config.schema import PullRequestSettings
 from imagebot.deliver.files import write_edits
-from imagebot.deliver.forge.base import Forge, NewPullRequest, PullRequest
+from imagebot.deliver.forge.base import Deadlined, Forge, NewPullRequest, PullRequest
 from imagebot.deliver.grouping import Group, branch_name
 from imagebot.deliver.workspace import GitWorkspace
 from imagebot.errors import DeliveryError
@@ -99,13 +99,16 @@ class Reconciler:
     def run(self, groups: Sequence[Group]) -> None:
         prefix = self.settings.branch_prefix
         remote = self.ws.remote_branches(prefix)
-        forge = self.forge()
+        forge: Forge = Deadlined(self.forge(), self.ws.deadline)  # type: ignore[assignment]
         open_prs: dict[str, PullRequest] = {}
         for pr in forge.open_pull_requests(prefix):
             if pr.branch in open_prs:  # two open PRs for one branch (another base): keep one
                 keep, extra = sorted((open_prs[pr.branch], pr), key=lambda p: (p.base != self.base, p.number))
                 open_prs[pr.branch] = keep
-                self._close(forge, extra, f"it duplicates {forge.sigil}{keep.number}", remote, delete_branch=False)
+                try:  # housekeeping: a failure is a problem, never the end of the cycle
+                    self._close(forge, extra, f"it duplicates {forge.sigil}{keep.number}", remote, delete_branch=False)
+                except DeliveryError as e:
+                    self._problem(pr.branch, e)
                 continue
             open_prs[pr.branch] = pr
         wanted = {g.branch for g in groups}
@@ -129,7 +132,11 @@ class Reconciler:
                 continue
             self._write()
             log.info("deleting orphan branch %s", branch)
-            self.ws.delete_branch(branch, sha)
+            try:  # housekeeping: a protected or vanished branch is a problem, never the end of the cycle
+                self.ws.delete_branch(branch, sha)
+            except DeliveryError as e:
+                self.problems.append(Problem("delivery", f"orphan branch not deleted: {e}", subject=branch,
+                                             temporary=e.temporary))
 
     def _push(self, g: Group, branch_sha: str | None) -> str | None:
         """Build and push the group's branch when it does not hold the edits yet; the new sha, or

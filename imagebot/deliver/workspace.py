@@ -9,18 +9,23 @@ through `.git/config` or its command line.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import re
 import shutil
+import signal
+import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import git
-from git.exc import GitCommandError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
-from imagebot.config.schema import Config
+from imagebot.config.schema import Config, parse_duration
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.deliver.credentials import git_credentials
 from imagebot.errors import DeliveryError
 from imagebot.redact import redact
@@ -38,18 +43,23 @@ _AUTH_FAILED = re.compile(
     r"Host key verification failed",
     re.IGNORECASE,
 )
-_BROKEN_CLONE = re.compile(
-    r"not a git repository|bad object|corrupt|unable to read|index file|loose object|bad HEAD|"
-    r"invalid (?:gitfile|HEAD)|did not send all necessary objects|unknown revision|bad revision",
-    re.IGNORECASE,
-)
-
 
 #: The clone is a cache, hard-reset every cycle; what must survive a crash is the commit on the
 #: remote. So git does not fsync each object it writes here (a commit of 10 files writes ~30
 #: objects: 20-60 ms of fsync on a busy disk, on the webhook path). A clone damaged by a crash
 #: is detected and cloned again (`checkout`).
 _SCRATCH_CONFIG = (("core.fsync", "none"),)
+
+#: Every git command runs with these: paths are never pathspec magic (a file named ``:/z.yaml``
+#: or ``:(exclude)x.yaml`` is that file), git never prompts, messages are in English (parsed).
+_GIT_ENV = {"GIT_LITERAL_PATHSPECS": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "LANGUAGE": "C"}
+
+#: The clones this process holds (path -> the open lock file): held until the process ends.
+_HELD: dict[str, int] = {}
+_HELD_LOCK = threading.Lock()
+
+#: How often a running git command is checked for its deadline and for shutdown.
+_POLL = 0.1
 
 #: Network trouble talking to the remote (DNS, refused connection, 5xx) is retried a few times
 #: within the cycle before it is reported as a temporary error.
@@ -85,6 +95,11 @@ class GitWorkspace:
         self.remote_heads: dict[str, str] = {}
         #: The remote branch the work tree was last reset to.
         self.branch = ""
+        #: The current cycle's deadline (the pipeline sets it): no git command starts past it, and
+        #: a running one is killed at it (or at `command_timeout`, whichever comes first).
+        self.deadline: Deadline = NO_DEADLINE
+        self.command_timeout = parse_duration(cfg.delivery.git_timeout)
+        self._lock_fd: int | None = None
 
     # --- running git ---------------------------------------------------------------------
     def _env(self, config: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
@@ -97,19 +112,51 @@ class GitWorkspace:
 
     def run(self, *args: str, config: tuple[tuple[str, str], ...] = (), env: dict[str, str] | None = None) -> str:
         """Run `git args...` in the work tree; a failure becomes a DeliveryError (temporary when a retry may help)."""
-        full_env = {**self._env(config), **(env or {})}
-        try:
-            return git.Git(self.root).execute(["git", *args], env=full_env)
-        except GitCommandError as e:
-            raise self._error(args, e) from None
+        status, out, err = self._exec(list(args), {**self._env(config), **(env or {})})
+        if status != 0:
+            raise self._error(args, status, err)
+        text = out.decode("utf-8", "replace")
+        return text[:-1] if text.endswith("\n") else text
 
-    def _error(self, args: tuple[str, ...] | list[str], e: GitCommandError) -> DeliveryError:
-        stderr = redact(str(e.stderr or "").strip().replace("\n", " "))
+    def _exec(self, args: list[str], env: dict[str, str]) -> tuple[int, bytes, str]:
+        """(exit status, stdout, stderr) of `git args` in the work tree, within the deadline.
+
+        git runs in its own process group: at the deadline, at `command_timeout` or at shutdown
+        the whole group (git and the helpers, hooks and ssh it started) is killed, so a silent
+        remote or a sleeping hook cannot hold the cycle.
+        """
+        what = f"git {args[0]}"
+        self.deadline.check(f"running {what}")
+        limit = self.deadline.cap(self.command_timeout)
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            ["git", *args], cwd=self.root, env={**os.environ, **env, **_GIT_ENV}, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=_POLL)
+                    break
+                except subprocess.TimeoutExpired:
+                    if self.deadline.cancelled or time.monotonic() - started >= limit:
+                        _kill_group(proc)
+                        why = "shutting down" if self.deadline.cancelled else f"did not finish within {limit:.0f}s"
+                        e = DeliveryError(f"{what} ({redact(self.url)}) {why}: killed", temporary=True)
+                        e.killed = True  # type: ignore[attr-defined]
+                        raise e from None
+        except BaseException:
+            _kill_group(proc)
+            raise
+        return proc.returncode, out, err.decode("utf-8", "replace")
+
+    def _error(self, args: tuple[str, ...] | list[str], status: int, err: str) -> DeliveryError:
+        stderr = redact(str(err or "").strip().replace("\n", " "))
         temporary = bool(_TEMPORARY_GIT_ERRORS.search(stderr))
         hint = ""
         if _AUTH_FAILED.search(stderr):
             hint = " (the remote refused the credentials: check delivery.git token_env / token_file / ssh_key_file)"
-        return DeliveryError(f"git {args[0]} ({redact(self.url)}) failed: {stderr or e.status}{hint}", temporary=temporary)
+        return DeliveryError(f"git {args[0]} ({redact(self.url)}) failed: {stderr or status}{hint}", temporary=temporary)
 
     # --- syncing with the remote ---------------------------------------------------------
     def checkout(self) -> Path:
@@ -117,11 +164,18 @@ class GitWorkspace:
 
         commit mode: the delivery branch when it exists on the remote, else `repository.branch`;
         pull-request mode: `repository.branch`. Returns the work tree root.
+
+        The clone heals itself: lock files a killed git left behind are removed (this process
+        holds the clone's own lock, so no git of another imagebot can be using them), and a clone
+        that a local git command still fails on is cloned afresh. Only trouble with the remote
+        (network, credentials, a missing branch) is reported, as it may heal by itself.
         """
+        self._hold_clone()
+        self._remove_stale_locks()
         try:
             self._sync()
         except DeliveryError as e:
-            if e.temporary or not _BROKEN_CLONE.search(str(e)):
+            if getattr(e, "remote", False) or getattr(e, "killed", False) or not (self.root / ".git").exists():
                 raise
             # The cache is damaged (disk full, killed mid-write): it is only a cache, start afresh.
             log.warning("the cached clone in %s is damaged (%s); cloning again", self.root, e)
@@ -129,12 +183,59 @@ class GitWorkspace:
             self._sync()
         return self.root
 
+    def _hold_clone(self) -> None:
+        """Hold an exclusive lock on this clone for the life of the process (its git work runs one
+        step at a time): two imagebot processes never run git in one clone together. The kernel
+        drops the lock when the process dies, however it dies."""
+        if self._lock_fd is not None:
+            return
+        key = str(self.root)
+        with _HELD_LOCK:
+            if key in _HELD:  # another GitWorkspace of this process holds it already
+                self._lock_fd = _HELD[key]
+                return
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(str(self.root.parent / (self.root.name + ".lock")), os.O_RDWR | os.O_CREAT, 0o600)
+            waited = time.monotonic()
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if self.deadline.expired() or time.monotonic() - waited > self.command_timeout:
+                        os.close(fd)
+                        raise DeliveryError(f"another imagebot process is using the clone in {self.root}; "
+                                            f"a later run may succeed", temporary=True) from None
+                    time.sleep(_POLL)
+            _HELD[key] = self._lock_fd = fd
+
+    def _remove_stale_locks(self) -> None:
+        """Remove the ``*.lock`` files a git command killed mid-way left in .git (index.lock,
+        HEAD.lock, config.lock, refs/heads/x.lock, ...): with the clone held and no git of ours
+        running, nothing owns them, and git would refuse every later command."""
+        dot_git = self.root / ".git"
+        if not dot_git.is_dir():
+            return
+        for folder, dirs, files in os.walk(dot_git):
+            if folder == str(dot_git):
+                dirs[:] = [d for d in dirs if d != "objects"]  # big, and git locks no file there
+            for name in files:
+                if name.endswith(".lock"):
+                    path = Path(folder) / name
+                    log.warning("removing %s, left by a git command that did not finish", path)
+                    try:
+                        path.unlink()
+                    except FileNotFoundError:
+                        pass
+
     def _sync(self) -> None:
         self._ensure_clone()
         self.refresh()
         base = self.cfg.repository.branch
         if base not in self.remote_heads:
-            raise DeliveryError(f"branch {base!r} does not exist in {redact(self.url)} (repository.branch)")
+            e = DeliveryError(f"branch {base!r} does not exist in {redact(self.url)} (repository.branch)")
+            e.remote = True  # type: ignore[attr-defined]
+            raise e
         target = base
         if self.cfg.delivery.mode == "commit" and self.cfg.delivery_branch in self.remote_heads:
             target = self.cfg.delivery_branch
@@ -181,12 +282,20 @@ class GitWorkspace:
 
     @network_retry
     def _fetch(self, refspecs: list[str]) -> None:
-        self.run("fetch", "-q", "--prune", "--no-tags", "--depth=1", "origin", *refspecs)
+        self._remote("fetch", "-q", "--prune", "--no-tags", "--depth=1", "origin", *refspecs)
+
+    def _remote(self, *args: str) -> str:
+        """A git command talking to the remote: its failure says nothing about the clone."""
+        try:
+            return self.run(*args)
+        except DeliveryError as e:
+            e.remote = True  # type: ignore[attr-defined]
+            raise
 
     @network_retry
     def ls_remote(self) -> dict[str, str]:
         heads: dict[str, str] = {}
-        for line in self.run("ls-remote", "--heads", "origin").splitlines():
+        for line in self._remote("ls-remote", "--heads", "origin").splitlines():
             sha, _, ref = line.partition("\t")
             if ref.startswith("refs/heads/"):
                 heads[ref[len("refs/heads/") :]] = sha
@@ -252,13 +361,8 @@ class GitWorkspace:
 
     def file_at(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at `rev`, or None when it does not exist there."""
-        try:
-            out = git.Git(self.root).execute(
-                ["git", "cat-file", "blob", f"{rev}:{path}"], env=self._env(), strip_newline_in_stdout=False, stdout_as_string=False
-            )
-        except GitCommandError:
-            return None
-        return bytes(out)
+        status, out, _ = self._exec(["cat-file", "blob", f"{rev}:{path}"], self._env())
+        return bytes(out) if status == 0 else None
 
     # --- writing -------------------------------------------------------------------------
     def commit(self, paths: list[str], message: str) -> str | None:
@@ -307,15 +411,14 @@ class GitWorkspace:
         if lease is not None:
             args.append(f"--force-with-lease=refs/heads/{branch}:{lease}")
         args += ["origin", f":refs/heads/{branch}" if delete else f"HEAD:refs/heads/{branch}"]
-        status, out, err = git.Git(self.root).execute(
-            ["git", *args], env=self._env(), with_extended_output=True, with_exceptions=False
-        )
+        status, raw, err = self._exec(args, self._env())
+        out = raw.decode("utf-8", "replace")
         # "<flag>\t<from>:<to>\t<summary>": "!" is a refused or failed ref, anything else landed.
-        refs = [line.split("\t") for line in str(out).splitlines() if line.count("\t") == 2]
+        refs = [line.split("\t") for line in out.splitlines() if line.count("\t") == 2]
         refused = [summary for flag, _, summary in refs if flag == "!"]
         if not refused:
             if status != 0 or not refs:
-                raise self._error(("push",), GitCommandError(["git", "push"], status, err or "reported nothing", out))
+                raise self._error(("push",), status, err or "reported nothing")
             return PushResult(ok=True)
         summary = redact(refused[0].strip())
         if "hook declined" in summary or "protected branch" in summary:
@@ -329,3 +432,16 @@ class GitWorkspace:
         """Delete remote `branch` only if it is still at `expected_sha`."""
         return self.push(branch, lease=expected_sha, delete=True)
 
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill `proc`'s process group (git and what it started) and reap it."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        pass

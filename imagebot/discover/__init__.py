@@ -25,17 +25,17 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from imagebot.config.schema import NamedPolicy, Rule
 from imagebot.discover import charts, compat, compat_argocd, compat_argocd_crd, compat_keel, image_fields, image_maps, kustomize, marked
 from imagebot.discover import rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
-from imagebot.discover.files import mentions_references, missing, walk, worth_parsing
+from imagebot.discover.files import mentions_references, missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Found, ParsedFile
-from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
+from imagebot.discover.yamltree import InputRefused, YAMLError, check_size, compose, decode, error_line, problem_text
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Occurrence, Problem
 
@@ -104,6 +104,8 @@ def scan(
     known = cache.files_at(root, settings, walk_key, since) if cache is not None and walk_key is not None else None
     files = known if known is not None else tuple(walk(root, paths, exclude))
     problems += [Problem("config", f"repository.paths: {p!r} does not exist in the repository") for p in missing(root, paths)]
+    problems += [Problem("config", f"repository.paths: {p!r} leads outside the repository (a symbolic link): not followed")
+                 for p in outside(root, paths)]
     session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files, since)
     with session_of as session:
         for rel in files:
@@ -184,12 +186,20 @@ def scan_file(
     """Parse one file and run every format on it, then the config rules on what nothing governs."""
     found = FileFound()
     try:
+        check_size(len(data))  # before decoding: no second copy of a huge file
+    except InputRefused as exc:
+        found.problems.append(Problem("yaml", problem_text(exc), Location(rel)))
+        return found
+    try:
         _, text = decode(data)
     except UnicodeDecodeError as exc:
         found.problems.append(Problem("yaml", f"not UTF-8 text (byte {exc.start})", Location(rel)))
         return found
     try:
         docs = compose(text)
+    except InputRefused as exc:
+        found.problems.append(Problem("yaml", problem_text(exc), Location(rel, exc.line or 0)))
+        return found
     except YAMLError as exc:
         line = error_line(exc)
         if "{{" in text:  # point at the template, not at where the YAML parser gave up
@@ -198,10 +208,19 @@ def scan_file(
             first = text.count("\n", 0, text.index("{{")) + 1
             found.problems.append(Problem("template", "skipped: a Helm/Go template ({{ ... }}), not plain YAML", Location(rel, first)))
         else:
-            found.problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, line or 0)))
+            found.problems.append(Problem("yaml", problem_text(exc), Location(rel, line or 0)))
         return found
-    pf = ParsedFile(rel, text, docs, policies, compat=tools, argocd_updaters=updaters, everything=everything or bool(rules))
-    for fmt in FORMATS.values():
+    pf = ParsedFile(rel, text, docs, policies, compat=tools, argocd_updaters=updaters)
+    for fmt in FORMATS.values():  # what a marker, an annotation, a config policy or another tool governs
         found.add(fmt(pf, found.claimed))
+    if everything or rules:
+        # Then what nothing governs, as Candidates for the rules and the inventory: a second pass, so
+        # that no governed reference is taken for a candidate by an earlier format (a container with
+        # a keel.sh/policy annotation is the Keel reader's, not an unmanaged workload container).
+        listing = replace(pf, everything=True)
+        for fmt in FORMATS.values():
+            more = fmt(listing, found.claimed)
+            found.candidates += more.candidates
+            found.claimed |= more.claimed
     found.unmanaged = rule_set.govern(found, rules)
     return found

@@ -18,6 +18,9 @@ KEEL = "keel"
 #: compat name -> the bytes a file must contain for that reader to find anything in it.
 TOKENS: dict[str, bytes] = {ARGOCD: b"argocd-image-updater.argoproj.io", KEEL: b"keel.sh/"}
 PREFIX = "compat:"
+#: PolicySpec.origin of a policy read from that tool (what `imagebot inventory` shows as its source).
+ARGOCD_ORIGIN = PREFIX + ARGOCD
+KEEL_ORIGIN = PREFIX + KEEL
 
 
 def source(tool: str, where: str) -> str:

@@ -126,12 +126,12 @@ def policy_for(entry: ImageEntry, opts: Options) -> PolicySpec | str:
             exclude = "|".join(f"(?:{compat.glob_regex(g, classes=True)})" for g in globs)
     source = compat.source(compat.ARGOCD, opts.where(*used))
     if kind == "semver":
-        return PolicySpec(f"semver:{entry.constraint or '*'}", tag_filter, None, exclude, source=source)
+        return PolicySpec(f"semver:{entry.constraint or '*'}", tag_filter, None, exclude, source=source, origin=compat.ARGOCD_ORIGIN)
     if kind == "digest":
         if tag_filter is not None:
             return f"{entry.label}: strategy digest follows one tag; allow-tags does not apply"
-        return PolicySpec("digest", exclude=exclude, source=source)
-    return PolicySpec(kind, tag_filter, None, exclude, source=source)
+        return PolicySpec("digest", exclude=exclude, source=source, origin=compat.ARGOCD_ORIGIN)
+    return PolicySpec(kind, tag_filter, None, exclude, source=source, origin=compat.ARGOCD_ORIGIN)
 
 
 def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:

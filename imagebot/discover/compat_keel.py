@@ -41,11 +41,11 @@ def translate(value: str, where: str) -> PolicySpec | str | None:
     text = value.strip()
     src = compat.source(compat.KEEL, where)
     if text in ("major", "minor", "patch"):
-        return PolicySpec(text, source=src)
+        return PolicySpec(text, source=src, origin=compat.KEEL_ORIGIN)
     if text == "all":
-        return PolicySpec("major", prerelease=True, source=src)
+        return PolicySpec("major", prerelease=True, source=src, origin=compat.KEEL_ORIGIN)
     if text == "force":
-        return PolicySpec("digest", source=src)
+        return PolicySpec("digest", source=src, origin=compat.KEEL_ORIGIN)
     if text == "never" or text == "":
         return None
     kind, colon, pattern = text.partition(":")
@@ -53,7 +53,7 @@ def translate(value: str, where: str) -> PolicySpec | str | None:
         if not pattern or ":" in pattern and kind == "glob":
             return f"{POLICY}: {text!r}: Keel reads a glob policy as glob:PATTERN, with one ':'"
         regex = compat.glob_regex(pattern, classes=False) if kind == "glob" else pattern
-        return PolicySpec("newest-build", tag_filter=regex, source=src)
+        return PolicySpec("newest-build", tag_filter=regex, source=src, origin=compat.KEEL_ORIGIN)
     return f"{POLICY}: unknown Keel policy {text!r} (Keel knows all, major, minor, patch, force, glob:, regexp:, never)"
 
 

@@ -18,7 +18,7 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from imagebot.discover.files import walk
 from imagebot.discover.workloads import CONTAINER_LISTS, POD_TEMPLATE
-from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text, mapping_get, scalar_text
+from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, mapping_get, problem_text, scalar_text
 from imagebot.model import Location, Problem
 
 API_VERSIONS = {
@@ -83,7 +83,7 @@ def declared_workloads(root: pathlib.Path, *, paths: Sequence[str] = (), exclude
             problems.append(Problem("yaml", "not UTF-8 text", Location(rel)))
             continue
         except YAMLError as exc:
-            problems.append(Problem("yaml", f"not valid YAML: {error_text(exc)}", Location(rel, error_line(exc) or 0)))
+            problems.append(Problem("yaml", problem_text(exc), Location(rel, error_line(exc) or 0)))
             continue
         default_ns = _kustomize_namespace(root, rel, namespaces)
         for index, doc in enumerate(docs):

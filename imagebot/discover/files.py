@@ -38,16 +38,33 @@ def missing(root: pathlib.Path, paths: Sequence[str]) -> list[str]:
     return [p for p in paths if p and not (root / p).exists()]
 
 
+def outside(root: pathlib.Path, paths: Sequence[str]) -> list[str]:
+    """The entries of `paths` that lead out of the checkout through a symbolic link (the entry
+    itself or a folder on the way): never followed, never read."""
+    top = root.resolve()
+    out = []
+    for p in paths:
+        if not p or not (root / p).exists():
+            continue
+        try:
+            (root / p).resolve().relative_to(top)
+        except ValueError:
+            out.append(p)
+    return out
+
+
 def walk(root: pathlib.Path, paths: Sequence[str], exclude: Sequence[str]) -> Iterator[str]:
     """Repo-relative POSIX paths of candidate manifest files, sorted, each once.
 
     `.git` folders and symbolic links are skipped (a link could lead out of the checkout).
-    A missing entry of `paths` is skipped (see :func:`missing`); the others are still walked.
+    A missing entry of `paths`, or one leading out of the checkout (see :func:`missing`,
+    :func:`outside`), is skipped; the others are still walked.
     """
     seen: set[str] = set()
+    leaving = set(outside(root, paths))
     for start in paths or ("",):
         base = root / start if start else root
-        if not base.exists():
+        if not base.exists() or start in leaving:
             continue
         if base.is_file():
             rel = pathlib.PurePath(start).as_posix()

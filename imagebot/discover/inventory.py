@@ -23,7 +23,9 @@ class Entry:
     image: str
     current: str  # tag[@digest], or the digest alone, or "" (nothing written)
     policy: str | None  # None: unmanaged
-    source: str | None  # "annotation", "marker", "policy" (config policy), "rule"; None when unmanaged
+    #: "annotation", "marker", "policy" (config policy), "rule", "compat:keel", "compat:argocd-image-updater";
+    #: None when unmanaged
+    source: str | None
     declared: str  # where the policy was declared ("apps/web.yaml:7 annotation imagebot.io/policy")
     subject: str
     lines: tuple[int, ...]  # every line of the reference's fields imagebot found

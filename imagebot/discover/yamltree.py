@@ -22,13 +22,19 @@ STR_TAG = "tag:yaml.org,2002:str"
 
 __all__ = [
     "BOM",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "check_limits",
+    "check_size",
     "STR_TAG",
+    "InputRefused",
     "YAMLError",
     "Scalar",
     "compose",
     "decode",
     "error_line",
     "error_text",
+    "problem_text",
     "line_comment",
     "mapping_get",
     "scalar_text",
@@ -58,11 +64,104 @@ except ImportError:  # pragma: no cover - a platform without the C extension
 _ANCHOR = re.compile(r"(?:![^\s]*[ \t]+)?&(?P<name>[^\s,\[\]{}]+)")
 
 
+#: Bounded input: a file larger than this is refused unparsed (composing YAML costs ~20 times
+#: its size in memory: a 50 MB file would take a gigabyte).
+MAX_FILE_BYTES = 8 * 1024 * 1024
+#: Bounded input: collections nested deeper than this are refused before composing. Both
+#: composers recurse once (C) or twice (Python) per level: 1,200 levels end a Python process's
+#: stack, 60,000 the C stack (a segfault). Real manifests stay under 30; CRD schemas under 64.
+MAX_DEPTH = 100
+
+
+class InputRefused(YAMLError):
+    """A file refused before parsing, by a limit (size, nesting depth); `line` is 1-based or None.
+    Retrying cannot help: the file has to change."""
+
+    def __init__(self, reason: str, line: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def check_size(size: int, max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Raise :class:`InputRefused` for a file of `size` bytes over the limit."""
+    if size > max_bytes:
+        raise InputRefused(f"refused: the file is {size:,} bytes, over the limit of {max_bytes:,} bytes")
+
+
+def check_limits(text: str, *, max_bytes: int = MAX_FILE_BYTES, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`InputRefused` when `text` is over the size limit or nested deeper than
+    `max_depth`, without composing it (no recursion at all: a parser's event stream is flat).
+
+    A cheap upper bound on the depth is computed first from the text; only a text whose bound is
+    over the limit (many flow brackets, or very long indentation) has its events counted.
+    """
+    check_size(len(text.encode("utf-8", "surrogatepass")) if len(text) * 4 > max_bytes else len(text), max_bytes)
+    if _depth_bound(text) <= max_depth:
+        return
+    depth, line = _event_depth(text, max_depth)
+    if depth > max_depth:
+        raise InputRefused(f"refused: collections nested deeper than {max_depth} levels", line)
+
+
+# Block indentation and the indicators that open a block collection on the same line.
+_BLOCK_PREFIX = re.compile(r"^[ \t?:-]+", re.MULTILINE)
+
+
+def _depth_bound(text: str) -> int:
+    """An upper bound on the nesting depth of any YAML `text`: a nested block collection starts
+    further right than its parent (but for a sequence under a mapping key, at the same column),
+    so block nesting is at most twice the widest leading run of indentation and block
+    indicators plus one; every flow level needs its own ``[`` or ``{``."""
+    widest = max(map(len, _BLOCK_PREFIX.findall(text)), default=0)
+    return 2 * (widest + 1) + text.count("[") + text.count("{")
+
+
+def _event_depth(text: str, limit: int) -> tuple[int, int | None]:
+    """The deepest nesting in `text`'s event stream (stopping once over `limit`) and the 1-based
+    line where it went over. A YAML error ends the count: composing the same text stops there too."""
+    from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+
+    def count(events: Iterator) -> tuple[int, int | None, bool]:
+        """(deepest, line where it went over the limit, whether the stream ended cleanly)"""
+        depth = deepest = 0
+        try:
+            for event in events:
+                if isinstance(event, CollectionStartEvent):
+                    depth += 1
+                    if depth > deepest:
+                        deepest = depth
+                        if deepest > limit:
+                            return deepest, int(event.start_mark.line) + 1, True
+                elif isinstance(event, CollectionEndEvent):
+                    depth -= 1
+        except YAMLError:
+            return deepest, None, False
+        return deepest, None, True
+
+    if _CLoader is not None:
+        loader = _CLoader(text)
+        try:
+            deepest, line, clean = count(iter(loader.get_event, None))
+        finally:
+            loader.dispose()
+        if clean:
+            return deepest, line
+        # libyaml refuses some YAML 1.2 the pure composer accepts: the pure parser decides
+    deepest, line, _ = count(iter(YAML(typ="safe", pure=True).parse(text)))
+    return deepest, line
+
+
 def compose(text: str) -> list[Node]:
     """Every document of `text` as a node tree (an empty document is a null scalar).
 
-    Raises ruamel's YAMLError (see :func:`error_line`) when the text is not YAML.
+    Raises ruamel's YAMLError (see :func:`error_line`) when the text is not YAML, and its
+    subclass :class:`InputRefused` when the text is over a limit (:func:`check_limits`).
     """
+    check_limits(text)
     if _CLoader is not None:
         loader = _CLoader(text)
         try:
@@ -116,16 +215,26 @@ def style(node: Node) -> str | None:
 
 def error_line(exc: YAMLError) -> int | None:
     """The 1-based line a YAML error points at, when it has one."""
+    if isinstance(exc, InputRefused):
+        return exc.line
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     return mark.line + 1 if mark is not None else None
 
 
 def error_text(exc: YAMLError) -> str:
     """A one-line description of a YAML error, without ruamel's multi-line source excerpt."""
+    if isinstance(exc, InputRefused):
+        return exc.reason
     problem = getattr(exc, "problem", None)
     context = getattr(exc, "context", None)
     parts = [p for p in (context, problem) if p]
     return "; ".join(parts) if parts else str(exc).splitlines()[0]
+
+
+def problem_text(exc: YAMLError) -> str:
+    """What a Problem says about a file that could not be composed: a refusal by a limit as it
+    is, anything else as not YAML."""
+    return error_text(exc) if isinstance(exc, InputRefused) else f"not valid YAML: {error_text(exc)}"
 
 
 @dataclass(frozen=True)

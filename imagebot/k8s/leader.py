@@ -65,6 +65,7 @@ class LeaseElector:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_change: Callable[[bool], None] | None = None,
+        healthy: Callable[[], bool] = lambda: True,
     ):
         self.api = api
         self.name = name
@@ -74,6 +75,10 @@ class LeaseElector:
         self._clock = clock
         self._now = now
         self._on_change = on_change
+        #: The worker's liveness: while it says no, the Lease is not acquired or renewed, so a
+        #: stuck leader loses it (after renew_deadline it stops writing; after lease_duration the
+        #: standby takes over) and takes it back only once it recovers.
+        self._healthy = healthy
         # A hung API server must not stall the elector past its renew deadline.
         self._timeout = max(0.5, timing.renew_deadline / 2)
         self._lock = threading.Lock()
@@ -184,7 +189,11 @@ class LeaseElector:
     def run(self, stop: threading.Event) -> None:
         """Acquire/renew every retry period until `stop` is set, then release the Lease."""
         while not stop.is_set():
-            self.step()
+            if self._healthy():
+                self.step()
+            else:
+                log.warning("lease %s/%s: the worker is stuck: not renewing", self.namespace, self.name)
+                self._notify()
             stop.wait(self.timing.retry_period)
         self.release()
 

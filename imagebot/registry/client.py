@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from imagebot.config.schema import RegistrySettings
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.errors import RegistryError
 from imagebot.registry import helm_index
 from imagebot.registry.cache import TagCache
@@ -49,6 +50,9 @@ T = TypeVar("T")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: Tags asked for per page (`n=`); registries that cap it lower simply page sooner.
 PAGE_SIZE = 1000
+#: Bounded input: an image with more tags than this is skipped with a reason (a million tags
+#: would take half a gigabyte to choose from).
+MAX_TAGS = 100_000
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ def _json(resp: requests.Response, where: str) -> Any:
     ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
     try:
         return json.loads(resp.content)
+    except RecursionError:
+        raise RegistryError(f"{where}: refused an answer nested too deeply to read", temporary=False) from None
     except ValueError:
         if ctype and "json" not in ctype and ctype != "text/plain":
             raise RegistryError(f"{where}: answered with Content-Type {ctype} instead of JSON "
@@ -93,8 +99,11 @@ class RegistryClient:
         env: Mapping[str, str] | None = None,
         retry: RetryPolicy = RetryPolicy(),
         page_size: int = PAGE_SIZE,
+        only_listed: bool = False,
     ):
         self._settings = {canonical_host(s.host): s for s in settings}
+        #: The allowlist: only hosts in `settings` are contacted.
+        self._only_listed = only_listed
         self._env = environment(env)
         self._credentials = CredentialStore(self._settings, self._env)
         self._retry = retry
@@ -110,16 +119,22 @@ class RegistryClient:
         # across runs when there is a cache directory (docs/performance.md).
         self.facts = ManifestFacts(cache_dir / "manifests" if cache_dir is not None else None)
         self._blobs: dict[str, ImageConfig] = {}  # config blobs by digest: content-addressed, shared by repos
+        self._deadline: Deadline = NO_DEADLINE
+        #: (image, tag, digest) whose manifest bytes were seen to hash to the digest (kept across
+        #: cycles, and on disk next to the tag cache: a digest is verified once, not every run).
+        self._verified: set[tuple[str, str, str]] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
-    def new_cycle(self) -> None:
-        """Forget this cycle's answers, failures and skipped registries; re-read credentials."""
+    def new_cycle(self, deadline: Deadline = NO_DEADLINE) -> None:
+        """Forget this cycle's answers, failures and skipped registries; re-read credentials.
+        No request of the new cycle starts past `deadline` or waits beyond it."""
         with self._lock:
             self._memo.clear()
             self._key_locks.clear()
+            self._deadline = deadline
             registries = list(self._registries.values())
         for reg in registries:
-            reg.new_cycle()
+            reg.new_cycle(deadline)
         self.facts.flush()  # what the last cycle learnt, on disk
         self._credentials.forget()
 
@@ -140,6 +155,9 @@ class RegistryClient:
         """The connection to `host`. `plain_http`: the host was written with http:// (an HTTP
         Helm repository) and has no registries entry, so it speaks plain HTTP."""
         host = canonical_host(host)
+        if self._only_listed and host not in self._settings:
+            raise RegistryError(f"registry {host} is not listed under `registries` (only_listed_registries: true): "
+                                f"not contacted", temporary=False)
         with self._lock:
             reg = self._registries.get(host)
             if reg is None:
@@ -147,6 +165,7 @@ class RegistryClient:
                 if settings is None and plain_http:
                     settings = RegistrySettings(host=host, insecure=True)
                 reg = Registry(host, settings, self._credentials, self.stats, self._retry, self._env)
+                reg.new_cycle(self._deadline)
                 self._registries[host] = reg
             return reg
 
@@ -245,6 +264,8 @@ class RegistryClient:
                 parse=lambda r: (self._page(r, f"registry {host}: {what}"), self._next_page(reg, r, what)),
             )
             tags.update(dict.fromkeys(page_tags))
+            if len(tags) > MAX_TAGS:
+                raise RegistryError(f"registry {host}: {what}: refused: more than {MAX_TAGS:,} tags", temporary=False)
             if next_url in visited:
                 raise RegistryError(f"registry {host}: {what}: the next-page link loops back to a page already read",
                                     temporary=False)
@@ -270,6 +291,8 @@ class RegistryClient:
         raw = data.get("tags") or []
         if not isinstance(raw, list):
             raise RegistryError(f"{where}: 'tags' is not a list", temporary=False)
+        if len(raw) > MAX_TAGS:
+            raise RegistryError(f"{where}: refused: more than {MAX_TAGS:,} tags", temporary=False)
         tags = [t for t in raw if isinstance(t, str) and TAG.match(t)]
         if len(tags) != len(raw):
             log.debug("%s: ignored %d entries that are not valid tags", where, len(raw) - len(tags))
@@ -308,15 +331,47 @@ class RegistryClient:
             digest = self.manifest(image, tag).digest
         if not _DIGEST.match(digest):
             raise RegistryError(f"registry {host}: {what}: unexpected digest {digest[:80]!r}", temporary=False)
+        self._verify(image, tag, digest, f"registry {host}: {what}")
         self.facts.remember_tag(image, tag, digest)
         return digest
+
+    def _verify(self, image: str, tag: str, digest: str, where: str) -> None:
+        """Never trust a Docker-Content-Digest header alone: the manifest the tag serves must hash
+        to it (one GET per new (image, tag, digest), remembered across cycles and runs)."""
+        key = (image, tag, digest)
+        marker = self._verified_marker(key)
+        if key in self._verified or (marker is not None and marker.exists()):
+            return
+        computed = self.manifest(image, tag).digest  # sha256 of the bytes received
+        if computed != digest:
+            raise RegistryError(f"{where}: the registry states {digest} but its manifest hashes to {computed}; "
+                                f"nothing is pinned to it", temporary=True)
+        self._remember_verified(key, marker)
+
+    def _verified_marker(self, key: tuple[str, str, str]) -> Path | None:
+        if self.cache is None:
+            return None
+        return self.cache.directory / "verified" / hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
+
+    def _remember_verified(self, key: tuple[str, str, str], marker: Path | None) -> None:
+        self._verified.add(key)
+        if marker is not None:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
+            except OSError as e:
+                log.debug("cannot remember the verified digest in %s: %s", marker, e)
 
     def manifest(self, image: str, reference: str) -> Manifest:
         """The manifest `reference` (a tag or digest) points to, as stored (an index stays an index)."""
         image = self.upstream(image)
         if helm_index.is_http_chart(image):
             raise helm_index.no_digest(image)
-        return self._once(("manifest", image, reference), lambda: self._get_manifest(image, reference))
+        m = self._once(("manifest", image, reference), lambda: self._get_manifest(image, reference))
+        if not reference.startswith("sha256:"):  # the same bytes, asked for by digest later this cycle
+            with self._lock:
+                self._memo.setdefault(("manifest", image, m.digest), m)
+        return m
 
     def _get_manifest(self, image: str, reference: str) -> Manifest:
         return self._through(image, lambda reg, repo: self._get_manifest_at(reg, repo, image, reference))
@@ -333,8 +388,13 @@ class RegistryClient:
             computed = "sha256:" + hashlib.sha256(resp.content).hexdigest()
             if reference.startswith("sha256:") and computed != reference:
                 raise RegistryError(f"{where}: content does not match its digest", temporary=True)
-            return Manifest(media_type(body, resp.headers.get("Content-Type")),
-                            resp.headers.get("Docker-Content-Digest") or computed, body)
+            stated = resp.headers.get("Docker-Content-Digest")
+            if stated and stated != computed:
+                raise RegistryError(f"{where}: the Docker-Content-Digest header ({stated[:80]}) does not match the "
+                                    f"manifest received ({computed}); nothing is pinned to it", temporary=False)
+            if "manifests" in body and not isinstance(body["manifests"], list):
+                raise RegistryError(f"{where}: 'manifests' is not a list", temporary=False)
+            return Manifest(media_type(body, resp.headers.get("Content-Type")), computed, body)
 
         return reg.request("GET", f"/v2/{repo}/manifests/{reference}", kind="manifest", repository=repo, what=what,
                            accept=ALL_MANIFEST_TYPES, parse=parse)
@@ -394,9 +454,9 @@ class RegistryClient:
         if self.facts.knows_tag(image, tag):
             return self.digest(image, tag)
         m = self.manifest(image, tag)
-        with self._lock:
-            self._memo.setdefault(("manifest", image, m.digest), m)
         self.facts.remember_tag(image, tag, m.digest)
+        key = (image, tag, m.digest)  # the bytes received hash to it: verified (see _verify)
+        self._remember_verified(key, self._verified_marker(key))
         return m.digest
 
     def artifact_kind(self, image: str, tag: str) -> str:

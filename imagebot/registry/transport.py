@@ -7,6 +7,9 @@ Every request to a registry goes through :meth:`Registry.request`, which
   token for the scope, or Basic), otherwise answers the 401 challenge and sends again;
 * retries 5xx, 429, timeouts and connection resets with exponential, jittered, bounded waits
   (tenacity), honouring ``Retry-After``;
+* reads every answer within one deadline for the whole request (``timeout``: connecting,
+  headers and body together, so a registry dripping a byte at a time cannot stretch it) and
+  up to :data:`MAX_RESPONSE_BYTES` (a larger answer is refused unread);
 * turns every failure into a typed :class:`~imagebot.errors.RegistryError` /
   :class:`~imagebot.errors.AuthError` that names the registry and what was being done, and
   says whether a retry can help.
@@ -28,10 +31,12 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import tenacity
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from imagebot import __version__
 from imagebot.config.schema import RegistrySettings
+from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.errors import AuthError, RegistryError
 from imagebot.registry.auth import Challenge, TokenCache, parse_challenges, pull_scope, token_from_response
 from imagebot.registry.budget import Breaker, Budget, default_rate
@@ -42,6 +47,10 @@ from imagebot.registry.stats import RequestStats
 log = logging.getLogger(__name__)
 USER_AGENT = f"imagebot/{__version__}"
 T = TypeVar("T")
+#: Bounded input: the largest answer read from a registry (a tag-list page, a manifest, a config
+#: blob, a token). Real ones are kilobytes; a page of 100,000 tags is about 3 MB.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,57 @@ def _error_detail(resp: requests.Response) -> str:
         return f": {e.get('code', '')} {e.get('message', '')}".rstrip()
     except Exception:
         return ""
+
+
+def _read_body(resp: requests.Response, deadline: float, where: str) -> None:
+    """Read `resp`'s body (streamed) into it, by `deadline` (time.monotonic) and within
+    :data:`MAX_RESPONSE_BYTES`; raise RegistryError otherwise (the connection is dropped).
+
+    Each read returns as soon as some bytes arrive (``read1``) and may wait only for what is
+    left of the deadline, so the whole request ends in time however slowly bytes come.
+    """
+    if resp._content_consumed:  # not sent with stream=True: already read (without these bounds)
+        return
+    try:
+        declared = int(resp.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_RESPONSE_BYTES:
+        resp.close()
+        raise RegistryError(f"{where}: refused an answer of {declared:,} bytes (the limit is "
+                            f"{MAX_RESPONSE_BYTES:,})", temporary=False)
+    chunks: list[bytes] = []
+    size = 0
+    raw = resp.raw
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RegistryError(f"{where}: the answer did not arrive within the request's deadline "
+                                    f"({size:,} bytes so far)", temporary=True)
+            sock = getattr(getattr(raw, "_connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(max(0.01, left))
+            chunk = raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise RegistryError(f"{where}: refused an answer over {MAX_RESPONSE_BYTES:,} bytes", temporary=False)
+            chunks.append(chunk)
+    except RegistryError:
+        resp.close()
+        raise
+    except (OSError, urllib3.exceptions.HTTPError) as e:
+        resp.close()
+        if isinstance(e, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            raise RegistryError(f"{where}: the answer did not arrive within the request's deadline "
+                                f"({size:,} bytes so far)", temporary=True) from None
+        raise RegistryError(f"{where}: connection failed while reading the answer ({type(e).__name__})",
+                            temporary=True) from None
+    raw.release_conn()
+    resp._content = b"".join(chunks)
+    resp._content_consumed = True
 
 
 def _is_loopback(host: str) -> bool:
@@ -121,6 +181,8 @@ class Registry:
         self.budget = Budget(limit)
         self.breaker = Breaker(retry.failures_before_skip)
         self.tokens = TokenCache()
+        #: The current cycle's deadline: no request starts past it, none waits beyond it.
+        self.deadline: Deadline = NO_DEADLINE
         self._lock = threading.Lock()
         self._token_locks: dict[str, threading.Lock] = {}
         self._scheme: str | None = None  # "bearer" / "basic" once the registry told us
@@ -141,8 +203,9 @@ class Registry:
         """The repository's name on the wire: under the location's namespace, if any."""
         return f"{self.prefix}/{repo}" if self.prefix else repo
 
-    def new_cycle(self) -> None:
+    def new_cycle(self, deadline: Deadline = NO_DEADLINE) -> None:
         self.breaker.reset()
+        self.deadline = deadline
 
     # -- the public entry ------------------------------------------------------------------
     def request(
@@ -167,9 +230,11 @@ class Registry:
                 temporary=True,
                 retry_after=self.breaker.retry_after,
             )
+        self.deadline.check(what)
         url = urljoin(self.base_url + "/", path_or_url)
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retry.attempts),
+            stop=tenacity.stop_any(tenacity.stop_after_attempt(self.retry.attempts),
+                                   lambda state: self.deadline.remaining() < 1.0),
             wait=self._wait,
             retry=tenacity.retry_if_exception(self._retryable),
             reraise=True,
@@ -238,9 +303,14 @@ class Registry:
     def _send(self, method: str, url: str, kind: str, headers: dict[str, str], what: str) -> requests.Response:
         with self.budget.slot():
             start = time.monotonic()
+            timeout = self.deadline.cap(self.settings.timeout)
             try:
-                resp = self.session.request(method, url, headers=headers, timeout=self.settings.timeout,
-                                            verify=self._verify)
+                resp = self.session.request(method, url, headers=headers, timeout=timeout,
+                                            verify=self._verify, stream=True)
+                _read_body(resp, start + timeout, f"registry {self.host}: {what}")
+            except RegistryError as e:
+                self._stats.record(self.host, kind, "timeout" if e.temporary else "refused")
+                raise
             except requests.exceptions.SSLError as e:
                 self._stats.record(self.host, kind, "tls")
                 raise RegistryError(
@@ -248,7 +318,7 @@ class Registry:
                     f"or insecure: true for a plain-HTTP registry", temporary=False) from None
             except requests.Timeout:
                 self._stats.record(self.host, kind, "timeout")
-                raise RegistryError(f"registry {self.host}: {what}: no answer within {self.settings.timeout:g}s",
+                raise RegistryError(f"registry {self.host}: {what}: no answer within {timeout:g}s",
                                     temporary=True) from None
             except requests.RequestException as e:
                 self._stats.record(self.host, kind, "connection")
@@ -352,18 +422,20 @@ class Registry:
                 params["service"] = challenge.service
             what = f"token from {parts.netloc} for {asked_scope}"
             with self.budget.slot():
+                start = time.monotonic()
                 try:
                     if creds and creds.identity_token:
                         resp = self.session.post(realm, data={**params, "grant_type": "refresh_token",
                                                               "refresh_token": creds.identity_token,
                                                               "client_id": "imagebot"},
-                                                 timeout=self.settings.timeout, verify=self._verify)
+                                                 timeout=self.settings.timeout, verify=self._verify, stream=True)
                     else:
                         auth = (creds.username, creds.password) if creds and creds.username and creds.password else None
                         if auth:
                             params["account"] = auth[0]
                         resp = self.session.get(realm, params=params, auth=auth or _no_netrc,
-                                                timeout=self.settings.timeout, verify=self._verify)
+                                                timeout=self.settings.timeout, verify=self._verify, stream=True)
+                    _read_body(resp, start + self.settings.timeout, f"registry {self.host}: {what}")
                 except requests.Timeout:
                     self._stats.record(self.host, "token", "timeout")
                     raise RegistryError(f"registry {self.host}: {what}: no answer within {self.settings.timeout:g}s",
@@ -381,7 +453,7 @@ class Registry:
             self._check(resp, what)
             try:
                 token = token_from_response(resp.json())
-            except ValueError:
+            except (ValueError, RecursionError):
                 token = None
             if token is None:
                 raise RegistryError(f"registry {self.host}: {what}: the token service answered without a token",

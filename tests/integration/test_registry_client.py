@@ -44,8 +44,11 @@ def test_digest_is_the_one_the_registry_stores(registry, media_type):
     with client_for(registry.host) as client:
         assert client.digest(f"{registry.host}/team/app", "2.0.0") == stored
         assert client.digest(f"{registry.host}/team/app", "2.0.1") == other
-        # a HEAD each, no body fetched
-        assert client.stats.count(kind="manifest") == 2
+        # a HEAD each, and once per (tag, digest) a GET whose bytes must hash to the stated digest
+        assert client.stats.count(kind="manifest") == 4
+        client.new_cycle()
+        assert client.digest(f"{registry.host}/team/app", "2.0.0") == stored
+        assert client.stats.count(kind="manifest") == 5  # verified before: a HEAD only
         manifest = client.manifest(f"{registry.host}/team/app", "2.0.0")
     assert manifest.media_type == media_type and manifest.digest == stored
     assert stored != other

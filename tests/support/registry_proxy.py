@@ -10,6 +10,11 @@ proxy (http.server on 127.0.0.1) forwards every request to the real registry, an
   ``timeout`` (no answer for ``delay`` seconds), ``slow`` (forward after ``delay``), ``reset`` (TCP RST), ``cut`` (connection closed
   mid-body), ``truncated`` (a complete answer whose JSON is cut short), ``html`` (a login page
   with Content-Type text/html), ``many`` (a synthetic list of ``count`` tags);
+* play a hostile registry: ``drip`` (a complete answer whose body comes one byte every
+  ``delay`` seconds), ``deep`` (a tag list nested ``count`` deep), ``huge`` (an endless body of
+  ``count`` bytes, without Content-Length), ``notlist`` (an index whose ``manifests`` is an
+  object), ``baddigest`` (the real answer under a Docker-Content-Digest header that does not
+  match it);
 * count requests by kind, for budget assertions.
 
     with RegistryProxy(reg.url) as proxy:
@@ -20,6 +25,7 @@ proxy (http.server on 127.0.0.1) forwards every request to the real registry, an
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import socket
@@ -34,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 _TAGS = re.compile(r"^/v2/(?P<repo>.+)/tags/list$")
+OCI_INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date"}
 
 
@@ -153,6 +160,9 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
             if fault is not None and fault.action == "slow":
                 proxy.stopping.wait(fault.delay)
                 fault = None
+            if fault is not None and fault.action == "baddigest":
+                self._forward({"Docker-Content-Digest": "sha256:" + "0" * 64})
+                return
             if fault is not None and fault.action != "many":
                 self._fault(fault, parts.path)
                 return
@@ -167,9 +177,10 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
             return proxy._session.request(self.command, proxy.upstream + path, headers=headers,
                                           allow_redirects=False, timeout=10)
 
-        def _forward(self) -> None:
+        def _forward(self, override: dict[str, str] | None = None) -> None:
             r = self._upstream(self.path)
             headers = {k: v for k, v in r.headers.items() if k.lower() not in _HOP}
+            headers.update(override or {})
             self._send(r.status_code, r.content, headers,
                        length=int(r.headers.get("Content-Length", len(r.content))) if self.command == "HEAD" else None)
 
@@ -222,6 +233,43 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             elif a == "truncated":
                 self._send(200, b'{"name": "x", "tags": ["1.0.0", "1.1', {"Content-Type": "application/json"})
+            elif a == "drip":
+                body = json.dumps({"name": "x", "tags": ["1.0.0", "9.9.9"]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for i in range(len(body)):
+                    if proxy.stopping.wait(f.delay):
+                        break
+                    try:
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        break
+                self.close_connection = True
+            elif a == "deep":
+                self._send(200, b'{"name": "x", "tags": ' + b"[" * f.count + b"]" * f.count + b"}",
+                           {"Content-Type": "application/json"})
+            elif a == "huge":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                piece = b'"1.0.0", ' * 7000
+                try:
+                    self.wfile.write(b'{"name": "x", "tags": [')
+                    for _ in range(f.count // len(piece)):
+                        if proxy.stopping.is_set():
+                            break
+                        self.wfile.write(piece)
+                except OSError:
+                    pass
+                self.close_connection = True
+            elif a == "notlist":
+                body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX_TYPE, "manifests": {"not": "a list"}}).encode()
+                self._send(200, body, {"Content-Type": OCI_INDEX_TYPE,
+                                       "Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest()})
             elif a == "html":
                 self._send(200, b"<html><body>Please log in</body></html>", {"Content-Type": "text/html; charset=utf-8"})
             else:  # pragma: no cover - a typo in a test

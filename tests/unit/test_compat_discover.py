@@ -220,3 +220,14 @@ def test_an_imagebot_annotation_wins_over_keel() -> None:
 def test_globs(glob, classes, yes, no) -> None:
     rx = re.compile(glob_regex(glob, classes=classes))
     assert all(rx.search(t) for t in yes) and not any(rx.search(t) for t in no)
+
+
+def test_inventory_names_the_compatibility_source(tmp_path) -> None:
+    """`imagebot inventory` says a reference is governed through another tool's configuration."""
+    from imagebot.discover import scan
+    from imagebot.discover.inventory import entries
+
+    (tmp_path / "wd.yaml").write_text(KEEL_WD)
+    found = scan(tmp_path, compat_with=BOTH, everything=True)
+    sources = {e.source for e in entries(found) if e.policy is not None}
+    assert sources == {"compat:keel"}

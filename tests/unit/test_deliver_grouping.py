@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import pytest
 
-from imagebot.deliver.grouping import CannotSplit, branch_name, groups_of, split_edit
+from imagebot.deliver.grouping import CannotSplit, branch_name, groups_of, legacy_branch_name, split_edit
 from imagebot.model import FileEdit, Rendered
 from tests.support.deliver_plans import change
 
@@ -19,14 +22,31 @@ BOTH = FileEdit("apps/x.yaml", TWO_IMAGES, TWO_IMAGES.replace(b"1.0.0", b"1.1.0"
     [
         ("ghcr.io/org/app", "imagebot/ghcr.io-org-app"),
         ("docker.io/library/nginx", "imagebot/docker.io-library-nginx"),
-        ("apps/web app/values.yaml", "imagebot/apps-web-app-values.yaml"),
         ("all", "imagebot/all"),
-        ("weird..name.lock", "imagebot/weird.name.lock-"),
-        ("~^:?*[", "imagebot/group"),
+        # names that could stand for another key get a hash of the key (issue #14)
+        ("apps/web app/values.yaml", "imagebot/apps-web-app-values.yaml-*"),
+        ("weird..name.lock", "imagebot/weird.name.lock--*"),
+        ("~^:?*[", "imagebot/group-*"),
+        ("team-api", "imagebot/team-api-*"),
     ],
 )
 def test_branch_names_are_valid_and_stable(key: str, branch: str):
-    assert branch_name("imagebot/", key) == branch
+    name = branch_name("imagebot/", key)
+    if branch.endswith("*"):
+        assert name.startswith(branch[:-1]) and re.fullmatch(r"[0-9a-f]{8}", name[len(branch) - 1:]), name
+    else:
+        assert name == branch
+    assert branch_name("imagebot/", key) == name  # stable
+    assert subprocess.run(["git", "check-ref-format", "--branch", name], capture_output=True).returncode == 0
+
+
+def test_distinct_keys_never_share_a_branch():
+    keys = ["team/api", "team-api", "team--api", "team/-api", "team_api", "team.api", "team api", "team/api/",
+            "ghcr.io/org/my-app", "ghcr.io/org-my/app", "ghcr.io/org/my/app", "apps/a b.yaml", "apps/a-b.yaml",
+            "x..y", "x.y", "a.lock", "a.lock-"]
+    names = {k: branch_name("imagebot/", k) for k in keys}
+    assert len(set(names.values())) == len(keys), names
+    assert names["team/api"] == legacy_branch_name("imagebot/", "team/api") == "imagebot/team-api"
 
 
 def test_split_edit_keeps_only_the_groups_lines():

@@ -94,3 +94,32 @@ def test_texts_follow_templates_and_prefix(tmp_path: Path, remote: Path):
     [pr] = forge.pulls.values()
     assert pr.title == f"[major] Update {WEB} to 2.0.0"
     assert pr.body.startswith(f"Update {WEB} to 2.0.0\n\n| Image | Update |") and "<details>" not in pr.body
+
+
+def test_no_forge_call_starts_past_the_cycle_deadline() -> None:
+    """A cycle out of time is abandoned between forge calls (DeadlineExceeded), never in one."""
+    from imagebot.deadline import Deadline, DeadlineExceeded
+    from imagebot.deliver.forge.base import Deadlined
+
+    calls: list[str] = []
+
+    class Forge:
+        name = "Fake"
+        body_limit = 100
+
+        def open_pull_requests(self, prefix: str) -> list:
+            calls.append(prefix)
+            return []
+
+    now = [0.0]
+    deadline = Deadline(10, clock=lambda: now[0])
+    forge = Deadlined(Forge(), deadline)
+    assert forge.open_pull_requests("imagebot/") == [] and forge.body_limit == 100
+    now[0] = 11.0
+    try:
+        forge.open_pull_requests("imagebot/")
+    except DeadlineExceeded as e:
+        assert "calling Fake (open_pull_requests)" in str(e)
+    else:
+        raise AssertionError("a call started past the deadline")
+    assert calls == ["imagebot/"]

@@ -169,3 +169,27 @@ def test_an_invalid_policy_declared_twice_names_each_place() -> None:
     problems = planner.build(resolve(occs, MemoryTags(TAGS))).problems
     assert ["apps/a.yaml:7" in p.message for p in problems] == [True, False]
     assert ["apps/b.yaml:9" in p.message for p in problems] == [False, True]
+
+
+def test_three_policies_claiming_one_value_are_all_refused() -> None:
+    # the same scalar (same location) claimed by three policies wanting three different values
+    occs = [occ("reg.io/team/app:1.0.0", policy=p) for p in ("semver:~1.2", "semver:^1.0", "semver:>=1")]
+    p = planner.build(resolve(occs, MemoryTags(TAGS)))
+    assert p.changes == ()
+    assert len([x for x in p.problems if "two policies want different values" in x.message]) == 2
+
+
+class _Broken(MemoryTags):
+    def tags(self, image: str) -> "MemoryTags.Listing":
+        if image == "reg.io/team/other":
+            raise TypeError("'int' object is not iterable")  # as a hostile registry answer once caused
+        return super().tags(image)
+
+
+def test_an_unexpected_exception_is_that_images_problem_only() -> None:
+    occs = [occ("reg.io/team/app:1.0.0"), occ("reg.io/team/other:3.0", image="reg.io/team/other", tag="3.0",
+                                               policy="semver:^3", line=2)]
+    p = planner.build(resolve(occs, _Broken(TAGS)))
+    assert [c.new for c in p.changes] == ["reg.io/team/app:1.10.0"]
+    (problem,) = p.problems
+    assert "reg.io/team/other" in problem.message and "TypeError" in problem.message

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from imagebot.deadline import Deadline
 from imagebot.errors import DeliveryError
 from imagebot.redact import redact
 
@@ -135,3 +136,23 @@ def strip_draft(title: str, prefixes: Sequence[str]) -> tuple[str, bool]:
         if title[: len(prefix)].lower() == prefix.lower():
             return title[len(prefix) :].lstrip(), True
     return title, False
+
+
+class Deadlined:
+    """A Forge whose calls do not start past the cycle's deadline (or after shutdown): the cycle is
+    abandoned between calls, never in the middle of one; each call's own timeout bounds the rest."""
+
+    def __init__(self, forge: Forge, deadline: Deadline):
+        self._forge = forge
+        self._deadline = deadline
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._forge, name)
+        if not callable(value):
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._deadline.check(f"calling {self._forge.name} ({name})")
+            return value(*args, **kwargs)
+
+        return call
