@@ -54,7 +54,6 @@ from tests.support.registry import RegistryServer, registry_available
 SIZES: dict[str, tuple[int, int]] = {"small": (200, 20), "medium": (2_000, 200), "large": (10_000, 1_000)}
 SMOKE = (24, 4)
 SMOKE_TAGS = 12
-TARGETS_SIZE = "medium"
 
 
 def log(msg: str) -> None:
@@ -205,15 +204,22 @@ class Size:
             "output_head": cold.stdout[:600].decode(errors="replace"),
         }
 
-    def run_once(self, runs: int) -> dict[str, Any]:
+    def run_once(self, runs: int, persisted: bool = False) -> dict[str, Any]:
+        """`run --once` from the initial commit each time, as a CronJob or CI job: with a fresh
+        cache dir each run, or (`persisted`) with the cache dir the previous run left (a CI cache
+        key, a PersistentVolume); then the first run fills it and is not counted."""
         samples, requests, commits, codes = [], [], [], []
         problems = ""
-        for _ in range(runs):
+        cache = self.dir / ("cache-ci" if persisted else "cache-run")
+        shutil.rmtree(cache, ignore_errors=True)
+        for i in range(runs + (1 if persisted else 0)):
             self.reset_remote()
-            cache = self.dir / "cache-run"
-            shutil.rmtree(cache, ignore_errors=True)
+            if not persisted:
+                shutil.rmtree(cache, ignore_errors=True)
             self.write_config(cache)
             s, r = self.imagebot("run", "--once")
+            if persisted and i == 0:
+                continue  # the job that filled the cache
             samples.append(s)
             requests.append(r)
             commits.append(int(git(self.remote, "rev-list", "--count", f"{self.initial}..main").strip()))
@@ -318,13 +324,16 @@ def bench_size(size: Size, args: argparse.Namespace, inst: renovate.Install | No
     out["repo"] = size.prepare()
 
     def phase(key: str, what: str, fn: Any, *fn_args: Any) -> Any:
-        log(f"{size.name}: {what}")
+        log(f"{size.name}: {what} (load {os.getloadavg()[0]:.1f})")
+        before = os.getloadavg()[0]
         try:
             return fn(*fn_args)
         except CommandFailed as e:
             log(f"{size.name}: {what} FAILED: {str(e)[-800:]}")
             out[key] = {"error": str(e)[-3000:]}
             return None
+        finally:  # the machine is shared: the 1-minute load average at the start and the end of each phase
+            out.setdefault("load_1min", {})[key] = [round(before, 2), round(os.getloadavg()[0], 2)]
 
     want = set(args.phases.split(","))
     if "plan" in want and (r := phase("plan", f"imagebot plan x{args.runs} (+1 cold)", size.plan, args.runs)):
@@ -333,6 +342,9 @@ def bench_size(size: Size, args: argparse.Namespace, inst: renovate.Install | No
         out["profile"] = r
     if "run" in want and (r := phase("run_once", f"imagebot run --once x{args.runs}", size.run_once, args.runs)):
         out["run_once"] = r
+    if "ci" in want and (r := phase("run_ci", f"imagebot run --once x{args.runs}, cache dir kept", size.run_once,
+                                    args.runs, True)):
+        out["run_ci"] = r
     decisions: list[dict[str, Any]] = []
     if "warm" in want and (r := phase("warm_cycle", f"warm agent, 1 + {args.runs} cycles", size.warm_cycles,
                                       args.runs)):
@@ -351,10 +363,14 @@ def bench_size(size: Size, args: argparse.Namespace, inst: renovate.Install | No
                 lookup, plan_wall = out["renovate"]["lookup_s"], out["plan"]["wall_s"]
                 out["speedup_vs_renovate_lookup"] = round(lookup / plan_wall, 2) if lookup else None
                 out["speedup_vs_renovate_total"] = round(out["renovate"]["wall_s"] / plan_wall, 2)
+                cold = out["plan"]["cold"]["wall_s"]  # empty cache dir: clone, every registry answer
+                out["cold_speedup_vs_renovate_lookup"] = round(lookup / cold, 2) if lookup else None
+                out["cold_speedup_vs_renovate_total"] = round(out["renovate"]["wall_s"] / cold, 2)
     else:
         out["renovate"] = {"skipped": why_no_renovate}
     if "wall_s" in out.get("plan", {}):
         out["per_file_ms"] = round(out["plan"]["wall_s"] * 1000 / size.files, 3)
+        out["cold_per_file_ms"] = round(out["plan"]["cold"]["wall_s"] * 1000 / size.files, 3)
         out["per_repository_ms"] = round(out["plan"]["wall_s"] * 1000 / size.repos, 2)
     return out
 
@@ -386,8 +402,9 @@ def table(results: list[dict[str, Any]]) -> str:
         if "cold" in p:
             row(label, "imagebot plan (cold cache)", p["cold"])
             label = ""
-        row(label, "imagebot plan", p)
+        row(label, "imagebot plan (warm: same cache dir)", p)
         row("", "imagebot run --once (fresh clone)", res.get("run_once"))
+        row("", "imagebot run --once (cache dir kept, as CI)", res.get("run_ci"))
         w = res.get("warm_cycle")
         row("", "imagebot warm no-change cycle", w, f"({w['process_rss_mb']:.0f})" if w and "error" not in w else None, 3)
         rn = res.get("renovate", {})
@@ -403,12 +420,15 @@ def table(results: list[dict[str, Any]]) -> str:
         if "per_file_ms" in res:
             extra += f"; plan {res['per_file_ms']} ms per file, {res['per_repository_ms']} ms per repository"
         if res.get("speedup_vs_renovate_lookup"):
-            extra += (f"; Renovate lookup / imagebot plan = {res['speedup_vs_renovate_lookup']}x "
-                      f"(whole run {res['speedup_vs_renovate_total']}x)")
+            extra += (f"; Renovate lookup / imagebot plan = {res['speedup_vs_renovate_lookup']}x warm, "
+                      f"{res.get('cold_speedup_vs_renovate_lookup')}x cold (whole run {res['speedup_vs_renovate_total']}x "
+                      f"warm, {res.get('cold_speedup_vs_renovate_total')}x cold)")
+        if res.get("load_1min"):
+            extra += "; load " + ", ".join(f"{k} {a}-{b}" for k, (a, b) in res["load_1min"].items())
         if "comparison" in res:
             c = res["comparison"]
             extra += f"; answers agree on {c['agreed']}/{c['references']} references"
-        for key in ("plan", "run_once", "warm_cycle", "renovate"):
+        for key in ("plan", "run_once", "run_ci", "warm_cycle", "renovate"):
             ph = res.get(key) or {}
             if "error" in ph:
                 extra += f"\n  {key} FAILED: {ph['error'].strip().splitlines()[-1][:300]}"
@@ -420,21 +440,49 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
+#: Issue #21's targets per size: warm `plan` wall, cold `plan` wall (None: no bound), peak RSS.
+TARGETS = {"medium": (1.5, None, 150), "large": (5.0, 30.0, 300)}
+
+
 def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets at (2,000, 200); each with the measured value and whether it is met."""
+    """The targets of issue #21 at (2,000, 200) and (10,000, 1,000); each with the measured value
+    and whether it is met."""
     t = []
+    warm_max, cold_max, rss_max = TARGETS[res["size"]]
     p, w = res.get("plan", {}), res.get("warm_cycle", {})
     if "wall_s" in p:
-        t.append({"target": "plan wall <= 3 s", "value": p["wall_s"], "met": p["wall_s"] <= 3})
-        t.append({"target": "plan peak RSS <= 150 MB", "value": p["rss_mb"], "met": p["rss_mb"] <= 150})
+        t.append({"target": f"warm plan wall <= {warm_max} s", "value": p["wall_s"], "met": p["wall_s"] <= warm_max})
+        if cold_max is not None:
+            cold = p["cold"]["wall_s"]
+            t.append({"target": f"cold plan wall <= {cold_max} s", "value": cold, "met": cold <= cold_max})
+        rss = max(p["rss_mb"], p["cold"]["rss_mb"])
+        t.append({"target": f"plan peak RSS <= {rss_max} MB", "value": rss, "met": rss <= rss_max})
         listings = p["requests"]["tag_listings"]
         t.append({"target": f"tag listings = {res['M']} exactly", "value": listings, "met": listings == res["M"]})
+        total = p["requests"]["total"]
+        t.append({"target": f"warm plan requests = the {res['M']} tag listings and nothing else", "value": total,
+                  "met": total == res["M"]})
     if w.get("wall_s") is not None:
         t.append({"target": "warm no-change cycle <= 1 s", "value": w["wall_s"], "met": w["wall_s"] <= 1})
-    if res.get("speedup_vs_renovate_lookup"):
-        s = res["speedup_vs_renovate_lookup"]
-        t.append({"target": ">= 10x faster than Renovate's lookup", "value": s, "met": s >= 10})
+    if res.get("cold_speedup_vs_renovate_lookup"):
+        s = res["cold_speedup_vs_renovate_lookup"]
+        t.append({"target": "cold plan >= 10x faster than Renovate's lookup", "value": s, "met": s >= 10})
+    if res.get("cold_speedup_vs_renovate_total") and res["size"] == "medium":
+        s = res["cold_speedup_vs_renovate_total"]
+        t.append({"target": "cold plan >= 10x faster than Renovate's whole run", "value": s, "met": s >= 10})
     return t
+
+
+def linearity(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ms per file of the large size within 20% of the medium one (cold and warm `plan`)."""
+    by = {r["size"]: r for r in results}
+    if "per_file_ms" not in by.get("medium", {}) or "per_file_ms" not in by.get("large", {}):
+        return []
+    out = []
+    for key in ("per_file_ms", "cold_per_file_ms"):
+        a, b = by["medium"][key], by["large"][key]
+        out.append({"target": f"{key} at large within 20% of medium", "value": [a, b], "met": b <= a * 1.2})
+    return out
 
 
 def disagreements_text(results: list[dict[str, Any]]) -> str:
@@ -461,7 +509,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--runs", type=int, default=5, help="runs per measurement (the median is reported)")
     ap.add_argument("--renovate-runs", type=int, default=0, help="Renovate runs per size (default: --runs)")
     ap.add_argument("--no-renovate", action="store_true", help="imagebot only")
-    ap.add_argument("--phases", default="plan,run,warm,renovate", help="a subset of plan,run,warm,renovate")
+    ap.add_argument("--phases", default="plan,run,ci,warm,renovate", help="a subset of plan,run,ci,warm,renovate")
     ap.add_argument("--profile", action="store_true",
                     help="also profile one `imagebot plan` per size with py-spy (pip install py-spy) and list the "
                          "functions where the time goes")
@@ -535,7 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         "tags_per_repository": args.tags,
         "seed": args.seed,
         "results": results,
-        "targets": {r["size"]: targets(r) for r in results if r["size"] == TARGETS_SIZE},
+        "targets": {**{r["size"]: targets(r) for r in results if r["size"] in TARGETS},
+                    **({"linear": linearity(results)} if linearity(results) else {})},
     }
     text = table(results)
     print(text)

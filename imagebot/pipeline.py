@@ -137,7 +137,8 @@ def run_cycle(
                        else source.resolve(occurrences, progress, root))
         deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
         the_plan = planner.build(resolutions, found.problems)
-        rendered = apply.render(root, the_plan.changes)
+        render_cache = apply.RenderCache(cache_dir(cfg) / "render.json")  # proven edits of earlier runs
+        rendered = apply.render(root, the_plan.changes, render_cache)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
 
         delivery: Delivery | None = None
@@ -147,7 +148,7 @@ def run_cycle(
             delivery = deliverer.deliver(
                 the_plan,
                 rendered,
-                lambda new_root: apply.render(new_root, the_plan.changes),
+                lambda new_root: apply.render(new_root, the_plan.changes, render_cache),
                 can_write=can_write,
                 image_labels=_labels(cfg, client, the_plan),
                 scope=frozenset(images) if images is not None else None,

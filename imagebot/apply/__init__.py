@@ -15,17 +15,19 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Sequence
 
+from imagebot.apply.render_cache import RenderCache
 from imagebot.apply.splice import Locator, Splice, conflicts, prepare, splice
 from imagebot.apply.verify import verify
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
 from imagebot.errors import EditError
 from imagebot.model import Change, FileEdit, Refusal, Rendered
 
-__all__ = ["edit_text", "render", "edit_file"]
+__all__ = ["RenderCache", "edit_text", "render", "edit_file"]
 
 
-def render(root: pathlib.Path, changes: Sequence[Change]) -> Rendered:
-    """Compute the new bytes of every file the changes touch (files are read, not written)."""
+def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | None = None) -> Rendered:
+    """Compute the new bytes of every file the changes touch (files are read, not written).
+    `cache`: proven edits of earlier runs (see render_cache), used and kept up to date."""
     by_file: dict[str, list[Change]] = {}
     for c in changes:
         by_file.setdefault(c.file, []).append(c)
@@ -38,11 +40,35 @@ def render(root: pathlib.Path, changes: Sequence[Change]) -> Rendered:
         except OSError as exc:
             refused += [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes]
             continue
-        after, applied, file_refused = edit_file(before, file_changes)
+        after, applied, file_refused = _edit_cached(before, file_changes, cache) if cache else edit_file(before, file_changes)
         refused += file_refused
         if applied and after != before:
             edits.append(FileEdit(file, before, after, tuple(applied)))
+    if cache is not None:
+        cache.save()
     return Rendered(tuple(edits), tuple(refused))
+
+
+def _edit_cached(before: bytes, changes: Sequence[Change], cache: RenderCache) -> tuple[bytes, list[Change], list[Refusal]]:
+    """edit_file, answered from the cache when it holds this very input; else computed and kept."""
+    key = cache.key(before, changes)
+    try:
+        bom, text = decode(before)
+    except UnicodeDecodeError:
+        return edit_file(before, changes)
+    hit = cache.get(key, text, changes)
+    if hit is not None:
+        spliced, refused_at = hit
+        refused = [Refusal(changes[i], why) for i, why in refused_at]
+        if not spliced:
+            return before, [], refused
+        new_text = splice(text, [Splice(s, e, t, changes[i], None) for i, s, e, t in spliced])  # type: ignore[arg-type]
+        return (bom + new_text).encode("utf-8"), [changes[i] for i, *_ in spliced], refused
+    record: list[tuple[int, int, int, str]] = []
+    after, applied, refused = edit_file(before, changes, record)
+    index = {id(c): i for i, c in enumerate(changes)}
+    cache.put(key, record, [(index[id(r.change)], r.reason) for r in refused])
+    return after, applied, refused
 
 
 def edit_text(text_bytes: bytes, changes: Sequence[Change]) -> bytes:
@@ -54,8 +80,10 @@ def edit_text(text_bytes: bytes, changes: Sequence[Change]) -> bytes:
     return after
 
 
-def edit_file(before: bytes, changes: Sequence[Change]) -> tuple[bytes, list[Change], list[Refusal]]:
-    """(new bytes, changes made, changes refused) for one file; the safe changes all apply."""
+def edit_file(before: bytes, changes: Sequence[Change],
+              record: list[tuple[int, int, int, str]] | None = None) -> tuple[bytes, list[Change], list[Refusal]]:
+    """(new bytes, changes made, changes refused) for one file; the safe changes all apply.
+    `record` receives (change index, start, end, token) of each splice made (for the cache)."""
     if not changes:
         return before, [], []
     try:
@@ -93,6 +121,9 @@ def edit_file(before: bytes, changes: Sequence[Change]) -> tuple[bytes, list[Cha
                 refused.append(Refusal(s.change, str(exc)))
     if not accepted:
         return before, [], refused
+    if record is not None:
+        index = {id(c): i for i, c in enumerate(changes)}
+        record += [(index[id(s.change)], s.start, s.end, s.token) for s in accepted]
     return (bom + new_text).encode("utf-8"), [s.change for s in accepted], refused
 
 

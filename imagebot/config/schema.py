@@ -225,6 +225,12 @@ class RegistrySettings(_Model):
     rate_limit: RateLimit | None = Field(None, description="Default: 10 req/s, 4 at once (Docker Hub: stricter).")
     platforms: tuple[str, ...] = Field(("linux/amd64",), description="Platforms a chosen multi-arch tag must cover.")
     max_tag_pages: int = Field(100, ge=1, description="Give up (skip with a reason) past this many tag-list pages.")
+    tag_digest_ttl: float = Field(
+        3600.0, ge=0,
+        description="Seconds a tag's remembered digest is trusted by the platform and label checks without asking "
+        "the registry again (0: a HEAD every cycle). What a digest provides is remembered for good; a digest "
+        "written into a file is always asked for.",
+    )
     timeout: float = Field(15.0, gt=0, le=300, description="Seconds per request, all of it: connecting, waiting, reading the answer.")
     location: str | None = Field(
         None,

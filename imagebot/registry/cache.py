@@ -53,14 +53,20 @@ class TagCache:
         path = self._path(image)
         data = {"image": image, "fetched_at": fetched_at if fetched_at is not None else time.time(), "tags": list(tags)}
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tags-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f, separators=(",", ":"))
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            store_json(path, data)
         except OSError as e:  # a cache that cannot be written must not fail the cycle
             log.warning("cannot write tag cache %s: %s", path, e)
+
+
+def store_json(path: Path, data: object) -> None:
+    """Write `data` as compact JSON to `path` atomically (temp file + rename): a crash or a full
+    disk leaves the previous file or none, never half of one. Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -41,6 +41,7 @@ from imagebot.registry.manifests import (
 )
 from imagebot.registry.mirrors import Endpoint, endpoints, upstream
 from imagebot.registry.names import TAG, canonical_host, split
+from imagebot.registry.platform_cache import ManifestFacts
 from imagebot.registry.stats import RequestStats
 from imagebot.registry.transport import Registry, RetryPolicy
 
@@ -114,6 +115,10 @@ class RegistryClient:
         self._memo: dict[tuple[str, ...], Any] = {}
         self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
         self.created_times = CreatedTimes()  # kept across cycles: keyed by manifest digest
+        # Platforms, labels and remembered tag digests by manifest digest: across cycles, and
+        # across runs when there is a cache directory (docs/performance.md).
+        self.facts = ManifestFacts(cache_dir / "manifests" if cache_dir is not None else None)
+        self._blobs: dict[str, ImageConfig] = {}  # config blobs by digest: content-addressed, shared by repos
         self._deadline: Deadline = NO_DEADLINE
         #: (image, tag, digest) whose manifest bytes were seen to hash to the digest (kept across
         #: cycles, and on disk next to the tag cache: a digest is verified once, not every run).
@@ -130,9 +135,11 @@ class RegistryClient:
             registries = list(self._registries.values())
         for reg in registries:
             reg.new_cycle(deadline)
+        self.facts.flush()  # what the last cycle learnt, on disk
         self._credentials.forget()
 
     def close(self) -> None:
+        self.facts.flush()
         with self._lock:
             registries, self._registries = list(self._registries.values()), {}
         for reg in registries:
@@ -325,21 +332,28 @@ class RegistryClient:
         if not _DIGEST.match(digest):
             raise RegistryError(f"registry {host}: {what}: unexpected digest {digest[:80]!r}", temporary=False)
         self._verify(image, tag, digest, f"registry {host}: {what}")
+        self.facts.remember_tag(image, tag, digest)
         return digest
 
     def _verify(self, image: str, tag: str, digest: str, where: str) -> None:
         """Never trust a Docker-Content-Digest header alone: the manifest the tag serves must hash
         to it (one GET per new (image, tag, digest), remembered across cycles and runs)."""
         key = (image, tag, digest)
-        marker = None
-        if self.cache is not None:
-            marker = self.cache.directory / "verified" / hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
+        marker = self._verified_marker(key)
         if key in self._verified or (marker is not None and marker.exists()):
             return
         computed = self.manifest(image, tag).digest  # sha256 of the bytes received
         if computed != digest:
             raise RegistryError(f"{where}: the registry states {digest} but its manifest hashes to {computed}; "
                                 f"nothing is pinned to it", temporary=True)
+        self._remember_verified(key, marker)
+
+    def _verified_marker(self, key: tuple[str, str, str]) -> Path | None:
+        if self.cache is None:
+            return None
+        return self.cache.directory / "verified" / hashlib.sha256("\0".join(key).encode()).hexdigest()[:40]
+
+    def _remember_verified(self, key: tuple[str, str, str], marker: Path | None) -> None:
         self._verified.add(key)
         if marker is not None:
             try:
@@ -353,7 +367,11 @@ class RegistryClient:
         image = self.upstream(image)
         if helm_index.is_http_chart(image):
             raise helm_index.no_digest(image)
-        return self._once(("manifest", image, reference), lambda: self._get_manifest(image, reference))
+        m = self._once(("manifest", image, reference), lambda: self._get_manifest(image, reference))
+        if not reference.startswith("sha256:"):  # the same bytes, asked for by digest later this cycle
+            with self._lock:
+                self._memo.setdefault(("manifest", image, m.digest), m)
+        return m
 
     def _get_manifest(self, image: str, reference: str) -> Manifest:
         return self._through(image, lambda reg, repo: self._get_manifest_at(reg, repo, image, reference))
@@ -391,11 +409,55 @@ class RegistryClient:
             return ()
         host, _ = split(image)
         wanted = tuple(platforms) if platforms is not None else self.settings(host).platforms
-        m = self.manifest(image, tag)
-        if not m.is_index and artifact_kind(m.body) != "image":
+        if not wanted:
             return ()
-        have = [p for p, _ in index_platforms(m.body)] if m.is_index else [self.image_config(image, tag).platform]
-        return missing_platforms(have, wanted)
+        have = self.platforms(image, tag)
+        return () if have is None else missing_platforms(list(have), wanted)
+
+    def platforms(self, image: str, tag: str) -> tuple[Platform, ...] | None:
+        """The platforms `image:tag` provides (None: not an image but a chart or another artifact):
+        an index's from the index itself, an image's from its config blob; remembered by manifest
+        digest, on disk when there is a cache directory (see platform_cache)."""
+        image = self.upstream(image)
+        return self._once(("platforms", image, tag), lambda: self._platforms(image, self._facts_digest(image, tag)))
+
+    def _platforms(self, image: str, digest: str) -> tuple[Platform, ...] | None:
+        known = self.facts.facts(image, digest)
+        if known.kind not in (None, "image"):
+            return None
+        if known.platforms is not None:
+            return known.platforms
+        m = self.manifest(image, digest)
+        if not m.is_index:
+            kind = artifact_kind(m.body)
+            if kind != "image":
+                self.facts.remember(image, digest, kind=kind)
+                return None
+            return (self._config_at(image, digest).platform,)  # remembers the platform too
+        have = tuple(p for p, _ in index_platforms(m.body))
+        self.facts.remember(image, digest, platforms=have, kind="image")
+        return have
+
+    def _facts_digest(self, image: str, tag: str) -> str:
+        """The digest of `image:tag` for the platform and label checks: this cycle's answer, or one
+        remembered within the registry's `tag_digest_ttl`, or a HEAD when the tag was seen before
+        (its digest's facts are likely known), or else the manifest GET by tag (it tells the digest
+        and is needed anyway)."""
+        with self._lock:
+            known = self._memo.get(("digest", image, tag))
+        if isinstance(known, str):
+            return known
+        host, _ = split(image)
+        remembered = self.facts.tag_digest(image, tag, self.settings(host).tag_digest_ttl)
+        if remembered is not None:
+            return remembered
+        if self.facts.knows_tag(image, tag):
+            return self.digest(image, tag)
+        m = self.manifest(image, tag)
+        self.facts.remember_tag(image, tag, m.digest)
+        key = (image, tag, m.digest)  # the bytes received hash to it: verified (see _verify)
+        self._remember_verified(key, self._verified_marker(key))
+        return m.digest
 
     def artifact_kind(self, image: str, tag: str) -> str:
         """"image", "chart" (a Helm chart pushed as `helm push` does) or "artifact" (any other OCI
@@ -408,24 +470,43 @@ class RegistryClient:
     def image_config(self, image: str, tag: str) -> ImageConfig:
         """The config blob of `image:tag` (for an index: of the first required platform's image)."""
         image = self.upstream(image)
-        return self._once(("config", image, tag), lambda: self._fetch_config(image, tag))
+        return self._once(("config", image, tag), lambda: self._config_at(image, self._facts_digest(image, tag)))
 
-    def _fetch_config(self, image: str, tag: str) -> ImageConfig:
+    def _config_at(self, image: str, digest: str) -> ImageConfig:
+        """The config of the manifest `digest` (remembered by digest, on disk when there is a cache)."""
+        known = self.facts.facts(image, digest).config
+        if known is not None:
+            return known
         host, _ = split(image)
-        m = self.manifest(image, tag)
+        m = self.manifest(image, digest)
         if m.is_index:
             children = index_platforms(m.body)
             if not children:
-                raise RegistryError(f"registry {host}: {image}:{tag}: the index lists no platform images",
+                raise RegistryError(f"registry {host}: {image}@{digest}: the index lists no platform images",
                                     temporary=False)
             wanted = Platform.parse(self.settings(host).platforms[0]) if self.settings(host).platforms else None
             child = next((d for p, d in children if wanted is None or p.covers(wanted)), children[0][1])
-            m = self.manifest(image, child)
-        config = m.body.get("config")
-        digest = config.get("digest") if isinstance(config, dict) else None
-        if not isinstance(digest, str) or not _DIGEST.match(digest):
-            raise RegistryError(f"registry {host}: {image}:{tag}: the manifest names no config blob", temporary=False)
-        where = f"registry {host}: config of {image}:{tag}"
+            config = self._config_at(image, child)
+            self.facts.remember(image, digest, config=config)
+            return config
+        blob = m.body.get("config")
+        blob_digest = blob.get("digest") if isinstance(blob, dict) else None
+        if not isinstance(blob_digest, str) or not _DIGEST.match(blob_digest):
+            raise RegistryError(f"registry {host}: {image}@{digest}: the manifest names no config blob",
+                                temporary=False)
+        config = self._once(("blob", image, blob_digest), lambda: self._fetch_blob(image, blob_digest))
+        kind = artifact_kind(m.body)
+        self.facts.remember(image, digest, config=config, kind=kind,
+                            platforms=(config.platform,) if kind == "image" else None)
+        return config
+
+    def _fetch_blob(self, image: str, digest: str) -> ImageConfig:
+        with self._lock:
+            known = self._blobs.get(digest)
+        if known is not None:  # the same blob in another repository: the same content
+            return known
+        host, _ = split(image)
+        where = f"registry {host}: config blob {digest[:19]} of {image}"
 
         def parse(resp: requests.Response) -> ImageConfig:
             if "sha256:" + hashlib.sha256(resp.content).hexdigest() != digest:
@@ -435,8 +516,14 @@ class RegistryClient:
                 raise RegistryError(f"{where}: the config is not a JSON object", temporary=False)
             return ImageConfig.from_blob(blob)
 
-        return self._through(image, lambda reg, wire: reg.request(
-            "GET", f"/v2/{wire}/blobs/{digest}", kind="blob", repository=wire, what=f"config of {image}:{tag}", parse=parse))
+        config = self._through(image, lambda reg, wire: reg.request(
+            "GET", f"/v2/{wire}/blobs/{digest}", kind="blob", repository=wire, what=f"config blob of {image}",
+            parse=parse))
+        with self._lock:
+            if len(self._blobs) >= 50_000:
+                self._blobs.clear()
+            self._blobs[digest] = config
+        return config
 
     def created(self, image: str, tag: str) -> datetime | None:
         """When `image:tag` was built (its config's `created`), None when it does not say."""

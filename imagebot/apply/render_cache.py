@@ -1,0 +1,138 @@
+"""apply's proven answers for one file, kept on disk: the same bytes and the same changes give
+the same edit, so a second `plan` (or `run --once` with a persisted cache) does not parse and
+verify the file again.
+
+`edit_file` is a pure function of the file's bytes and the changes (where each value is, what
+it was, what it becomes) - and of apply's own code. The cache key is a SHA-256 of all three
+(the code by the text of the modules that decide an edit), the value the splices that were
+proven (offset, end, token) and the refusals with their reasons.
+
+Never trusted blindly: a file of another tool, format or code version, or that does not parse,
+is ignored (and replaced at the end of the run); a hit is used only when every splice still
+fits the text - in bounds, in order, the old value exactly where it was, and the token the one
+`render_token` makes for the new value - so a damaged entry can at most cost the re-computation.
+Only the entries this run used are written back (atomically), so the file stays the size of one
+plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from imagebot.apply.token import render_token
+from imagebot.errors import EditError
+from imagebot.model import Change
+from imagebot.registry.cache import store_json
+
+log = logging.getLogger(__name__)
+
+TOOL, KIND, FORMAT = "imagebot", "render", 1
+#: Modules whose text decides an edit: any change to them invalidates every entry.
+_CODE = ("apply/__init__.py", "apply/splice.py", "apply/token.py", "apply/verify.py", "discover/yamltree.py")
+
+Cached = tuple[list[tuple[int, int, int, str]], list[tuple[int, str]]]  # (index, start, end, token), (index, reason)
+
+
+def _code_fingerprint() -> str:
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"{TOOL}/{KIND}/{FORMAT}".encode())
+    for name in _CODE:
+        try:
+            h.update((root / name).read_bytes())
+        except OSError:
+            h.update(b"?")
+    return h.hexdigest()
+
+
+class RenderCache:
+    def __init__(self, path: Path | None):
+        self.path = Path(path) if path is not None else None
+        self._code = _code_fingerprint()
+        self._old: dict[str, Any] = {}
+        self._new: dict[str, Any] = {}
+        self._loaded = False
+        self.hits = self.misses = 0
+
+    def key(self, before: bytes, changes: Sequence[Change]) -> str:
+        h = hashlib.sha256(before)
+        for c in changes:
+            o = c.occurrence
+            h.update(json.dumps([str(o.location), o.location.line, o.location.column, o.document, c.old, c.new],
+                                separators=(",", ":")).encode())
+        return h.hexdigest()
+
+    def get(self, key: str, text: str, changes: Sequence[Change]) -> Cached | None:
+        self._load()
+        entry = self._old.get(key)
+        found = _valid(entry, text, changes) if entry is not None else None
+        if found is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._new[key] = entry
+        return found
+
+    def put(self, key: str, spliced: list[tuple[int, int, int, str]], refused: list[tuple[int, str]]) -> None:
+        self._new[key] = {"splices": [list(s) for s in spliced], "refused": [list(r) for r in refused]}
+
+    def save(self) -> None:
+        """Write the entries this run used or made (nothing when they are the ones loaded)."""
+        if self.path is None or not self._loaded or self._new == self._old:
+            return
+        data = {"tool": TOOL, "cache": KIND, "format": FORMAT, "code": self._code, "entries": self._new}
+        try:
+            store_json(self.path, data)
+        except OSError as e:  # costs the next run's speed, never this cycle
+            log.warning("render cache: cannot write %s: %s", self.path, e)
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        if self.path is None:
+            return
+        try:
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, RecursionError) as e:
+            log.warning("render cache: ignoring %s (%s); it will be rewritten", self.path, e)
+            return
+        if (not isinstance(data, dict) or data.get("tool") != TOOL or data.get("cache") != KIND
+                or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict)):
+            log.warning("render cache: %s is not imagebot's render cache of this format; it will be rewritten", self.path)
+            return
+        if data.get("code") != self._code:
+            log.info("render cache: written by another version of apply; starting afresh")
+            return
+        self._old = data["entries"]
+
+
+def _valid(entry: Any, text: str, changes: Sequence[Change]) -> Cached | None:
+    """The entry as splices and refusals if it fits `text` and `changes` exactly, else None."""
+    try:
+        splices = [(int(i), int(s), int(e), str(t)) for i, s, e, t in entry["splices"]]
+        refused = [(int(i), str(r)) for i, r in entry["refused"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if sorted([i for i, *_ in splices] + [i for i, _ in refused]) != list(range(len(changes))):
+        return None
+    end = 0
+    for i, start, stop, token in sorted(splices, key=lambda s: s[1]):
+        if not (end <= start < stop <= len(text)):
+            return None
+        end = stop
+        raw, change = text[start:stop], changes[i]
+        quote = raw[0] if raw[:1] in ("'", '"') else None
+        inner = raw[1:-1] if quote and len(raw) >= 2 and raw.endswith(quote) else (None if quote else raw)
+        try:
+            if inner != change.old or token != render_token(change.new, quote):
+                return None
+        except EditError:
+            return None
+    return splices, refused

@@ -1,0 +1,86 @@
+"""apply's render cache (issue #21): a second run with the same bytes and changes gives the same
+edit without parsing again; anything that does not fit exactly is recomputed, never trusted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imagebot import apply
+from imagebot.apply import RenderCache, render
+from tests.unit.test_apply import change
+
+TEXT = "a: 1.0.0\nb: '2.0'\nc: &x v1\nd: *x\n"
+CHANGES = [change(1, 4, "1.0.0", "1.1.0"), change(2, 4, "2.0", "2.1"), change(3, 4, "v1", "v2")]
+
+
+def run(tmp_path: Path, cache_file: Path):
+    (tmp_path / "tree").mkdir(exist_ok=True)
+    (tmp_path / "tree" / "f.yaml").write_text(TEXT)
+    cache = RenderCache(cache_file)
+    return render(tmp_path / "tree", CHANGES, cache), cache
+
+
+@pytest.fixture
+def composes(monkeypatch):
+    calls = []
+    real = apply.compose
+
+    def counting(text):
+        calls.append(1)
+        return real(text)
+
+    monkeypatch.setattr(apply, "compose", counting)
+    return calls
+
+
+def test_the_second_run_is_the_same_edit_without_a_parse(tmp_path, composes):
+    cache_file = tmp_path / "render.json"
+    first, c1 = run(tmp_path, cache_file)
+    assert c1.misses == 1 and composes
+    assert first.edits[0].after == b"a: 1.1.0\nb: '2.1'\nc: &x v1\nd: *x\n"
+    assert [r.reason for r in first.refused] == ["the value has an anchor (&x): its aliases would change too"]
+    composes.clear()
+    second, c2 = run(tmp_path, cache_file)
+    assert c2.hits == 1 and not composes
+    assert second == first
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d["entries"].update({k: {"splices": [[0, 3, 9, "1.1.0"]], "refused": []} for k in d["entries"]}),
+    lambda d: d["entries"].update({k: {"splices": [[0, 3, 8, "evil"], [1, 13, 18, "'2.1'"]], "refused": [[2, "x"]]}
+                                   for k in d["entries"]}),
+    lambda d: d.update(code="another version"),
+    lambda d: d.update(tool="othertool"),
+    lambda d: d["entries"].update({k: "garbage" for k in d["entries"]}),
+])
+def test_an_entry_that_does_not_fit_is_recomputed(tmp_path, damage, composes):
+    cache_file = tmp_path / "render.json"
+    first, _ = run(tmp_path, cache_file)
+    data = json.loads(cache_file.read_text())
+    damage(data)
+    cache_file.write_text(json.dumps(data))
+    composes.clear()
+    second, c2 = run(tmp_path, cache_file)
+    assert c2.hits == 0 and composes
+    assert second == first
+    assert json.loads(cache_file.read_text())["tool"] == "imagebot"  # rewritten
+
+
+def test_a_truncated_file_is_recomputed(tmp_path):
+    cache_file = tmp_path / "render.json"
+    first, _ = run(tmp_path, cache_file)
+    cache_file.write_bytes(cache_file.read_bytes()[:30])
+    second, c2 = run(tmp_path, cache_file)
+    assert c2.hits == 0 and second == first
+
+
+def test_other_bytes_are_another_entry(tmp_path):
+    cache_file = tmp_path / "render.json"
+    run(tmp_path, cache_file)
+    (tmp_path / "tree" / "f.yaml").write_text(TEXT + "# touched\n")
+    cache = RenderCache(cache_file)
+    out = render(tmp_path / "tree", CHANGES, cache)
+    assert cache.misses == 1 and out.edits[0].after.endswith(b"# touched\n")
