@@ -90,6 +90,8 @@ class Reconciler:
     problems: list[Problem] = field(default_factory=list)
     pushed: bool = False
     last_commit: str = ""
+    #: Legacy branch (open PR, not adoptable) -> the new branches of the groups that claim it.
+    superseded: dict[str, list[str]] = field(default_factory=dict)
 
     # --- helpers ---------------------------------------------------------------------------
     def _write(self) -> None:
@@ -133,7 +135,7 @@ class Reconciler:
             if branch in wanted or branch in kept:
                 continue
             try:
-                self._close(forge, pr, NO_LONGER_NEEDED, remote)
+                self._close(forge, pr, self._why_unneeded(branch), remote)
             except DeliveryError as e:
                 self._problem(branch, e)
         for branch, sha in sorted(remote.items()):
@@ -163,8 +165,18 @@ class Reconciler:
                 log.info("%s: delivering to %s, where its open pull request #%d is (the name before issue #14)",
                          g.key, legacy, open_prs[legacy].number)
                 g = replace(g, branch=legacy)
+            elif legacy != g.branch and legacy in open_prs and legacy not in own:
+                self.superseded.setdefault(legacy, []).append(g.branch)
             out.append(g)
         return out
+
+    def _why_unneeded(self, branch: str) -> str:
+        """A legacy branch's PR that could not be adopted links the PR(s) that took over its update."""
+        urls = [o.url for o in self.outcomes
+                if o.branch in self.superseded.get(branch, ()) and o.action is not PullRequestAction.CLOSED and o.url]
+        if urls:
+            return f"it is superseded by {', '.join(urls)} (imagebot names this update's branch differently now)"
+        return NO_LONGER_NEEDED
 
     def _push(self, g: Group, branch_sha: str | None) -> str | None:
         """Build and push the group's branch when it does not hold the edits yet; the new sha, or

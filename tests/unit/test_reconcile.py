@@ -183,5 +183,6 @@ def test_a_legacy_branch_with_someone_else_s_commits_is_not_adopted(tmp_path: Pa
     gitrepo.git(work, "push", "-q", "origin", legacy)
 
     outcomes = deliver(remote, cache, forge, change("apps/my-api.yaml", image, "1.0.0", "1.2.0")).outcomes
-    assert (new, "opened") in [(o.branch, o.action) for o in outcomes]
+    assert [(o.branch, o.action, o.number) for o in outcomes] == [(new, "opened", 2), (legacy, "closed", 1)]
+    assert "superseded by memory://2" in forge.comments_of[1][-1]  # the old PR links the one that took over
     assert legacy in gitrepo.branches(remote)  # a human's commits are never deleted
