@@ -161,13 +161,13 @@ class Tracker:
             where = f"{p.location.file}:{p.location.line}" if p.location else ""
             title = redact(f"{p.subject or p.kind}: {p.message}")
             if len(self.open) < MAX_OPEN:
-                self.open[key] = Open(key, "problem", title, p.subject, where, now, sev.value)
+                self.open[key] = Open(key, "problem", title, p.subject, where, now, sev.value, result.lane)
             out.append(Notice(Kind.PROBLEM_STARTED, sev, title, text=redact(str(p)), repository=repository,
                               subject=p.subject, location=where, since=now, at=now, key=key,
                               images=_images_of(p, result)))
-        if result.images is None:  # only a full cycle looked at everything
+        if result.images is None:  # only a full cycle looked at everything (of its own lane)
             for key, o in list(self.open.items()):
-                if o.kind == "problem" and key not in seen:
+                if o.kind == "problem" and key not in seen and o.scope in ("", result.lane):
                     del self.open[key]
                     out.append(Notice(Kind.PROBLEM_RESOLVED, Severity.INFO, f"resolved: {o.title}",
                                       text=f"open since {_iso(o.since)}", repository=repository, subject=o.subject,
