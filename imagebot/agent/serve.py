@@ -100,6 +100,58 @@ class _LaneEvents:
             reporter.cycle_finished(result)
 
 
+def _label(lane: Lane) -> str | None:
+    """The repository name Events, logs and notices carry: a listed lane's name (None for `repository:`)."""
+    return lane.name if lane.keyed else None
+
+
+class _DriftCheck:
+    """The periodic drift check: every lane this replica holds, each against its own declared
+    workloads; the metric, logs, Events and notices carry the lane (repository)."""
+
+    def __init__(self, lanes: Sequence[Lane], workloads: dict[str, _Workloads], read: Any, metrics: Metrics,
+                 recorder: EventRecorder | None, notifier: notify.Notifier | None, can_write: Callable[[str], bool]):
+        self.lanes, self.workloads, self.read, self.metrics = lanes, workloads, read, metrics
+        self.recorder, self.notifier, self.can_write = recorder, notifier, can_write
+        self.drifted: dict[str, int] = {}
+
+    def run(self) -> None:
+        for lane in self.lanes:
+            if not self.can_write(lane.name):  # another replica holds it (and checks it)
+                self.drifted.pop(lane.name, None)
+                try:
+                    self.metrics.repository_drifted_workloads.remove(lane.name)
+                except KeyError:
+                    pass
+                continue
+            try:
+                self.check(lane)
+            except Exception:  # noqa: BLE001 - one lane's trouble (a clone that fails) never skips the others
+                log.exception("drift check of repository %s failed", lane.name)
+        self.metrics.drifted_workloads.set(sum(self.drifted.values()))
+
+    def check(self, lane: Lane) -> None:
+        w = self.workloads[lane.name]
+        w.workspace.checkout()
+        w.refresh()
+        report = check_drift(w.workloads, self.read, DEFAULT_WORKLOAD_NAMESPACE)
+        label = _label(lane)
+        self.drifted[lane.name] = report.drifted_workloads
+        self.metrics.repository_drifted_workloads.labels(lane.name).set(report.drifted_workloads)
+        where = f" in repository {label}" if label else ""
+        for d in report.drifts:
+            log.warning("drift%s: %s", where, d,
+                        extra={"fields": {"event": "drift", "repository": lane.name, **d.as_dict()}})
+        for p in report.problems:
+            log.warning("drift%s: %s", where, p)
+        if self.recorder is not None:
+            self.recorder.drift(report, repository=label)
+        if self.notifier is not None and not report.problems:  # a failed read is no "drift resolved"
+            self.notifier.drift([notify.DriftFinding(
+                f"{d.workload.kind}/{d.namespace}/{d.workload.name}", d.container, d.declared, d.live,
+                str(d.workload.location)) for d in report.drifts], lane=label)
+
+
 def _head(root: Any) -> str | None:
     try:
         ref = (root / ".git" / "HEAD").read_text().strip()
@@ -151,7 +203,7 @@ def serve(
             timing=LeaseTiming(parse_duration(le.lease_duration), parse_duration(le.renew_deadline),
                                parse_duration(le.retry_period)),
             on_change=lambda lane, leading: (metrics.repository_held.labels(lane).set(1 if leading else 0),
-                                             leading and holder["agent"].request_full_cycle()),
+                                             leading and holder["agent"].leadership_changed(True)),  # cycle + drift
             healthy=lambda: "agent" not in holder or holder["agent"].alive()[0],
         )
         metrics.leader.set(1)
@@ -175,10 +227,11 @@ def serve(
         for lane in lanes:
             metrics.repository_held.labels(lane.name).set(1)
 
-    # The drift check reads one repository's workloads: with several lanes it is off for now.
-    single = lanes[0].config if len(lanes) == 1 else None
-    workspace = GitWorkspace(lanes[0].config, lanes[0].workspace_dir(pipeline.cache_dir(cfg)))
-    workloads = _Workloads(lanes[0].config, workspace)
+    # Each lane's declared workloads, from its own workspace: where its Events are located and
+    # what its drift check compares with the cluster.
+    single = len(lanes) == 1
+    lane_workloads = {lane.name: _Workloads(lane.config, GitWorkspace(lane.config, lane.workspace_dir(pipeline.cache_dir(cfg))))
+                      for lane in lanes}
     board = StatusBoard()
     reporters: list[Reporter] = [MetricsReporter(metrics), LogReporter(), board]
     recorder: EventRecorder | None = None
@@ -187,12 +240,14 @@ def serve(
             api, instance=me, repeat_after=parse_duration(a.event_interval),
             on_posted=lambda reason: metrics.events.labels(reason).inc(),
         )
-        if single is not None:
-            reporters.append(EventsReporter(recorder, workloads.index, lambda: holder["agent"].can_write()))
+        if single:
+            reporters.append(EventsReporter(recorder, lane_workloads[lanes[0].name].index,
+                                            lambda: holder["agent"].lane_can_write(lanes[0].name),
+                                            repository=_label(lanes[0])))
         else:  # each lane's results are located in that lane's own workloads, posted while it holds the lane
             reporters.append(_LaneEvents({lane.name: EventsReporter(
-                recorder, _Workloads(lane.config, GitWorkspace(lane.config, lane.workspace_dir(pipeline.cache_dir(cfg)))).index,
-                lambda name=lane.name: holder["agent"].lane_can_write(name)) for lane in lanes}))
+                recorder, lane_workloads[lane.name].index, lambda name=lane.name: holder["agent"].lane_can_write(name),
+                repository=lane.name) for lane in lanes}))
 
     notifier = notify.from_config(
         cfg, on_outcome=lambda target, outcome: metrics.notifications.labels(target, outcome).inc(),
@@ -202,24 +257,10 @@ def serve(
         reporters.append(notifier)
 
     drift_check = None
-    if api is not None and a.drift_interval and single is not None:
-        read = api_reader(api)
-
-        def drift_check() -> None:
-            workspace.checkout()
-            workloads.refresh()
-            report = check_drift(workloads.workloads, read, DEFAULT_WORKLOAD_NAMESPACE)
-            metrics.drifted_workloads.set(report.drifted_workloads)
-            for d in report.drifts:
-                log.warning("drift: %s", d, extra={"fields": {"event": "drift", **d.as_dict()}})
-            for p in report.problems:
-                log.warning("drift: %s", p)
-            if recorder is not None and holder["agent"].can_write():
-                recorder.drift(report)
-            if notifier is not None and not report.problems:  # a failed read is no "drift resolved"
-                notifier.drift([notify.DriftFinding(
-                    f"{d.workload.kind}/{d.namespace}/{d.workload.name}", d.container, d.declared, d.live,
-                    str(d.workload.location)) for d in report.drifts])
+    if api is not None and a.drift_interval:
+        drift = _DriftCheck(lanes, lane_workloads, api_reader(api), metrics, recorder, notifier,
+                            lambda name: holder["agent"].lane_can_write(name))
+        drift_check = drift.run
 
     registry = pipeline.new_registry_client(cfg)
     stats = getattr(registry, "stats", None)

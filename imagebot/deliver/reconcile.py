@@ -17,6 +17,13 @@ of them converges on the next cycle:
 A pull request closed without merging and without the bot's closing comment was closed by a
 human: the same update (same branch and title) is not proposed again.
 
+Branch names changed with issue #14 (distinct names for keys that used to flatten alike). A
+group whose new branch has no pull request, while the bot's open pull request sits on the
+group's legacy name (a branch the bot authored, claimed by no other group), *adopts* it: the
+group is delivered to the legacy branch, so the pull request keeps its review, discussion and
+number; the next update after it is merged or closed uses the new name. Nothing is closed and
+reopened, and no two names are kept in step.
+
 With nothing new, a cycle only reads: no push, no API write. The forge is reached only through
 `Forge` (imagebot.deliver.forge.base); what happened comes back as frozen `PullRequestOutcome`s.
 """
@@ -24,14 +31,15 @@ With nothing new, a cycle only reads: no push, no API write. The forge is reache
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from imagebot.config.schema import PullRequestSettings
 from imagebot.deliver.files import write_edits
 from imagebot.deliver.forge.base import Deadlined, Forge, NewPullRequest, PullRequest
-from imagebot.deliver.grouping import Group, branch_name
+from imagebot.deliver.grouping import Group, branch_name, legacy_branch_name
 from imagebot.deliver.workspace import GitWorkspace
 from imagebot.errors import DeliveryError
 from imagebot.model import Problem, PullRequestAction, PullRequestOutcome
@@ -82,6 +90,8 @@ class Reconciler:
     problems: list[Problem] = field(default_factory=list)
     pushed: bool = False
     last_commit: str = ""
+    #: Legacy branch (open PR, not adoptable) -> the new branches of the groups that claim it.
+    superseded: dict[str, list[str]] = field(default_factory=dict)
 
     # --- helpers ---------------------------------------------------------------------------
     def _write(self) -> None:
@@ -111,20 +121,21 @@ class Reconciler:
                     self._problem(pr.branch, e)
                 continue
             open_prs[pr.branch] = pr
+        groups = self._adopt_legacy(groups, open_prs, remote)
         wanted = {g.branch for g in groups}
         for g in groups:
             try:
                 self._deliver_group(forge, g, open_prs.get(g.branch), remote.get(g.branch))
             except DeliveryError as e:
                 self._problem(g.branch, e)
-        kept = {branch_name(prefix, k) for k in self.keep}
+        kept = {branch_name(prefix, k) for k in self.keep} | {legacy_branch_name(prefix, k) for k in self.keep}
         if self.in_scope is not None:
             kept |= (set(open_prs) | set(remote)) - self.in_scope
         for branch, pr in sorted(open_prs.items()):
             if branch in wanted or branch in kept:
                 continue
             try:
-                self._close(forge, pr, NO_LONGER_NEEDED, remote)
+                self._close(forge, pr, self._why_unneeded(branch), remote)
             except DeliveryError as e:
                 self._problem(branch, e)
         for branch, sha in sorted(remote.items()):
@@ -137,6 +148,35 @@ class Reconciler:
             except DeliveryError as e:
                 self.problems.append(Problem("delivery", f"orphan branch not deleted: {e}", subject=branch,
                                              temporary=e.temporary))
+
+    def _adopt_legacy(self, groups: Sequence[Group], open_prs: dict[str, PullRequest],
+                      remote: dict[str, str]) -> list[Group]:
+        """Groups whose open pull request is still on the branch name before issue #14 keep
+        delivering there (see the module doc); every other group keeps its own branch."""
+        prefix = self.settings.branch_prefix
+        own = {g.branch for g in groups}
+        claims = Counter(legacy_branch_name(prefix, g.key) for g in groups)
+        out = []
+        for g in groups:
+            legacy = legacy_branch_name(prefix, g.key)
+            sha = remote.get(legacy)
+            if (legacy != g.branch and g.branch not in open_prs and legacy in open_prs and legacy not in own
+                    and claims[legacy] == 1 and sha is not None and self._owned(sha)):
+                log.info("%s: delivering to %s, where its open pull request #%d is (the name before issue #14)",
+                         g.key, legacy, open_prs[legacy].number)
+                g = replace(g, branch=legacy)
+            elif legacy != g.branch and legacy in open_prs and legacy not in own:
+                self.superseded.setdefault(legacy, []).append(g.branch)
+            out.append(g)
+        return out
+
+    def _why_unneeded(self, branch: str) -> str:
+        """A legacy branch's PR that could not be adopted links the PR(s) that took over its update."""
+        urls = [o.url for o in self.outcomes
+                if o.branch in self.superseded.get(branch, ()) and o.action is not PullRequestAction.CLOSED and o.url]
+        if urls:
+            return f"it is superseded by {', '.join(urls)} (imagebot names this update's branch differently now)"
+        return NO_LONGER_NEEDED
 
     def _push(self, g: Group, branch_sha: str | None) -> str | None:
         """Build and push the group's branch when it does not hold the edits yet; the new sha, or

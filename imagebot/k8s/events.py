@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 POLICY_PROBLEMS = frozenset({"policy", "annotation", "marker"})
 MAX_MESSAGE = 1024
+#: On an Event posted for one lane's workloads: the repository (lane name) it comes from.
+REPOSITORY_ANNOTATION = "imagebot.io/repository"
 REQUEST_TIMEOUT = 10.0  # seconds; an Event is never worth stalling a cycle
 
 
@@ -104,14 +106,21 @@ class EventRecorder:
             self._last[key] = now
             return True
 
-    def emit(self, ref: ObjectRef, reason: str, message: str, warning: bool = False) -> bool:
-        """Post one Event unless rate limited; True when posted. API trouble is logged, never raised."""
+    def emit(self, ref: ObjectRef, reason: str, message: str, warning: bool = False, *,
+             repository: str | None = None) -> bool:
+        """Post one Event unless rate limited; True when posted. API trouble is logged, never raised.
+
+        `repository`: the lane the Event comes from (several repositories may declare workloads
+        of one cluster): an annotation on the Event and a prefix of its message."""
+        if repository:
+            message = f"[{repository}] {message}"
         message = message[:MAX_MESSAGE]
         if not self._admit((ref, reason, message)):
             return False
         now = datetime.now(UTC)
         event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{ref.name}.", namespace=ref.namespace),
+            metadata=client.V1ObjectMeta(generate_name=f"{ref.name}.", namespace=ref.namespace,
+                                         annotations={REPOSITORY_ANNOTATION: repository} if repository else None),
             involved_object=client.V1ObjectReference(
                 api_version=ref.api_version, kind=ref.kind, name=ref.name, namespace=ref.namespace
             ),
@@ -136,20 +145,25 @@ class EventRecorder:
             self._on_posted(reason)
         return True
 
-    def drift(self, report: DriftReport) -> None:
+    def drift(self, report: DriftReport, repository: str | None = None) -> None:
         for d in report.drifts:
             ref = ObjectRef(d.workload.api_version, d.workload.kind, d.namespace, d.workload.name)
-            self.emit(ref, "DriftDetected", str(d), warning=True)
+            self.emit(ref, "DriftDetected", str(d), warning=True, repository=repository)
 
 
 class EventsReporter:
     """Posts a finished cycle's outcome as Events (only while this replica may write)."""
 
     def __init__(self, recorder: EventRecorder, index: Callable[[], WorkloadIndex | None],
-                 can_write: Callable[[], bool] = lambda: True):
+                 can_write: Callable[[], bool] = lambda: True, repository: str | None = None):
         self.recorder = recorder
         self._index = index
         self._can_write = can_write
+        #: The lane whose workloads these are (None: the single `repository:` form).
+        self.repository = repository
+
+    def _emit(self, ref: ObjectRef, reason: str, message: str, warning: bool = False) -> None:
+        self.recorder.emit(ref, reason, message, warning, repository=self.repository)
 
     def cycle_finished(self, result: CycleResult) -> None:
         index = self._index()
@@ -162,7 +176,7 @@ class EventsReporter:
                 ref = index.locate(x.change.occurrence.location)
                 if ref is not None and not x.pull_request:
                     c = x.change
-                    self.recorder.emit(ref, "ImageUpdated",
+                    self._emit(ref, "ImageUpdated",
                                        f"{c.old_ref} -> {c.new_ref} ({c.file}, commit {x.commit[:12]} on {x.branch})")
             for o in d.outcomes:
                 if o.action not in (PullRequestAction.OPENED, PullRequestAction.UPDATED):
@@ -171,9 +185,9 @@ class EventsReporter:
                 for c in o.changes:
                     ref = index.locate(c.occurrence.location)
                     if ref is not None:
-                        self.recorder.emit(ref, reason, f"{c.old_ref} -> {c.new_ref} proposed in {o.url}")
+                        self._emit(ref, reason, f"{c.old_ref} -> {c.new_ref} proposed in {o.url}")
         for p in _problems(result.problems, index):
-            self.recorder.emit(*p, warning=True)
+            self._emit(*p, warning=True)
 
 
 def _problems(problems: Sequence[Problem], index: WorkloadIndex) -> Iterable[tuple[ObjectRef, str, str]]:

@@ -136,6 +136,9 @@ class Open:
     location: str
     since: float
     severity: str
+    #: The lane it belongs to ("" before lanes, or with one repository): only a report on the same
+    #: lane can end it (one lane's clean drift check must not resolve another lane's drift).
+    scope: str = ""
 
 
 class Tracker:
@@ -164,13 +167,13 @@ class Tracker:
             where = f"{p.location.file}:{p.location.line}" if p.location else ""
             title = redact(f"{p.subject or p.kind}: {p.message}")
             if len(self.open) < MAX_OPEN:
-                self.open[key] = Open(key, "problem", title, p.subject, where, now, sev.value)
+                self.open[key] = Open(key, "problem", title, p.subject, where, now, sev.value, result.lane)
             out.append(Notice(Kind.PROBLEM_STARTED, sev, title, text=redact(str(p)), repository=repository,
                               subject=p.subject, location=where, since=now, at=now, key=key,
                               images=_images_of(p, result)))
-        if result.images is None:  # only a full cycle looked at everything
+        if result.images is None:  # only a full cycle looked at everything (of its own lane)
             for key, o in list(self.open.items()):
-                if o.kind == "problem" and key not in seen:
+                if o.kind == "problem" and key not in seen and o.scope in ("", result.lane):
                     del self.open[key]
                     out.append(Notice(Kind.PROBLEM_RESOLVED, Severity.INFO, f"resolved: {o.title}",
                                       text=f"open since {_iso(o.since)}", repository=repository, subject=o.subject,
@@ -209,22 +212,24 @@ class Tracker:
         return out
 
     # -- drift ----------------------------------------------------------------------------
-    def drifts(self, findings: Sequence[DriftFinding], repository: str) -> list[Notice]:
+    def drifts(self, findings: Sequence[DriftFinding], repository: str, scope: str = "") -> list[Notice]:
+        """Notices for one drift check of one lane (`scope`): new drifts, and the lane's drifts now gone."""
         now = self.clock()
         out: list[Notice] = []
         seen: set[str] = set()
         for f in findings:
-            key = "d:" + hashlib.sha256(f"{f.workload}\0{f.container}\0{f.declared}\0{f.live}".encode()).hexdigest()[:16]
+            raw = f"{f.workload}\0{f.container}\0{f.declared}\0{f.live}"
+            key = "d:" + hashlib.sha256((f"{scope}\0{raw}" if scope else raw).encode()).hexdigest()[:16]
             seen.add(key)
             if key in self.open:
                 continue
             if len(self.open) < MAX_OPEN:
-                self.open[key] = Open(key, "drift", f.describe(), f.workload, f.location, now, "warning")
+                self.open[key] = Open(key, "drift", f.describe(), f.workload, f.location, now, "warning", scope)
             out.append(Notice(Kind.DRIFT_DETECTED, Severity.WARNING, f"drift: {f.describe()}", text=f.describe(),
                               repository=repository, subject=f.workload, location=f.location, since=now, at=now,
                               key=key, images=(f.image,) if f.image else ()))
         for key, o in list(self.open.items()):
-            if o.kind == "drift" and key not in seen:
+            if o.kind == "drift" and key not in seen and o.scope in ("", scope):
                 del self.open[key]
                 out.append(Notice(Kind.DRIFT_RESOLVED, Severity.INFO, f"drift resolved: {o.title}",
                                   repository=repository, subject=o.subject, location=o.location, since=o.since,

@@ -43,11 +43,13 @@ class Notifier:
         except Exception:  # noqa: BLE001 - notifications never end a cycle
             log.exception("notifications: could not build this cycle's notices")
 
-    def drift(self, findings: Sequence[DriftFinding]) -> None:
+    def drift(self, findings: Sequence[DriftFinding], lane: str | None = None) -> None:
+        """One drift check's findings; `lane` names the repository checked when the config lists several."""
         if not self.targets or not self.enabled():
             return
         try:
-            self.dispatch(self.tracker.drifts(findings, self.repository), alerts_due=False)
+            repository = self.lane_urls.get(lane, self.repository) if lane else self.repository
+            self.dispatch(self.tracker.drifts(findings, repository, scope=lane or ""), alerts_due=False)
         except Exception:  # noqa: BLE001
             log.exception("notifications: could not build the drift notices")
 

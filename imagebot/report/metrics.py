@@ -61,6 +61,9 @@ class Metrics:
         self.leader = Gauge("imagebot_leader", "1 while this replica holds the leader Lease (or runs alone).", registry=r)
         self.drifted_workloads = Gauge("imagebot_drifted_workloads",
                                        "Workloads whose live images differ from Git at the last drift check.", registry=r)
+        self.repository_drifted_workloads = Gauge(
+            "imagebot_repository_drifted_workloads", "Workloads of the repository (lane) whose live images differ "
+            "from Git at its last drift check (lanes this replica holds).", ["repository"], registry=r)
         self.last_success = Gauge("imagebot_last_success_timestamp_seconds", "End of the last cycle that did not fail.",
                                   registry=r)
         self.webhooks = Counter("imagebot_webhooks", "Webhook requests by kind and result.", ["kind", "result"], registry=r)

@@ -4,7 +4,10 @@ the schema-checked fake GitHub):
 * housekeeping that fails (an orphan bot branch the remote refuses to delete) is a problem of
   that branch; the healthy groups' pull requests are opened in the same cycle;
 * images whose names flatten alike (`team/api`, `team-api`) get distinct branches and pull
-  requests, and a second run writes nothing (no branch fought over).
+  requests, and a second run writes nothing (no branch fought over);
+* pull requests an imagebot before issue #14 left open on the old branch names are migrated:
+  one whose old name only its image claims is adopted (same PR, same branch), the one
+  `team/api` and `team-api` fought over is closed with a comment linking both new PRs.
 """
 
 from __future__ import annotations
@@ -96,3 +99,59 @@ def test_images_that_flatten_alike_get_distinct_branches_and_are_not_fought_over
     assert second.code == 0, second.err + second.out
     assert len(gh.writes()) == writes  # nothing rewritten
     assert {h: gitrepo.rev(remote, h) for h in heads} == heads  # no force-push back and forth
+
+
+def _legacy_pull(gh: FakeGitHub, remote: Path, tmp_path: Path, env: dict[str, str], branch: str, path: str,
+                 old: str, new: str) -> int:
+    """What an imagebot before #14 left: its branch (tip authored by the bot) and an open PR on it."""
+    import requests
+
+    work = gitrepo.clone(remote, tmp_path / f"legacy-{path.replace('/', '-')}")
+    gitrepo.git(work, "checkout", "-q", "-b", branch)
+    (work / path).write_text((work / path).read_text().replace(old, new))
+    gitrepo.git(work, "add", "-A")
+    gitrepo.git(work, "-c", f"user.email={BOT_EMAIL}", "-c", "user.name=imagebot", "commit", "-q",
+                "--author", f"imagebot <{BOT_EMAIL}>", "-m", f"Update to {new}")
+    gitrepo.git(work, "push", "-q", "origin", f"HEAD:refs/heads/{branch}")
+    r = requests.post(f"{gh.api_url}/repos/{REPO}/pulls", timeout=10,
+                      headers={"Authorization": f"Bearer {env['TEST_GH_TOKEN']}"},
+                      json={"title": f"Update to {new}", "head": branch, "base": "main", "body": "old imagebot"})
+    assert r.status_code == 201, r.text
+    return int(r.json()["number"])
+
+
+def test_pull_requests_on_the_branch_names_before_issue_14_are_migrated_not_fought_over(world, registry) -> None:
+    from imagebot.deliver.grouping import branch_name, legacy_branch_name
+
+    cwd, gh, remote, env = world
+    registry.push_tags("team/web", ["1.0.0", "1.1.0"])
+    work = gitrepo.clone(remote, cwd / "add-web")
+    (work / "apps/web.yaml").write_text(deployment("web", f"{registry.host}/team/web:1.0.0", "semver:^1"))
+    gitrepo.commit_all(work, "add web")
+    gitrepo.git(work, "push", "-q", "origin", "HEAD:main")
+    web, api, team_api = (f"{registry.host}/{name}" for name in ("team/web", "team/api", "team-api"))
+    web_legacy, shared_legacy = legacy_branch_name("imagebot/", web), legacy_branch_name("imagebot/", api)
+    assert shared_legacy == legacy_branch_name("imagebot/", team_api)  # the name the two fought over
+    assert web_legacy != branch_name("imagebot/", web)
+    adopted = _legacy_pull(gh, remote, cwd, env, web_legacy, "apps/web.yaml", ":1.0.0", ":1.1.0")
+    fought = _legacy_pull(gh, remote, cwd, env, shared_legacy, "apps/api.yaml", ":1.0.0", ":1.1.0")
+
+    first = imagebot("run", "--once", cwd=cwd, env=env)
+    assert first.code == 0, first.err + first.out
+    pulls = {p.head: p for p in gh.open_pulls(REPO)}
+    assert set(pulls) == {web_legacy, branch_name("imagebot/", api), branch_name("imagebot/", team_api)}, set(pulls)
+    assert pulls[web_legacy].number == adopted and "team/web" in pulls[web_legacy].title  # same PR, now the bot's title
+    assert b":1.1.0" in gitrepo.show(remote, web_legacy, "apps/web.yaml")
+    assert branch_name("imagebot/", web) not in gitrepo.branches(remote)
+    repo = gh.repos[REPO]
+    assert repo.pulls[fought].state == "closed"
+    [closing] = [c.body for c in repo.comments.values() if c.issue == fought]
+    links = [f"/pull/{pulls[branch_name('imagebot/', x)].number}" for x in (api, team_api)]
+    assert "superseded by" in closing and all(link in closing for link in links), closing
+    assert shared_legacy not in gitrepo.branches(remote)  # the bot's own old branch, deleted with its PR
+    writes, heads = len(gh.writes()), {h: gitrepo.rev(remote, h) for h in pulls}
+
+    second = imagebot("run", "--once", cwd=cwd, env=env)
+    assert second.code == 0, second.err + second.out
+    assert len(gh.writes()) == writes and {h: gitrepo.rev(remote, h) for h in heads} == heads  # converged
+    gh.assert_no_drift()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +176,9 @@ def test_same_image_rules() -> None:
     assert not same_image("ghcr.io/a/nginx:1.25", "nginx:1.25")
 
 
-def test_the_agent_checks_drift_periodically_sets_the_metric_and_posts_an_event(kube: KubeServer, tmp_path: Path) -> None:
-    seed_cluster(kube)
-    kubectl_set_image(kube)
-    remote = make_remote(tmp_path, FILES)
-    cfg = load(write_config(tmp_path, remote, drift_interval="1h",
-                            leader_election={"lease_duration": "3s", "renew_deadline": "2s", "retry_period": "100ms"}))
+@contextmanager
+def running_agent(cfg: Any, kube: KubeServer) -> Iterator[dict[str, Any]]:
+    """`serve` in a thread over the API emulator (cycles recorded, not run); yields {agent, url}."""
     started: dict[str, Any] = {}
     ready = threading.Event()
 
@@ -193,6 +192,21 @@ def test_the_agent_checks_drift_periodically_sets_the_metric_and_posts_an_event(
     t.start()
     try:
         assert ready.wait(10)
+        yield started
+    finally:
+        if "agent" in started:
+            started["agent"].stop()
+        t.join(15)
+    assert not t.is_alive()
+
+
+def test_the_agent_checks_drift_periodically_sets_the_metric_and_posts_an_event(kube: KubeServer, tmp_path: Path) -> None:
+    seed_cluster(kube)
+    kubectl_set_image(kube)
+    remote = make_remote(tmp_path, FILES)
+    cfg = load(write_config(tmp_path, remote, drift_interval="1h",
+                            leader_election={"lease_duration": "3s", "renew_deadline": "2s", "retry_period": "100ms"}))
+    with running_agent(cfg, kube) as started:
         events: list[dict[str, Any]] = []
         for _ in range(100):  # bounded: the drift check runs right after start-up
             events = [e for e in kube.list("v1/events") if e.get("reason") == "DriftDetected"]
@@ -207,10 +221,87 @@ def test_the_agent_checks_drift_periodically_sets_the_metric_and_posts_an_event(
         assert "imagebot_drifted_workloads 1.0" in metrics
         assert "imagebot_leader 1.0" in metrics
         assert 'imagebot_kubernetes_events_total{reason="DriftDetected"} 1.0' in metrics
-    finally:
-        if "agent" in started:
-            started["agent"].stop()
-        t.join(15)
-    assert not t.is_alive()
     lease = kube.get("coordination.k8s.io/v1/leases", "default", "imagebot")
     assert lease is not None and "holderIdentity" not in lease["spec"], "the lease is released at shutdown"
+
+
+API = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: ops
+spec:
+  template:
+    spec:
+      containers:
+        - name: api
+          image: ghcr.io/org/api:4.2.0
+"""
+
+
+def test_the_agent_checks_drift_in_every_repository_it_holds_and_names_the_repository(kube: KubeServer,
+                                                                                       tmp_path: Path) -> None:
+    """`repositories:` with two lanes (one Lease each, both held by this agent): each lane's declared
+    workloads, from its own clone, are compared with the cluster; one drifted workload in each is
+    reported with its repository in the metric, the log, the Event and the notification."""
+    import logging
+
+    from tests.support.receivers import Receiver
+
+    seed_cluster(kube)
+    kubectl_set_image(kube)  # drift in lane "apps": Deployment/prod/web
+    kube.put("apps/v1/deployments", "ops", "api", live("spec.template", {
+        "containers": [{"name": "api", "image": "ghcr.io/org/api:4.2.0-debug"}]}))  # drift in lane "ops"
+    apps = make_remote(tmp_path, FILES, name="apps.git")
+    ops = make_remote(tmp_path, {"deploy/api.yaml": API}, name="ops.git")
+    with Receiver() as hook:
+        cfg_path = tmp_path / "imagebot.yaml"
+        cfg_path.write_text(json.dumps({
+            "repositories": [{"name": "apps", "url": str(apps)}, {"name": "ops", "url": str(ops)}],
+            "interval": "1h", "cache_dir": str(tmp_path / "cache"),
+            "notifications": [{"type": "webhook", "url": hook.url, "timeout": 5, "max_attempts": 1}],
+            "agent": {"drift_interval": "1h", "leader_election": {
+                "lease_duration": "3s", "renew_deadline": "2s", "retry_period": "100ms"}}}))
+        cfg = load(cfg_path)
+        logged: list[logging.LogRecord] = []
+
+        class Capture(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.getMessage().startswith("drift"):
+                    logged.append(record)
+
+        capture = Capture()
+        logging.getLogger("imagebot.agent").addHandler(capture)
+        try:
+            with running_agent(cfg, kube) as started:
+                events: list[dict[str, Any]] = []
+                for _ in range(200):  # bounded: each lane's check runs once its Lease is taken
+                    events = [e for e in kube.list("v1/events") if e.get("reason") == "DriftDetected"]
+                    if len(events) == 2:
+                        break
+                    threading.Event().wait(0.05)
+                by_name = {e["involvedObject"]["name"]: e for e in events}
+                assert sorted(by_name) == ["api", "web"], kube.list("v1/events")
+                for name, repo in (("web", "apps"), ("api", "ops")):
+                    e = by_name[name]
+                    assert e["metadata"]["annotations"] == {"imagebot.io/repository": repo}
+                    assert e["message"].startswith(f"[{repo}] ") and e["type"] == "Warning"
+                assert "ghcr.io/org/api:4.2.0-debug" in by_name["api"]["message"]
+                for _ in range(100):  # the check that posted the last Event sets the total when it ends
+                    metrics = requests.get(started["url"] + "/metrics", timeout=5).text
+                    if "imagebot_drifted_workloads 2.0" in metrics:
+                        break
+                    threading.Event().wait(0.05)
+                assert 'imagebot_repository_drifted_workloads{repository="apps"} 1.0' in metrics
+                assert 'imagebot_repository_drifted_workloads{repository="ops"} 1.0' in metrics
+                assert "imagebot_drifted_workloads 2.0" in metrics
+                fields = sorted({(r.fields["repository"], r.fields["name"]) for r in logged  # type: ignore[attr-defined]
+                                 if getattr(r, "fields", {}).get("event") == "drift"})
+                assert fields == [("apps", "web"), ("ops", "api")]
+                assert any("in repository ops" in r.getMessage() for r in logged)
+                received = [ev for req in hook.wait_for(2) for ev in req.json()["events"] if ev["kind"] == "drift-detected"]
+                assert sorted((ev["repository"], ev["subject"]) for ev in received) == [
+                    (str(apps), "Deployment/prod/web"), (str(ops), "Deployment/ops/api")], received
+        finally:
+            logging.getLogger("imagebot.agent").removeHandler(capture)

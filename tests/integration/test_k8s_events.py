@@ -147,3 +147,17 @@ def test_api_trouble_is_logged_not_raised(index: WorkloadIndex) -> None:
     conf.host, conf.retries = "http://127.0.0.1:9", False
     recorder = EventRecorder(client.CoreV1Api(client.ApiClient(conf)), instance="i")
     assert not recorder.emit(ObjectRef("apps/v1", "Deployment", "shop", "web"), "ImageUpdated", "x")
+
+
+def test_events_of_a_lane_name_its_repository(kube: KubeServer, index: WorkloadIndex) -> None:
+    recorder = EventRecorder.for_client(kube.api_client(), instance="imagebot-0")
+    EventsReporter(recorder, lambda: index, repository="payments").cycle_finished(result(problems=(
+        Problem("policy", "bad semver range", Location("apps.yaml", 27), "StatefulSet/db"),)))
+    EventsReporter(recorder, lambda: index).cycle_finished(result(problems=(  # the single `repository:` form
+        Problem("registry", "ghcr.io: 503", Location("apps.yaml", 16), "Deployment/web", temporary=True),)))
+    lane, single = events(kube)
+    assert lane["metadata"]["annotations"] == {"imagebot.io/repository": "payments"}
+    assert lane["message"].startswith("[payments] ") and "bad semver range" in lane["message"]
+    assert lane["involvedObject"]["name"] == "db"
+    assert not single["metadata"].get("annotations")
+    assert "ghcr.io: 503" in single["message"] and not single["message"].startswith("[")

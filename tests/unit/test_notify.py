@@ -118,6 +118,31 @@ def test_drift_detected_once_and_resolved_once() -> None:
     assert "runs ghcr.io/org/pay:1.2.0, Git says ghcr.io/org/pay:1.3.0" in f.describe()
 
 
+def test_a_lane_s_full_cycle_ends_only_its_own_problems() -> None:
+    from dataclasses import replace
+
+    t = Tracker()
+    p = Problem("policy", "bad range", Location("apps/api.yaml", 4), "api")
+    assert [n.kind for n in t.problems(replace(result(problems=[p]), lane="apps"), "https://git/apps")] == [
+        Kind.PROBLEM_STARTED]
+    assert t.problems(replace(result(), lane="ops"), "https://git/ops") == []  # ops is fine; apps' problem stays
+    assert t.problems(replace(result(problems=[p]), lane="apps"), "https://git/apps") == []  # not announced again
+    assert [n.kind for n in t.problems(replace(result(), lane="apps"), "https://git/apps")] == [Kind.PROBLEM_RESOLVED]
+
+
+def test_a_lane_s_clean_drift_check_does_not_resolve_another_lane_s_drift(tmp_path: Path) -> None:
+    t = Tracker(tmp_path / "state.json")
+    f = DriftFinding("Deployment/prod/web", "app", "nginx:1.25", "nginx:1.27")
+    both = t.drifts([f], "https://git/apps", scope="apps") + t.drifts([f], "https://git/ops", scope="ops")
+    assert [(n.kind, n.repository) for n in both] == [(Kind.DRIFT_DETECTED, "https://git/apps"),
+                                                      (Kind.DRIFT_DETECTED, "https://git/ops")]
+    ended = t.drifts([], "https://git/ops", scope="ops")  # ops is clean now: its drift ends, apps' stays open
+    assert [(n.kind, n.repository) for n in ended] == [(Kind.DRIFT_RESOLVED, "https://git/ops")]
+    t = Tracker(tmp_path / "state.json")  # the lane of each open drift survives a restart
+    assert t.drifts([f], "https://git/apps", scope="apps") == []  # still open, not announced again
+    assert [n.kind for n in t.drifts([], "https://git/apps", scope="apps")] == [Kind.DRIFT_RESOLVED]
+
+
 @pytest.mark.parametrize("settings, notice, wanted", [
     ({"events": ["delivered"]}, Notice(Kind.PROBLEM_STARTED, Severity.ERROR, "x"), False),
     ({"events": ["problem-started"]}, Notice(Kind.PROBLEM_STARTED, Severity.ERROR, "x"), True),

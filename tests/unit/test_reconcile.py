@@ -123,3 +123,66 @@ def test_no_forge_call_starts_past_the_cycle_deadline() -> None:
     else:
         raise AssertionError("a call started past the deadline")
     assert calls == ["imagebot/"]
+
+
+def test_an_open_pull_request_on_the_legacy_branch_name_is_adopted_not_closed_and_reopened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Issue #14 renamed branches whose flat name was ambiguous ('ghcr.io/org/my-api' now gets a
+    hash suffix). The bot's open pull request on the old name keeps its number, review and
+    discussion: the update goes to the old branch; after that PR is merged, the new name is used."""
+    from imagebot.deliver import grouping
+
+    image = "ghcr.io/org/my-api"
+    legacy, new = grouping.legacy_branch_name("imagebot/", image), grouping.branch_name("imagebot/", image)
+    assert legacy == "imagebot/ghcr.io-org-my-api" and new.startswith(legacy + "-")
+    remote = gitrepo.make_remote(tmp_path, {"apps/my-api.yaml": manifest("my-api", f"{image}:1.0.0"),
+                                            "apps/web.yaml": manifest("web", f"{WEB}:1.0.0")})
+    forge, cache = MemoryForge(), tmp_path / "cache"
+    with monkeypatch.context() as m:  # a cycle of the imagebot before #14
+        m.setattr(grouping, "branch_name", grouping.legacy_branch_name)
+        deliver(remote, cache, forge, change("apps/my-api.yaml", image, "1.0.0", "1.1.0"))
+    assert [(p.number, p.branch) for p in forge.pulls.values()] == [(1, legacy)]
+    forge.comment(forge.pulls[1], "LGTM once CI passes")  # a reviewer's context, on this PR
+
+    newer, web = change("apps/my-api.yaml", image, "1.0.0", "1.2.0"), change("apps/web.yaml", WEB, "1.0.0", "1.1.0")
+    outcomes = deliver(remote, cache, forge, newer, web).outcomes
+    assert [(o.branch, o.action, o.number) for o in outcomes] == [
+        (legacy, "updated", 1), ("imagebot/ghcr.io-org-web", "opened", 2)]
+    assert forge.pulls[1].state == "open" and "1.2.0" in forge.pulls[1].title
+    assert b":1.2.0" in gitrepo.show(remote, legacy, "apps/my-api.yaml")
+    assert gitrepo.branches(remote) == [legacy, "imagebot/ghcr.io-org-web", "main"]  # no new-name branch
+
+    writes = len(forge.writes)  # converged: the next cycle writes nothing, and never fights over names
+    assert [o.action for o in deliver(remote, cache, forge, newer, web).outcomes] == ["unchanged", "unchanged"]
+    assert len(forge.writes) == writes
+
+    from dataclasses import replace
+    forge.pulls[1] = replace(forge.pulls[1], state="merged")  # the PR is merged: its branch is done
+    latest = change("apps/my-api.yaml", image, "1.0.0", "1.3.0")
+    outcomes = deliver(remote, cache, forge, latest, web).outcomes
+    assert [(o.branch, o.action, o.number) for o in outcomes] == [
+        (new, "opened", 3), ("imagebot/ghcr.io-org-web", "unchanged", 2)]
+    assert legacy not in gitrepo.branches(remote)  # its PR merged: an orphan of the bot, deleted
+
+
+def test_a_legacy_branch_with_someone_else_s_commits_is_not_adopted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from imagebot.deliver import grouping
+
+    image = "ghcr.io/org/my-api"
+    legacy, new = grouping.legacy_branch_name("imagebot/", image), grouping.branch_name("imagebot/", image)
+    remote = gitrepo.make_remote(tmp_path, {"apps/my-api.yaml": manifest("my-api", f"{image}:1.0.0")})
+    forge, cache = MemoryForge(), tmp_path / "cache"
+    with monkeypatch.context() as m:
+        m.setattr(grouping, "branch_name", grouping.legacy_branch_name)
+        deliver(remote, cache, forge, change("apps/my-api.yaml", image, "1.0.0", "1.1.0"))
+    work = gitrepo.clone(remote, tmp_path / "human")
+    gitrepo.git(work, "checkout", "-q", legacy)
+    (work / "notes.txt").write_text("a human pushed here\n")
+    gitrepo.git(work, "add", "-A")
+    gitrepo.git(work, "-c", "user.email=dev@example.com", "-c", "user.name=dev", "commit", "-q", "-m", "human")
+    gitrepo.git(work, "push", "-q", "origin", legacy)
+
+    outcomes = deliver(remote, cache, forge, change("apps/my-api.yaml", image, "1.0.0", "1.2.0")).outcomes
+    assert [(o.branch, o.action, o.number) for o in outcomes] == [(new, "opened", 2), (legacy, "closed", 1)]
+    assert "superseded by memory://2" in forge.comments_of[1][-1]  # the old PR links the one that took over
+    assert legacy in gitrepo.branches(remote)  # a human's commits are never deleted
