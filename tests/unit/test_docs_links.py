@@ -160,3 +160,12 @@ def test_every_config_example_in_the_docs_loads() -> None:
         except Exception as exc:  # noqa: BLE001 - every failing example is listed
             problems.append(f"{where}: {exc}")
     assert not problems, "\n".join(problems)
+
+
+def test_the_agent_page_shows_the_agent_defaults() -> None:
+    """docs/agent.md's `agent:` block is every agent setting at its default: it changes with the schema."""
+    from imagebot.config.load import load_text
+
+    (block,) = [b for w, b in _config_blocks() if w.startswith("docs/agent.md") and "\nagent:" in b]
+    shown = load_text(block, "docs/agent.md").agent
+    assert shown == load_text("repository: {url: https://git.example.com/gitops.git}\n").agent
