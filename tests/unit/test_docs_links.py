@@ -169,3 +169,20 @@ def test_the_agent_page_shows_the_agent_defaults() -> None:
     (block,) = [b for w, b in _config_blocks() if w.startswith("docs/agent.md") and "\nagent:" in b]
     shown = load_text(block, "docs/agent.md").agent
     assert shown == load_text("repository: {url: https://git.example.com/gitops.git}\n").agent
+
+
+def _named_paths(page: Path) -> list[str]:
+    """Files of this repository the page names in code spans: `imagebot/….py`, `tests/…`,
+    `deploy/…`, `config/…`, `bench/….py`, `docs/…` (not branch names like `imagebot/all`)."""
+    out = []
+    for path in re.findall(r"`((?:imagebot|tests|bench|deploy|config|demo|docs)/[\w./-]*)`", page.read_text(encoding="utf-8")):
+        if path.startswith("bench/work/") or (path.startswith("imagebot/") and not path.endswith((".py", "/"))):
+            continue
+        out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_file_a_page_names_exists(page: Path) -> None:
+    missing = [p for p in _named_paths(page) if not (ROOT / p).exists()]
+    assert not missing, f"{page.relative_to(ROOT)} names files that do not exist: {missing}"
