@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagebot.model import Change, CycleResult, Problem, PullRequestAction
+from imagebot.model import Change, CycleResult, Problem, PullRequestAction, utc_iso
 from imagebot.notify.notices import Kind, Notice, Severity, Update
 from imagebot.redact import redact
 from imagebot.reference import shown_version
@@ -153,7 +153,7 @@ class Tracker:
                 if o.kind == "problem" and key not in seen:
                     del self.open[key]
                     out.append(Notice(Kind.PROBLEM_RESOLVED, Severity.INFO, f"resolved: {o.title}",
-                                      text=f"open since {_iso(o.since)}", repository=repository, subject=o.subject,
+                                      text=f"open since {utc_iso(o.since)}", repository=repository, subject=o.subject,
                                       location=o.location, since=o.since, at=now, key=key))
         self._save()
         return out
@@ -247,5 +247,3 @@ def _images_of(p: Problem, result: CycleResult) -> tuple[str, ...]:
                          if o.location.file == p.location.file and o.location.line == p.location.line}))
 
 
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
