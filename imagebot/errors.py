@@ -68,12 +68,6 @@ class ReferenceError_(ImagebotError):
     exit_code = EXIT_USAGE
 
 
-class ManifestError(ImagebotError):
-    """A manifest file cannot be read or parsed; names the file and line."""
-
-    exit_code = EXIT_PARTIAL
-
-
 class RegistryError(ImagebotError):
     """A registry call failed. `temporary` says whether a later try may succeed."""
 

@@ -8,6 +8,7 @@ Each stage takes the previous stage's values and returns its own; none of them i
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -315,3 +316,8 @@ class CycleResult:
     @property
     def exit_code(self) -> int:
         return EXIT_PARTIAL if self.problems else EXIT_OK
+
+
+def utc_iso(t: float) -> str:
+    """A time.time() value as reports, status and notifications write it: '2026-11-29T13:27:00Z'."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -247,6 +247,16 @@ def with_tag(raw: str, tag: str | None, digest: str | None) -> str:
     return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
 
 
+def shown_version(ref: str, image: str) -> str:
+    """The part of a reference after its image, short enough for a table or a chat message:
+    ('reg.io/app:1.2@sha256:abcdef…', 'reg.io/app') -> '1.2@sha256:abcdef12'; a digest alone
+    -> 'sha256:abcdef12'. Tags stay whole."""
+    rest = ref[len(image):] if ref.startswith(image) else ref.rsplit("/", 1)[-1]
+    tag, _, digest = rest.lstrip(":").partition("@")
+    digest = digest[:15]  # "sha256:" + 8 hex
+    return f"{tag}@{digest}" if tag and digest else tag or digest
+
+
 def is_identifier(text: str) -> bool:
     """True for a bare 64-hex image id, which is never a repository name."""
     return IDENTIFIER_RE.fullmatch(text) is not None

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from imagebot.deliver.pr_body import named as _counted
-from imagebot.deliver.pr_body import NOUNS_BY_KIND, UPDATE_ORDER, render_body, update_type, validate_fields
+from imagebot.deliver.pr_body import NOUNS_BY_KIND, UPDATE_ORDER, render_body, update_type, validate_fields, version_of
 from imagebot.errors import ConfigError
 from imagebot.model import Change
 from imagebot.redact import redact
@@ -53,20 +53,6 @@ def validate_template(template: str) -> None:
 
 def ordered(changes: Sequence[Change]) -> list[Change]:
     return sorted(changes, key=lambda c: (c.occurrence.location, c.occurrence.image, c.old, c.new))
-
-
-def version_of(ref: str) -> str:
-    """The tag and short digest of an image reference: 'ghcr.io/o/app:1.2' -> '1.2',
-    'ghcr.io/o/app:1.2@sha256:abcdef012345…' -> '1.2@sha256:abcdef012345'. The digest is kept
-    because a digest-only update (policy `digest`, a rebuilt tag) is a different proposal: a
-    pull request closed for one build must not look like the same update as the next build."""
-    name, _, digest = ref.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    short = digest[:19]
-    if ":" in last:
-        tag = last.rsplit(":", 1)[1]
-        return f"{tag}@{short}" if digest else tag
-    return short if digest else ref
 
 
 def subject_name(change: Change) -> str:

@@ -74,11 +74,18 @@ def update_type(old_ref: str, new_ref: str) -> str:
     return "tag"  # the same numbers, another variant (1.0-alpine -> 1.0-bookworm)
 
 
-def _short(tag: str, digest: str) -> str:
-    short = digest[:19]  # "sha256:" + 12 hex
-    if tag and digest:
-        return f"{tag}@{short}"
-    return tag or short
+def version_of(ref: str) -> str:
+    """The tag and short digest of an image reference: 'ghcr.io/o/app:1.2' -> '1.2',
+    'ghcr.io/o/app:1.2@sha256:abcdef012345…' -> '1.2@sha256:abcdef012345'. The digest is kept
+    because a digest-only update (policy `digest`, a rebuilt tag) is a different proposal: a
+    pull request closed for one build must not look like the same update as the next build."""
+    name, _, digest = ref.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    short = digest[:19]
+    if ":" in last:
+        tag = last.rsplit(":", 1)[1]
+        return f"{tag}@{short}" if digest else tag
+    return short if digest else ref
 
 
 def source_url(labels: Mapping[str, Mapping[str, str]] | None, change: Change) -> str | None:
@@ -133,11 +140,11 @@ class Row:
 
     @property
     def old(self) -> str:
-        return _short(*split_ref(self.old_ref)[1:])
+        return version_of(self.old_ref)
 
     @property
     def new(self) -> str:
-        return _short(*split_ref(self.new_ref)[1:])
+        return version_of(self.new_ref)
 
     def line(self) -> str:
         image = _code(self.image)

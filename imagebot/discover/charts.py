@@ -32,8 +32,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from imagebot.discover import markers
 from imagebot.discover.markers import InlineMarker, MarkerError
-from imagebot.discover.occurrences import named_spec, template_problem, templated
-from imagebot.discover.parsed import Found, ParsedFile
+from imagebot.discover.occurrences import inline_spec, named_spec, template_problem, templated
+from imagebot.discover.parsed import Candidate, Found, ParsedFile
 from imagebot.discover.yamltree import (
     Scalar,
     YAMLError,
@@ -44,7 +44,7 @@ from imagebot.discover.yamltree import (
     scalar_text,
 )
 from imagebot.errors import ReferenceError_
-from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
+from imagebot.model import UNMANAGED, FieldKind, Location, Occurrence, PolicySpec, Problem
 from imagebot.reference import parse_name
 from imagebot.registry.helm_index import chart_name
 from imagebot.registry.names import canonical_host
@@ -107,7 +107,7 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
     """Occurrences for the chart references whose version line carries a marker; when every
     reference is asked for (config rules, inventory: ``pf.everything``), the others as Candidates."""
     found = Found()
-    everything = getattr(pf, "everything", False)
+    everything = pf.everything
     if not everything and not markers.CANDIDATE.search(pf.text):
         return found
     for ref in references(pf):
@@ -126,8 +126,7 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
         if marker is None:
             continue
         if isinstance(marker, InlineMarker):
-            options = {k.replace("-", "_"): v for k, v in marker.options.items()}
-            spec = PolicySpec(policy=marker.policy, source=f"{where} marker", **options)  # type: ignore[arg-type]
+            spec = inline_spec(marker, f"{where} marker")
         elif marker.name in pf.policies:
             spec = named_spec(pf.policies[marker.name], f"{where} marker {marker.key} {marker.name}")
         else:
@@ -173,12 +172,9 @@ def _occurrence(pf: ParsedFile, ref: ChartRef, scalar: Scalar, field: FieldKind,
 def _candidate(pf: ParsedFile, ref: ChartRef, found: Found) -> None:
     """An unmarked chart reference for config rules (`match: {kind: chart}`) and the inventory
     (discover.parsed.Candidate: the reference at its version, and how to build it under a policy)."""
-    from imagebot.discover.parsed import Candidate  # type: ignore[attr-defined]  # with config rules
-    from imagebot.model import UNMANAGED  # type: ignore[attr-defined]
-
     digest = ref.digest.value if ref.digest is not None else None
     reference = _occurrence(pf, ref, ref.at, FieldKind.TAG, UNMANAGED, "", digest)
-    found.candidates.append(Candidate(reference, partial(occurrences, pf, ref), updatable=ref.updatable))  # type: ignore[attr-defined]
+    found.candidates.append(Candidate(reference, partial(occurrences, pf, ref), updatable=ref.updatable))
 
 
 # -- the objects ------------------------------------------------------------------------------

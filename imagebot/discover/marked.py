@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 from imagebot.discover import image_maps, kustomize, markers
 from imagebot.discover.kinds import classify
 from imagebot.discover.markers import InlineMarker, MarkerError, NamedMarker
-from imagebot.discover.occurrences import bare_tag, full_reference, named_spec, no_digest_field, policy_image, split_field
+from imagebot.discover.occurrences import bare_tag, full_reference, inline_spec, named_spec, no_digest_field, policy_image, split_field
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import Scalar, line_comment, scalars
 from imagebot.errors import ReferenceError_
-from imagebot.model import FieldKind, Location, PolicySpec, Problem
+from imagebot.model import FieldKind, Location, Problem
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,7 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
 
 
 def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, found: Found, entries: set[tuple[int, str]]) -> None:
-    options = {k.replace("-", "_"): v for k, v in marker.options.items()}
-    spec = PolicySpec(policy=marker.policy, source=f"{pf.path}:{line} marker", origin="marker", **options)  # type: ignore[arg-type]
+    spec = inline_spec(marker, f"{pf.path}:{line} marker")
     entry = kustomize.marked_entry(pf, scalar, spec)
     if entry is not None:  # a field of a kustomization images entry: a tag or a match key
         key = (scalar.document, scalar.path.rpartition(".")[0])

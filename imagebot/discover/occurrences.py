@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from imagebot.config.schema import NamedPolicy
+from imagebot.discover.markers import InlineMarker
 from imagebot.discover.parsed import ParsedFile
 from imagebot.discover.yamltree import Scalar
 from imagebot.errors import ReferenceError_
@@ -116,6 +117,12 @@ def no_digest_field(policy: PolicySpec, add: str, tag: str | None = None) -> str
     else:
         return None
     return f"{what} writes a digest, but there is no digest field to write it to (add {add}, or pin the tag as written: tag@sha256:…)"
+
+
+def inline_spec(marker: InlineMarker, source: str) -> PolicySpec:
+    """An inline marker (`# imagebot: POLICY; option=value`) as the PolicySpec later stages read."""
+    options = {k.replace("-", "_"): v for k, v in marker.options.items()}
+    return PolicySpec(policy=marker.policy, source=source, origin="marker", **options)  # type: ignore[arg-type]
 
 
 def named_spec(named: NamedPolicy, source: str) -> PolicySpec:

@@ -20,9 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagebot.model import Change, CycleResult, Problem, PullRequestAction
+from imagebot.model import Change, CycleResult, Problem, PullRequestAction, utc_iso
 from imagebot.notify.notices import Kind, Notice, Severity, Update
 from imagebot.redact import redact
+from imagebot.reference import shown_version
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +36,12 @@ def public_url(url: str) -> str:
     return redact(re.sub(r"^([a-z][a-z0-9+.-]*://)[^@/]*@", r"\1", url))
 
 
-def short(ref_part: str) -> str:
-    """'1.2@sha256:abcdef…' -> '1.2@sha256:abcdef12' — tags whole, digests shortened."""
-    tag, _, digest = ref_part.partition("@")
-    if digest:
-        digest = digest[:15]
-    if not tag and digest:
-        return digest
-    return tag + (f"@{digest}" if digest else "")
-
-
-def _version(ref: str, image: str) -> str:
-    rest = ref[len(image):] if ref.startswith(image) else ref.rsplit("/", 1)[-1]
-    return short(rest.lstrip(":"))
-
-
 def updates(changes: Iterable[Change]) -> tuple[Update, ...]:
     """One Update per (image, old, new), its places deduplicated, in a stable order."""
     by_key: dict[tuple[str, str, str], list[str]] = {}
     for c in changes:
         image = c.occurrence.image
-        key = (image, _version(c.old_ref, image), _version(c.new_ref, image))
+        key = (image, shown_version(c.old_ref, image), shown_version(c.new_ref, image))
         where = f"{c.occurrence.location.file}:{c.occurrence.location.line}"
         places = by_key.setdefault(key, [])
         if where not in places:
@@ -176,7 +162,7 @@ class Tracker:
                 if o.kind == "problem" and key not in seen and o.scope in ("", result.lane):
                     del self.open[key]
                     out.append(Notice(Kind.PROBLEM_RESOLVED, Severity.INFO, f"resolved: {o.title}",
-                                      text=f"open since {_iso(o.since)}", repository=repository, subject=o.subject,
+                                      text=f"open since {utc_iso(o.since)}", repository=repository, subject=o.subject,
                                       location=o.location, since=o.since, at=now, key=key))
         self._save()
         return out
@@ -302,5 +288,3 @@ def _images_of(p: Problem, result: CycleResult) -> tuple[str, ...]:
                          if o.location.file == p.location.file and o.location.line == p.location.line}))
 
 
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

@@ -11,10 +11,9 @@ outcome included); nothing is counted on the side.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
-from imagebot.model import Change, CycleResult, Location, Resolution
+from imagebot.model import Change, CycleResult, Location, Resolution, utc_iso
 from imagebot.report.summary import _problem
 
 #: A reference's state, from the last cycle that looked at its image.
@@ -22,7 +21,7 @@ UP_TO_DATE, UPDATED, PROPOSED, PENDING, HELD, REFUSED = "up-to-date", "updated",
 
 
 def _iso(t: float | None) -> str | None:
-    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return None if t is None else utc_iso(t)
 
 
 def _cycle(result: CycleResult) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from imagebot.model import Change, CycleResult, Delivery, Problem, Refusal, Resolution
+from imagebot.reference import shown_version
 from imagebot.report.diff import unified
 from imagebot.report.metrics import split_request_key
 
@@ -31,16 +32,9 @@ def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _version(ref: str, image: str) -> str:
-    """'reg.io/app:1.2@sha256:abcd...' -> '1.2@sha256:abcd1234' (short enough for a table)."""
-    rest = ref[len(image):].lstrip(":") if ref.startswith(image) else ref
-    tag, _, digest = rest.partition("@")
-    return tag + (f"@{digest[:15]}" if digest else "")
-
-
 def _change_row(c: Change) -> tuple[str, ...]:
     occ = c.occurrence
-    old, new = _version(c.old_ref, occ.image), _version(c.new_ref, occ.image)
+    old, new = shown_version(c.old_ref, occ.image), shown_version(c.new_ref, occ.image)
     return (occ.image, str(occ.location), f"{old} -> {new}", c.reason)
 
 

@@ -11,7 +11,6 @@ mirror work of #12 adds; without it the module is skipped, saying so. The values
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -15,7 +15,8 @@ import pytest
 from imagebot.config.schema import RegistrySettings
 from imagebot.errors import AuthError, RegistryError
 from imagebot.registry import RegistryClient, RetryPolicy
-from tests.support.realworld import HELM_CONFIG, HELM_LAYER, LoopbackServer, RealWorld
+from tests.support.git_http import LoopbackServer
+from tests.support.realworld import HELM_CONFIG, HELM_LAYER, RealWorld
 from tests.support.registry import OCI_INDEX
 
 FAST = RetryPolicy(attempts=2, backoff=0.01, max_backoff=0.02, failures_before_skip=10)

@@ -122,6 +122,27 @@ def stop_loopback(server: ThreadingHTTPServer | None) -> None:
     server.server_close()
 
 
+class LoopbackServer:
+    """An http.server with its own handler class on a free 127.0.0.1 port, served in a thread
+    for a `with` block (`start_loopback` is the same for one handle function)."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.host = f"127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://{self.host}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
 class LoopbackService:
     """Base of the fake servers: `with fake:` serves `self._handle` on a free loopback port."""
 

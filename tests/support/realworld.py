@@ -29,13 +29,13 @@ import gzip
 import io
 import json
 import tarfile
-import threading
 from collections.abc import Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from tests.support.git_http import LoopbackServer
 from tests.support.registry import ALL_MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, RegistryServer
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
@@ -70,25 +70,6 @@ def _push_artifact(client: RegistryServer, repo: str, tag: str, config_type: str
         "layers": [{"mediaType": layer_type, "digest": client.push_blob(repo, layer), "size": len(layer)}],
     }
     return client.put_manifest(repo, tag, json.dumps(manifest).encode(), OCI_MANIFEST)
-
-
-class LoopbackServer:
-    """An http.server on 127.0.0.1 (a free port) in a thread, for a `with` block."""
-
-    def __init__(self, handler: Any):
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def __enter__(self) -> "LoopbackServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 class HelmServer(LoopbackServer):

@@ -7,8 +7,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.git_http import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Received:
         return json.loads(self.body)
 
 
-class Receiver:
+class Receiver(LoopbackServer):
     """`status` is answered to every POST; `hang` seconds are slept first (a target that hangs)."""
 
     def __init__(self, status: int = 200, hang: float = 0.0):
@@ -47,22 +49,12 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def __enter__(self) -> "Receiver":
-        self.thread.start()
-        return self
+        super().__init__(Handler)
+        self.url = f"{self.url}/hook"
 
     def __exit__(self, *exc: object) -> None:
-        self._released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self._released.set()  # a hanging answer ends first, or shutdown would wait for it
+        super().__exit__(*exc)
 
     def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
         deadline = time.monotonic() + timeout

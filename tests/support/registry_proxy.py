@@ -33,11 +33,13 @@ import struct
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+
+from tests.support.git_http import LoopbackServer
 
 _TAGS = re.compile(r"^/v2/(?P<repo>.+)/tags/list$")
 OCI_INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -55,7 +57,7 @@ class Fault:
     method: str | None = None
 
 
-class RegistryProxy:
+class RegistryProxy(LoopbackServer):
     def __init__(self, upstream: str, *, page_size: int | None = None):
         self.upstream = upstream.rstrip("/")
         self.page_size = page_size
@@ -67,11 +69,7 @@ class RegistryProxy:
         self.paths: list[tuple[str, str]] = []
         self.stopping = threading.Event()
         self._session = requests.Session()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self.url = f"http://{self.host}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_handler(self))
 
     def inject(self, action: str, *, path: str = "", times: int = 1, **kw: Any) -> Fault:
         fault = Fault(action, path, times, **kw)
@@ -98,18 +96,12 @@ class RegistryProxy:
             self.counts[kind] += 1
             self.paths.append((method, path))
 
-    def __enter__(self) -> "RegistryProxy":
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
         self.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__exit__()
         self._session.close()
 
 

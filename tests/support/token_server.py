@@ -17,11 +17,10 @@ from __future__ import annotations
 import base64
 import datetime
 import json
-import threading
 import time
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.git_http import LoopbackServer
 
 SERVICE = "imagebot-test-registry"
 ISSUER = "imagebot-test-issuer"
@@ -55,7 +56,7 @@ def _key_and_cert() -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
-class TokenServer:
+class TokenServer(LoopbackServer):
     def __init__(
         self,
         workdir: Path,
@@ -76,25 +77,16 @@ class TokenServer:
         self.bundle = Path(workdir) / f"token-issuer-{uuid.uuid4().hex[:8]}.pem"
         self.bundle.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
         self._x5c = base64.b64encode(self._cert.public_bytes(serialization.Encoding.DER)).decode()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_handler(self))
         self.realm = self.url + "/token"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def registry_config(self) -> dict[str, object]:
         """The `auth:` section for RegistryServer(extra_config=...)."""
         return {"auth": {"token": {"realm": self.realm, "service": SERVICE, "issuer": ISSUER,
                                    "rootcertbundle": str(self.bundle)}}}
 
-    def __enter__(self) -> "TokenServer":
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        super().__exit__(*exc)
         self.bundle.unlink(missing_ok=True)
 
     def seeding_auth(self, user: str, password: str) -> "BearerAuth":

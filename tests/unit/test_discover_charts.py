@@ -213,6 +213,8 @@ spec:
         ("https://prometheus-community.github.io/helm-charts/kube-prometheus-stack", "67.5.0", "chart"),
         ("docker.io/bitnamicharts/redis", "20.1.0", "chart"),
     ]
+    # the inventory says where a policy comes from: an inline marker on a chart is a "marker", as on an image
+    assert {(o.policy.policy, o.policy.origin) for o in d.occurrences} == {("semver:*", "marker")}
 
 
 def test_a_named_marker_on_a_chart_version_takes_the_config_policy(tmp_path: Path) -> None:
@@ -221,6 +223,7 @@ def test_a_named_marker_on_a_chart_version_takes_the_config_policy(tmp_path: Pat
     policies = {"cert-manager": NamedPolicy(image="https://charts.jetstack.io/cert-manager", policy="semver:~1.16")}
     (occ,) = scan(tmp_path, policies=policies).occurrences
     assert occ.policy.policy == "semver:~1.16" and occ.image == "https://charts.jetstack.io/cert-manager"
+    assert occ.policy.origin == "policy"
     d = scan(tmp_path)
     assert "unknown policy 'cert-manager'" in d.problems[0].message
 

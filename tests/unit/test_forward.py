@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from imagebot.agent.auth import WebhookAuth
 from imagebot.agent.forward import LeaderForwarder
+from tests.support.git_http import LoopbackServer
 
 SECRET = b"forward-secret"
 
@@ -28,12 +28,9 @@ class _Leader(BaseHTTPRequestHandler):
 
 
 def test_hand_over_is_signed_and_verifiable_by_the_leader_and_failures_are_reported() -> None:
-    server = HTTPServer(("127.0.0.1", 0), _Leader)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
     results: list[str] = []
-    address = f"127.0.0.1:{server.server_address[1]}"
-    try:
+    with LoopbackServer(_Leader) as leader:
+        address = leader.host
         forward = LeaderForwarder(WebhookAuth(SECRET), lambda: address, own_address="10.0.0.9:8080",
                                   on_result=results.append)
         assert forward(["ghcr.io/o/b", "ghcr.io/o/a", "ghcr.io/o/a"]) == (True, address)
@@ -47,9 +44,6 @@ def test_hand_over_is_signed_and_verifiable_by_the_leader_and_failures_are_repor
         _Leader.status = 503
         ok, why = forward(["ghcr.io/o/a"])
         assert not ok and "503" in why
-    finally:
-        server.shutdown()
-        server.server_close()
     ok, why = LeaderForwarder(WebhookAuth(SECRET), lambda: address, on_result=results.append)(["x/y"])
     assert not ok and "unreachable" in why
     assert LeaderForwarder(WebhookAuth(SECRET), lambda: "")(["x/y"]) == (False, "no leader address known")

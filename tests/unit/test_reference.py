@@ -125,3 +125,13 @@ def test_familiar_forms() -> None:
     assert parse("docker.io/library/a/b").familiar_name == "library/a/b"
     assert parse("ghcr.io/library/x").familiar_name == "ghcr.io/library/x"
     assert parse("bitnami/redis").familiar_name == "bitnami/redis"
+
+
+def test_shown_version_is_the_part_after_the_image_with_a_short_digest() -> None:
+    from imagebot.reference import shown_version
+
+    digest = "sha256:" + "ab12" * 16
+    assert shown_version(f"ghcr.io/o/app:1.2.3@{digest}", "ghcr.io/o/app") == "1.2.3@sha256:ab12ab12"
+    assert shown_version(f"ghcr.io/o/app@{digest}", "ghcr.io/o/app") == "sha256:ab12ab12"
+    assert shown_version("ghcr.io/o/app:1.2.3-alpine", "ghcr.io/o/app") == "1.2.3-alpine"
+    assert shown_version("localhost:5000/app:3", "docker.io/library/app") == "app:3"  # written otherwise: its last part

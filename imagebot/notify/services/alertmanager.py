@@ -13,14 +13,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from imagebot.model import utc_iso
 from imagebot.notify.notices import Kind, Notice
 
 ALERTABLE = frozenset({Kind.PROBLEM_STARTED, Kind.PROBLEM_RESOLVED, Kind.DRIFT_DETECTED, Kind.DRIFT_RESOLVED})
 FIRING_FOR = 3600.0  # endsAt of a firing alert: an hour ahead unless re-sent (every cycle) or resolved
 
 
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def alert(n: Notice, now: float) -> dict[str, Any]:
@@ -40,8 +39,8 @@ def alert(n: Notice, now: float) -> dict[str, Any]:
         "labels": labels,
         "annotations": {"summary": title[:500], "description": (n.text or title)[:2000],
                         **({"location": n.location} if n.location else {})},
-        "startsAt": _iso(n.since or now),
-        "endsAt": _iso(now if resolved else now + FIRING_FOR),
+        "startsAt": utc_iso(n.since or now),
+        "endsAt": utc_iso(now if resolved else now + FIRING_FOR),
     }
 
 

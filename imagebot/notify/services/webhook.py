@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from imagebot.model import utc_iso
 from imagebot.notify.notices import Notice
 
 VERSION = 1
@@ -22,7 +23,7 @@ MAX_EVENTS = 100
 
 
 def _iso(t: float | None) -> str | None:
-    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return None if t is None else utc_iso(t)
 
 
 def event(n: Notice) -> dict[str, Any]:
