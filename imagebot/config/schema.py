@@ -333,10 +333,9 @@ def _optional_duration(v: str | None) -> str | None:
     return v
 
 
-class NamedPolicy(_Model):
-    """A policy referred to by inline markers (`# {"$imagebot": "NAME"}`) and Flux markers."""
+class _PolicyOptions(_Model):
+    """A policy string and its options, as named policies and rules write them (one definition)."""
 
-    image: str = Field(description="The image the policy is for, e.g. ghcr.io/org/app")
     policy: str = Field(description='e.g. "semver:^1.4", "minor", "digest"')
     tag_filter: str | None = Field(None, alias="tag-filter")
     extract: str | None = None
@@ -350,10 +349,19 @@ class NamedPolicy(_Model):
     def _min_age(cls, v: str | None) -> str | None:
         return _optional_duration(v)
 
+    def _spec(self, source: str, origin: str) -> PolicySpec:
+        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source,
+                          origin=origin, min_age=self.min_age)
+
+
+class NamedPolicy(_PolicyOptions):
+    """A policy referred to by inline markers (`# {"$imagebot": "NAME"}`) and Flux markers."""
+
+    image: str = Field(description="The image the policy is for, e.g. ghcr.io/org/app")
+
     def spec(self, source: str = "") -> PolicySpec:
         """This policy as the PolicySpec every stage after config reads."""
-        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest, source,
-                          origin="policy", min_age=self.min_age)
+        return self._spec(source, "policy")
 
 
 #: `policy: ignore` in a rule: the references it matches stay unmanaged (later rules are not tried).
@@ -380,24 +388,13 @@ class RuleMatch(_Model):
     container: str | None = Field(None, description="The container's name.")
 
 
-class Rule(_Model):
+class Rule(_PolicyOptions):
     """One policy rule: the first rule whose `match` fits a reference governs it, unless an
-    annotation or a marker on the reference says otherwise."""
+    annotation or a marker on the reference says otherwise. `policy` may also be "ignore": the
+    matched references are left alone."""
 
     match: RuleMatch = Field(RuleMatch(), description="What the rule applies to; empty: every reference.")
-    policy: str = Field(description='e.g. "semver:*", "minor", "patch", "digest"; "ignore" leaves the matched references alone.')
-    tag_filter: str | None = Field(None, alias="tag-filter")
-    extract: str | None = None
-    exclude: str | None = None
-    prerelease: bool = False
-    pin_digest: bool = Field(False, alias="pin-digest")
-    min_age: str | None = Field(None, alias="min-age", description=MIN_AGE)
     _line: int | None = PrivateAttr(None)
-
-    @field_validator("min_age")
-    @classmethod
-    def _min_age(cls, v: str | None) -> str | None:
-        return _optional_duration(v)
 
     @property
     def line(self) -> int | None:
@@ -405,8 +402,7 @@ class Rule(_Model):
         return self._line
 
     def spec(self, source: str = "") -> PolicySpec:
-        return PolicySpec(self.policy, self.tag_filter, self.extract, self.exclude, self.prerelease, self.pin_digest,
-                          source, origin="rule", min_age=self.min_age)
+        return self._spec(source, "rule")
 
 
 _LANE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
