@@ -5,6 +5,7 @@ config -> discover -> resolve -> plan -> apply -> deliver -> report
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -59,6 +60,13 @@ def usable_cache_dir(cfg: Config) -> Path:
                           f"to one imagebot may write, e.g. a volume mounted for it") from None
     _USABLE.add(path)
     return path
+
+
+def render_cache_path(cfg: Config, ws: GitWorkspace, lane: str = "") -> Path:
+    """apply's proven edits, one file per clone and lane: each run keeps only the entries it used,
+    so lanes sharing a cache_dir (a fleet, `repositories:`) must not share a file."""
+    key = hashlib.sha256(f"{ws.root}\0{lane}".encode()).hexdigest()[:20]
+    return cache_dir(cfg) / "render" / f"{key}.json"
 
 
 def new_registry_client(cfg: Config) -> RegistryClient:
@@ -137,7 +145,7 @@ def run_cycle(
                        else source.resolve(occurrences, progress, root))
         deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
         the_plan = planner.build(resolutions, found.problems)
-        render_cache = apply.RenderCache(cache_dir(cfg) / "render.json")  # proven edits of earlier runs
+        render_cache = apply.RenderCache(render_cache_path(cfg, ws, lane))  # proven edits of earlier runs
         rendered = apply.render(root, the_plan.changes, render_cache)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
 

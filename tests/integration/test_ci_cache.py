@@ -83,3 +83,26 @@ def test_run_once_with_a_persisted_cache(tmp_path, registry):
     assert res.code == 0, res.err
     doc = json.loads(res.out)
     assert by_kind(doc) == {"tags": M}, doc["registry_requests"]
+
+
+def test_two_repositories_sharing_a_cache_dir_keep_their_own_proven_edits(tmp_path, registry):
+    """apply's proven edits are kept per clone and lane: a run keeps only the entries it used, so
+    a plan of another repository with the same cache_dir must not evict this one's."""
+    cache = setup(tmp_path, registry)
+    other = tmp_path / "other"
+    other.mkdir()
+    remote = make_remote(other, {f"apps/x{i}.yaml": workload(i, registry.host) for i in range(2)})
+    write_config(other / "imagebot.yaml", remote=remote, registry_host=registry.host)
+    (other / "imagebot.yaml").write_text((other / "imagebot.yaml").read_text().replace(
+        f"cache_dir: {other / 'cache'}", f"cache_dir: {cache}"))
+    plan(tmp_path)
+    files = list((cache / "render").glob("*.json"))
+    assert len(files) == 1
+    mine = files[0].read_bytes()
+    assert len(json.loads(mine)["entries"]) == N
+    res = imagebot("plan", "--json", cwd=other)
+    assert res.code == 0, res.err
+    assert len(json.loads(res.out)["changes"]) == 2
+    after = sorted((cache / "render").glob("*.json"))
+    assert len(after) == 2 and files[0] in after
+    assert files[0].read_bytes() == mine  # untouched by the other repository's run
