@@ -220,6 +220,7 @@ def parse_name(text: str) -> Reference:
     return ref
 
 
+@functools.lru_cache(maxsize=8192)  # pure; plan splits the same written values again and again
 def split(raw: str) -> tuple[str, str | None, str | None]:
     """Split a reference as written into (name text, tag, digest), byte-for-byte; validates it."""
     _check_length(raw)
