@@ -22,6 +22,7 @@ marker becomes a Problem naming the file and line, and every other file is still
 
 from __future__ import annotations
 
+import logging
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
@@ -41,6 +42,8 @@ from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Occurrence, Problem
 
 __all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache", "stored_at"]
+
+log = logging.getLogger(__name__)
 
 Format = Callable[[ParsedFile, set[tuple[int, int]]], Found]
 
@@ -153,6 +156,12 @@ def scan(
             occurrences += result.occurrences
             problems += result.problems
             unmanaged += result.unmanaged
+    if cache is not None:
+        st = cache.stats
+        log.info("discover: %d file(s): %d known unchanged, %d read again (same bytes), %d screened anew, %d parsed",
+                 scanned, st.reused, st.reread, st.evaluated, st.parsed,
+                 extra={"fields": {"event": "discover-cache", "files": scanned, "reused": st.reused, "reread": st.reread,
+                                   "evaluated": st.evaluated, "parsed": st.parsed}})
     # HelmRelease charts: their HelmRepository may be anywhere in the checkout, not only under `paths`
     all_files = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
     occurrences, unresolved = charts.resolve_sources(root, occurrences, all_files)
