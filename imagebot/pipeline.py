@@ -121,12 +121,14 @@ def run_cycle(
         ws.deadline = deadline
         root = ws.checkout()
 
-        revision = since = None
-        if discover_cache is not None:
-            revision = ws.head()
-            since = _since(ws, discover_cache.revision, revision)
+        # discover's results persist in the cache dir (one file per clone): a new process (plan, run --once,
+        # an agent after a restart) neither reads nor parses the files of a commit it scanned before
+        dcache = discover_cache if discover_cache is not None else discover.DiscoverCache()
+        dcache.attach(discover.stored_at(cache_dir(cfg) / "discover", root))
+        revision = ws.head()
+        since = _since(ws, dcache.revision, revision)
         found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
-                              rules=cfg.rules, images=images, cache=discover_cache, revision=revision, since=since,
+                              rules=cfg.rules, images=images, cache=dcache, revision=revision, since=since,
                               compat_with=cfg.compat)
         occurrences = found.occurrences
         if cfg.promotions:  # production's references change only by promotion

@@ -27,7 +27,7 @@ from typing import Any
 from imagebot.apply.token import render_token
 from imagebot.errors import EditError
 from imagebot.model import Change
-from imagebot.registry.cache import store_json
+from imagebot.registry.cache import code_fingerprint, store_json
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,7 @@ Cached = tuple[list[tuple[int, int, int, str]], list[tuple[int, str]]]  # (index
 
 
 def _code_fingerprint() -> str:
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(f"{TOOL}/{KIND}/{FORMAT}".encode())
-    for name in _CODE:
-        try:
-            h.update((root / name).read_bytes())
-        except OSError:
-            h.update(b"?")
-    return h.hexdigest()
+    return code_fingerprint(f"{TOOL}/{KIND}/{FORMAT}", _CODE)
 
 
 class RenderCache:

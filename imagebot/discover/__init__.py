@@ -22,6 +22,7 @@ marker becomes a Problem naming the file and line, and every other file is still
 
 from __future__ import annotations
 
+import logging
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
@@ -34,12 +35,15 @@ from imagebot.discover import rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import mentions_references, missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
+from imagebot.discover.store import path_for as stored_at
 from imagebot.discover.parsed import Found, ParsedFile
 from imagebot.discover.yamltree import InputRefused, YAMLError, check_size, compose, decode, error_line, problem_text
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Occurrence, Problem
 
-__all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache"]
+__all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache", "stored_at"]
+
+log = logging.getLogger(__name__)
 
 Format = Callable[[ParsedFile, set[tuple[int, int]]], Found]
 
@@ -71,6 +75,7 @@ def scan(
     rules: Sequence[Rule] = (),
     everything: bool = False,
     compat_with: Collection[str] = (),
+    on_image: Callable[[str], None] | None = None,
 ) -> Discovery:
     """Find every image reference with a policy under `paths` (repo-relative; default: all).
 
@@ -86,15 +91,23 @@ def scan(
     `rules` (config rules) govern the references no marker, annotation or config policy governs;
     `everything` (or any rule) finds every reference, and those nothing governs are returned as
     `Discovery.unmanaged`. `compat_with` (config `compat:`): other tools' configuration read as it
-    is (:mod:`imagebot.discover.compat`).
+    is (:mod:`imagebot.discover.compat`). `on_image(image)`: called once per image an occurrence
+    refers to, as soon as it is known (from the cache or a parse, before the scan returns; for a
+    targeted scan only the `images` asked for), so that its tag listing can start early.
     """
     everything = everything or bool(rules)
     tools = frozenset(compat_with)
     mentions = None if images is None else _mention_tokens(images, policies)
     occurrences, problems, unmanaged = [], [], []
     scanned = parsed = 0
-    settings = (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())),
-                everything, tuple((repr(r), r.line) for r in rules), tuple(sorted(tools)))
+    announced: set[str] = set()
+
+    def announce(found: Sequence[Occurrence]) -> None:
+        for o in found:
+            if o.image not in announced and not o.image.startswith(charts.PENDING) and (images is None or o.image in images):
+                announced.add(o.image)
+                on_image(o.image)  # type: ignore[misc]
+    settings = scan_settings(policies, parse_all, everything, rules, tools)
     updaters: tuple[compat_argocd_crd.Rule, ...] = ()
     if compat.ARGOCD in tools:  # ImageUpdater resources select Applications in other files: read them first
         updaters, crd_problems = compat_argocd_crd.collect(root, walk(root, paths, exclude))
@@ -118,25 +131,51 @@ def scan(
                 continue
             if not result.worth:
                 continue
+            if result.data is None and (mentions is not None or not result.parsed) and session is not None:
+                try:  # a result loaded from disk, without the bytes this scan needs
+                    result = session.with_data(rel, result, screen)
+                except OSError as exc:
+                    problems.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
+                    continue
+                if not result.worth:
+                    continue
             # An Application an ImageUpdater resource governs may hold only a tag: it is read in targeted scans too.
-            if mentions is not None and not any(t in result.data for t in mentions) and not (
-                updaters and b"argoproj.io/" in result.data
+            if mentions is not None and not any(t in result.data for t in mentions) and not (  # type: ignore[operator]
+                updaters and b"argoproj.io/" in result.data  # type: ignore[operator]
             ):
                 continue
             if not result.parsed:
-                found = scan_file(rel, result.data, policies, rules, everything, tools, updaters)
+                found = scan_file(rel, result.data or b"", policies, rules, everything, tools, updaters)
                 result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems),
                                     tuple(found.unmanaged))
                 if session is not None:
                     session.update(rel, result)
             parsed += 1
+            if on_image is not None:
+                announce(result.occurrences)
             occurrences += result.occurrences
             problems += result.problems
             unmanaged += result.unmanaged
+    if cache is not None:
+        st = cache.stats
+        log.info("discover: %d file(s): %d known unchanged, %d read again (same bytes), %d screened anew, %d parsed",
+                 scanned, st.reused, st.reread, st.evaluated, st.parsed,
+                 extra={"fields": {"event": "discover-cache", "files": scanned, "reused": st.reused, "reread": st.reread,
+                                   "evaluated": st.evaluated, "parsed": st.parsed}})
     # HelmRelease charts: their HelmRepository may be anywhere in the checkout, not only under `paths`
     all_files = (lambda: files) if not paths else (lambda: tuple(walk(root, (), exclude)))
     occurrences, unresolved = charts.resolve_sources(root, occurrences, all_files)
+    if on_image is not None:
+        announce(occurrences)  # charts named by their HelmRepository
     return Discovery(tuple(occurrences), tuple(problems + unresolved), scanned, parsed, tuple(unmanaged))
+
+
+def scan_settings(policies: Mapping[str, NamedPolicy], parse_all: bool, everything: bool, rules: Sequence[Rule],
+                  tools: frozenset[str]) -> tuple:
+    """Everything besides a file's path and bytes that discover's conclusions about it depend on,
+    as a value whose repr is stable across processes (the on-disk cache's scope: no sets)."""
+    return (parse_all, tuple((name, repr(p)) for name, p in sorted(policies.items())),
+            everything, tuple((repr(r), r.line) for r in rules), tuple(sorted(tools)))
 
 
 def _screen(

@@ -18,6 +18,10 @@ function of its repo-relative path, its bytes and the scan settings (config `pol
 Scan settings that change (another `policies` mapping, another root) empty the cache; paths
 the walk no longer yields (deleted, renamed, excluded now) are dropped after each scan, so the
 cache never answers for a file the walk did not find. One scan at a time (a lock guards it).
+
+With a `path` (see :meth:`DiscoverCache.attach`), the cache also lives on disk
+(:mod:`imagebot.discover.store`): a new process starts from what the last one stored, and each
+scan that changed something writes it back.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from imagebot.discover import store
 from imagebot.model import Occurrence, Problem
 
 __all__ = ["CacheStats", "DiscoverCache", "FileResult", "Since"]
@@ -41,11 +47,12 @@ class FileResult:
     `parsed`, its occurrences and problems.
 
     `data` is kept for files worth parsing: a webhook-targeted scan searches them for the pushed
-    images' names, and parses them, without reading the file again.
+    images' names, and parses them, without reading the file again. None: not kept (a result
+    loaded from disk); the file is read when they are needed (`CacheSession.with_data`).
     """
 
     worth: bool
-    data: bytes = b""
+    data: bytes | None = b""
     parsed: bool = False
     occurrences: tuple[Occurrence, ...] = ()
     problems: tuple[Problem, ...] = ()
@@ -85,7 +92,11 @@ class DiscoverCache:
     """Per-file discover results kept across scans; create one per process and pass it to every
     :func:`imagebot.discover.scan` (via ``pipeline.run_cycle(discover_cache=...)``)."""
 
-    def __init__(self, *, racy_window: float = 2.0, clock_ns: Callable[[], int] = time.time_ns):
+    def __init__(self, *, racy_window: float = 2.0, clock_ns: Callable[[], int] = time.time_ns,
+                 path: Path | None = None):
+        self._path = Path(path) if path is not None else None
+        self._restored = False  # the store at `path` was looked at
+        self._dirty = False  # something differs from the store at `path`
         self._racy_ns = int(racy_window * 1e9)
         self._clock_ns = clock_ns
         self._entries: dict[str, _Entry] = {}
@@ -98,6 +109,48 @@ class DiscoverCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def attach(self, path: Path) -> None:
+        """Keep this cache on disk at `path` too (:mod:`imagebot.discover.store`), unless it has a
+        store already: the first scan starts from it when this process has scanned nothing yet,
+        and every scan that changed something writes it back."""
+        with self._lock:
+            if self._path is None:
+                self._path = Path(path)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def _restore(self, scope: tuple[str, Hashable]) -> None:
+        """Fill an empty cache from the store (once; under the lock)."""
+        if self._path is None or self._restored:
+            return
+        self._restored = True
+        if self._scope is not None:  # this process has its own, newer knowledge
+            self._dirty = True
+            return
+        loaded = store.load(self._path, store.scope_key(*scope))
+        if loaded is None:
+            self._dirty = True  # missing or unusable: written after the scan
+            return
+        stored, pinned = loaded
+        self._scope = scope
+        self._entries = {rel: _Entry(e.identity, e.trusted, e.digest, FileResult(
+            e.worth, None if e.worth else b"", e.parsed, e.occurrences, e.problems, e.unmanaged)) for rel, e in stored.items()}
+        self._pinned = pinned  # type: ignore[assignment]
+
+    def _save(self) -> None:
+        if self._path is None or not self._dirty or self._scope is None:
+            return
+        pinned = self._pinned
+        if pinned is not None and not _storable(pinned[0]):
+            pinned = None
+        entries = {rel: store.Stored(e.identity, e.trusted, e.digest, e.result.worth, e.result.parsed,
+                                     e.result.occurrences, e.result.problems, e.result.unmanaged)
+                   for rel, e in self._entries.items()}
+        store.save(self._path, store.scope_key(*self._scope), entries, pinned)  # type: ignore[arg-type]
+        self._dirty = False
 
     @property
     def revision(self) -> Hashable:
@@ -120,6 +173,7 @@ class DiscoverCache:
         paths named are looked at again.
         """
         with self._lock:
+            self._restore((os.fspath(root), settings))
             if self._scope != (os.fspath(root), settings) or self._pinned is None:
                 return None
             if self._pinned[0] == walk_key or self._follows(walk_key, since):
@@ -146,23 +200,30 @@ class DiscoverCache:
         next scan."""
         with self._lock:
             scope = (os.fspath(root), settings)
+            self._restore(scope)
             if scope != self._scope:
-                self._entries.clear()
+                self._entries = {}
                 self._pinned = None
                 self._scope = scope
+                self._dirty = True
             stale: frozenset[str] = frozenset()
             pinned = walk_key is not None and self._pinned is not None and self._pinned == (walk_key, files)
             if not pinned and walk_key is not None and since is not None and self._follows(walk_key, since):
                 pinned = self._pinned is not None and self._pinned[1] == files
                 stale = since[1]
             s = CacheSession(self._entries, scope[0], self._clock_ns() - self._racy_ns, pinned, stale)
+            before = self._pinned
             self._pinned = None  # until this scan has finished
             yield s
-            for rel in self._entries.keys() - s.seen:
+            gone = self._entries.keys() - s.seen
+            for rel in gone:
                 del self._entries[rel]
             if walk_key is not None:
                 self._pinned = (walk_key, files)
             self.stats = CacheStats(s.reused, s.reread, s.evaluated, s.parsed)
+            if gone or s.changed or self._pinned != before:
+                self._dirty = True
+            self._save()
 
 
 class CacheSession:
@@ -185,6 +246,8 @@ class CacheSession:
         self._stale = stale
         self.seen: set[str] = set()
         self.reused = self.reread = self.evaluated = self.parsed = 0
+        #: An entry was added or replaced (new bytes, identity or trust).
+        self.changed = False
 
     def result(self, rel: str, evaluate: Callable[[bytes], FileResult]) -> FileResult:
         """The result for `rel`: remembered, or `evaluate(bytes)`. Raises OSError when unreadable
@@ -205,7 +268,8 @@ class CacheSession:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError:
-            self._entries.pop(rel, None)
+            if self._entries.pop(rel, None) is not None:
+                self.changed = True
             raise
         digest = hashlib.blake2b(data, digest_size=20).digest()
         if entry is not None and entry.digest == digest:
@@ -214,11 +278,49 @@ class CacheSession:
         else:
             self.evaluated += 1
             result = evaluate(data)
+            self.changed = True
         trusted = max(st.st_mtime_ns, st.st_ctime_ns) < self._trust_before_ns
+        if result.data is None:  # loaded without its bytes: these are they
+            result = replace(result, data=data)
+        if entry is None or (entry.identity, entry.trusted, entry.digest) != (identity, trusted, digest):
+            self.changed = True
         self._entries[rel] = _Entry(identity, trusted, digest, result)
+        return result
+
+    def with_data(self, rel: str, result: FileResult, evaluate: Callable[[bytes], FileResult]) -> FileResult:
+        """`result` (of `result()`, loaded from disk without its bytes) with the bytes of `rel`
+        read now; if they are not the bytes it was found for, `evaluate(bytes)` afresh. Raises
+        OSError when unreadable."""
+        entry = self._entries[rel]
+        try:
+            st = os.stat(f"{self._root}/{rel}")
+            with open(f"{self._root}/{rel}", "rb") as f:
+                data = f.read()
+        except OSError:
+            if self._entries.pop(rel, None) is not None:
+                self.changed = True
+            raise
+        if hashlib.blake2b(data, digest_size=20).digest() == entry.digest:
+            result = replace(result, data=data)
+            self._entries[rel] = replace(entry, result=result)  # kept, as for a file read this process
+            return result
+        self.reused -= 1
+        self.evaluated += 1
+        self.changed = True
+        result = evaluate(data)
+        identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        trusted = max(st.st_mtime_ns, st.st_ctime_ns) < self._trust_before_ns
+        self._entries[rel] = _Entry(identity, trusted, hashlib.blake2b(data, digest_size=20).digest(), result)
         return result
 
     def update(self, rel: str, result: FileResult) -> None:
         """Remember a fuller result (the parse) for the bytes `result()` just returned for `rel`."""
         self.parsed += 1
+        self.changed = True
         self._entries[rel] = replace(self._entries[rel], result=result)
+
+
+def _storable(walk_key: Hashable) -> bool:
+    """A walk key the store can keep: (revision, paths, exclude) of strings."""
+    return (isinstance(walk_key, tuple) and len(walk_key) == 3 and isinstance(walk_key[0], str)
+            and all(isinstance(part, tuple) and all(isinstance(x, str) for x in part) for part in walk_key[1:]))

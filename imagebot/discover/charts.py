@@ -134,8 +134,7 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
             found.problems.append(Problem("marker", f"{marker.key} marker names an unknown policy {marker.name!r} "
                                                     f"(config policies: {known})", where, ref.subject))
             continue
-        for result in occurrences(pf, ref, spec):
-            (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
+        found.take(occurrences(pf, ref, spec))  # claims the digest pinned beside the version too
     return found
 
 

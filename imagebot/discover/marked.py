@@ -90,10 +90,7 @@ def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, fou
             found.problems.append(Problem("marker", "this images entry already has an inline marker; keep one", Location(pf.path, line), f"{pf.path} {scalar.path}"))
             return
         entries.add(key)
-        for result in entry:
-            (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
-            if not isinstance(result, Problem):
-                found.claimed.add((result.location.line, result.location.column))
+        found.take(entry)
         return
     governed = image_maps.marked_map(pf, scalar, spec)
     if governed is not None:  # a field of a Helm image map: the marker governs its tag and digest
@@ -103,8 +100,7 @@ def _inline(pf: ParsedFile, scalar: Scalar, marker: InlineMarker, line: int, fou
         hint = '# {"$imagebot": "NAME:tag"} with a config policy NAME'
         found.problems.append(Problem("marker", f"{scalar.value!r} looks like a tag, not an image reference: an inline marker needs name:tag; for a field that holds only the tag use {hint}", pf.location(scalar.node), f"{pf.path} {scalar.path}"))
         return
-    result = full_reference(pf, scalar, spec, f"{pf.path} {scalar.path}")
-    (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
+    found.take([full_reference(pf, scalar, spec, f"{pf.path} {scalar.path}")])
 
 
 def _named(pf: ParsedFile, items: list[_Named], found: Found) -> None:
@@ -144,7 +140,7 @@ def _named(pf: ParsedFile, items: list[_Named], found: Found) -> None:
                 result = full_reference(pf, m.scalar, spec, subject, image=image)
             else:
                 result = split_field(pf, m.scalar, m.marker.field, spec, subject, image, tag, digest, group)
-            (found.problems if isinstance(result, Problem) else found.occurrences).append(result)  # type: ignore[arg-type]
+            found.take([result])
 
 
 def _stray(pf: ParsedFile, lines: set[int]) -> list[Problem]:

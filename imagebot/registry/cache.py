@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,3 +71,24 @@ def store_json(path: Path, data: object) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def code_fingerprint(label: str, modules: Sequence[str] | None = None) -> str:
+    """SHA-256 of `label` and the text of imagebot's own modules (paths relative to the package,
+    e.g. "apply/splice.py"; None: every .py file of the package, in path order): a cache whose
+    answers the code decides records it, and ignores entries another version of the code wrote.
+    A module that cannot be read counts as "?" (the fingerprint still differs from the one with it)."""
+    names = modules if modules is not None else sorted(
+        p.relative_to(_PACKAGE).as_posix() for p in _PACKAGE.rglob("*.py"))
+    h = hashlib.sha256(label.encode())
+    for name in names:
+        if modules is None:
+            h.update(name.encode() + b"\0")
+        try:
+            h.update((_PACKAGE / name).read_bytes())
+        except OSError:
+            h.update(b"?")
+    return h.hexdigest()

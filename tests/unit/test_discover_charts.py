@@ -276,3 +276,26 @@ def test_resolve_sources_keeps_unresolved_references_only_when_asked(tmp_path: P
     assert kept == found and len(problems) == 1
     dropped, _ = charts.resolve_sources(tmp_path, found, lambda: ["hr.yaml"])
     assert dropped == []
+
+
+def test_the_digest_pinned_beside_a_marked_chart_version_is_the_charts_alone(tmp_path: Path) -> None:
+    """The chart reader claims every value it governs (Found.take), the digest beside the version
+    too: a marker on the digest line is not read again as an image reference (two changes to one value)."""
+    write(tmp_path, {"oci.yaml": f"""\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: operator
+spec:
+  ref:
+    tag: "0.0.1" {M}
+    digest: sha256:{"d" * 64} # imagebot: digest
+  url: oci://ghcr.io/org/charts/operator
+"""})
+    text = (tmp_path / "oci.yaml").read_text()
+    found = charts.find(ParsedFile("oci.yaml", text, compose(text), {}), set())
+    assert found.claimed == {(7, 10), (8, 13)}
+    d = scan(tmp_path)
+    assert not d.problems
+    assert [(o.location.line, o.field, o.kind) for o in sorted(d.occurrences, key=lambda o: o.location)] == [
+        (7, FieldKind.TAG, "artifact"), (8, FieldKind.DIGEST, "artifact")]

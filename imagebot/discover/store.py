@@ -1,0 +1,231 @@
+"""discover's per-file results on disk, so that a new process (``imagebot plan``, ``run --once``
+from CI with a kept cache directory, an agent after a restart) reuses what the last one found.
+
+One JSON file per clone (``<cache_dir>/discover/<hash of the clone root>.json``): lanes sharing a
+cache directory never evict each other. It holds, per file the last scan walked, the proofs of
+"same bytes" (stat identity, trusted flag, digest: see :mod:`imagebot.discover.cache`) and the
+result (text screen, occurrences, problems, unmanaged references) - not the bytes: a scan that
+needs them (a parse, a webhook-targeted scan) reads the file. And the Git revision, paths and
+exclude of the last scan with the files it walked, so that a scan at the same revision neither
+walks nor stats.
+
+JSON with an explicit codec, never pickle: a CI cache may be restored from an untrusted build,
+and loading must not execute anything. Never trusted blindly: a file of another tool, format,
+version of imagebot's code or scope (clone root and scan settings), or one that does not parse
+or has the wrong shape, is ignored (and rewritten after the scan); an entry that does not
+decode, or whose locations name another file, is dropped (the file is read and parsed again).
+Writes are atomic (temp file + rename), and only when something changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
+from imagebot.registry.cache import code_fingerprint, store_json
+
+log = logging.getLogger(__name__)
+
+TOOL, KIND, FORMAT = "imagebot", "discover", 1
+
+_CODE: str | None = None
+
+
+def code() -> str:
+    """The fingerprint of imagebot's own code (every module of the package: what discover
+    concludes depends on discover, the model, the config and reference parsing)."""
+    global _CODE
+    if _CODE is None:
+        _CODE = code_fingerprint(f"{TOOL}/{KIND}/{FORMAT}")
+    return _CODE
+
+
+def scope_key(root: os.PathLike[str] | str, settings: Hashable) -> str:
+    """A stable fingerprint of (clone root, scan settings): SHA-256 of their repr, which holds
+    only strings, numbers, booleans, tuples and config models (no sets: no hash-seed order)."""
+    return hashlib.sha256(repr((FORMAT, os.fspath(root), settings)).encode()).hexdigest()
+
+
+def path_for(directory: Path, root: os.PathLike[str] | str) -> Path:
+    """The store of the clone at `root` under `directory` (``<cache_dir>/discover``)."""
+    return Path(directory) / (hashlib.sha256(os.fspath(root).encode()).hexdigest()[:32] + ".json")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One file's entry as stored: (device, inode, size, mtime_ns, ctime_ns), trusted, the
+    blake2b digest of its bytes, and the result's fields."""
+
+    identity: tuple[int, int, int, int, int]
+    trusted: bool
+    digest: bytes
+    worth: bool
+    parsed: bool
+    occurrences: tuple[Occurrence, ...]
+    problems: tuple[Problem, ...]
+    unmanaged: tuple[Occurrence, ...]
+
+
+#: (walk key: (revision, paths, exclude), the files the walk found)
+Pinned = tuple[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, ...]]
+
+
+def load(path: Path, scope: str) -> tuple[dict[str, Stored], Pinned | None] | None:
+    """The entries and pinned walk stored at `path` for `scope`; None when there is no usable
+    store (missing, damaged, foreign, another format, code or scope): start afresh."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as e:
+        log.warning("discover cache: ignoring %s (%s); it will be rewritten", path, e)
+        return None
+    if (not isinstance(data, dict) or data.get("tool") != TOOL or data.get("cache") != KIND
+            or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict)
+            or not isinstance(data.get("policies"), list)):
+        log.warning("discover cache: %s is not imagebot's discover cache of this format; it will be rewritten", path)
+        return None
+    if data.get("code") != code():
+        log.info("discover cache: written by another version of imagebot; starting afresh")
+        return None
+    if data.get("scope") != scope:
+        log.info("discover cache: written for other scan settings; starting afresh")
+        return None
+    specs: list[PolicySpec | None] = []
+    for raw in data["policies"]:
+        try:
+            specs.append(_spec(raw))
+        except (TypeError, ValueError):
+            specs.append(None)  # the entries that use it are dropped
+    entries: dict[str, Stored] = {}
+    dropped = 0
+    for rel, raw in data["entries"].items():
+        try:
+            entries[rel] = _entry(rel, raw, specs)
+        except (TypeError, ValueError, IndexError):
+            dropped += 1
+    if dropped:
+        log.warning("discover cache: %d damaged entr%s in %s; those files are read again", dropped,
+                    "y" if dropped == 1 else "ies", path)
+    return entries, _pinned(data.get("pinned"))
+
+
+def save(path: Path, scope: str, entries: dict[str, Stored], pinned: Pinned | None) -> None:
+    """Write the store atomically; a failure costs the next run's speed, never this cycle."""
+    specs: dict[tuple[PolicySpec, str], int] = {}
+    table: list[list[Any]] = []
+
+    def spec_index(spec: PolicySpec) -> int:
+        key = (spec, spec.origin)  # origin is not compared by PolicySpec's equality
+        index = specs.get(key)
+        if index is None:
+            index = specs[key] = len(table)
+            table.append([spec.policy, spec.tag_filter, spec.extract, spec.exclude, spec.prerelease, spec.pin_digest,
+                          spec.source, spec.origin, spec.min_age])
+        return index
+
+    def occ(o: Occurrence) -> list[Any]:
+        loc = o.location
+        return [loc.line, loc.column, o.document, o.field.value, o.value, o.image, o.tag, o.digest, spec_index(o.policy),
+                o.subject, o.form, o.workload, o.namespace, o.container, o.group, o.path, o.kind]
+
+    def problem(p: Problem) -> list[Any]:
+        loc = p.location
+        return [p.kind, p.message, None if loc is None else [loc.line, loc.column], p.subject, p.temporary]
+
+    out = {
+        rel: [*e.identity, e.trusted, e.digest.hex(), e.worth, e.parsed, [occ(o) for o in e.occurrences],
+              [problem(p) for p in e.problems], [occ(o) for o in e.unmanaged]]
+        for rel, e in entries.items() if _own(rel, e)
+    }
+    data = {"tool": TOOL, "cache": KIND, "format": FORMAT, "code": code(), "scope": scope,
+            "pinned": None if pinned is None else [pinned[0][0], list(pinned[0][1]), list(pinned[0][2]), list(pinned[1])],
+            "policies": table, "entries": out}
+    try:
+        store_json(path, data)
+    except OSError as e:
+        log.warning("discover cache: cannot write %s: %s", path, e)
+
+
+def _own(rel: str, e: Stored) -> bool:
+    """Every location of the entry is in its own file (the store keeps only the line and column);
+    an entry that is not is left out (its file is parsed again next time)."""
+    return all(o.location.file == rel for o in (*e.occurrences, *e.unmanaged)) and all(
+        p.location is None or p.location.file == rel for p in e.problems)
+
+
+# -- decoding: every value checked for its type; anything else raises TypeError / ValueError ----
+
+def _str(x: object) -> str:
+    if type(x) is not str:
+        raise TypeError("not a string")
+    return x
+
+
+def _opt(x: object) -> str | None:
+    return None if x is None else _str(x)
+
+
+def _int(x: object) -> int:
+    if type(x) is not int:
+        raise TypeError("not an integer")
+    return x
+
+
+def _bool(x: object) -> bool:
+    if type(x) is not bool:
+        raise TypeError("not a boolean")
+    return x
+
+
+def _list(x: object, n: int | None = None) -> list[Any]:
+    if type(x) is not list or (n is not None and len(x) != n):
+        raise TypeError("not a list of the expected length")
+    return x
+
+
+def _spec(raw: object) -> PolicySpec:
+    p, tf, ex, exc, pre, pin, src, origin, min_age = _list(raw, 9)
+    return PolicySpec(_str(p), _opt(tf), _opt(ex), _opt(exc), _bool(pre), _bool(pin), _str(src), _str(origin), _opt(min_age))
+
+
+def _occurrence(rel: str, raw: object, specs: list[PolicySpec | None]) -> Occurrence:
+    (line, column, document, field, value, image, tag, digest, spec, subject, form, workload, namespace, container,
+     group, path, kind) = _list(raw, 17)
+    policy = specs[_int(spec)] if _int(spec) >= 0 else None
+    if policy is None:
+        raise ValueError("no such policy")
+    return Occurrence(Location(rel, _int(line), _int(column)), _int(document), FieldKind(_str(field)), _str(value),
+                      _str(image), _opt(tag), _opt(digest), policy, _str(subject), _str(form), _str(workload),
+                      _str(namespace), _str(container), _str(group), _str(path), _str(kind))
+
+
+def _problem(rel: str, raw: object) -> Problem:
+    kind, message, where, subject, temporary = _list(raw, 5)
+    loc = None if where is None else Location(rel, *(_int(v) for v in _list(where, 2)))
+    return Problem(_str(kind), _str(message), loc, _str(subject), _bool(temporary))
+
+
+def _entry(rel: str, raw: object, specs: list[PolicySpec | None]) -> Stored:
+    """One entry; its locations are the file's own (a result for one file never names another)."""
+    dev, ino, size, mtime, ctime, trusted, digest, worth, parsed, occs, problems, unmanaged = _list(raw, 12)
+    return Stored(
+        (_int(dev), _int(ino), _int(size), _int(mtime), _int(ctime)), _bool(trusted), bytes.fromhex(_str(digest)),
+        _bool(worth), _bool(parsed), tuple(_occurrence(rel, o, specs) for o in _list(occs)),
+        tuple(_problem(rel, p) for p in _list(problems)), tuple(_occurrence(rel, o, specs) for o in _list(unmanaged)))
+
+
+def _pinned(raw: object) -> Pinned | None:
+    try:
+        revision, paths, exclude, files = _list(raw, 4)
+        return ((_str(revision), tuple(map(_str, _list(paths))), tuple(map(_str, _list(exclude)))),
+                tuple(map(_str, _list(files))))
+    except (TypeError, ValueError):
+        return None
