@@ -27,6 +27,7 @@ from imagebot.reference import split
 from imagebot.resolve import resolve
 from imagebot.promote import step as promote_step
 from imagebot.registry import RegistryClient
+from imagebot.registry.prefetch import Prefetch
 from imagebot.report import Reporter
 from imagebot.report.progress import ResolveProgress
 
@@ -67,6 +68,19 @@ def render_cache_path(cfg: Config, ws: GitWorkspace, lane: str = "") -> Path:
     so lanes sharing a cache_dir (a fleet, `repositories:`) must not share a file."""
     key = hashlib.sha256(f"{ws.root}\0{lane}".encode()).hexdigest()[:20]
     return cache_dir(cfg) / "render" / f"{key}.json"
+
+
+def _prefetch(cfg: Config, client: RegistryClient, source: CandidateSource) -> Prefetch | None:
+    """Tag listings started during discover, for the registry source only (another source, e.g. a
+    promotion's staging files, asks no registry for tags) and not when promotions take production's
+    references out after discover (their images might be listed for nothing)."""
+    if source is not REGISTRIES or cfg.promotions:
+        return None
+    return Prefetch(client.tags, workers=PREFETCH_WORKERS)
+
+
+#: Concurrent tag listings during discover (each registry's own `rate_limit.concurrency` still applies).
+PREFETCH_WORKERS = 8
 
 
 def new_registry_client(cfg: Config) -> RegistryClient:
@@ -116,6 +130,7 @@ def run_cycle(
         client.new_cycle(deadline)
     requests_before = client.stats.snapshot()
     ws: GitWorkspace | None = None
+    prefetch: Prefetch | None = None
     try:
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
         ws.deadline = deadline
@@ -127,9 +142,11 @@ def run_cycle(
         dcache.attach(discover.stored_at(cache_dir(cfg) / "discover", root))
         revision = ws.head()
         since = _since(ws, dcache.revision, revision)
+        # each image's tags are listed as soon as discover finds it, while it reads the other files
+        prefetch = _prefetch(cfg, client, source)
         found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
                               rules=cfg.rules, images=images, cache=dcache, revision=revision, since=since,
-                              compat_with=cfg.compat)
+                              compat_with=cfg.compat, on_image=prefetch.add if prefetch is not None else None)
         occurrences = found.occurrences
         if cfg.promotions:  # production's references change only by promotion
             occurrences = tuple(o for o in occurrences if not promote_step.is_production(cfg, o))
@@ -188,6 +205,8 @@ def run_cycle(
             wake_at=wake_at,
         )
     finally:
+        if prefetch is not None:
+            prefetch.close()  # drops listings not started (a cycle that ended early); resolve had what it asked
         if ws is not None:
             ws.deadline = NO_DEADLINE  # this cycle's; the drift check between cycles has its own limits
         if own_client:

@@ -1,0 +1,64 @@
+"""Tag listings start while discover is still reading files (imagebot.registry.prefetch wired
+into the pipeline): on a real registry and a real Git remote, listings are made on the prefetch
+threads before discover returns, every image is listed exactly once per cycle, and the decisions
+are those of a cycle whose listings all came from the resolve stage."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from imagebot import discover, pipeline
+from imagebot.config import load
+from imagebot.registry import RegistryClient
+from tests.support.cli import write_config
+from tests.support.gitrepo import make_remote
+from tests.support.manifests import deployment
+
+IMAGES = 6
+
+
+def setup(tmp_path: Path, registry) -> Path:
+    for j in range(IMAGES):
+        registry.push_tags(f"team/app{j}", ["1.0.0", "1.1.0", "2.0.0"])
+    files = {f"apps/svc-{i}.yaml": deployment(f"svc-{i}", f"{registry.host}/team/app{i % IMAGES}:1.0.0")
+             for i in range(3 * IMAGES)}
+    remote = make_remote(tmp_path, files)
+    return write_config(tmp_path / "imagebot.yaml", remote=remote, registry_host=registry.host)
+
+
+def test_listings_start_during_discover_and_each_image_is_listed_once(tmp_path, registry, monkeypatch):
+    cfg = load(setup(tmp_path, registry))
+    client = pipeline.new_registry_client(cfg)
+    listed: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    scanning = threading.Event()
+    real_scan, real_list = discover.scan, RegistryClient._list_tags
+
+    def list_tags(self, image):  # the request itself: made once per image per cycle
+        with lock:
+            listed.append((image, threading.current_thread().name if scanning.is_set() else "after discover"))
+        return real_list(self, image)
+
+    def scan(*args, **kwargs):
+        scanning.set()
+        try:
+            return real_scan(*args, **kwargs)
+        finally:
+            # let the prefetch threads that were started catch up before discover "returns"
+            for _ in range(200):
+                with lock:
+                    if len(listed) >= IMAGES:
+                        break
+                threading.Event().wait(0.01)
+            scanning.clear()
+
+    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
+    monkeypatch.setattr(pipeline.discover, "scan", scan)
+    result = pipeline.run_cycle(cfg, dry_run=True, registry=client)
+    client.close()
+    images = [image for image, _ in listed]
+    assert sorted(images) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))  # once each
+    assert all(when.startswith("prefetch") for _, when in listed), listed  # all made while discover ran
+    assert len(result.plan.changes) == 3 * IMAGES
+    assert {c.new_ref for c in result.plan.changes} == {f"{registry.host}/team/app{j}:1.1.0" for j in range(IMAGES)}
