@@ -18,9 +18,9 @@ from imagebot.config.schema import Config, Rule
 from imagebot.deadline import Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.forge import Forge, connect_forge
+from imagebot.deliver.forge.base import CommitStatus
 from imagebot.errors import ImagebotError
 from imagebot.model import Change, Delivery, Occurrence, Plan, Problem, Rendered, Resolution
-from imagebot.promote.gates import Check
 from imagebot.promote.history import GitHistory
 from imagebot.promote.pairing import pair
 from imagebot.promote.source import PromotionSource, Workloads
@@ -45,10 +45,10 @@ class ForgeChecks:
     def __init__(self, forge: Callable[[], Forge]):
         self._factory, self._forge = forge, None
 
-    def checks(self, commit: str) -> Sequence[Check]:
+    def checks(self, commit: str) -> Sequence[CommitStatus]:
         if self._forge is None:
             self._forge = self._factory()
-        return [Check(s.context, s.state, s.target_url) for s in self._forge.statuses(commit)]
+        return self._forge.statuses(commit)
 
 
 def environment_config(cfg: Config, branch: str, mode: str = "commit", prefix: str | None = None, title: str | None = None) -> Config:
