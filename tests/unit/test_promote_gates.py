@@ -251,6 +251,22 @@ def test_a_held_promotion_is_told_once_per_gate_and_is_no_alert() -> None:
     assert t.open == {}  # promoted: forgotten
 
 
+def test_a_lane_s_cycle_neither_forgets_nor_shares_another_lane_s_held_promotion() -> None:
+    from dataclasses import replace
+
+    from imagebot.model import CycleResult, Discovery, Plan, Rendered
+    from imagebot.notify.derive import Tracker
+
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(Introduced("a" * 40, T0 - 600), GREEN), T0)
+    soaking = CycleResult(Discovery(()), (d.resolution,), build_plan([d.resolution]), Rendered(()), None, (), 0.0, 0.1)
+    t = Tracker()
+    assert len(t.holds(replace(soaking, lane="apps"), "https://git/apps")) == 1
+    assert len(t.holds(replace(soaking, lane="ops"), "https://git/ops")) == 1  # the same file:line in another repository
+    nothing = CycleResult(Discovery(()), (), Plan(()), Rendered(()), None, (), 0.0, 0.1, lane="ops")
+    assert t.holds(nothing, "https://git/ops") == []  # ops promoted ...
+    assert t.holds(replace(soaking, lane="apps"), "https://git/apps") == []  # ... apps' hold is still known: no news
+
+
 def test_history_and_checks_are_read_only_when_the_cheaper_gates_hold() -> None:
     done = occ("overlays/production/web.yaml", STG.value, tag="1.2.0", digest=D2)
     newer = occ("overlays/production/web.yaml", f"{IMG}:1.3.0@{D1}", tag="1.3.0", digest=D1)
