@@ -1,6 +1,7 @@
 # imagebot — developer entry points. Works on a fresh Debian machine (run as root, or with sudo).
 #   make demo   set up, then run imagebot once against a local registry and Git repository
 #   make test   set up, then run the whole test suite
+#   make test-fast  the suite without the tests marked slow (a few minutes less; for quick iterations)
 #   make bench  set up, then run the benchmarks (prints a table; see docs/performance.md)
 
 PYTHON ?= python3
@@ -39,6 +40,7 @@ demo: system-deps venv
 test: system-deps venv
 	$(PY) -m pytest -q
 
+# Everything but the tests marked `slow` (pyproject: timed SIGKILLs, multi-agent fleets, hang deadlines).
 test-fast: venv
 	$(PY) -m pytest -q -x -m 'not slow'
 

@@ -258,11 +258,6 @@ def shown_version(ref: str, image: str) -> str:
     return f"{tag}@{digest}" if tag and digest else tag or digest
 
 
-def is_identifier(text: str) -> bool:
-    """True for a bare 64-hex image id, which is never a repository name."""
-    return IDENTIFIER_RE.fullmatch(text) is not None
-
-
 def validate_digest(digest: str) -> str:
     """Return `digest` if go-digest accepts it (``sha256:<64 lower-case hex>``), else raise."""
     if not DIGEST_RE.fullmatch(digest) and not _DIGEST_FULL_RE.fullmatch(digest):

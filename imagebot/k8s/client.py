@@ -47,10 +47,3 @@ def api_client(*, kubeconfig: str | None = None, context: str | None = None) -> 
     except (ConfigException, OSError) as e:
         raise KubernetesUnavailable(f"cannot configure the Kubernetes client: {e}", temporary=False) from None
     return client.ApiClient(conf)
-
-
-def api_client_for(host: str) -> client.ApiClient:
-    """An ApiClient for a plain-HTTP API server at `host` (an emulator in tests, `kubectl proxy`)."""
-    conf = client.Configuration()
-    conf.host = host
-    return client.ApiClient(conf)

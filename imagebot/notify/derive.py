@@ -27,7 +27,9 @@ from imagebot.reference import shown_version
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 1
+#: 2: problem and hold keys carry the lane (two repositories with a problem at the same file:line are two
+#: problems); a version-1 file is still read (see `Tracker._load`).
+STATE_VERSION = 2
 MAX_OPEN = 10_000  # bound on remembered problems / drifts (a state file cannot grow without limit)
 
 
@@ -100,11 +102,16 @@ def _commit_link(repository: str, sha: str) -> tuple[tuple[str, str], ...]:
     return (("commit", f"{repository.removesuffix('/').removesuffix('.git')}/commit/{sha}"),)
 
 
-def problem_key(p: Problem) -> str:
-    """Who and where, not the wording: a message that mentions a changing number stays one problem."""
+def problem_key(p: Problem, lane: str = "") -> str:
+    """Who and where, not the wording: a message that mentions a changing number stays one problem.
+    The lane (repository) is part of where: each repository has its own apps/web.yaml:7."""
     where = f"{p.location.file}:{p.location.line}" if p.location else ""
-    raw = f"{p.kind}\0{where}\0{p.subject}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return _key(lane, f"{p.kind}\0{where}\0{p.subject}")
+
+
+def _key(lane: str, raw: str) -> str:
+    """A short stable hash of `raw` within `lane` ("" : the only repository, keyed as before lanes existed)."""
+    return hashlib.sha256((f"{lane}\0{raw}" if lane else raw).encode()).hexdigest()[:16]
 
 
 #: A promotion's skip reason names its gate: "promotion production held by soak: ..." (imagebot.promote).
@@ -143,7 +150,7 @@ class Tracker:
         out: list[Notice] = []
         seen: set[str] = set()
         for p in result.problems:
-            key = "p:" + problem_key(p)
+            key = "p:" + problem_key(p, result.lane)
             if key in seen:
                 continue
             seen.add(key)
@@ -182,17 +189,17 @@ class Tracker:
             if o.policy.origin != "promotion" or gate is None:
                 continue
             where = f"{o.location.file}:{o.location.line}"
-            key = "h:" + hashlib.sha256(f"{where}\0{gate.group(1)}".encode()).hexdigest()[:16]
+            key = "h:" + _key(result.lane, f"{where}\0{gate.group(1)}")
             seen.add(key)
             if key in self.open:
                 continue
             title = redact(f"{o.image.rsplit('/', 1)[-1]}: {r.reason}")
             if len(self.open) < MAX_OPEN:
-                self.open[key] = Open(key, "hold", title, o.subject, where, now, "info")
+                self.open[key] = Open(key, "hold", title, o.subject, where, now, "info", result.lane)
             out.append(Notice(Kind.PROMOTION_HELD, Severity.INFO, title, text=redact(r.reason), repository=repository,
                               subject=o.subject, location=where, since=now, at=now, key=key, images=(o.image,)))
         for key, o in list(self.open.items()):
-            if o.kind == "hold" and key not in seen:
+            if o.kind == "hold" and key not in seen and o.scope in ("", result.lane):
                 del self.open[key]
         self._save()
         return out
@@ -205,7 +212,7 @@ class Tracker:
         seen: set[str] = set()
         for f in findings:
             raw = f"{f.workload}\0{f.container}\0{f.declared}\0{f.live}"
-            key = "d:" + hashlib.sha256((f"{scope}\0{raw}" if scope else raw).encode()).hexdigest()[:16]
+            key = "d:" + _key(scope, raw)
             seen.add(key)
             if key in self.open:
                 continue
@@ -239,9 +246,13 @@ class Tracker:
             return
         try:
             doc = json.loads(raw)
-            if doc.get("version") != STATE_VERSION:
-                raise ValueError(f"version {doc.get('version')!r}, expected {STATE_VERSION}")
-            self.open = {o["key"]: Open(**o) for o in doc["open"][:MAX_OPEN]}
+            version = doc.get("version")
+            if version not in (1, STATE_VERSION):
+                raise ValueError(f"version {version!r}, expected {STATE_VERSION}")
+            entries = [Open(**o) for o in doc["open"][:MAX_OPEN]]
+            if version == 1:  # a lane's problem was keyed without its lane then: forget it (it is announced once more)
+                entries = [o for o in entries if not (o.kind == "problem" and o.scope)]
+            self.open = {o.key: o for o in entries}
         except (ValueError, TypeError, KeyError, AttributeError) as e:
             log.warning("notifications: %s is not a state file this imagebot wrote (%s); starting afresh",
                         self.state_file, e)

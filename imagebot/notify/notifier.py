@@ -76,7 +76,7 @@ class Notifier:
 
     def _firing(self, o: Open, now: float) -> Notice:
         kind = Kind.PROBLEM_STARTED if o.kind == "problem" else Kind.DRIFT_DETECTED
-        return Notice(kind, Severity(o.severity), o.title, repository=self.repository, subject=o.subject,
+        return Notice(kind, Severity(o.severity), o.title, repository=self.lane_urls.get(o.scope, self.repository), subject=o.subject,
                       location=o.location, since=o.since, at=now, key=o.key)
 
     # -- `imagebot notify test` -----------------------------------------------------------------

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from imagebot.config.cron import parse_cron
 from imagebot.config.promotions import Window
+from imagebot.deliver.forge.base import CommitStatus
 from imagebot.policy.tags import DockerTag
 
 #: How far ahead the next window opening is searched (minutes are stepped through).
@@ -27,15 +28,6 @@ class Introduced:
     commit: str
     time: float
     exact: bool = True
-
-
-@dataclass(frozen=True)
-class Check:
-    """One commit status / check on the forge, newest state per context."""
-
-    context: str
-    state: str  # pending | success | failure | error
-    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,15 +59,15 @@ def soak(introduced: Introduced, soak_seconds: float, now: float) -> Hold | None
                 f"{span(now - introduced.time)} of {span(soak_seconds)}, until {when(ends)}", ends)
 
 
-def latest_checks(statuses: Sequence[Check]) -> tuple[Check, ...]:
+def latest_checks(statuses: Sequence[CommitStatus]) -> tuple[CommitStatus, ...]:
     """The newest status of each context (forges list newest first), in context order."""
-    seen: dict[str, Check] = {}
+    seen: dict[str, CommitStatus] = {}
     for c in statuses:
         seen.setdefault(c.context, c)
     return tuple(seen[k] for k in sorted(seen))
 
 
-def checks(statuses: Sequence[Check], commit: str) -> Hold | None:
+def checks(statuses: Sequence[CommitStatus], commit: str) -> Hold | None:
     """All checks on the commit green, and at least one reported."""
     latest = latest_checks(statuses)
     if not latest:
@@ -83,7 +75,7 @@ def checks(statuses: Sequence[Check], commit: str) -> Hold | None:
     bad = [c for c in latest if c.state in ("failure", "error")]
     if bad:
         return Hold("checks", "checks failed on staging commit " + commit[:12] + ": "
-                    + ", ".join(f"{c.context} {c.state}" + (f" ({c.url})" if c.url else "") for c in bad))
+                    + ", ".join(f"{c.context} {c.state}" + (f" ({c.target_url})" if c.target_url else "") for c in bad))
     waiting = [c for c in latest if c.state != "success"]
     if waiting:
         return Hold("checks", f"checks pending on staging commit {commit[:12]}: " + ", ".join(c.context for c in waiting))

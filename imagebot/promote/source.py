@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Protocol
 
 from imagebot.config.promotions import Promotion
+from imagebot.deliver.forge.base import CommitStatus
 from imagebot.discover.rewrite import new_value
 from imagebot.errors import ImagebotError, ReferenceError_
 from imagebot.model import Change, FieldKind, Occurrence, Plan, PolicySpec, Problem, Resolution, Target
 from imagebot.promote import gates
-from imagebot.promote.gates import Check, Hold, Introduced, when
+from imagebot.promote.gates import Hold, Introduced, when
 from imagebot.promote.pairing import Pair, Unpaired
 from imagebot.reference import TagValue
 from imagebot.resolve import TagSource
@@ -33,7 +34,7 @@ class History(Protocol):
 
 
 class ChecksReader(Protocol):
-    def checks(self, commit: str) -> Sequence[Check]:
+    def checks(self, commit: str) -> Sequence[CommitStatus]:
         """The statuses / checks of a staging commit, newest first. Raises ImagebotError."""
         ...
 
@@ -45,7 +46,7 @@ Workloads = Callable[[str, str, str], "dict | None"]
 @dataclass(frozen=True)
 class Facts:
     introduced: Introduced | None | ImagebotError
-    checks: Sequence[Check] | ImagebotError | None  # None: not asked (checks: none, or an earlier gate holds)
+    checks: Sequence[CommitStatus] | ImagebotError | None  # None: not asked (checks: none, or an earlier gate holds)
     #: The staging workload as the cluster has it (healthy: true): the object, None (absent), or why it could not be read.
     live: dict | None | str = None
 
@@ -102,7 +103,7 @@ def decide(promotion: Promotion, pair: Pair, facts: Facts | Callable[[], Facts],
     hold = gates.soak(intro, promotion.soak_seconds, now)
     if hold:
         return _held(promotion, prod, hold)
-    passed: tuple[Check, ...] = ()
+    passed: tuple[CommitStatus, ...] = ()
     if promotion.checks == "required":
         if isinstance(facts.checks, ImagebotError):
             e = facts.checks
@@ -130,11 +131,11 @@ def namespace_of(promotion: Promotion, stg: Occurrence) -> str:
     return stg.namespace or promotion.from_.namespace or "default"
 
 
-def evidence(promotion: Promotion, stg: Occurrence, intro: Introduced, passed: Sequence[Check]) -> str:
+def evidence(promotion: Promotion, stg: Occurrence, intro: Introduced, passed: Sequence[CommitStatus]) -> str:
     """What the pull request shows: when it reached staging, how long it soaked, the checks, the digest.
     Stable from cycle to cycle (no "soaked for N minutes"), so a pull request is not edited for nothing."""
     since = ("since " if intro.exact else "since at least ") + when(intro.time)
-    checks = ", ".join(f"[{c.context}]({c.url})" if c.url else c.context for c in passed) or "not required"
+    checks = ", ".join(f"[{c.context}]({c.target_url})" if c.target_url else c.context for c in passed) or "not required"
     return (f"promoted from {promotion.from_.path or promotion.from_.branch} ({stg.location.file}): on staging {since} "
             f"(commit {intro.commit[:12]}), soaked {promotion.soak} by {when(intro.time + promotion.soak_seconds)}; checks passed: {checks}; "
             f"digest {stg.digest or 'not pinned'}")
@@ -162,7 +163,7 @@ class PromotionSource:
             return Facts(e, None)
         if intro is None or now < intro.time + self.promotion.soak_seconds:
             return Facts(intro, None)
-        checks: Sequence[Check] | ImagebotError | None = None
+        checks: Sequence[CommitStatus] | ImagebotError | None = None
         if self.promotion.checks == "required":
             try:
                 checks = tuple(self.checks_reader.checks(intro.commit))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from imagebot import apply, discover
@@ -18,25 +18,14 @@ from imagebot.config.schema import Config, Rule
 from imagebot.deadline import Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.forge import Forge, connect_forge
+from imagebot.deliver.forge.base import CommitStatus
 from imagebot.errors import ImagebotError
-from imagebot.model import Change, Delivery, Occurrence, Plan, Problem, Rendered, Resolution
-from imagebot.promote.gates import Check
+from imagebot.model import Change, CycleResult, Delivery, Discovery, Occurrence, Plan, Problem, Rendered, Resolution
 from imagebot.promote.history import GitHistory
 from imagebot.promote.pairing import pair
 from imagebot.promote.source import PromotionSource, Workloads
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PromotionResult:
-    name: str
-    resolutions: tuple[Resolution, ...]
-    plan: Plan
-    rendered: Rendered
-    delivery: Delivery | None
-    problems: tuple[Problem, ...]
-    wake_at: float | None = None  # when a held reference's gate opens by itself
 
 
 class ForgeChecks:
@@ -45,10 +34,10 @@ class ForgeChecks:
     def __init__(self, forge: Callable[[], Forge]):
         self._factory, self._forge = forge, None
 
-    def checks(self, commit: str) -> Sequence[Check]:
+    def checks(self, commit: str) -> Sequence[CommitStatus]:
         if self._forge is None:
             self._forge = self._factory()
-        return [Check(s.context, s.state, s.target_url) for s in self._forge.statuses(commit)]
+        return self._forge.statuses(commit)
 
 
 def environment_config(cfg: Config, branch: str, mode: str = "commit", prefix: str | None = None, title: str | None = None) -> Config:
@@ -66,10 +55,9 @@ def environment_config(cfg: Config, branch: str, mode: str = "commit", prefix: s
 _EVERY_REFERENCE = Rule(policy="promote")
 
 
-def _scan(cfg: Config, root: Path, env_path: str | None) -> list[Occurrence]:
-    found = discover.scan(root, paths=(env_path,) if env_path else cfg.repository.paths, exclude=cfg.repository.exclude,
-                          policies=cfg.policies, rules=(*cfg.rules, _EVERY_REFERENCE))
-    return list(found.occurrences)
+def _scan(cfg: Config, root: Path, env_path: str | None) -> Discovery:
+    return discover.scan(root, paths=(env_path,) if env_path else cfg.repository.paths, exclude=cfg.repository.exclude,
+                         policies=cfg.policies, rules=(*cfg.rules, _EVERY_REFERENCE))
 
 
 def is_production(cfg: Config, occ: Occurrence) -> bool:
@@ -82,7 +70,10 @@ def run_promotion(
     cfg: Config, p: Promotion, cache: Path, *, dry_run: bool = False, can_write: Callable[[], bool] = lambda: True,
     clock: Callable[[], float] = time.time, forge_factory: Callable[[], Forge] | None = None, deadline: Deadline | None = None,
     workloads: Workloads | None = None,
-) -> PromotionResult:
+) -> CycleResult:
+    """One promotion as a cycle over production: its discovery is production's references, its `wake_at`
+    when a held reference's gate opens by itself."""
+    started, t0 = time.time(), time.monotonic()
     staging_branch = p.from_.branch or cfg.repository.branch
     production_branch = p.to.branch or cfg.repository.branch
     scfg = environment_config(cfg, staging_branch)
@@ -90,13 +81,13 @@ def run_promotion(
     sws = GitWorkspace(scfg, cache)
     if deadline is not None:  # the cycle's: git and forge calls stop with it
         sws.deadline = deadline
-    staging = _scan(cfg, sws.checkout(), p.from_.path)
+    staging = _scan(cfg, sws.checkout(), p.from_.path).occurrences
     pws = GitWorkspace(pcfg, cache)
     if deadline is not None:
         pws.deadline = deadline
     proot = pws.checkout()
     production = _scan(cfg, proot, p.to.path)
-    pairs, unpaired = pair(staging, p.from_.path or "", production, p.to.path or "", {m.from_: m.to for m in p.paths})
+    pairs, unpaired = pair(staging, p.from_.path or "", production.occurrences, p.to.path or "", {m.from_: m.to for m in p.paths})
     forge = forge_factory or (lambda: connect_forge(pcfg, pws.url))
     source = PromotionSource(p, pairs, unpaired, GitHistory(sws, staging_branch), ForgeChecks(forge), clock, workloads)
     resolutions = source.resolve()
@@ -111,25 +102,28 @@ def run_promotion(
         problems += delivery.problems
     for r in plan.skipped:
         log.info("%s: %s", r.occurrence.location, r.reason, extra={"fields": {"event": "promotion-held", "promotion": p.name}})
-    return PromotionResult(p.name, resolutions, plan, rendered, delivery, tuple(problems), source.wake_at)
+    return CycleResult(production, resolutions, plan, rendered, delivery, tuple(problems), started, time.monotonic() - t0,
+                       dry_run=dry_run, wake_at=source.wake_at)
 
 
-def run_promotions(cfg: Config, cache: Path, **kw: object) -> tuple[PromotionResult, ...]:
+def run_promotions(cfg: Config, cache: Path, **kw: object) -> tuple[CycleResult, ...]:
     """Every promotion; one that cannot run (its branch missing, the remote down) is a problem, not the end."""
     out = []
     for p in cfg.promotions:
+        started = time.time()
         try:
             out.append(run_promotion(cfg, p, cache, **kw))  # type: ignore[arg-type]
         except ImagebotError as e:
             log.warning("promotion %s: %s", p.name, e)
             problem = Problem("promotion", f"promotion {p.name}: {e}", subject=p.name, temporary=e.temporary)
-            out.append(PromotionResult(p.name, (), Plan(()), Rendered(()), None, (problem,)))
+            out.append(CycleResult(Discovery(()), (), Plan(()), Rendered(()), None, (problem,), started, time.time() - started,
+                                   dry_run=bool(kw.get("dry_run"))))
     return tuple(out)
 
 
 def merge(
     resolutions: tuple[Resolution, ...], plan: Plan, rendered: Rendered, delivery: Delivery | None,
-    promoted: Sequence[PromotionResult],
+    promoted: Sequence[CycleResult],
 ) -> tuple[tuple[Resolution, ...], Plan, Rendered, Delivery | None, float | None]:
     """The main cycle's values with the promotions' added: one plan, one delivery for every report."""
     for r in promoted:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import requests
 
 from imagebot.k8s.leader import ADDRESS_ANNOTATION
@@ -22,6 +23,7 @@ from tests.support.kube import KubeServer, kube  # noqa: F401  (fixture)
 from tests.support.registry import RegistryServer, free_port
 
 
+@pytest.mark.slow
 def test_twenty_pushes_sent_round_robin_to_two_replicas_all_land_as_commits(world: dict[str, Any], kube: KubeServer) -> None:
     cfg = write_config(world["tmp"] / "imagebot.yaml", remote=world["remote"], registry_host=world["host"], extra=AGENT)
     replicas: list[Replica] = []

@@ -67,6 +67,7 @@ def _converged(remote: Path, host: str, tag: str) -> None:
     assert show(remote, "main", "apps/app.yaml").count(b"team/app:") == 1
 
 
+@pytest.mark.slow
 def test_thirty_sigkills_timed_to_git_commands_then_every_next_run_converges(world) -> None:
     cwd, remote, registry, bindir = world
     rng = random.Random(14)

@@ -59,6 +59,7 @@ def _config(tmp_path: Path, url: str, registry_host: str, git_timeout: str = "5s
     )
 
 
+@pytest.mark.slow
 def test_a_silent_git_remote_ends_the_cycle_within_its_deadline(tmp_path: Path, registry) -> None:
     with SilentServer() as silent:
         _config(tmp_path, f"http://127.0.0.1:{silent.port}/manifests.git", registry.host)
@@ -84,6 +85,7 @@ def sleeping_hook_world(tmp_path: Path, registry, request):
     return tmp_path, remote, hook
 
 
+@pytest.mark.slow
 def test_a_sleeping_pre_receive_hook_ends_the_cycle_and_nothing_is_half_pushed(sleeping_hook_world) -> None:
     cwd, remote, hook = sleeping_hook_world
     main_before = rev(remote, "main")

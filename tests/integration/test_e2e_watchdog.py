@@ -51,6 +51,7 @@ def healthz(url: str) -> int:
     return requests.get(f"{url}/healthz", timeout=2).status_code
 
 
+@pytest.mark.slow
 def test_a_wedged_leader_fails_liveness_and_the_standby_takes_over(tmp_path: Path, registry, kube: KubeServer) -> None:
     registry.push_tags("team/app", ["1.0.0"])
     remote = make_remote(tmp_path, {"apps/web.yaml": deployment("web", f"{registry.host}/team/app:1.0.0")})

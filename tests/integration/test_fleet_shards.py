@@ -60,6 +60,7 @@ def value(remote: Path, lane: str) -> str:
     return text.split("/team/img", 1)[1].split(":", 1)[1].split()[0].strip('"')
 
 
+@pytest.mark.slow
 def test_three_agents_12_lanes_50_pushes_an_agent_killed_no_change_committed_twice(kube: KubeServer, world: dict) -> None:
     reg, remotes = world["reg"], world["remotes"]
     clock = FakeClock()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from kubernetes import client
 
 from imagebot.k8s.leader import LeaseTiming
@@ -38,6 +39,7 @@ def test_lease_names_are_dns_labels() -> None:
     assert lane_lease_name("Imagebot", "a_b") == "imagebot-a-b"
 
 
+@pytest.mark.slow
 def test_three_replicas_share_12_lanes_one_holder_each_and_a_dead_ones_lanes_move_within_the_lease_duration(
         kube: KubeServer) -> None:
     clock = FakeClock()
@@ -81,6 +83,7 @@ def test_three_replicas_share_12_lanes_one_holder_each_and_a_dead_ones_lanes_mov
         assert lease["spec"]["holderIdentity"] in ("a", "c") and lease["spec"]["leaseTransitions"] == 1
 
 
+@pytest.mark.slow
 def test_a_new_replica_gets_its_share_and_a_stopping_one_hands_its_lanes_over_at_once(kube: KubeServer) -> None:
     clock = FakeClock()
     a = replica(kube, "a", clock)

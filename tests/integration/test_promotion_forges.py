@@ -24,4 +24,5 @@ def test_checks_gate_through_gitlab_and_gitea(forge: FakeForge) -> None:  # noqa
     assert hold is not None and "ci/e2e failure (https://ci.example/1)" in hold.reason
     adapter.set_status(CommitStatus(sha, "ci/e2e", "success", "green again", "https://ci.example/2"))
     assert gates.checks(reader.checks(sha), sha) is None
+    assert reader.checks(sha) == adapter.statuses(sha)  # the gates read the forge's own values, nothing restated
     assert [c.context for c in gates.latest_checks(reader.checks(sha))] == ["ci/e2e", "ci/lint"]

@@ -4,11 +4,11 @@ the same reader as the drift check): the value must run there with its rollout c
 from __future__ import annotations
 
 from imagebot.k8s.drift import api_reader
-from imagebot.promote.gates import Check, Introduced
+from imagebot.promote.gates import Introduced
 from imagebot.promote.pairing import Pair
 from imagebot.promote.source import PromotionSource
 from tests.support.kube import KubeServer, kube  # noqa: F401  (fixture)
-from tests.unit.test_promote_gates import D1, D2, IMG, PROD, STG, T0, _Checks, _History, promotion
+from tests.unit.test_promote_gates import D1, D2, IMG, PROD, STG, T0, _Checks, _History, check, promotion
 
 
 def deployment(image: str, *, replicas: int = 2, updated: int = 2, available: int = 2, generation: int = 3) -> dict:
@@ -21,7 +21,7 @@ def deployment(image: str, *, replicas: int = 2, updated: int = 2, available: in
 def resolve(kube: KubeServer):  # noqa: F811
     source = PromotionSource(promotion(healthy=True, **{"from": {"path": "overlays/staging", "namespace": "staging"}}),
                              [Pair(STG, PROD, "x")], [], _History(Introduced("a" * 40, T0 - 7200)),
-                             _Checks((Check("ci", "success"),)), lambda: T0, api_reader(kube.api_client()))
+                             _Checks((check("ci", "success"),)), lambda: T0, api_reader(kube.api_client()))
     (r,) = source.resolve()
     return r
 
@@ -42,6 +42,6 @@ def test_healthy_gate_on_a_cluster(kube: KubeServer) -> None:  # noqa: F811
 
 def test_healthy_gate_outside_a_cluster_says_so() -> None:
     source = PromotionSource(promotion(healthy=True), [Pair(STG, PROD, "x")], [], _History(Introduced("a" * 40, T0 - 7200)),
-                             _Checks((Check("ci", "success"),)), lambda: T0)
+                             _Checks((check("ci", "success"),)), lambda: T0)
     (r,) = source.resolve()
     assert r.target is None and "the agent cannot see the staging cluster" in r.reason

@@ -155,9 +155,12 @@ class KubeServer:
         return fut.result(10)
 
     def api_client(self) -> Any:
-        from imagebot.k8s.client import api_client_for
+        """A kubernetes ApiClient for this emulator (plain HTTP, no credentials)."""
+        from kubernetes import client
 
-        return api_client_for(self.url)
+        conf = client.Configuration()
+        conf.host = self.url
+        return client.ApiClient(conf)
 
     def put(self, res: str, namespace: str | None, name: str, body: dict[str, Any]) -> None:
         """Store an object as if created by someone else (kubectl apply)."""

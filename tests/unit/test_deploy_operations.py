@@ -15,7 +15,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
-from imagebot.config import load_text
+from imagebot.config import load, load_text
+from imagebot.config.schema import Config
+from imagebot.k8s.shards import LaneShards
+from imagebot.lanes import lanes_of
 from imagebot.report.metrics import Metrics
 from tests.unit.test_deploy import KUBE_VERSION, KUBECTL, ROOT, objects, one  # noqa: F401  (fixture)
 
@@ -55,11 +58,35 @@ def test_rbac_grants_exactly_the_calls_the_code_makes(objects: list[dict[str, An
     assert granted(objects) == calls
 
 
-def test_the_lease_in_the_role_is_the_one_the_shipped_config_names(objects: list[dict[str, Any]]) -> None:
-    cm = next(o for o in objects if o["kind"] == "ConfigMap")
-    cfg = load_text(cm["data"]["imagebot.yaml"], "deploy/imagebot.yaml")
-    named = [r for r in one(objects, "Role")["rules"] if r["resources"] == ["leases"] and r.get("resourceNames")]
-    assert [r["resourceNames"] for r in named] == [[cfg.agent.leader_election.lease_name]]
+def allows(role: dict[str, Any], verb: str, lease: str) -> bool:
+    """Whether the Role lets the agent `verb` the Lease named `lease` (resourceNames, when given, are exact names)."""
+    return any("coordination.k8s.io" in r["apiGroups"] and "leases" in r["resources"] and verb in r["verbs"]
+               and (not r.get("resourceNames") or lease in r["resourceNames"]) for r in role["rules"])
+
+
+def leases_of(cfg: Config) -> list[str]:
+    """The Leases the agent takes for `cfg`, named by the code that names them (imagebot.agent.serve's choice:
+    a fleet's lanes through LaneShards, one repository through the leader Lease)."""
+    name = cfg.agent.leader_election.lease_name
+    if not cfg.repositories:
+        return [name]
+    shards = LaneShards(None, base_name=name, namespace="imagebot", lanes=[x.name for x in lanes_of(cfg)], identity="r")  # type: ignore[arg-type]
+    return [shards.membership.name, *(e.name for e in shards.electors.values())]
+
+
+@pytest.mark.parametrize("config", ["deploy/imagebot.yaml", "config/example-repositories.yaml"])
+def test_the_role_grants_every_lease_the_agent_takes(objects: list[dict[str, Any]], config: str) -> None:
+    role = one(objects, "Role")
+    if config == "deploy/imagebot.yaml":  # the shipped one, as the ConfigMap carries it
+        cm = next(o for o in objects if o["kind"] == "ConfigMap")
+        cfg = load_text(cm["data"]["imagebot.yaml"], config)
+    else:  # a fleet: several lanes, so per-lane Leases and the membership Lease
+        cfg = load(ROOT / config)
+        assert len(lanes_of(cfg)) > 1
+    names = leases_of(cfg)
+    assert names and all(allows(role, verb, n) for n in names for verb in ("create", "get", "update")), names
+    assert role["metadata"]["namespace"] == one(objects, "Deployment")["metadata"]["namespace"]  # its own namespace only
+    assert not any("leases" in r["resources"] for c in objects if c["kind"] == "ClusterRole" for r in c["rules"])
 
 
 def test_the_pod_advertises_its_ip_for_the_webhook_hand_over(objects: list[dict[str, Any]]) -> None:

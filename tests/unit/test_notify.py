@@ -19,6 +19,7 @@ from imagebot.model import (
 from imagebot.notify.derive import DriftFinding, Tracker, delivery_notices, public_url, updates
 from imagebot.notify.notices import Kind, Notice, Severity, Update
 from imagebot.notify.services import RENDERERS, discord, slack, webhook
+from imagebot.notify.services.text import lines
 from imagebot.notify.targets import Target, build
 from tests.support.notify_payloads import validate
 
@@ -128,6 +129,65 @@ def test_a_lane_s_full_cycle_ends_only_its_own_problems() -> None:
     assert t.problems(replace(result(), lane="ops"), "https://git/ops") == []  # ops is fine; apps' problem stays
     assert t.problems(replace(result(problems=[p]), lane="apps"), "https://git/apps") == []  # not announced again
     assert [n.kind for n in t.problems(replace(result(), lane="apps"), "https://git/apps")] == [Kind.PROBLEM_RESOLVED]
+
+
+def test_two_lanes_with_a_problem_at_the_same_place_are_two_problems(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    t = Tracker(tmp_path / "state.json")
+    p = Problem("policy", "bad range", Location("apps/api.yaml", 4), "api")
+    apps = t.problems(replace(result(problems=[p]), lane="apps"), "https://git/apps")
+    ops = t.problems(replace(result(problems=[p]), lane="ops"), "https://git/ops")
+    assert [(n.kind, n.repository) for n in apps + ops] == [(Kind.PROBLEM_STARTED, "https://git/apps"),
+                                                            (Kind.PROBLEM_STARTED, "https://git/ops")]
+    assert apps[0].key != ops[0].key  # two alerts, not one
+    assert all("repository https://git/" in "\n".join(lines(n)) for n in apps + ops)  # the message names its repository
+    t = Tracker(tmp_path / "state.json")  # across a restart
+    assert t.problems(replace(result(problems=[p]), lane="ops"), "https://git/ops") == []
+    ended = t.problems(replace(result(), lane="apps"), "https://git/apps")
+    assert [(n.kind, n.repository) for n in ended] == [(Kind.PROBLEM_RESOLVED, "https://git/apps")]
+    assert t.problems(replace(result(problems=[p]), lane="ops"), "https://git/ops") == []  # ops' is still open, once
+
+
+def test_alertmanager_re_sends_a_lane_s_open_problem_with_that_lane_s_repository() -> None:
+    from dataclasses import replace
+
+    from imagebot.notify.notifier import Notifier
+
+    sent: list[str] = []
+
+    class _Queue:
+        def submit(self, target: Target, body: object) -> int:
+            sent.append(json.dumps(body))
+            return 1
+
+    t = Tracker()
+    n = Notifier([target("alertmanager")], t, "https://git/apps", dispatcher=_Queue(),  # type: ignore[arg-type]
+                 lane_urls={"apps": "https://git/apps", "ops": "https://git/ops"})
+    p = Problem("policy", "bad range", Location("apps/api.yaml", 4), "api")
+    n.cycle_finished(replace(result(problems=[p]), lane="ops"))
+    sent.clear()
+    n.cycle_finished(replace(result(), lane="apps"))  # apps' cycle re-sends every firing alert: ops' is ops'
+    (body,) = sent
+    (alert,) = json.loads(body)
+    assert alert["labels"]["repository"] == "https://git/ops"
+
+
+def test_a_version_1_state_file_still_loads(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from imagebot.notify.derive import problem_key
+
+    p = Problem("policy", "bad range", Location("apps/api.yaml", 4), "api")
+    entry = {"title": "api: bad range", "subject": "api", "location": "apps/api.yaml:4", "since": 5.0, "severity": "error"}
+    one, fleet = tmp_path / "one.json", tmp_path / "fleet.json"
+    one.write_text(json.dumps({"version": 1, "open": [{**entry, "key": "p:" + problem_key(p), "kind": "problem", "scope": ""}]}))
+    fleet.write_text(json.dumps({"version": 1, "open": [{**entry, "key": "p:" + problem_key(p), "kind": "problem", "scope": "apps"}]}))
+    assert Tracker(one).problems(result(problems=[p]), "r") == []  # one repository: its key is unchanged, still open
+    t = Tracker(fleet)  # a lane's problem was keyed without its lane: told once more, and no false "resolved"
+    assert [n.kind for n in t.problems(replace(result(problems=[p]), lane="apps"), "r")] == [Kind.PROBLEM_STARTED]
+    state = fleet
+    assert json.loads(state.read_text())["version"] == 2
 
 
 def test_a_lane_s_clean_drift_check_does_not_resolve_another_lane_s_drift(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from imagebot.config.promotions import Promotion, Window
 from imagebot.errors import DeliveryError
 from imagebot.model import FieldKind, Location, Occurrence, PolicySpec
 from imagebot.promote import gates
-from imagebot.promote.gates import Check, Introduced
+from imagebot.deliver.forge.base import CommitStatus
+from imagebot.promote.gates import Introduced
 from imagebot.promote.pairing import Pair, pair
 from imagebot.promote.source import Facts, PromotionSource, build_plan, decide
 
@@ -36,7 +37,12 @@ def promotion(**kw: object) -> Promotion:
     return Promotion.model_validate({**base, **kw})
 
 
-GREEN = (Check("ci/test", "success", "https://ci/1"),)
+def check(context: str, state: str, url: str = "") -> CommitStatus:
+    """A status as the forge adapters return it (the gates read those, nothing restated)."""
+    return CommitStatus("a" * 40, context, state, "", url)  # type: ignore[arg-type]
+
+
+GREEN = (check("ci/test", "success", "https://ci/1"),)
 INTRO = Introduced("a" * 40, T0 - 2 * 3600)
 
 
@@ -45,13 +51,13 @@ INTRO = Introduced("a" * 40, T0 - 2 * 3600)
     [
         ({}, STG, Facts(INTRO, GREEN), T0, None),
         ({}, STG, Facts(Introduced("a" * 40, T0 - 600), GREEN), T0, "soak"),
-        ({}, STG, Facts(INTRO, (Check("ci/test", "failure", "https://ci/2"),)), T0, "checks"),
-        ({}, STG, Facts(INTRO, (Check("ci/test", "pending"),)), T0, "checks"),
+        ({}, STG, Facts(INTRO, (check("ci/test", "failure", "https://ci/2"),)), T0, "checks"),
+        ({}, STG, Facts(INTRO, (check("ci/test", "pending"),)), T0, "checks"),
         ({}, STG, Facts(INTRO, ()), T0, "checks"),
         ({}, STG, Facts(INTRO, DeliveryError("GitHub down", temporary=True)), T0, "checks"),
         ({"checks": "none"}, STG, Facts(INTRO, None), T0, None),
         # newest state per context wins (forges list newest first)
-        ({}, STG, Facts(INTRO, (Check("ci/test", "success"), Check("ci/test", "failure"))), T0, None),
+        ({}, STG, Facts(INTRO, (check("ci/test", "success"), check("ci/test", "failure"))), T0, None),
         ({"windows": [{"cron": "* 9-16 * * mon-fri", "timezone": "Europe/Berlin"}]}, STG, Facts(INTRO, GREEN), T0, None),
         ({"windows": [{"cron": "* 12-16 * * mon-fri", "timezone": "Europe/Berlin"}]}, STG, Facts(INTRO, GREEN), T0, "window"),
         ({"windows": [{"blackout": "2026-11-28..2026-12-01"}]}, STG, Facts(INTRO, GREEN), T0, "window"),
@@ -83,7 +89,7 @@ def test_soak_and_window_say_until_when_and_wake() -> None:
 
 
 def test_checks_failed_reason_has_link_and_evidence_lists_passed() -> None:
-    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, (Check("ci/e2e", "failure", "https://ci/9"),)), T0)
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, (check("ci/e2e", "failure", "https://ci/9"),)), T0)
     assert "ci/e2e failure (https://ci/9)" in d.resolution.reason
     d = decide(promotion(), Pair(STG, PROD, "x"), Facts(INTRO, GREEN), T0)
     assert "[ci/test](https://ci/1)" in d.resolution.reason and D2 in d.resolution.reason and "soaked 1h by 2026-11-30 09:00:00Z" in d.resolution.reason
@@ -115,10 +121,10 @@ class _History:
 
 
 class _Checks:
-    def __init__(self, checks: tuple[Check, ...]):
+    def __init__(self, checks: tuple[CommitStatus, ...]):
         self.result, self.asked = checks, []
 
-    def checks(self, commit: str) -> tuple[Check, ...]:
+    def checks(self, commit: str) -> tuple[CommitStatus, ...]:
         self.asked.append(commit)
         return self.result
 
@@ -239,10 +245,26 @@ def test_a_held_promotion_is_told_once_per_gate_and_is_no_alert() -> None:
     assert n.kind is Kind.PROMOTION_HELD and "held by soak" in n.title
     assert t.holds(cycle(Facts(Introduced("a" * 40, T0 - 900), GREEN)), "") == []  # still soaking: no news
     assert t.firing() == []
-    (n,) = t.holds(cycle(Facts(INTRO, (Check("ci/test", "failure"),))), "")  # another gate: news
+    (n,) = t.holds(cycle(Facts(INTRO, (check("ci/test", "failure"),))), "")  # another gate: news
     assert "held by checks" in n.title
     assert t.holds(CycleResult(Discovery(()), (), Plan(()), Rendered(()), None, (), 0.0, 0.1), "") == []
     assert t.open == {}  # promoted: forgotten
+
+
+def test_a_lane_s_cycle_neither_forgets_nor_shares_another_lane_s_held_promotion() -> None:
+    from dataclasses import replace
+
+    from imagebot.model import CycleResult, Discovery, Plan, Rendered
+    from imagebot.notify.derive import Tracker
+
+    d = decide(promotion(), Pair(STG, PROD, "x"), Facts(Introduced("a" * 40, T0 - 600), GREEN), T0)
+    soaking = CycleResult(Discovery(()), (d.resolution,), build_plan([d.resolution]), Rendered(()), None, (), 0.0, 0.1)
+    t = Tracker()
+    assert len(t.holds(replace(soaking, lane="apps"), "https://git/apps")) == 1
+    assert len(t.holds(replace(soaking, lane="ops"), "https://git/ops")) == 1  # the same file:line in another repository
+    nothing = CycleResult(Discovery(()), (), Plan(()), Rendered(()), None, (), 0.0, 0.1, lane="ops")
+    assert t.holds(nothing, "https://git/ops") == []  # ops promoted ...
+    assert t.holds(replace(soaking, lane="apps"), "https://git/apps") == []  # ... apps' hold is still known: no news
 
 
 def test_history_and_checks_are_read_only_when_the_cheaper_gates_hold() -> None:

@@ -38,7 +38,7 @@ def _computed() -> list:
 
 def _parse_any(text: str) -> reference.Reference | str:
     """distribution/reference ParseAnyReference: a bare digest, or a normalised name."""
-    if reference.is_identifier(text):
+    if reference.IDENTIFIER_RE.fullmatch(text):  # a bare 64-hex image id
         return "sha256:" + text
     try:
         return reference.validate_digest(text)
