@@ -86,6 +86,7 @@ def test_a_changed_file_is_the_only_one_parsed(repo: Path, tmp_path: Path):
     scan(repo, cache=new_process(path), revision="c1", **KW)
     (repo / "apps/b.yaml").write_text(workload("b", f"{HOST}/team/beta:1.2.1"))
     cache = new_process(path)
+    assert cache.revision == "c1"  # what the pipeline asks first, to know what changed since
     got = scan(repo, cache=cache, revision="c2", since=("c1", frozenset({"apps/b.yaml"})), **KW)
     assert got == scan(repo, **KW)
     assert (cache.stats.evaluated, cache.stats.parsed) == (1, 1)
