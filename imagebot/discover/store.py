@@ -224,9 +224,17 @@ def _entry(rel: str, raw: object, specs: list[PolicySpec | None]) -> Stored:
 
 
 def _pinned(raw: object) -> Pinned | None:
+    """The pinned walk, if every file in it is a plain repo-relative path (a store from an
+    untrusted build must not lead a scan outside the clone); else None: the scan walks."""
     try:
         revision, paths, exclude, files = _list(raw, 4)
-        return ((_str(revision), tuple(map(_str, _list(paths))), tuple(map(_str, _list(exclude)))),
-                tuple(map(_str, _list(files))))
+        pinned = ((_str(revision), tuple(map(_str, _list(paths))), tuple(map(_str, _list(exclude)))),
+                  tuple(map(_str, _list(files))))
     except (TypeError, ValueError):
         return None
+    return pinned if all(_inside(rel) for rel in pinned[1]) else None
+
+
+def _inside(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(rel) and "\0" not in rel and all(p not in ("", ".", "..") for p in parts)
