@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -219,11 +220,14 @@ def run_cycle(
     return result
 
 
+_COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+
+
 def _since(ws: GitWorkspace, previous: object, revision: str) -> tuple[str, frozenset[str]] | None:
     """What changed since the commit of the agent's last scan, when only files' bytes did (as
     after its own commit): discover then neither walks nor stats the others."""
-    if not isinstance(previous, str) or previous == revision:
-        return None
+    if not isinstance(previous, str) or previous == revision or not _COMMIT.fullmatch(previous):
+        return None  # (the revision comes from discover's store on disk too: a commit id, never an option for git)
     modified = ws.modified_between(previous, revision)
     return None if modified is None else (previous, modified)
 

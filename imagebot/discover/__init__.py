@@ -26,7 +26,7 @@ import logging
 import pathlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 from imagebot.config.schema import NamedPolicy, Rule
@@ -36,7 +36,7 @@ from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import mentions_references, missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.store import path_for as stored_at
-from imagebot.discover.parsed import Found, ParsedFile
+from imagebot.discover.parsed import Candidate, Found, ParsedFile
 from imagebot.discover.yamltree import InputRefused, YAMLError, check_size, compose, decode, error_line, problem_text
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Occurrence, Problem
@@ -249,17 +249,22 @@ def scan_file(
         else:
             found.problems.append(Problem("yaml", problem_text(exc), Location(rel, line or 0)))
         return found
-    pf = ParsedFile(rel, text, docs, policies, compat=tools, argocd_updaters=updaters)
+    pf = ParsedFile(rel, text, docs, policies, compat=tools, argocd_updaters=updaters, everything=everything or bool(rules))
+    listed: list[list[Candidate]] = []
     for fmt in FORMATS.values():  # what a marker, an annotation, a config policy or another tool governs
-        found.add(fmt(pf, found.claimed))
-    if everything or rules:
-        # Then what nothing governs, as Candidates for the rules and the inventory: a second pass, so
-        # that no governed reference is taken for a candidate by an earlier format (a container with
-        # a keel.sh/policy annotation is the Keel reader's, not an unmanaged workload container).
-        listing = replace(pf, everything=True)
-        for fmt in FORMATS.values():
-            more = fmt(listing, found.claimed)
-            found.candidates += more.candidates
-            found.claimed |= more.claimed
+        more = fmt(pf, found.claimed)
+        found.occurrences += more.occurrences
+        found.problems += more.problems
+        found.claimed |= more.claimed
+        listed.append(more.candidates)
+    # What nothing governs, as Candidates for the rules and the inventory, in format order: one a
+    # later format governs is dropped (a container with a keel.sh/policy annotation is the Keel
+    # reader's, not an unmanaged workload container), and so is one an earlier format listed.
+    taken: set[tuple[int, int]] = set()
+    for batch in listed:
+        kept = [c for c in batch if not (c.positions & found.claimed or c.positions & taken)]
+        found.candidates += kept
+        for c in kept:
+            taken |= c.positions
     found.unmanaged = rule_set.govern(found, rules)
     return found

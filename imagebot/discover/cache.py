@@ -27,6 +27,7 @@ scan that changed something writes it back.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -37,6 +38,8 @@ from pathlib import Path
 
 from imagebot.discover import store
 from imagebot.model import Occurrence, Problem
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CacheStats", "DiscoverCache", "FileResult", "Since"]
 
@@ -96,6 +99,8 @@ class DiscoverCache:
                  path: Path | None = None):
         self._path = Path(path) if path is not None else None
         self._restored = False  # the store at `path` was looked at
+        self._stored: tuple[str, dict[str, store.Stored], store.Pinned | None] | None = None
+        self._read = False
         self._dirty = False  # something differs from the store at `path`
         self._racy_ns = int(racy_window * 1e9)
         self._clock_ns = clock_ns
@@ -127,18 +132,26 @@ class DiscoverCache:
         if self._path is None or self._restored:
             return
         self._restored = True
+        loaded, self._stored = self._read_store(), None
         if self._scope is not None:  # this process has its own, newer knowledge
             self._dirty = True
             return
-        loaded = store.load(self._path, store.scope_key(*scope))
-        if loaded is None:
-            self._dirty = True  # missing or unusable: written after the scan
+        if loaded is None or loaded[0] != store.scope_key(*scope):
+            if loaded is not None:
+                log.info("discover cache: %s was written for other scan settings; starting afresh", self._path)
+            self._dirty = True  # missing, unusable or another scope: written after the scan
             return
-        stored, pinned = loaded
+        _, stored, pinned = loaded
         self._scope = scope
         self._entries = {rel: _Entry(e.identity, e.trusted, e.digest, FileResult(
             e.worth, None if e.worth else b"", e.parsed, e.occurrences, e.problems, e.unmanaged)) for rel, e in stored.items()}
         self._pinned = pinned  # type: ignore[assignment]
+
+    def _read_store(self) -> tuple[str, dict[str, store.Stored], store.Pinned | None] | None:
+        if not self._read and self._path is not None:
+            self._read = True
+            self._stored = store.load(self._path)
+        return self._stored
 
     def _save(self) -> None:
         if self._path is None or not self._dirty or self._scope is None:
@@ -156,6 +169,9 @@ class DiscoverCache:
     def revision(self) -> Hashable:
         """The Git revision the last scan was told (see `files_at`), or None."""
         with self._lock:
+            if self._scope is None and not self._restored:  # a new process: the one its store was told
+                stored = self._read_store()
+                return stored[2][0][0] if stored is not None and stored[2] is not None else None
             return self._pinned[0][0] if self._pinned is not None else None  # type: ignore[index]
 
     def files_at(

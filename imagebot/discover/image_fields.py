@@ -35,10 +35,10 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
         if isinstance(ref, Problem) or (scalar.key != "image" and ref.tag is None and ref.digest is None):
             continue
         ref = replace(ref, form=KIND)
-        found.claimed.add((scalar.line, scalar.column))
 
         def build(spec: PolicySpec, ref: Occurrence = ref) -> list[Occurrence | Problem]:
             return [replace(ref, policy=spec)]
 
-        found.candidates.append(Candidate(ref, build, updatable=ref.tag is not None or ref.digest is not None))
+        found.candidates.append(Candidate(ref, build, updatable=ref.tag is not None or ref.digest is not None,
+                                          positions=frozenset({(scalar.line, scalar.column)})))
     return found

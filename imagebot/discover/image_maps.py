@@ -138,13 +138,12 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
     if not pf.everything:
         return found
     for m in _maps(pf):
-        positions = {_position(n) for n in m.fields.values()}
+        positions = frozenset(_position(n) for n in m.fields.values())
         if positions & claimed:
             continue  # a marker governs this map
-        found.claimed |= positions
         ref = reference(pf, m)
         found.candidates.append(Candidate(ref, lambda spec, m=m: occurrences(pf, m, spec, "the rule"),
-                                          updatable=m.tag is not None or m.digest is not None))
+                                          updatable=m.tag is not None or m.digest is not None, positions=positions))
     return found
 
 

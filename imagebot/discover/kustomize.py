@@ -101,10 +101,10 @@ def _candidate(pf: ParsedFile, document: int, i: int, entry: MappingNode, image:
         tag=tag, digest=digest, policy=UNMANAGED, subject=f"{pf.path} {path} ({written.value})",
         group=f"{pf.path}#{document}:{path}", path=f"{path}.name", form=KIND,
     )
-    found.claimed |= {(int(v.start_mark.line) + 1, int(v.start_mark.column) + 1) for v in fields.values()}
     found.candidates.append(Candidate(
         ref, lambda spec: _governed(pf, document, path, entry, spec, "the rule", None),
         updatable=any(k in fields for k in _FIELDS),
+        positions=frozenset((int(v.start_mark.line) + 1, int(v.start_mark.column) + 1) for v in fields.values()),
     ))
 
 

@@ -40,17 +40,22 @@ class Candidate:
     with the policy UNMANAGED; `build(spec)` makes the occurrences to edit under a policy (the
     map's tag and digest fields), or Problems saying why it cannot carry that policy.
     `updatable` is False for a reference with neither a tag nor a digest: no rule adds one.
+    `positions`: the (line, column) of the values it stands for. A candidate is dropped when any
+    of them is governed (claimed) by any format, or listed by a candidate of an earlier format
+    (discover.scan_file): so formats list candidates without claiming.
     """
 
     reference: Occurrence
     build: Callable[[PolicySpec], list[Occurrence | Problem]]
     updatable: bool = True
+    positions: frozenset[tuple[int, int]] = frozenset()
 
 
 @dataclass
 class Found:
     """What a format module found in one file. `claimed` holds the (line, column) of every value
-    it took charge of, so that a later format does not report the same scalar twice."""
+    it governs, so that a later format does not report the same scalar twice; `candidates`, the
+    references it found that nothing governs (when `ParsedFile.everything`): they claim nothing."""
 
     occurrences: list[Occurrence] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)

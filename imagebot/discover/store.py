@@ -77,9 +77,10 @@ class Stored:
 Pinned = tuple[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, ...]]
 
 
-def load(path: Path, scope: str) -> tuple[dict[str, Stored], Pinned | None] | None:
-    """The entries and pinned walk stored at `path` for `scope`; None when there is no usable
-    store (missing, damaged, foreign, another format, code or scope): start afresh."""
+def load(path: Path) -> tuple[str, dict[str, Stored], Pinned | None] | None:
+    """The scope (see `scope_key`), entries and pinned walk stored at `path`; None when there is
+    no usable store (missing, damaged, foreign, another format or code): start afresh. The caller
+    uses them only for the same scope."""
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -95,8 +96,8 @@ def load(path: Path, scope: str) -> tuple[dict[str, Stored], Pinned | None] | No
     if data.get("code") != code():
         log.info("discover cache: written by another version of imagebot; starting afresh")
         return None
-    if data.get("scope") != scope:
-        log.info("discover cache: written for other scan settings; starting afresh")
+    if not isinstance(data.get("scope"), str):
+        log.warning("discover cache: %s has no scope; it will be rewritten", path)
         return None
     specs: list[PolicySpec | None] = []
     for raw in data["policies"]:
@@ -114,7 +115,7 @@ def load(path: Path, scope: str) -> tuple[dict[str, Stored], Pinned | None] | No
     if dropped:
         log.warning("discover cache: %d damaged entr%s in %s; those files are read again", dropped,
                     "y" if dropped == 1 else "ies", path)
-    return entries, _pinned(data.get("pinned"))
+    return data["scope"], entries, _pinned(data.get("pinned"))
 
 
 def save(path: Path, scope: str, entries: dict[str, Stored], pinned: Pinned | None) -> None:
@@ -223,9 +224,17 @@ def _entry(rel: str, raw: object, specs: list[PolicySpec | None]) -> Stored:
 
 
 def _pinned(raw: object) -> Pinned | None:
+    """The pinned walk, if every file in it is a plain repo-relative path (a store from an
+    untrusted build must not lead a scan outside the clone); else None: the scan walks."""
     try:
         revision, paths, exclude, files = _list(raw, 4)
-        return ((_str(revision), tuple(map(_str, _list(paths))), tuple(map(_str, _list(exclude)))),
-                tuple(map(_str, _list(files))))
+        pinned = ((_str(revision), tuple(map(_str, _list(paths))), tuple(map(_str, _list(exclude)))),
+                  tuple(map(_str, _list(files))))
     except (TypeError, ValueError):
         return None
+    return pinned if all(_inside(rel) for rel in pinned[1]) else None
+
+
+def _inside(rel: str) -> bool:
+    parts = rel.split("/")
+    return bool(rel) and "\0" not in rel and all(p not in ("", ".", "..") for p in parts)

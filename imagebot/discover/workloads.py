@@ -44,7 +44,8 @@ def _dig(node: Node | None, keys: tuple[str, ...]) -> Node | None:
 
 def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
     found = Found()
-    if policy_annotations.PREFIX not in pf.text and not pf.everything:
+    annotated = policy_annotations.PREFIX in pf.text
+    if not annotated and not pf.everything:
         return found
     for index, doc in enumerate(pf.docs):
         kind = scalar_text(mapping_get(doc, "kind"))
@@ -52,6 +53,8 @@ def find(pf: ParsedFile, claimed: set[tuple[int, int]]) -> Found:
             _workload(pf, index, doc, kind, claimed, found)  # type: ignore[arg-type]
         elif kind:
             found.problems += _not_read(pf, doc, kind)
+    if not annotated:  # only listing candidates: a file that asks imagebot nothing has no annotation problem
+        found.problems = []
     return found
 
 
@@ -122,9 +125,9 @@ def _candidate(pf: ParsedFile, scalar: Scalar, who: str, context: dict[str, str]
     if isinstance(ref, Problem):
         return
     ref = replace(ref, **context)
-    found.claimed.add((scalar.line, scalar.column))
 
     def build(spec: PolicySpec) -> list[Occurrence | Problem]:
         return [replace(ref, policy=spec)]
 
-    found.candidates.append(Candidate(ref, build, updatable=ref.tag is not None or ref.digest is not None))
+    found.candidates.append(Candidate(ref, build, updatable=ref.tag is not None or ref.digest is not None,
+                                      positions=frozenset({(scalar.line, scalar.column)})))

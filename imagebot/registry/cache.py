@@ -66,7 +66,7 @@ def store_json(path: Path, data: object) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"))
+            f.write(json.dumps(data, separators=(",", ":")))  # one C-encoded string: ~3x less CPU than json.dump
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

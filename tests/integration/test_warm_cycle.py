@@ -4,6 +4,7 @@ decides exactly what a cold cycle (no cache) decides, and a no-change cycle pars
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,7 +85,8 @@ def decisions(result: CycleResult) -> tuple[Any, ...]:
 
 
 def cold(cfg: Config, client: RegistryClient, images: frozenset[str] | None = None) -> CycleResult:
-    """A dry-run cycle that discovers everything from scratch."""
+    """A dry-run cycle that discovers everything from scratch (discover's store on disk removed first)."""
+    shutil.rmtree(pipeline.cache_dir(cfg) / "discover", ignore_errors=True)
     return pipeline.run_cycle(cfg, dry_run=True, registry=client, images=images)
 
 
@@ -135,6 +137,21 @@ def test_warm_cycles_decide_what_cold_cycles_decide_while_people_commit(world: d
         again = pipeline.run_cycle(cfg, registry=client, discover_cache=cache)
         assert not again.plan.changes and decisions(again) == decisions(cold(cfg, client))
         assert cache.stats.parsed == 0 and cache.stats.evaluated == 0
+    finally:
+        client.close()
+
+
+def test_a_restarted_agent_starts_from_discovers_store(world: dict[str, Any]):
+    """The agent's cache lives on disk too: after a restart (a new DiscoverCache) the first cycle
+    neither reads nor parses a file of the commit it scanned before, and decides the same."""
+    cfg = world["cfg"]
+    client = pipeline.new_registry_client(cfg)
+    try:
+        before = pipeline.run_cycle(cfg, dry_run=True, registry=client, discover_cache=DiscoverCache())
+        restarted = DiscoverCache()
+        after = pipeline.run_cycle(cfg, dry_run=True, registry=client, discover_cache=restarted)
+        assert decisions(after) == decisions(before) == decisions(cold(cfg, client))
+        assert (restarted.stats.reused, restarted.stats.evaluated, restarted.stats.parsed) == (len(seed("h")), 0, 0)
     finally:
         client.close()
 

@@ -86,6 +86,7 @@ def test_a_changed_file_is_the_only_one_parsed(repo: Path, tmp_path: Path):
     scan(repo, cache=new_process(path), revision="c1", **KW)
     (repo / "apps/b.yaml").write_text(workload("b", f"{HOST}/team/beta:1.2.1"))
     cache = new_process(path)
+    assert cache.revision == "c1"  # what the pipeline asks first, to know what changed since
     got = scan(repo, cache=cache, revision="c2", since=("c1", frozenset({"apps/b.yaml"})), **KW)
     assert got == scan(repo, **KW)
     assert (cache.stats.evaluated, cache.stats.parsed) == (1, 1)
@@ -304,3 +305,28 @@ def test_only_files_the_last_scan_walked_are_kept(repo: Path, tmp_path: Path):
     (repo / "apps/b.yaml").unlink()
     scan(repo, cache=new_process(path), exclude=["vendor", "values"], policies=POLICIES)
     assert set(stored(path)["entries"]) == {rel for rel in FILES if not rel.startswith(("vendor/", "values/"))} - {"apps/b.yaml"}
+
+
+@pytest.mark.parametrize("bad", ["../outside.yaml", "/etc/passwd.yaml", "apps/../../x.yaml", "", "apps//a.yaml"])
+def test_a_pinned_walk_leading_outside_the_clone_is_not_trusted(repo: Path, tmp_path: Path, bad: str):
+    path = tmp_path / "discover.json"
+    scan(repo, cache=new_process(path), revision="c1", **KW)
+    data = stored(path)
+    data["pinned"][3].append(bad)
+    path.write_text(json.dumps(data))
+    cache = new_process(path)
+    assert scan(repo, cache=cache, revision="c1", **KW) == scan(repo, **KW)  # walked again
+    assert cache.stats.parsed == 0  # the entries themselves still hold
+
+
+def test_a_stored_revision_reaches_git_only_as_a_commit_id(tmp_path: Path):
+    from imagebot import pipeline
+
+    class Workspace:
+        def modified_between(self, old: str, new: str) -> frozenset[str]:
+            return frozenset({"a.yaml"})
+
+    head = "b" * 40
+    assert pipeline._since(Workspace(), "a" * 40, head) == ("a" * 40, frozenset({"a.yaml"}))  # type: ignore[arg-type]
+    for previous in ("--output=/tmp/x", "c1", "A" * 40, "a" * 39, head):
+        assert pipeline._since(Workspace(), previous, head) is None  # type: ignore[arg-type]

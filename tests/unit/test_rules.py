@@ -209,3 +209,31 @@ spec:
         "  - match: {kind: image-map}\n    policy: minor\n"))
     got = sorted((o.location.file, o.location.line, o.image, o.value) for o in found.occurrences)
     assert got == [("argo.yaml", 13, "ghcr.io/org/web", "2.0.1"), ("release.yaml", 10, "ghcr.io/org/app", "1.4.0")]
+
+
+def test_with_rules_every_format_reads_a_file_once_and_precedence_holds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One pass: each format runs once per file and lists what nothing governs as candidates
+    beside what it governs; a candidate of an earlier format that a later one governs (a Keel
+    annotation on a container the workload reader lists) or lists already is dropped."""
+    import imagebot.discover as discover_pkg
+    from imagebot.config.schema import Rule
+
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  annotations:\n    keel.sh/policy: minor\n"
+        "spec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: r.example/a:1.0.0\n"
+        "        - name: b\n          image: r.example/b:1.0.0 # imagebot: semver:^1\n")
+    calls: dict[str, int] = {}
+
+    def counted(name, fmt):
+        def run(pf, claimed):
+            calls[name] = calls.get(name, 0) + 1
+            return fmt(pf, claimed)
+        return run
+
+    monkeypatch.setattr(discover_pkg, "FORMATS", {n: counted(n, f) for n, f in discover_pkg.FORMATS.items()})
+    d = scan(tmp_path, rules=[Rule.model_validate({"policy": "semver:*"})], compat_with=["keel"])
+    assert calls and set(calls.values()) == {1}
+    by_image = {o.image: o.policy for o in d.occurrences}
+    assert by_image["r.example/b"].origin == "marker" and by_image["r.example/b"].policy == "semver:^1"
+    assert "keel" in by_image["r.example/a"].source.lower() and not d.unmanaged
+    assert len(d.occurrences) == 2
