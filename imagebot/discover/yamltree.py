@@ -33,6 +33,7 @@ __all__ = [
     "InputRefused",
     "YAMLError",
     "Scalar",
+    "c_events",
     "compose",
     "decode",
     "error_line",
@@ -41,6 +42,7 @@ __all__ = [
     "line_comment",
     "mapping_get",
     "scalar_text",
+    "scalar_tag",
     "scalars",
     "style",
 ]
@@ -71,7 +73,22 @@ def _implicit_table() -> dict[str, tuple[tuple[Tag, Callable], ...]]:
             for first, pairs in Resolver.yaml_implicit_resolvers.items()}
 
 
+_IMPLICIT = _implicit_table()
+
+
+def scalar_tag(value: str, implicit: tuple[bool, bool]) -> Tag:
+    """The tag the C composer gives a scalar without an explicit tag (YAML 1.2 resolution):
+    `implicit` is the scalar event's (plain, quoted) pair."""
+    if implicit[0]:
+        for tag, match in _IMPLICIT.get(value[0] if value else "", ()):
+            if match(value):
+                return tag
+    return Resolver.DEFAULT_SCALAR_TAG
+
+
 if CSafeLoader is not None:
+    from ruamel.yaml.cyaml import CParser
+
     class _FastLoader(CSafeLoader):  # type: ignore[misc,valid-type]
         """CSafeLoader whose resolver gives the same tags with less Python per scalar.
 
@@ -84,17 +101,13 @@ if CSafeLoader is not None:
         object per tag name. `tests/unit/test_yamltree.py` compares its tags with ruamel's.
         """
 
-        _implicit = _implicit_table()
-        _str, _seq, _map = Resolver.DEFAULT_SCALAR_TAG, Resolver.DEFAULT_SEQUENCE_TAG, Resolver.DEFAULT_MAPPING_TAG
+        def __init__(self, stream: str) -> None:  # the parser alone: no constructor state is used
+            CParser.__init__(self, stream)
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Tag:
             if kind is ScalarNode:
-                if implicit[0]:
-                    for tag, match in self._implicit.get(value[0] if value else "", ()):
-                        if match(value):
-                            return tag
-                return self._str
-            return self._seq if kind is SequenceNode else self._map
+                return scalar_tag(value, implicit)
+            return Resolver.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else Resolver.DEFAULT_MAPPING_TAG
 
         def descend_resolver(self, current_node: Any, current_index: Any) -> None:
             pass
@@ -199,6 +212,25 @@ def _event_depth(text: str, limit: int) -> tuple[int, int | None]:
         # libyaml refuses some YAML 1.2 the pure composer accepts: the pure parser decides
     deepest, line, _ = count(iter(YAML(typ="safe", pure=True).parse(text)))
     return deepest, line
+
+
+def c_events(text: str) -> list | None:
+    """libyaml's event stream of `text` (flat: no nodes, no tag resolution), or None when the
+    C extension is missing, the text is over a limit, or libyaml refuses it: a caller then
+    takes the :func:`compose` path, which decides (and says why)."""
+    if _CLoader is None:
+        return None
+    try:
+        check_limits(text)
+    except InputRefused:
+        return None
+    loader = _CLoader(text)
+    try:
+        return list(iter(loader.get_event, None))
+    except YAMLError:
+        return None
+    finally:
+        loader.dispose()
 
 
 def compose(text: str) -> list[Node]:
