@@ -38,6 +38,7 @@ def plain_is_safe(value: str) -> bool:
     return all(str(r.resolve(ScalarNode, value, (True, False))) == STR_TAG for r in _RESOLVERS)
 
 
+@lru_cache(maxsize=4096)  # pure too (a refusal raises, and is not kept); the render cache checks every hit with it
 def render_token(value: str, style: str | None) -> str:
     """The YAML token for `value` in `style` (None = plain, "'" or '"'). Raises EditError."""
     if _CONTROL.search(value):
