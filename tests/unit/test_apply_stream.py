@@ -157,3 +157,26 @@ def test_event_locator_skips_keys_and_complex_keys():
         {pos: (doc, value) for pos, (doc, value, *_) in _value_scalars(text).items()} == \
         {(1, 4): (0, "1"), (3, 3): (0, "2"), (5, 3): (1, "3"), (6, 7): (1, "4")}
 
+
+
+def test_real_world_manifests_get_the_composing_paths_answer(monkeypatch: pytest.MonkeyPatch):
+    """Every kind of value in real manifests (anchors, flow, block scalars, comments, many
+    documents): edits one at a time and all at once, with new values that stay plain, need
+    quotes, or cannot be written - the same bytes and refusals either way."""
+    from tests.conftest import shared_path
+
+    taken = 0
+    for p in sorted(shared_path("manifests").rglob("*.y*ml")):
+        before = p.read_bytes()
+        try:
+            located = sorted(Locator(compose(decode(before)[1]))._at.items())
+        except Exception:  # noqa: BLE001 - not YAML: both paths refuse alike, covered by test_apply
+            continue
+        picked = located[:: max(1, len(located) // 6)]
+        for k, new in enumerate(("v9.9.9", "1.20", "a #b", "x\ny")):
+            made = [change(line, col, str(node.value), f"{node.value}{new}" if k == 0 else new, document=doc)
+                    for (line, col), (doc, node) in picked]
+            taken += _same_answer(monkeypatch, before, made)
+            for one in made[:2]:
+                taken += _same_answer(monkeypatch, before, [one])
+    assert taken  # the stream path was taken on real files too
