@@ -3,7 +3,9 @@
 Pure: reads files, never writes them (deliver writes). A YAML file is never re-dumped; each
 value is located with ruamel.yaml, replaced in the original text in the style it was written in
 (see :mod:`imagebot.apply.token`), and the result is parsed again and compared node by node
-with the original (:mod:`imagebot.apply.verify`).
+with the original (:mod:`imagebot.apply.verify`). The common case - a file libyaml parses, without
+anchors, every change safe - is made and proven on flat event streams instead
+(:mod:`imagebot.apply.stream`): the same proof without building either tree.
 
 Partial files: when one change in a file cannot be made safely, it is refused with its reason
 and the file's other changes still apply - each of them proven on its own against the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Sequence
 
+from imagebot.apply import stream
 from imagebot.apply.render_cache import RenderCache
 from imagebot.apply.splice import Locator, Splice, conflicts, prepare, splice
 from imagebot.apply.verify import verify
@@ -90,6 +93,10 @@ def edit_file(before: bytes, changes: Sequence[Change],
         bom, text = decode(before)
     except UnicodeDecodeError as exc:
         return before, [], [Refusal(c, f"the file is not UTF-8 (byte {exc.start})") for c in changes]
+    fast = stream.edit(text, changes)  # the common case, proven on event streams; None: compose
+    if fast is not None:
+        new_text, accepted = fast
+        return _made(bom, new_text, changes, accepted, [], record)
     try:
         docs = compose(text)
     except YAMLError as exc:
@@ -121,6 +128,11 @@ def edit_file(before: bytes, changes: Sequence[Change],
                 refused.append(Refusal(s.change, str(exc)))
     if not accepted:
         return before, [], refused
+    return _made(bom, new_text, changes, accepted, refused, record)
+
+
+def _made(bom: str, new_text: str, changes: Sequence[Change], accepted: list[Splice], refused: list[Refusal],
+          record: list[tuple[int, int, int, str]] | None) -> tuple[bytes, list[Change], list[Refusal]]:
     if record is not None:
         index = {id(c): i for i, c in enumerate(changes)}
         record += [(index[id(s.change)], s.start, s.end, s.token) for s in accepted]

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 TOOL, KIND, FORMAT = "imagebot", "render", 1
 #: Modules whose text decides an edit: any change to them invalidates every entry.
-_CODE = ("apply/__init__.py", "apply/splice.py", "apply/token.py", "apply/verify.py", "discover/yamltree.py")
+_CODE = ("apply/__init__.py", "apply/splice.py", "apply/stream.py", "apply/token.py", "apply/verify.py", "discover/yamltree.py")
 
 Cached = tuple[list[tuple[int, int, int, str]], list[tuple[int, str]]]  # (index, start, end, token), (index, reason)
 

@@ -16,6 +16,7 @@ The rule (documented in docs/manifests.md):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
@@ -29,6 +30,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _RESOLVERS = (VersionedResolver(version=(1, 2)), VersionedResolver(version=(1, 1)))
 
 
+@lru_cache(maxsize=4096)  # a pure function of the value; a plan writes the same few tags many times
 def plain_is_safe(value: str) -> bool:
     """True if `value` written unquoted reads back as this same string in YAML 1.1 and 1.2."""
     if not _SAFE_PLAIN.fullmatch(value) or value.endswith(":"):
@@ -36,6 +38,7 @@ def plain_is_safe(value: str) -> bool:
     return all(str(r.resolve(ScalarNode, value, (True, False))) == STR_TAG for r in _RESOLVERS)
 
 
+@lru_cache(maxsize=4096)  # pure too (a refusal raises, and is not kept); the render cache checks every hit with it
 def render_token(value: str, style: str | None) -> str:
     """The YAML token for `value` in `style` (None = plain, "'" or '"'). Raises EditError."""
     if _CONTROL.search(value):

@@ -10,12 +10,15 @@ that a location found by discover is the one apply looks for.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import Resolver
+from ruamel.yaml.tag import Tag
 
 BOM = "\ufeff"
 STR_TAG = "tag:yaml.org,2002:str"
@@ -30,6 +33,7 @@ __all__ = [
     "InputRefused",
     "YAMLError",
     "Scalar",
+    "c_events",
     "compose",
     "decode",
     "error_line",
@@ -38,6 +42,7 @@ __all__ = [
     "line_comment",
     "mapping_get",
     "scalar_text",
+    "scalar_tag",
     "scalars",
     "style",
 ]
@@ -56,8 +61,62 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 try:  # libyaml through ruamel.yaml.clib: the same nodes and marks, about 20x faster
-    from ruamel.yaml.cyaml import CSafeLoader as _CLoader
+    from ruamel.yaml.cyaml import CSafeLoader
 except ImportError:  # pragma: no cover - a platform without the C extension
+    CSafeLoader = None
+
+
+def _implicit_table() -> dict[str, tuple[tuple[Tag, Callable], ...]]:
+    """ruamel's YAML 1.2 implicit resolvers by first character, as (shared Tag, compiled match)."""
+    tags: dict[str, Tag] = {}
+    return {first: tuple((tags.setdefault(tag, Tag(suffix=tag)), regexp.match) for tag, regexp in pairs)
+            for first, pairs in Resolver.yaml_implicit_resolvers.items()}
+
+
+_IMPLICIT = _implicit_table()
+
+
+def scalar_tag(value: str, implicit: tuple[bool, bool]) -> Tag:
+    """The tag the C composer gives a scalar without an explicit tag (YAML 1.2 resolution):
+    `implicit` is the scalar event's (plain, quoted) pair."""
+    if implicit[0]:
+        for tag, match in _IMPLICIT.get(value[0] if value else "", ()):
+            if match(value):
+                return tag
+    return Resolver.DEFAULT_SCALAR_TAG
+
+
+if CSafeLoader is not None:
+    from ruamel.yaml.cyaml import CParser
+
+    class _FastLoader(CSafeLoader):  # type: ignore[misc,valid-type]
+        """CSafeLoader whose resolver gives the same tags with less Python per scalar.
+
+        libyaml's composer calls `resolve` for every node and `descend_resolver` /
+        `ascend_resolver` around it (300k calls for 2,000 manifests). ruamel's versions look
+        up the resolvers for the scalar's first character, copy the list, call each regex through
+        a lazy wrapper and build a new Tag per match. This one does the same lookups in the same
+        order on a table built once from the very same resolvers (``Resolver``, YAML 1.2; there
+        are no path resolvers, so the descend/ascend bookkeeping is empty), and hands out one Tag
+        object per tag name. `tests/unit/test_yamltree.py` compares its tags with ruamel's.
+        """
+
+        def __init__(self, stream: str) -> None:  # the parser alone: no constructor state is used
+            CParser.__init__(self, stream)
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Tag:
+            if kind is ScalarNode:
+                return scalar_tag(value, implicit)
+            return Resolver.DEFAULT_SEQUENCE_TAG if kind is SequenceNode else Resolver.DEFAULT_MAPPING_TAG
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            pass
+
+        def ascend_resolver(self) -> None:
+            pass
+
+    _CLoader: Any = _FastLoader
+else:  # pragma: no cover
     _CLoader = None
 
 # What precedes a node's content at its start mark: an optional tag, then the anchor.
@@ -153,6 +212,25 @@ def _event_depth(text: str, limit: int) -> tuple[int, int | None]:
         # libyaml refuses some YAML 1.2 the pure composer accepts: the pure parser decides
     deepest, line, _ = count(iter(YAML(typ="safe", pure=True).parse(text)))
     return deepest, line
+
+
+def c_events(text: str) -> list | None:
+    """libyaml's event stream of `text` (flat: no nodes, no tag resolution), or None when the
+    C extension is missing, the text is over a limit, or libyaml refuses it: a caller then
+    takes the :func:`compose` path, which decides (and says why)."""
+    if _CLoader is None:
+        return None
+    try:
+        check_limits(text)
+    except InputRefused:
+        return None
+    loader = _CLoader(text)
+    try:
+        return list(iter(loader.get_event, None))
+    except YAMLError:
+        return None
+    finally:
+        loader.dispose()
 
 
 def compose(text: str) -> list[Node]:
