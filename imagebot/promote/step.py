@@ -11,19 +11,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imagebot import apply, discover
 from imagebot.config.promotions import Promotion
 from imagebot.config.schema import Config, Rule
 from imagebot.deadline import Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
-from imagebot.deliver.forge import Forge, connect_forge
 from imagebot.errors import ImagebotError
 from imagebot.model import Change, Delivery, Occurrence, Plan, Problem, Rendered, Resolution
-from imagebot.promote.gates import Check
-from imagebot.promote.history import GitHistory
-from imagebot.promote.pairing import pair
-from imagebot.promote.source import PromotionSource, Workloads
+
+if TYPE_CHECKING:  # loaded by the first promotion: a cycle without any needs none of them (start-up time)
+    from imagebot.deliver.forge import Forge
+    from imagebot.promote.gates import Check
+    from imagebot.promote.source import Workloads
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class ForgeChecks:
         self._factory, self._forge = forge, None
 
     def checks(self, commit: str) -> Sequence[Check]:
+        from imagebot.promote.gates import Check
+
         if self._forge is None:
             self._forge = self._factory()
         return [Check(s.context, s.state, s.target_url) for s in self._forge.statuses(commit)]
@@ -83,6 +86,11 @@ def run_promotion(
     clock: Callable[[], float] = time.time, forge_factory: Callable[[], Forge] | None = None, deadline: Deadline | None = None,
     workloads: Workloads | None = None,
 ) -> PromotionResult:
+    from imagebot.deliver.forge import connect_forge
+    from imagebot.promote.history import GitHistory
+    from imagebot.promote.pairing import pair
+    from imagebot.promote.source import PromotionSource
+
     staging_branch = p.from_.branch or cfg.repository.branch
     production_branch = p.to.branch or cfg.repository.branch
     scfg = environment_config(cfg, staging_branch)
