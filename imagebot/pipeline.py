@@ -13,13 +13,13 @@ import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imagebot import apply, discover
 from imagebot import plan as planner
 from imagebot.config.schema import Config
 from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
-from imagebot.deliver.forge import Forge
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ConfigError, ImagebotError
 from imagebot.lanes import REGISTRIES, CandidateSource
@@ -31,6 +31,9 @@ from imagebot.registry import RegistryClient
 from imagebot.registry.prefetch import Prefetch
 from imagebot.report import Reporter
 from imagebot.report.progress import ResolveProgress
+
+if TYPE_CHECKING:
+    from imagebot.deliver.forge import Forge  # the forge client is loaded by pull-request delivery only
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from imagebot.config import load
-from imagebot.config.schema import Config
 from imagebot.errors import EXIT_FAILED, ImagebotError
+
+if TYPE_CHECKING:  # the schema (pydantic) is built when a command loads a config, not at start-up
+    from imagebot.config.schema import Config
 
 config_option = click.option(
     "-c",
@@ -54,13 +55,15 @@ def pick_lanes(cfg: Config, name: str | None) -> tuple[Any, ...]:
 
 
 def load_config(path: str | None) -> Config:
+    from imagebot.config.load import load
+
     return load(path)
 
 
 def optional_registry_settings(path: str | None) -> tuple:
     """Registry settings from the config when one is named (-c, $IMAGEBOT_CONFIG) or ./imagebot.yaml
     exists; otherwise none (defaults and the docker credential sources apply)."""
-    from imagebot.config.load import resolve_path
+    from imagebot.config.load import load, resolve_path
 
     if path or resolve_path(None).exists():
         return load(path).registries

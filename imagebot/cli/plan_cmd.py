@@ -8,7 +8,6 @@ import sys
 import click
 
 from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option, with_log_options
-from imagebot.report import log as logsetup
 
 
 @click.command("plan")
@@ -24,6 +23,7 @@ def plan(config_path: str | None, as_json_: bool, diff: bool, repository: str | 
     # Imported here: each command loads only what it needs (start-up time).
     from imagebot import pipeline
     from imagebot.fleet.round import workspace_for
+    from imagebot.report import log as logsetup
     from imagebot.report.summary import as_json, text
     logsetup.setup(log_level, log_format)
     cfg = load_config(config_path)

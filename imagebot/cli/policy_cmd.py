@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from imagebot.cli.common import handle_errors, optional_registry_settings
 from imagebot.errors import EXIT_PARTIAL
-from imagebot.model import PolicySpec
-from imagebot.policy import Choice, compile_spec
+
+if TYPE_CHECKING:
+    from imagebot.policy import Choice
 
 
 @click.group("policy")
@@ -117,6 +118,9 @@ def test(
     tag_args: tuple[str, ...],
 ) -> None:
     """Choose among TAG... as the policy would, and print the chosen tag."""
+    from imagebot.model import PolicySpec
+    from imagebot.policy import compile_spec
+
     spec = PolicySpec(policy_text, tag_filter=tag_filter, extract=extract, exclude=exclude, prerelease=prerelease,
                       source="command line")
     compiled = compile_spec(spec)  # PolicyError -> exit 2 with the bad part

@@ -9,7 +9,6 @@ import sys
 import click
 
 from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option, with_log_options
-from imagebot.report import log as logsetup
 
 #: `run --once` waits at most this long at exit for notifications still being sent (retries included).
 NOTIFY_FLUSH_SECONDS = 30.0
@@ -29,6 +28,7 @@ def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None,
     """Update images: commit to the delivery branch or open / update pull requests."""
     # Imported here: each command loads only what it needs (start-up time).
     from imagebot import pipeline
+    from imagebot.report import log as logsetup
     from imagebot.report.summary import as_json, text
     cfg = load_config(config_path)
     lanes = pick_lanes(cfg, repository)

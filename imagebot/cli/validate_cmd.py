@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option
-from imagebot.config.schema import Config
 from imagebot.errors import EXIT_OK, EXIT_PARTIAL, ImagebotError, PolicyError, UsageError
+
+if TYPE_CHECKING:
+    from imagebot.config.schema import Config
 
 
 @click.command("validate")

@@ -1,6 +1,28 @@
-"""Configuration: schema and loading."""
+"""Configuration: schema and loading.
 
-from imagebot.config.load import DEFAULT_PATH, load, load_text
-from imagebot.config.schema import Config, NamedPolicy, RegistrySettings
+The names below are loaded on first use (PEP 562), so that importing a light submodule
+(`imagebot.config.cron`, `.durations`, `.patterns`) does not build every pydantic model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from imagebot.config.load import DEFAULT_PATH, load, load_text
+    from imagebot.config.schema import Config, NamedPolicy, RegistrySettings
 
 __all__ = ["Config", "NamedPolicy", "RegistrySettings", "DEFAULT_PATH", "load", "load_text"]
+
+_HOME = {"Config": "schema", "NamedPolicy": "schema", "RegistrySettings": "schema",
+         "DEFAULT_PATH": "load", "load": "load", "load_text": "load"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

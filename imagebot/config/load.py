@@ -67,7 +67,7 @@ def load_text(text: str, name: str = "<config>", base_dir: Path | None = None) -
     except ValidationError as e:
         problems = [_describe(err, data) for err in e.errors()] + _policy_problems(data) + _rule_problems(data)
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems) from None
-    problems = _policy_problems(data) + _rule_problems(data)
+    problems = _policy_problems(data, cfg) + _rule_problems(data, cfg)
     if problems:
         raise ConfigError(f"{name}: {len(problems)} invalid field(s)", problems)
     for i, rule in enumerate(cfg.rules):
@@ -100,7 +100,7 @@ def _valid_json_config(text: str) -> Config | None:
         cfg = Config.model_validate(data)
     except (ValueError, ValidationError, RecursionError):
         return None
-    return None if _policy_problems(data) else cfg
+    return None if _policy_problems(data, cfg) else cfg
 
 
 def _plain(node: Any) -> Any:
@@ -160,24 +160,42 @@ def _local_url(repo: R, base: Path) -> R:
     return repo.model_copy(update={"url": str(candidate)}) if candidate.exists() else repo
 
 
-def _policy_problems(data: Any) -> list[str]:
+def _validated(cfg: Config | None, where: tuple[Any, ...]) -> Any:
+    """What the schema made of `where` ("policies", "rules", or either under repositories[i]) when
+    `cfg` validated, so that a valid file's entries are not validated a second time; else None."""
+    if cfg is None:
+        return None
+    owner: Any = cfg
+    if where[0] == "repositories":
+        if where[1] >= len(cfg.repositories):
+            return None
+        owner = cfg.repositories[where[1]]
+    return getattr(owner, where[-1])
+
+
+def _policy_problems(data: Any, cfg: Config | None = None) -> list[str]:
     """Named policies are compiled at load, so a bad one fails now and names its field and
     line - also when other fields are bad, so that one run lists everything to fix. Entries
-    the schema rejects are left to the schema's messages."""
+    the schema rejects are left to the schema's messages. `cfg`: the validated config, whose
+    policies are compiled as they are (not validated again from `data`)."""
     places: list[tuple[tuple[Any, ...], Any]] = [(("policies",), data.get("policies"))]
     repos = data.get("repositories")
     if isinstance(repos, list):
         places += [(("repositories", i, "policies"), r.get("policies")) for i, r in enumerate(repos) if isinstance(r, dict)]
-    return [p for where, policies in places if isinstance(policies, dict) for p in _compile_policies(data, where, policies)]
+    return [p for where, policies in places if isinstance(policies, dict)
+            for p in _compile_policies(data, where, policies, _validated(cfg, where))]
 
 
-def _compile_policies(data: Any, where: tuple[Any, ...], policies: dict[str, Any]) -> list[str]:
+def _compile_policies(data: Any, where: tuple[Any, ...], policies: dict[str, Any],
+                      validated: dict[str, NamedPolicy] | None = None) -> list[str]:
     problems = []
     for key, raw in policies.items():
-        try:
-            p = NamedPolicy.model_validate(_plain(raw))
-        except ValidationError:
-            continue
+        p = validated.get(str(key)) if validated is not None else None
+        if p is None:
+            try:
+                p = NamedPolicy.model_validate(_plain(raw))
+            except ValidationError:
+                continue
         try:
             compile_spec(p.spec())
         except PolicyError as e:
@@ -187,24 +205,28 @@ def _compile_policies(data: Any, where: tuple[Any, ...], policies: dict[str, Any
     return problems
 
 
-def _rule_problems(data: Any) -> list[str]:
+def _rule_problems(data: Any, cfg: Config | None = None) -> list[str]:
     """Each rule's policy and match patterns compiled at load: a bad one names the rule's field
     and line (entries the schema rejects are left to the schema's messages)."""
     places: list[tuple[tuple[Any, ...], Any]] = [(("rules",), data.get("rules"))]
     repos = data.get("repositories")
     if isinstance(repos, list):
         places += [(("repositories", i, "rules"), r.get("rules")) for i, r in enumerate(repos) if isinstance(r, dict)]
-    return [p for where, rules in places if isinstance(rules, list) for p in _compile_rules(data, where, rules)]
+    return [p for where, rules in places if isinstance(rules, list)
+            for p in _compile_rules(data, where, rules, _validated(cfg, where))]
 
 
-def _compile_rules(data: Any, where: tuple[Any, ...], rules: list[Any]) -> list[str]:
+def _compile_rules(data: Any, where: tuple[Any, ...], rules: list[Any], validated: tuple[Rule, ...] | None = None) -> list[str]:
     prefix = _dotted(where)
     problems = []
     for i, raw in enumerate(rules):
-        try:
-            rule = Rule.model_validate(_plain(raw))
-        except ValidationError:
-            continue
+        if validated is not None and len(validated) == len(rules):
+            rule = validated[i]
+        else:
+            try:
+                rule = Rule.model_validate(_plain(raw))
+            except ValidationError:
+                continue
         for key in ("image", "path", "workload", "namespace", "container"):
             pattern = getattr(rule.match, key)
             if pattern is None:

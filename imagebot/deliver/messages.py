@@ -52,7 +52,13 @@ def validate_template(template: str) -> None:
 
 
 def ordered(changes: Sequence[Change]) -> list[Change]:
-    return sorted(changes, key=lambda c: (c.occurrence.location, c.occurrence.image, c.old, c.new))
+    """By file, line and column (Location's order), then image, old and new."""
+    return sorted(changes, key=_order_key)
+
+
+def _order_key(c: Change) -> tuple[str, int, int, str, str, str]:
+    loc = c.occurrence.location
+    return (loc.file, loc.line, loc.column, c.occurrence.image, c.old, c.new)
 
 
 def subject_name(change: Change) -> str:
@@ -73,19 +79,20 @@ def summary(changes: Sequence[Change], where: str = "", prefix: str = "") -> str
     return prefix + text + (f" in {where}" if where else "")
 
 
-def _change_values(c: Change) -> dict[str, object]:
-    return {
-        "image": c.occurrence.image,
-        "old": c.old,
-        "new": c.new,
-        "old_ref": c.old_ref,
-        "new_ref": c.new_ref,
-        "file": c.file,
-        "line": c.occurrence.location.line,
-        "policy": c.occurrence.policy.policy,
-        "reason": c.reason,
-        "subject": c.occurrence.subject,
-    }
+#: Each per-change variable and how to read it from a Change.
+_CHANGE_GETTERS: dict[str, Any] = {
+    "image": lambda c: c.occurrence.image,
+    "old": lambda c: c.old,
+    "new": lambda c: c.new,
+    "old_ref": lambda c: c.old_ref,
+    "new_ref": lambda c: c.new_ref,
+    "file": lambda c: c.occurrence.location.file,
+    "line": lambda c: c.occurrence.location.line,
+    "policy": lambda c: c.occurrence.policy.policy,
+    "reason": lambda c: c.reason,
+    "subject": lambda c: c.occurrence.subject,
+}
+assert tuple(_CHANGE_GETTERS) == CHANGE_VARIABLES
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]")
@@ -121,9 +128,21 @@ def commit_message(
     block: list[str] = []
 
     def flush() -> None:
+        # One pass over the changes per block (linear), reading only the variables the block uses.
+        if not block:
+            return
+        used = {_FIELD_BASE.match(name)[0] for line in block for name in _fields(line)}
+        getters = [(k, get) for k, get in _CHANGE_GETTERS.items() if k in used]
+        escaped: dict[object, object] = {}  # a value repeats across changes (file, policy, image)
         for c in changes:
-            values = {**message_values, **{k: _one_line(v) for k, v in _change_values(c).items()}}
-            out.extend(line.format(**values) for line in block)
+            values = dict(message_values)
+            for k, get in getters:
+                v = get(c)
+                e = escaped.get(v, escaped)
+                if e is escaped:
+                    e = escaped[v] = _one_line(v)
+                values[k] = e
+            out.extend(line.format_map(values) for line in block)
         block.clear()
 
     for line in template.splitlines():
@@ -134,6 +153,10 @@ def commit_message(
         out.append(line.format(**message_values))
     flush()
     return redact("\n".join(out).strip() + "\n")
+
+
+#: The variable a format field reads: "line" of "line", "old" of "old[0]" or "old.upper".
+_FIELD_BASE = re.compile(r"[^.\[]*")
 
 
 TITLE_VARIABLES = ("summary", "count", "images", "files", "branch", "base", "update_type")

@@ -46,8 +46,6 @@ from imagebot.discover.yamltree import (
 from imagebot.errors import ReferenceError_
 from imagebot.model import UNMANAGED, FieldKind, Location, Occurrence, PolicySpec, Problem
 from imagebot.reference import parse_name
-from imagebot.registry.helm_index import chart_name
-from imagebot.registry.names import canonical_host
 
 HELM_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 #: The image of a HelmRelease / HelmChart chart until its HelmRepository is found (scan's last step).
@@ -185,6 +183,8 @@ def _scalar(node: Node | None, doc: int, path: str, parent: Node | None, key: st
 
 def _oci_name(url: str) -> str | None:
     """``oci://ghcr.io/org/chart`` (or ``ghcr.io/org/chart``) -> the normalised repository."""
+    from imagebot.registry.names import canonical_host  # imagebot.registry (requests): only with charts
+
     text = url[len("oci://"):] if url.startswith("oci://") else url
     if "://" in text or not text:
         return None
@@ -239,6 +239,8 @@ def _from_helm_repository(pf: ParsedFile, index: int, doc: Node, chart_spec: Nod
 
 
 def _argo(index: int, spec: Node | None, subject: str) -> list[ChartRef]:
+    from imagebot.registry.helm_index import chart_name  # imagebot.registry (requests): only with charts
+
     sources: list[tuple[Node | None, str]] = [(mapping_get(spec, "source"), "spec.source")]
     many = mapping_get(spec, "sources")
     if isinstance(many, SequenceNode):
@@ -315,6 +317,8 @@ def resolve_sources(root: pathlib.Path, found: Sequence[Occurrence], files: Call
     `keep_unresolved` (references listed, not governed: the inventory)."""
     if not any(o.image.startswith(PENDING) for o in found):
         return list(found), []
+    from imagebot.registry.helm_index import chart_name  # imagebot.registry (requests): only with charts
+
     known = list(helm_repositories(root, files()))
     out: list[Occurrence] = []
     problems: list[Problem] = []

@@ -14,10 +14,12 @@ from __future__ import annotations
 import re as _stdlib_re
 import time
 from dataclasses import dataclass
-
-import regex
+from typing import TYPE_CHECKING
 
 from imagebot.errors import PolicyError
+
+if TYPE_CHECKING:
+    import regex
 
 #: Seconds one pattern may spend on one tag.
 MATCH_TIMEOUT = 0.05
@@ -37,6 +39,8 @@ def shown(text: str) -> str:
 
 def compile_pattern(pattern: str, option: str, source: str = "") -> regex.Pattern:
     """Compile a user's pattern, or raise PolicyError naming the option, pattern and problem."""
+    import regex  # loaded by the first pattern (25 ms): most configs have none
+
     try:
         return regex.compile(pattern, regex.VERSION0)
     except regex.error as e:

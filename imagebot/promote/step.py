@@ -11,19 +11,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imagebot import apply, discover
 from imagebot.config.promotions import Promotion
 from imagebot.config.schema import Config, Rule
 from imagebot.deadline import Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
-from imagebot.deliver.forge import Forge, connect_forge
-from imagebot.deliver.forge.base import CommitStatus
 from imagebot.errors import ImagebotError
 from imagebot.model import Change, CycleResult, Delivery, Discovery, Occurrence, Plan, Problem, Rendered, Resolution
-from imagebot.promote.history import GitHistory
-from imagebot.promote.pairing import pair
-from imagebot.promote.source import PromotionSource, Workloads
+
+if TYPE_CHECKING:  # loaded by the first promotion: a cycle without any needs none of them (start-up time)
+    from imagebot.deliver.forge import Forge
+    from imagebot.deliver.forge.base import CommitStatus
+    from imagebot.promote.source import Workloads
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,11 @@ def run_promotion(
 ) -> CycleResult:
     """One promotion as a cycle over production: its discovery is production's references, its `wake_at`
     when a held reference's gate opens by itself."""
+    from imagebot.deliver.forge import connect_forge
+    from imagebot.promote.history import GitHistory
+    from imagebot.promote.pairing import pair
+    from imagebot.promote.source import PromotionSource
+
     started, t0 = time.time(), time.monotonic()
     staging_branch = p.from_.branch or cfg.repository.branch
     production_branch = p.to.branch or cfg.repository.branch

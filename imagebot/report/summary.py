@@ -7,7 +7,6 @@ from typing import Any
 from imagebot.model import Change, CycleResult, Delivery, Problem, Refusal, Resolution
 from imagebot.reference import shown_version
 from imagebot.report.diff import unified
-from imagebot.report.metrics import split_request_key
 
 
 def counts(result: CycleResult) -> dict[str, int]:
@@ -46,7 +45,7 @@ def text(result: CycleResult, *, diff: bool = True) -> str:
     refused = {r.change for r in (d.refused if d is not None else result.rendered.refused)}
     header = ("IMAGE", "WHERE", "CURRENT -> NEW", "WHY")
     if d is None:
-        changes = [c for c in plan.changes if c not in refused]
+        changes = [c for c in plan.changes if c not in refused] if refused else list(plan.changes)
         if changes:
             out.append(f"Would change ({len(changes)}):")
             out += ["  " + line for line in _table([_change_row(c) for c in changes], header)]
@@ -150,6 +149,8 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
 
 def registry_requests(result: CycleResult) -> list[dict[str, Any]]:
     """[{registry, kind, status, count}] from the cycle's ('registry kind status', n) pairs."""
+    from imagebot.report.metrics import split_request_key  # prometheus_client: only here, not for text
+
     out = []
     for key, count in result.registry_requests:
         registry, kind, status = split_request_key(key)
