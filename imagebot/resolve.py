@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -20,6 +20,7 @@ from imagebot.config.durations import parse_duration
 from imagebot.errors import ImagebotError, PolicyError
 from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem, Resolution, Target
 from imagebot.policy import Choice, Policy, compile_spec
+from imagebot.policy.view import TagView
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,32 +57,44 @@ def resolve(
     leaves it alone unless a named policy points it at another image.
 
     Registry work is batched: tag lists first (concurrently, once per repository), then the
-    policies choose (once per distinct image, policy and current tag), then the platform checks
-    and digests those choices need (concurrently, once per image and tag).
+    policies choose (once per distinct image, policy and current tag); the platform check and
+    digest each choice needs start as soon as it is made (concurrently with the decisions still
+    to come, once per image and tag).
     """
     candidates = list(occurrences)
     policies, bad = _compile_all(o.policy for o in candidates)
+    compiled = [policies.get(o.policy) for o in candidates]  # None: invalid (in `bad`)
 
-    wanted = sorted({o.image for o in candidates if o.policy not in bad})
+    wanted = sorted({o.image for o, p in zip(candidates, compiled, strict=True) if p is not None})
     listings = _list_all(wanted, source, workers)
     chooser = _Chooser(policies, listings, getattr(source, "created", None), now)
     platforms = _Memo(source.missing_platforms)
     digests = _Memo(source.digest)
 
-    # Warm the memos concurrently with what the decisions below will almost always ask.
-    first = [(occ, chooser(occ)) for occ in candidates if occ.policy not in bad and listings[occ.image].error is None]
-    first = [(o, c) for o, c in first if not c.held]
-    _warm(platforms, {(o.image, c.chosen) for o, c in first if c.chosen and c.chosen != o.tag}, workers)
-    _warm(digests, {(o.image, c.chosen) for o, c in first if c.chosen and _needs_digest(o, policies[o.policy])}, workers)
+    # Each decision's registry work (the platform check and digest of the chosen tag, which
+    # `_decide` will almost always ask) starts as soon as the decision is made, concurrently
+    # with the decisions still to make; `_decide` below then finds the answers in the memos.
+    with _Ahead(workers) as ahead:
+        for occ, policy in zip(candidates, compiled, strict=True):
+            if policy is None or listings[occ.image].error is not None:
+                continue
+            choice = chooser(occ, policy)
+            if choice.held or not choice.chosen:
+                continue
+            if choice.chosen != occ.tag:
+                ahead.ask(platforms, occ.image, choice.chosen)
+            if _needs_digest(occ, policy):
+                ahead.ask(digests, occ.image, choice.chosen)
 
     out: list[Resolution] = []
-    for occ in candidates:
-        if occ.policy in bad:
-            problem = Problem("policy", str(bad[occ.policy]), occ.location, occ.subject)
-            out.append(Resolution(occ, None, f"invalid policy: {bad[occ.policy]}", problem))
+    for occ, policy in zip(candidates, compiled, strict=True):
+        if policy is None:
+            error = bad[occ.policy]
+            problem = Problem("policy", str(error), occ.location, occ.subject)
+            out.append(Resolution(occ, None, f"invalid policy: {error}", problem))
             continue
         try:
-            out.append(_decide(occ, policies[occ.policy], listings[occ.image], chooser, digests, platforms))
+            out.append(_decide(occ, policy, listings[occ.image], lambda o, p=policy: chooser(o, p), digests, platforms))
         except Exception as e:  # isolation: one image's surprise never ends the cycle
             log.exception("resolving %s failed", occ.subject)
             problem = Problem("internal", str(_unexpected(f"resolving {occ.image}", e)), occ.location, occ.subject)
@@ -103,31 +116,42 @@ def _needs_digest(occ: Occurrence, policy: Policy) -> bool:
 class _Chooser:
     """policy.choose, once per (policy, image, current tag): many workloads share all three.
     The policy is the compiled one, shared by every declaration of the same policy (see
-    `_compile_all`), wherever it was written."""
+    `_compile_all`), wherever it was written. Every decision about an image reads one
+    :class:`TagView` of its listing, so what depends on the tags alone is worked out once."""
 
     def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed], created: Callable | None = None,
                  now: Callable[[], float] = time.time):
         self._policies, self._listings, self._now = policies, listings, now
         self._created = created  # (image, tag) -> build time, for policies that need it (newest-build)
         self._memo: dict[tuple[Policy, str, str | None], Choice] = {}
+        self._views: dict[str, TagView] = {}
 
-    def __call__(self, occ: Occurrence) -> Choice:
-        policy = self._policies[occ.policy]
+    def __call__(self, occ: Occurrence, policy: Policy | None = None) -> Choice:
+        """`policy`: occ.policy compiled, when the caller has it at hand (saves a lookup)."""
+        if policy is None:
+            policy = self._policies[occ.policy]
         key = (policy, occ.image, occ.tag)
-        if key not in self._memo:
-            tags = self._listings[occ.image].tags
-            try:
-                if getattr(policy, "needs_created", False) and self._created is not None:
-                    created, image = self._created, occ.image
-                    self._memo[key] = policy.choose(tags, occ.tag, created=lambda tag: created(image, tag))  # type: ignore[call-arg]
-                else:
-                    self._memo[key] = policy.choose(tags, occ.tag)
-            except Exception as e:  # one image's tags broke the policy: its problem, never the cycle's
-                log.exception("choosing a tag of %s failed", occ.image)
-                self._memo[key] = Choice(None, f"no decision: {_unexpected('choosing a tag', e)}")
-            if occ.policy.min_age:
-                self._memo[key] = old_enough(self._memo[key], occ, parse_duration(occ.policy.min_age), self._created, self._now())
-        return self._memo[key]
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._choose(occ, policy)
+        return found
+
+    def _choose(self, occ: Occurrence, policy: Policy) -> Choice:
+        tags = self._views.get(occ.image)
+        if tags is None:
+            tags = self._views[occ.image] = TagView(self._listings[occ.image].tags)
+        try:
+            if getattr(policy, "needs_created", False) and self._created is not None:
+                created, image = self._created, occ.image
+                choice = policy.choose(tags, occ.tag, created=lambda tag: created(image, tag))  # type: ignore[call-arg]
+            else:
+                choice = policy.choose(tags, occ.tag)
+        except Exception as e:  # one image's tags broke the policy: its problem, never the cycle's
+            log.exception("choosing a tag of %s failed", occ.image)
+            choice = Choice(None, f"no decision: {_unexpected('choosing a tag', e)}")
+        if occ.policy.min_age:
+            choice = old_enough(choice, occ, parse_duration(occ.policy.min_age), self._created, self._now())
+        return choice
 
 
 #: How many candidates to look at (one config blob each) when the best ones are younger than min-age.
@@ -241,19 +265,45 @@ class _Memo:
         return value
 
 
-def _warm(memo: _Memo, keys: set[tuple[str, str]], workers: int) -> None:
-    def one(key: tuple[str, str]) -> None:
-        try:
-            memo(*key)
-        except ImagebotError:
-            pass  # kept in the memo; the decision that needs it reports it
+class _Ahead:
+    """Registry lookups started ahead of need, on a pool, each (memo, image, tag) once; leaving
+    the `with` block waits for all of them (the memo is then complete: a later call for the
+    same key never repeats the request). Errors stay in the memo for the decision that needs it."""
 
-    if len(keys) <= 1 or workers <= 1:
-        for key in keys:
-            one(key)
-        return
-    with ThreadPoolExecutor(max_workers=min(workers, len(keys)), thread_name_prefix="resolve") as pool:
-        list(pool.map(one, sorted(keys)))
+    def __init__(self, workers: int):
+        self._workers = workers
+        self._asked: set[tuple[int, str, str]] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: list[Future[None]] = []
+
+    def ask(self, memo: _Memo, image: str, tag: str) -> None:
+        key = (id(memo), image, tag)
+        if key in self._asked:
+            return
+        self._asked.add(key)
+        if self._workers <= 1:
+            _quietly(memo, image, tag)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="resolve")
+        self._futures.append(self._pool.submit(_quietly, memo, image, tag))
+
+    def __enter__(self) -> _Ahead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+            for future in self._futures:
+                if not future.cancelled():
+                    future.result()  # _quietly raises nothing but a bug of its own: surface it
+
+
+def _quietly(memo: _Memo, image: str, tag: str) -> None:
+    try:
+        memo(image, tag)
+    except ImagebotError:
+        pass  # kept in the memo; the decision that needs it reports it
 
 
 def _decide(

@@ -35,6 +35,7 @@ from imagebot.policy.semver import (
     parse_version,
 )
 from imagebot.policy.tags import DockerTag, not_a_version
+from imagebot.policy.view import DockerIndex, TagView
 
 _COSIGN = "cosign artefacts"
 _COSIGN_REASON = "cosign signature/attestation/SBOM tag (always excluded)"
@@ -53,41 +54,79 @@ def _always(reason: str) -> Callable[[str], str]:
 class _Tally:
     """The rejected tags of one decision, by category (the one-line summary counts them).
 
-    A category is a list the decision appends tags to, and a function that writes the reason
-    for one of them from the text that was ranked. Reasons are written only when someone reads
-    ``Choice.rejected`` (see :class:`Rejections`): a decision over 100,000 tags needs the counts.
+    A category is a list of tags (or a function that lists them, with their count) and a
+    function that writes the reason for one of them from the text that was ranked. Reasons,
+    and the lists given as functions, are written only when someone reads ``Choice.rejected``
+    (see :class:`Rejections`): a decision over 100,000 tags needs the counts.
     """
 
-    def __init__(self, listed: list[str]):
+    def __init__(self, listed: Sequence[str]):
         self.listed = listed  # every distinct tag, in the registry's order
         self.values: dict[str, str] = {}  # tag -> the text ranked, where it differs (extract)
-        self._buckets: list[tuple[str, list[str], Callable[[str], str]]] = []
+        self._buckets: list[tuple[str, Sequence[str] | Callable[[], Sequence[str]], int | None, Callable[[str], str]]] = []
 
     def bucket(self, category: str, why: Callable[[str], str]) -> list[str]:
         """A list to append rejected tags to; `why(value)` writes the reason for one of them."""
         tags: list[str] = []
-        self._buckets.append((category, tags, why))
+        self._buckets.append((category, tags, None, why))
         return tags
+
+    def add(self, category: str, tags: Sequence[str], why: Callable[[str], str]) -> None:
+        """Rejected `tags` (never changed afterwards); `why(value)` writes the reason for one."""
+        self._buckets.append((category, tags, None, why))
+
+    def add_later(self, category: str, count: int, tags: Callable[[], Sequence[str]], why: Callable[[str], str]) -> None:
+        """`count` rejected tags, listed by `tags()` only when the reasons are read."""
+        self._buckets.append((category, tags, count, why))
+
+    def _counts(self) -> list[tuple[str, int]]:
+        return [(category, len(tags) if count is None else count)  # type: ignore[arg-type]
+                for category, tags, count, _ in self._buckets]
 
     def summary(self) -> str:
         counts: Counter[str] = Counter()
-        for category, tags, _ in self._buckets:
-            if tags:
-                counts[category] += len(tags)
+        for category, n in self._counts():
+            if n:
+                counts[category] += n
         if not counts:
             return ""
         parts = ", ".join(f"{n} {what}" for what, n in counts.most_common())
         return f"{counts.total()} rejected ({parts})"
 
     def rejections(self) -> Rejections:
-        return Rejections(sum(len(tags) for _, tags, _ in self._buckets), self._write)
+        return Rejections(sum(n for _, n in self._counts()), self._write)
 
     def _write(self) -> list[Rejected]:
         position = {tag: i for i, tag in enumerate(self.listed)}
         values = self.values
-        found = [(position.get(tag, 0), tag, why) for _, tags, why in self._buckets for tag in tags]
+        found = [(position.get(tag, 0), tag, why) for _, tags, count, why in self._buckets
+                 for tag in (tags if count is None else tags())]  # type: ignore[operator,union-attr]
         found.sort(key=itemgetter(0))
         return [Rejected(tag, why(values.get(tag, tag))) for _, tag, why in found]
+
+
+class _SortedOut:
+    """Steps 1 and 2 over one tag list (each tuple in the registry's order): the tags kept and,
+    in step, the text each is ranked by; the cosign artefacts, the excluded, the unmatched and
+    the timed out (tag -> message). Never changed once made: a :class:`TagView` shares it."""
+
+    __slots__ = ("_docker", "cosign", "excluded", "kept", "timeouts", "unmatched", "values")
+
+    def __init__(self, cosign: tuple[str, ...], kept: tuple[str, ...], values: tuple[str, ...],
+                 excluded: tuple[str, ...] = (), unmatched: tuple[str, ...] = (), timeouts: dict[str, str] | None = None):
+        self.cosign, self.kept, self.values = cosign, kept, values
+        self.excluded, self.unmatched, self.timeouts = excluded, unmatched, timeouts or {}
+        self._docker: DockerIndex | None = None
+
+    def values_of(self) -> dict[str, str]:
+        return dict(zip(self.kept, self.values, strict=True))
+
+    def docker(self) -> DockerIndex:
+        """The Docker-tag readings of the ranked texts, made on first need."""
+        index = self._docker
+        if index is None:
+            index = self._docker = DockerIndex(self.kept, self.values)
+        return index
 
 
 def _join(*parts: str) -> str:
@@ -110,43 +149,74 @@ class _Policy:
                 raise PolicyError(f"extract {spec.extract!r} needs a tag-filter with groups to extract from" + _at(src))
             self._template = Template.compile(spec.extract, self._filter, src)
         self._excluded = f"matches exclude {shown(self._exclude.pattern)}" if self._exclude is not None else ""
-        self._memo = memo(spec.tag_filter, spec.exclude, spec.extract)
+        self._patterns = (spec.tag_filter, spec.exclude, spec.extract)
+        self._memo = memo(*self._patterns)
         self._unmatched = f"does not match tag-filter {shown(self._filter.pattern)}" if self._filter is not None else ""
 
     # -- step 1 and 2 ------------------------------------------------------------------------
     def choose(self, tags: Iterable[str], current: str | None) -> Choice:
-        listed = list(dict.fromkeys(tags))  # a tag listed twice is one tag
-        tally = _Tally(listed)
+        """`tags`: a list, or a :class:`TagView` shared with other decisions about the image
+        (what depends on the list alone is then worked out once); the answer is the same."""
+        view = TagView.of(tags)
+        step = self._sorted_out(view)
+        tally = _Tally(view.listed)
+        self._tell(step, tally)
+        current_value, note = self._reading(current) if current is not None else (None, "")
+        return self._decide(step, current, current_value, tally, note)
+
+    def _sorted_out(self, view: TagView) -> _SortedOut:
+        """Steps 1 and 2 over `view`, shared by every policy with these patterns (unless a
+        pattern ran out of time: that is tried again next time)."""
+        known = view.known(self._patterns)
+        if known is not None:
+            return known  # type: ignore[return-value]
         if self._filter is None and self._exclude is None:  # the common case, kept fast
-            kept = [tag for tag in listed if not tag.endswith(COSIGN_SUFFIXES)]
-            if len(kept) < len(listed):
-                tally.bucket(_COSIGN, _always(_COSIGN_REASON)).extend(
-                    tag for tag in listed if tag.endswith(COSIGN_SUFFIXES)
-                )
-            values = kept
+            step = _SortedOut(view.cosign, view.plain, view.plain)
         else:
-            kept, values = self._filtered(listed, tally, Deadline())
-        current_value = None
-        note = ""
-        if current is not None:
-            alone = _Tally([current])
-            _, found = self._filtered([current], alone, Deadline())
-            if found:
-                current_value = found[0]
-            else:
-                reason = alone.rejections()[0].reason
-                note = f"current tag {current!r} is filtered out ({reason}), so it is not compared"
-        return self._decide(kept, values, current, current_value, tally, note)
+            step = self._sort_out(view.listed, Deadline())
+        return step if step.timeouts else view.keep(self._patterns, step)
+
+    def _tell(self, step: _SortedOut, tally: _Tally) -> None:
+        """The tags steps 1 and 2 rejected, into `tally`."""
+        tally.add(_COSIGN, step.cosign, _always(_COSIGN_REASON))
+        if step.excluded:
+            tally.add("excluded", step.excluded, _always(self._excluded))
+        if step.unmatched:
+            tally.add("not matching tag-filter", step.unmatched, _always(self._unmatched))
+        if step.timeouts:
+            tally.add("timed out", tuple(step.timeouts), step.timeouts.__getitem__)  # rejected: the value is the tag
+        if self._template is not None:
+            tally.values = step.values_of()
 
     def _filtered(self, listed: list[str], tally: _Tally, deadline: Deadline) -> tuple[list[str], list[str]]:
         """Steps 1 and 2: the tags kept and, in step, the text each is ranked by (the tag, or
         what ``extract`` made of it); the others go to `tally`."""
-        template, search = self._template, deadline.search
-        cosign = tally.bucket(_COSIGN, _always(_COSIGN_REASON))
-        excluded = tally.bucket("excluded", _always(self._excluded))
-        unmatched = tally.bucket("not matching tag-filter", _always(self._unmatched))
+        step = self._sort_out(listed, deadline)
+        self._tell(step, tally)
+        return list(step.kept), list(step.values)
+
+    def _reading(self, current: str) -> tuple[str | None, str]:
+        """The text the current tag is ranked by, or None and a note saying why it is not compared."""
+        if current.endswith(COSIGN_SUFFIXES):
+            reason = _COSIGN_REASON
+        else:
+            known = self._memo.get(current)
+            if known is None:
+                known = self._outcome(current, Deadline().search)
+                if known.__class__ is not TimeoutError:
+                    self._memo[current] = known  # type: ignore[assignment]
+            if known.__class__ is str:
+                return known, ""  # type: ignore[return-value]
+            reason = self._excluded if known is EXCLUDED else self._unmatched if known is UNMATCHED else str(known)
+        return None, f"current tag {current!r} is filtered out ({reason}), so it is not compared"
+
+    def _sort_out(self, listed: Sequence[str], deadline: Deadline) -> _SortedOut:
+        """Steps 1 and 2 over `listed`: what each tag's outcome under the patterns is."""
+        search = deadline.search
+        cosign: list[str] = []
+        excluded: list[str] = []
+        unmatched: list[str] = []
         timeouts: dict[str, str] = {}
-        timed_out = tally.bucket("timed out", timeouts.__getitem__)  # rejected: the value is the tag
         kept: list[str] = []
         values: list[str] = []
         memo = self._memo
@@ -159,7 +229,6 @@ class _Policy:
                 known = self._outcome(tag, search)
                 if known.__class__ is TimeoutError:
                     timeouts[tag] = str(known)
-                    timed_out.append(tag)
                     continue
                 memo[tag] = known  # type: ignore[assignment]
             if known.__class__ is str:
@@ -169,9 +238,7 @@ class _Policy:
                 excluded.append(tag)
             else:
                 unmatched.append(tag)
-        if template is not None:
-            tally.values = dict(zip(kept, values, strict=True))
-        return kept, values
+        return _SortedOut(tuple(cosign), tuple(kept), tuple(values), tuple(excluded), tuple(unmatched), timeouts)
 
     def _outcome(self, tag: str, search: Callable[..., object]) -> str | tuple[str] | TimeoutError:
         """What the patterns make of `tag`: the text to rank, EXCLUDED, UNMATCHED or a timeout."""
@@ -192,14 +259,13 @@ class _Policy:
 
     def _decide(
         self,
-        kept: list[str],
-        values: list[str],
+        step: _SortedOut,
         current: str | None,
         current_value: str | None,
         tally: _Tally,
         note: str,
     ) -> Choice:
-        """Step 3: rank `values` (the text of each tag of `kept`, in step) and decide."""
+        """Step 3: rank `step.values` (the text of each tag of `step.kept`, in step) and decide."""
         raise NotImplementedError
 
     # -- step 4 --------------------------------------------------------------------------------
@@ -262,8 +328,7 @@ class SemverPolicy(_Policy):
 
     def _decide(
         self,
-        kept: list[str],
-        values: list[str],
+        step: _SortedOut,
         current: str | None,
         current_value: str | None,
         tally: _Tally,
@@ -274,21 +339,22 @@ class SemverPolicy(_Policy):
             if current_value is not None:
                 assert current is not None
                 why = not_a_version(current_value) or "is not a version"
-                return _hold(kept, tally, current, f"{why.removeprefix(repr(current_value) + ' ')}", note)
+                return _hold(step.kept, tally, current, f"{why.removeprefix(repr(current_value) + ' ')}", note)
             if self.relative is not None:
                 why = f"policy {self.relative!r} moves relative to the current version tag"
                 why += ", and there is none" if current is None else ""
                 reason = f"no current version tag for policy {self.relative!r} to move from"
-                tally.bucket("no current version", _always(reason)).extend(kept)
+                tally.add("no current version", step.kept, _always(reason))
                 return Choice(None, _join(why, note), (), tally.rejections())
             # No current tag, or one the user's tag-filter / exclude rules out (their explicit
             # way off a moving tag): Masterminds, never below a current tag that is a version.
             floor = DockerTag.parse(current) if current is not None and self._template is None else None
-            return self._masterminds(kept, values, current, tally, note, floor)
-        return self._docker(kept, values, current, cur, tally, note)
+            return self._masterminds(step.kept, step.values, current, tally, note, floor)
+        return self._docker(step, current, cur, tally, note)
 
     def _masterminds(
-        self, kept: list[str], values: list[str], current: str | None, tally: _Tally, note: str, floor: DockerTag | None
+        self, kept: Sequence[str], values: Sequence[str], current: str | None, tally: _Tally, note: str,
+        floor: DockerTag | None,
     ) -> Choice:
         constraints = self.constraints
         assert constraints is not None
@@ -326,9 +392,11 @@ class SemverPolicy(_Policy):
         good.sort(key=itemgetter(0), reverse=True)  # stable: ties keep the registry's order
         return self._result([t for _, t in good], tally, current, False, True, note)
 
-    def _docker(
-        self, kept: list[str], values: list[str], current: str | None, cur: DockerTag, tally: _Tally, note: str
-    ) -> Choice:
+    def _docker(self, step: _SortedOut, current: str | None, cur: DockerTag, tally: _Tally, note: str) -> Choice:
+        """Against a current version tag. Only the tags of its variant and precision that are
+        not older than it are looked at one by one (found by bisection in the list's index,
+        shared by every decision about the list); the other categories are counted, and their
+        tags listed only when the reasons are read."""
         assert current is not None
         parse = DockerTag.parse
         cur_key, cur_numbers, variant, precision = cur.key, cur.numbers, cur.variant, len(cur.numbers)
@@ -349,36 +417,35 @@ class SemverPolicy(_Policy):
             assert d is not None
             return self._outside_reason(d, cur, include or (on_track and d.numbers == cur_numbers))
 
-        not_versions = tally.bucket(
-            "not versions", lambda value: not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])"
+        index = step.docker()
+        parsed, same_variant = index.parsed, index.variants.get(variant, 0)
+        group = index.group(variant, precision)
+        cut = group.older_than(cur_key)  # the group's first `cut` tags are older than the current one
+        tally.add(
+            "not versions", index.not_versions,
+            lambda value: not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])",
         )
-        other_variants = tally.bucket("other variants", other_variant)
-        other_precisions = tally.bucket("other precision", other_precision)
+        tally.add_later("other variants", len(parsed) - same_variant,
+                        lambda: [t for _, t, d in parsed if d.variant != variant], other_variant)
+        tally.add_later("other precision", same_variant - len(group),
+                        lambda: [t for _, t, d in parsed if d.variant == variant and len(d.numbers) != precision],
+                        other_precision)
         # Older is checked before the range: cheaper, and the more useful reason.
-        older = tally.bucket("older", _always(f"older than the current tag {current} (never downgrade)"))
+        tally.add_later("older", cut, lambda: [t for _, t, _ in group.entries[:cut]],
+                        _always(f"older than the current tag {current} (never downgrade)"))
         prereleases = tally.bucket("prereleases", outside_reason)
         outside = tally.bucket("outside range", outside_reason)
-        good: list[tuple[tuple, bool, str]] = []
-        for tag, value in zip(kept, values):
-            d = parse(value)
-            if d is None:
-                not_versions.append(tag)
-            elif d.variant != variant:
-                other_variants.append(tag)
-            elif len(d.numbers) != precision:
-                other_precisions.append(tag)
-            elif d.key < cur_key:
-                older.append(tag)
+        good: list[tuple[tuple, bool, int, str]] = []
+        for position, tag, d in group.entries[cut:]:
+            verdict = outside_of(d, cur_numbers, include or (on_track and d.numbers == cur_numbers))
+            if verdict is None:
+                good.append((d.key, d.v_prefix == cur.v_prefix, -position, tag))
+            elif verdict is PRERELEASE_FAILURE:
+                prereleases.append(tag)
             else:
-                verdict = outside_of(d, cur_numbers, include or (on_track and d.numbers == cur_numbers))
-                if verdict is None:
-                    good.append((d.key, d.v_prefix == cur.v_prefix, tag))
-                elif verdict is PRERELEASE_FAILURE:
-                    prereleases.append(tag)
-                else:
-                    outside.append(tag)
-        good.sort(key=itemgetter(0, 1), reverse=True)  # stable: ties keep the registry's order
-        ranked = [t for _, _, t in good]
+                outside.append(tag)
+        good.sort(key=itemgetter(0, 1, 2), reverse=True)  # ties keep the registry's order
+        ranked = [t for _, _, _, t in good]
         newer = bool(good) and good[0][0] > cur_key
         if not newer and current in ranked:  # the current tag stands for its equals (`v1.3.0` == `1.3.0`)
             ranked.remove(current)
@@ -428,8 +495,7 @@ class OrderPolicy(_Policy):
 
     def _decide(
         self,
-        kept: list[str],
-        values: list[str],
+        step: _SortedOut,
         current: str | None,
         current_value: str | None,
         tally: _Tally,
@@ -438,12 +504,12 @@ class OrderPolicy(_Policy):
         cur_key = self._key(current_value) if current_value is not None else None
         if current_value is not None and cur_key is None:
             assert current is not None
-            return _hold(kept, tally, current, "is not a number", note)
+            return _hold(step.kept, tally, current, "is not a number", note)
         descending = self.descending
         not_numbers = tally.bucket("not numbers", lambda value: f"{value!r} is not a number")
         older = tally.bucket("older", _always(f"sorts before the current tag {current} (never downgrade)"))
         good: list[tuple[str | float, str]] = []
-        for tag, value in zip(kept, values):
+        for tag, value in zip(step.kept, step.values):
             key = self._key(value)
             if key is None:
                 not_numbers.append(tag)
@@ -464,12 +530,12 @@ class OrderPolicy(_Policy):
         return self._result(ranked, tally, current, cur_key is not None, newer, note)
 
 
-def _hold(kept: list[str], tally: _Tally, current: str, why: str, note: str) -> Choice:
+def _hold(kept: Sequence[str], tally: _Tally, current: str, why: str, note: str) -> Choice:
     """The current tag cannot be ordered against the candidates: keep it, say why, change
     nothing. Never a choice made as if there were no current tag — that could go down."""
     reason = f"the current tag {current} {why}, so it cannot be ordered against the tags: kept {current}"
     hint = f"to follow the digest {current} points to, use policy digest; to leave it, a tag-filter it does not match"
-    tally.bucket("not comparable", _always(f"cannot be ordered against the current tag {current}")).extend(kept)
+    tally.add("not comparable", kept, _always(f"cannot be ordered against the current tag {current}"))
     return Choice(current, _join(reason, tally.summary(), note, hint), (), tally.rejections(), held=True)
 
 
