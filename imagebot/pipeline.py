@@ -74,13 +74,16 @@ def render_cache_path(cfg: Config, ws: GitWorkspace, lane: str = "") -> Path:
     return cache_dir(cfg) / "render" / f"{key}.json"
 
 
-def _prefetch(cfg: Config, client: RegistryClient, source: CandidateSource) -> Prefetch | None:
-    """Tag listings started during discover, for the registry source only (another source, e.g. a
+def _prefetch(cfg: Config, client: RegistryClient, source: CandidateSource,
+              images: Collection[str] | None) -> Prefetch | None:
+    """Tag listings started before resolve, for the registry source only (another source, e.g. a
     promotion's staging files, asks no registry for tags) and not when promotions take production's
-    references out after discover (their images might be listed for nothing)."""
+    references out after discover (their images might be listed for nothing); a targeted cycle
+    lists only its `images`."""
     if source is not REGISTRIES or cfg.promotions:
         return None
-    return Prefetch(client.tags, workers=PREFETCH_WORKERS)
+    wanted = (lambda image: True) if images is None else frozenset(images).__contains__
+    return Prefetch(client.tags, workers=PREFETCH_WORKERS, wanted=wanted)
 
 
 #: Concurrent tag listings during discover (each registry's own `rate_limit.concurrency` still applies).
@@ -138,16 +141,19 @@ def run_cycle(
     try:
         ws = workspace or GitWorkspace(cfg, cache_dir(cfg) / "repos")
         ws.deadline = deadline
-        root = ws.checkout()
-
         # discover's results persist in the cache dir (one file per clone): a new process (plan, run --once,
         # an agent after a restart) neither reads nor parses the files of a commit it scanned before
         dcache = discover_cache if discover_cache is not None else discover.DiscoverCache()
-        dcache.attach(discover.stored_at(cache_dir(cfg) / "discover", root))
+        dcache.attach(discover.stored_at(cache_dir(cfg) / "discover", ws.root))
+        # Tag listings start before the checkout for the images the last scan found (an unchanged
+        # checkout has the same), and during discover for each image as it is found.
+        prefetch = _prefetch(cfg, client, source, images)
+        if prefetch is not None:
+            for image in sorted(dcache.last_images()):
+                prefetch.add(image)
+        root = ws.checkout()
         revision = ws.head()
         since = _since(ws, dcache.revision, revision)
-        # each image's tags are listed as soon as discover finds it, while it reads the other files
-        prefetch = _prefetch(cfg, client, source)
         found = discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
                               rules=cfg.rules, images=images, cache=dcache, revision=revision, since=since,
                               compat_with=cfg.compat, on_image=prefetch.add if prefetch is not None else None)

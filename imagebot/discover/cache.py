@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from imagebot.discover import store
+from imagebot.discover.charts import PENDING
 from imagebot.model import Occurrence, Problem
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,18 @@ class DiscoverCache:
     @property
     def path(self) -> Path | None:
         return self._path
+
+    def last_images(self) -> frozenset[str]:
+        """The images the last scan found (this process's, else the store's): what the next scan of
+        an unchanged checkout will find, known before the checkout is even fetched. A hint only
+        (the pipeline starts their tag listings early); the scan's own answer is what counts."""
+        with self._lock:
+            if self._entries:
+                results = [e.result for e in self._entries.values()]
+            else:
+                loaded = self._read_store()
+                results = [e for e in loaded[1].values()] if loaded is not None else []
+        return frozenset(o.image for r in results for o in r.occurrences if not o.image.startswith(PENDING))
 
     def _restore(self, scope: tuple[str, Hashable]) -> None:
         """Fill an empty cache from the store (once; under the lock)."""

@@ -62,3 +62,41 @@ def test_listings_start_during_discover_and_each_image_is_listed_once(tmp_path, 
     assert all(when.startswith("prefetch") for _, when in listed), listed  # all made while discover ran
     assert len(result.plan.changes) == 3 * IMAGES
     assert {c.new_ref for c in result.plan.changes} == {f"{registry.host}/team/app{j}:1.1.0" for j in range(IMAGES)}
+
+
+def test_the_next_cycle_starts_the_last_scans_listings_before_the_checkout(tmp_path, registry, monkeypatch):
+    """A new process (plan, run --once) knows from discover's store which images the last scan
+    found, and lists their tags while the checkout is fetched; still once per image."""
+    from imagebot.deliver import GitWorkspace
+
+    cfg = load(setup(tmp_path, registry))
+    first = pipeline.run_cycle(cfg, dry_run=True)  # fills discover's store in the cache dir
+    listed: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    scanning = threading.Event()
+    real_checkout, real_list, real_scan = GitWorkspace.checkout, RegistryClient._list_tags, discover.scan
+
+    def list_tags(self, image):
+        with lock:
+            listed.append((image, "during discover or later" if scanning.is_set() else "before discover"))
+        return real_list(self, image)
+
+    def checkout(self):
+        for _ in range(200):  # give the listings started before the checkout time to be made
+            with lock:
+                if len(listed) >= IMAGES:
+                    break
+            threading.Event().wait(0.01)
+        return real_checkout(self)
+
+    def scan(*args, **kwargs):
+        scanning.set()
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
+    monkeypatch.setattr(GitWorkspace, "checkout", checkout)
+    monkeypatch.setattr(pipeline.discover, "scan", scan)
+    again = pipeline.run_cycle(cfg, dry_run=True)  # a new client, a new DiscoverCache: as a new process
+    assert sorted(image for image, _ in listed) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))
+    assert all(when == "before discover" for _, when in listed), listed
+    assert [c.new for c in again.plan.changes] == [c.new for c in first.plan.changes]
