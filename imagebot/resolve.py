@@ -14,11 +14,18 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Protocol, Self, TypeVar
 
 from imagebot.config.durations import parse_duration
 from imagebot.errors import ImagebotError, PolicyError
-from imagebot.model import FieldKind, Occurrence, PolicySpec, Problem, Resolution, Target
+from imagebot.model import (
+    FieldKind,
+    Occurrence,
+    PolicySpec,
+    Problem,
+    Resolution,
+    Target,
+)
 from imagebot.policy import Choice, Policy, compile_spec
 from imagebot.policy.view import TagView
 
@@ -288,7 +295,7 @@ class _Ahead:
             self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="resolve")
         self._futures.append(self._pool.submit(_quietly, memo, image, tag))
 
-    def __enter__(self) -> _Ahead:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,7 +11,6 @@ Every policy is pure (no I/O, no clock except the regex time budget) and follows
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 
@@ -84,14 +83,15 @@ class _Tally:
                 for category, tags, count, _ in self._buckets]
 
     def summary(self) -> str:
-        counts: Counter[str] = Counter()
+        counts: dict[str, int] = {}
         for category, n in self._counts():
             if n:
-                counts[category] += n
+                counts[category] = counts.get(category, 0) + n
         if not counts:
             return ""
-        parts = ", ".join(f"{n} {what}" for what, n in counts.most_common())
-        return f"{counts.total()} rejected ({parts})"
+        # most first; equal counts in the order the categories came (as Counter.most_common)
+        parts = ", ".join(f"{n} {what}" for what, n in sorted(counts.items(), key=itemgetter(1), reverse=True))
+        return f"{sum(counts.values())} rejected ({parts})"
 
     def rejections(self) -> Rejections:
         return Rejections(sum(n for _, n in self._counts()), self._write)
@@ -110,13 +110,14 @@ class _SortedOut:
     in step, the text each is ranked by; the cosign artefacts, the excluded, the unmatched and
     the timed out (tag -> message). Never changed once made: a :class:`TagView` shares it."""
 
-    __slots__ = ("_docker", "cosign", "excluded", "kept", "timeouts", "unmatched", "values")
+    __slots__ = ("_docker", "_judged", "cosign", "excluded", "kept", "timeouts", "unmatched", "values")
 
     def __init__(self, cosign: tuple[str, ...], kept: tuple[str, ...], values: tuple[str, ...],
                  excluded: tuple[str, ...] = (), unmatched: tuple[str, ...] = (), timeouts: dict[str, str] | None = None):
         self.cosign, self.kept, self.values = cosign, kept, values
         self.excluded, self.unmatched, self.timeouts = excluded, unmatched, timeouts or {}
         self._docker: DockerIndex | None = None
+        self._judged: dict[tuple, _Judged] = {}
 
     def values_of(self) -> dict[str, str]:
         return dict(zip(self.kept, self.values, strict=True))
@@ -127,6 +128,64 @@ class _SortedOut:
         if index is None:
             index = self._docker = DockerIndex(self.kept, self.values)
         return index
+
+    def judged(self, key: tuple, make: Callable[[], _Judged]) -> _Judged:
+        """A policy's verdicts on one group of :meth:`docker` (`key` names policy and group)."""
+        found = self._judged.get(key)
+        if found is None:
+            found = self._judged.setdefault(key, make())
+        return found
+
+
+class _Judged:
+    """One policy's verdicts on the tags of a :class:`Group` (None: in its range, else why
+    not), and what a decision against a current tag needs of the tags from a position on (the
+    ones not older than it): how many are allowed, how many are prereleases, which are allowed,
+    best first. Shared by the decisions about one tag list, policy and shape of current tag
+    (see _SortedOut.judged); a tag is judged when a decision first needs it (from the newest
+    down to the oldest current tag seen so far)."""
+
+    __slots__ = ("_ranked", "_verdict", "allowed_from", "entries", "prereleases_from", "start", "verdicts")
+
+    def __init__(self, entries: tuple[tuple[int, str, DockerTag], ...], verdict: Callable[[DockerTag], str | None]):
+        n = len(entries)
+        self.entries, self._verdict, self.start = entries, verdict, n  # entries[start:] are judged
+        self.verdicts: list[str | None] = [None] * n
+        self.allowed_from, self.prereleases_from = [0] * (n + 1), [0] * (n + 1)  # counts over entries[i:]
+        self._ranked: dict[bool, tuple[tuple[tuple, str], ...]] = {}
+
+    def judge(self, start: int) -> _Judged:
+        """Judge every tag from `start` on (those not judged yet)."""
+        if start < self.start:
+            entries, verdicts, verdict = self.entries, self.verdicts, self._verdict
+            allowed, pre = self.allowed_from, self.prereleases_from
+            for i in range(self.start - 1, start - 1, -1):
+                v = verdicts[i] = verdict(entries[i][2])
+                allowed[i] = allowed[i + 1] + (v is None)
+                pre[i] = pre[i + 1] + (v is PRERELEASE_FAILURE)
+            self.start = start
+            self._ranked.clear()
+        return self
+
+    def outside_from(self, start: int) -> int:
+        return len(self.entries) - start - self.allowed_from[start] - self.prereleases_from[start]
+
+    def rejected(self, start: int, prereleases: bool) -> list[str]:
+        """The tags from `start` on that are prereleases (or else outside the range)."""
+        return [tag for (_, tag, _), v in zip(self.entries[start:], self.verdicts[start:], strict=True)
+                if v is not None and (v is PRERELEASE_FAILURE) == prereleases]
+
+    def best(self, start: int, v_prefix: bool) -> tuple[tuple[tuple, str], ...]:
+        """(key, tag) of the allowed tags from `start` on, best first: the highest version, then
+        the style of the current tag (`v_prefix`), then the registry's order. (The group is in
+        version order, so they are a prefix of all the judged ones ranked.)"""
+        ranked = self._ranked.get(v_prefix)
+        if ranked is None:
+            allowed = [(d.key, d.v_prefix == v_prefix, -position, tag) for (position, tag, d), v
+                       in zip(self.entries[self.start:], self.verdicts[self.start:], strict=True) if v is None]
+            allowed.sort(key=itemgetter(0, 1, 2), reverse=True)
+            ranked = self._ranked[v_prefix] = tuple((key, tag) for key, _, _, tag in allowed)
+        return ranked[: self.allowed_from[start]]
 
 
 def _join(*parts: str) -> str:
@@ -433,19 +492,21 @@ class SemverPolicy(_Policy):
         # Older is checked before the range: cheaper, and the more useful reason.
         tally.add_later("older", cut, lambda: [t for _, t, _ in group.entries[:cut]],
                         _always(f"older than the current tag {current} (never downgrade)"))
-        prereleases = tally.bucket("prereleases", outside_reason)
-        outside = tally.bucket("outside range", outside_reason)
-        good: list[tuple[tuple, bool, int, str]] = []
-        for position, tag, d in group.entries[cut:]:
-            verdict = outside_of(d, cur_numbers, include or (on_track and d.numbers == cur_numbers))
-            if verdict is None:
-                good.append((d.key, d.v_prefix == cur.v_prefix, -position, tag))
-            elif verdict is PRERELEASE_FAILURE:
-                prereleases.append(tag)
-            else:
-                outside.append(tag)
-        good.sort(key=itemgetter(0, 1, 2), reverse=True)  # ties keep the registry's order
-        ranked = [t for _, _, _, t in good]
+        if on_track and not include:  # the range depends on each tag's numbers: judged here, the newer ones only
+            judged = _Judged(group.entries[cut:], lambda d: outside_of(d, cur_numbers, d.numbers == cur_numbers))
+            start = 0
+        else:  # the range is the same for every current tag of this shape: shared by the list's decisions
+            around = cur_numbers[:1] if self.relative == "minor" else cur_numbers[:2] if self.relative == "patch" else ()
+            judged = step.judged(
+                (self, variant, precision, include, around),
+                lambda: _Judged(group.entries, lambda d: outside_of(d, cur_numbers, include)),
+            )
+            start = cut
+        judged.judge(start)
+        tally.add_later("prereleases", judged.prereleases_from[start], lambda: judged.rejected(start, True), outside_reason)
+        tally.add_later("outside range", judged.outside_from(start), lambda: judged.rejected(start, False), outside_reason)
+        good = judged.best(start, cur.v_prefix)  # the allowed tags not older than the current one, best first
+        ranked = [t for _, t in good]
         newer = bool(good) and good[0][0] > cur_key
         if not newer and current in ranked:  # the current tag stands for its equals (`v1.3.0` == `1.3.0`)
             ranked.remove(current)

@@ -1,0 +1,106 @@
+"""resolve starts the registry work of a decision (platform check, digest) as soon as the decision
+is made, while the other decisions are still being made; each (image, tag) is asked once."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+from imagebot import resolve as resolve_module
+from imagebot.errors import RegistryError
+from imagebot.model import FieldKind, Location, Occurrence, PolicySpec
+from imagebot.resolve import resolve
+
+APP, OTHER = "reg.io/team/app", "reg.io/team/other"
+TAGS = {APP: ["1.0.0", "1.2.0", "1.10.0", "2.0.0"], OTHER: ["3.0", "3.1"]}
+
+
+@dataclass
+class CountingTags:
+    """An in-memory tag source that counts every platform and digest lookup, from any thread."""
+
+    lacking: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    failing: set[tuple[str, str]] = field(default_factory=set)
+    asked: Counter = field(default_factory=Counter)
+    seen: dict[tuple[str, str, str], threading.Event] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @dataclass(frozen=True)
+    class Listing:
+        tags: tuple[str, ...]
+        stale_age: float | None = None
+
+    def tags(self, image: str) -> CountingTags.Listing:
+        return self.Listing(tuple(TAGS[image]))
+
+    def event(self, kind: str, image: str, tag: str) -> threading.Event:
+        with self.lock:
+            return self.seen.setdefault((kind, image, tag), threading.Event())
+
+    def _ask(self, kind: str, image: str, tag: str) -> None:
+        with self.lock:
+            self.asked[(kind, image, tag)] += 1
+        self.event(kind, image, tag).set()
+        if (image, tag) in self.failing:
+            raise RegistryError(f"{kind} of {image}:{tag}: registry down", temporary=True)
+
+    def missing_platforms(self, image: str, tag: str) -> tuple[str, ...]:
+        self._ask("platforms", image, tag)
+        return self.lacking.get((image, tag), ())
+
+    def digest(self, image: str, tag: str) -> str:
+        self._ask("digest", image, tag)
+        return "sha256:" + (tag.replace(".", "") * 64)[:64]
+
+
+def occ(image: str, tag: str, *, line: int = 1, policy: str = "semver:*", pin: bool = False) -> Occurrence:
+    return Occurrence(location=Location("apps/a.yaml", line, 10), document=0, field=FieldKind.IMAGE,
+                      value=f"{image}:{tag}", image=image, tag=tag, digest=None,
+                      policy=PolicySpec(policy, pin_digest=pin), subject=f"Deployment/a line {line}")
+
+
+def test_the_platform_check_of_a_decision_starts_before_the_last_decision_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = CountingTags()
+    first_checked = source.event("platforms", APP, "2.0.0")
+    started_early: list[bool] = []
+    choose = resolve_module._Chooser._choose
+
+    def last_waits_for_first(self: object, o: Occurrence, policy: object) -> object:
+        if o.image == OTHER:  # the last decision: the first one's platform check must be under way
+            started_early.append(first_checked.wait(timeout=5))
+        return choose(self, o, policy)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(resolve_module._Chooser, "_choose", last_waits_for_first)
+    out = resolve([occ(APP, "1.0.0"), occ(OTHER, "3.0", line=2)], source, workers=4)
+    assert started_early == [True]
+    assert [r.target.tag for r in out] == ["2.0.0", "3.1"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("workers", [1, 8])
+def test_each_image_and_tag_is_asked_once_however_many_workloads_share_it(workers: int) -> None:
+    source = CountingTags()
+    occurrences = [occ(APP, tag, line=i, pin=True) for i, tag in enumerate(["1.0.0", "1.2.0", "1.0.0", "2.0.0"] * 3)]
+    occurrences += [occ(OTHER, "3.0", line=100 + i) for i in range(5)]
+    out = resolve(occurrences, source, workers=workers)
+    assert {r.target.tag for r in out} == {"2.0.0", "3.1"}  # type: ignore[union-attr]
+    assert source.asked == Counter({("platforms", APP, "2.0.0"): 1, ("digest", APP, "2.0.0"): 1, ("platforms", OTHER, "3.1"): 1})
+
+
+def test_a_failed_lookup_started_ahead_is_the_decision_s_problem_and_not_asked_again() -> None:
+    source = CountingTags(failing={(APP, "2.0.0")})
+    out = resolve([occ(APP, "1.0.0"), occ(APP, "1.2.0", line=2), occ(OTHER, "3.0", line=3)], source, workers=4)
+    assert [r.target for r in out][:2] == [None, None]
+    assert all(r.problem is not None and "registry down" in r.problem.message and r.problem.temporary for r in out[:2])
+    assert out[2].target is not None and out[2].target.tag == "3.1"
+    assert source.asked[("platforms", APP, "2.0.0")] == 1
+
+
+def test_a_fallback_for_a_tag_lacking_a_platform_is_asked_after_the_decisions() -> None:
+    """Only the chosen tag is looked up ahead; the next candidates only when it lacks a platform."""
+    source = CountingTags(lacking={(APP, "2.0.0"): ("linux/arm64",)})
+    (r,) = resolve([occ(APP, "1.0.0")], source, workers=4)
+    assert r.target is not None and r.target.tag == "1.10.0"
+    assert source.asked == Counter({("platforms", APP, "2.0.0"): 1, ("platforms", APP, "1.10.0"): 1})
