@@ -36,10 +36,10 @@ def test_the_command_line_loads_no_config_schema_and_no_http_client():
     assert not [m for m in HEAVY if m in mods]  # ...without what the commands run
 
 
-def test_help_and_version_answer_without_loading_a_command(tmp_path: Path):
+def test_help_and_version_still_answer(tmp_path: Path):
     for args in (["--help"], ["--version"], ["plan", "--help"]):
         out = subprocess.run([sys.executable, "-m", "imagebot", *args], cwd=tmp_path, env={"PYTHONPATH": str(ROOT)},
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, check=False)
         assert out.returncode == 0, out.stderr
     assert "Usage:" in out.stdout
 
