@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from imagebot import apply, discover
 from imagebot import plan as planner
+from imagebot.config.paths import cache_dir
 from imagebot.config.schema import Config
 from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.deliver import GitWorkspace, make_deliverer
@@ -36,13 +37,6 @@ if TYPE_CHECKING:
     from imagebot.deliver.forge import Forge  # the forge client is loaded by pull-request delivery only
 
 log = logging.getLogger(__name__)
-
-
-def cache_dir(cfg: Config) -> Path:
-    if cfg.cache_dir:
-        return Path(cfg.cache_dir).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "imagebot"
 
 
 _USABLE: set[Path] = set()

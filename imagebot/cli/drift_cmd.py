@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option
+from imagebot.cli.common import config_option, handle_errors, lane_workspace, load_config, pick_lanes, repository_option
 from imagebot.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, UsageError
 
 
@@ -35,12 +35,11 @@ def drift(config_path: str | None, as_json_: bool, tree: str | None, kubeconfig:
     if len(lanes) > 1:
         raise UsageError("drift compares one repository's workloads with the cluster: name it with --repository")
     from imagebot.discover.declared import declared_workloads
-    from imagebot.fleet.round import workspace_for
     from imagebot.k8s.client import api_client
     from imagebot.k8s.drift import api_reader, check_drift
 
     cfg = lanes[0].config
-    root = Path(tree) if tree else workspace_for(top, lanes[0]).checkout()
+    root = Path(tree) if tree else lane_workspace(top, lanes[0]).checkout()
     declared = declared_workloads(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude)
     report = check_drift(declared.workloads, api_reader(api_client(kubeconfig=kubeconfig, context=context)),
                          default_namespace)

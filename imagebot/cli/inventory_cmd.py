@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, pick_lanes, repository_option
+from imagebot.cli.common import config_option, handle_errors, lane_workspace, pick_lanes, repository_option
 
 
 @click.command("inventory")
@@ -48,7 +48,6 @@ def scan_repository(config_path: str | None, tree: str | None, repository: str |
     from imagebot import discover
     from imagebot.config.load import load, resolve_path
     from imagebot.errors import ConfigError, UsageError
-    from imagebot.fleet.round import workspace_for
 
     if config_path or resolve_path(None).exists():
         cfg = load(config_path)
@@ -62,7 +61,7 @@ def scan_repository(config_path: str | None, tree: str | None, repository: str |
     if len(lanes) > 1:
         raise UsageError("inventory lists one repository: name it with --repository")
     top, cfg = cfg, lanes[0].config
-    root = Path(tree) if tree else workspace_for(top, lanes[0]).checkout()
+    root = Path(tree) if tree else lane_workspace(top, lanes[0]).checkout()
     return discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
                          rules=cfg.rules, everything=True)
 

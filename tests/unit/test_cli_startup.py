@@ -1,0 +1,70 @@
+"""Start-up cost (issue #21): each command imports what it runs, nothing more.
+
+Asserted on what a fresh interpreter has imported (sys.modules), not on timings: `imagebot --help`
+builds no pydantic model and loads no HTTP client; the commands that only read a repository
+(validate, inventory, drift) load no pipeline, registry client or requests; a config without
+tag filters loads no `regex`, one without promotions no promotion machinery.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `code` (this checkout's imagebot)."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, timeout=60, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+HEAVY = ("pydantic", "requests", "urllib3", "ruamel.yaml", "imagebot.config.schema", "imagebot.pipeline",
+         "imagebot.registry", "prometheus_client", "regex")
+
+
+def test_the_command_line_loads_no_config_schema_and_no_http_client():
+    mods = loaded_after("import imagebot.cli")
+    assert "imagebot.cli.plan_cmd" in mods  # every command is registered...
+    assert not [m for m in HEAVY if m in mods]  # ...without what the commands run
+
+
+def test_help_and_version_still_answer(tmp_path: Path):
+    for args in (["--help"], ["--version"], ["plan", "--help"]):
+        out = subprocess.run([sys.executable, "-m", "imagebot", *args], cwd=tmp_path, env={"PYTHONPATH": str(ROOT)},
+                             capture_output=True, text=True, timeout=60, check=False)
+        assert out.returncode == 0, out.stderr
+    assert "Usage:" in out.stdout
+
+
+def test_config_load_builds_the_schema_but_loads_no_registry_client():
+    mods = loaded_after("from imagebot.cli.common import load_config, lane_workspace\nimport imagebot.config.load")
+    assert "imagebot.config.schema" in mods
+    assert not {"requests", "imagebot.registry", "imagebot.pipeline", "regex"} & mods
+
+
+@pytest.mark.parametrize("command", ["validate_cmd", "inventory_cmd", "drift_cmd"])
+def test_commands_that_read_a_clone_load_no_pipeline(command: str):
+    mods = loaded_after(f"import imagebot.cli.{command}\nfrom imagebot.cli.common import lane_workspace\n"
+                        "import imagebot.discover, imagebot.deliver.workspace, imagebot.config.paths")
+    assert not {"requests", "urllib3", "imagebot.registry", "imagebot.pipeline", "imagebot.fleet"} & mods
+
+
+def test_plan_loads_no_promotion_machinery_metrics_or_regex_before_it_needs_them():
+    mods = loaded_after("import imagebot.cli, imagebot.pipeline, imagebot.report.summary, imagebot.fleet.round")
+    assert "requests" in mods  # plan lists tags: the registry client is needed
+    assert not {"prometheus_client", "regex", "imagebot.promote.gates", "imagebot.promote.source",
+                "imagebot.deliver.forge"} & mods
+
+
+def test_a_tag_filter_still_compiles_with_regex():
+    from imagebot.policy.filters import compile_pattern
+
+    assert compile_pattern(r"^v(?P<n>\d+)$", "tag-filter").search("v12")["n"] == "12"
