@@ -540,6 +540,15 @@ def sizes_from(args: argparse.Namespace) -> list[tuple[str, int, int]]:
     return out
 
 
+def compiled() -> None:
+    """Byte-compile imagebot's modules first, as an installed package has them (pip compiles a wheel
+    on install; the container image does too): from a source checkout with PYTHONDONTWRITEBYTECODE
+    set, every measured process would otherwise compile ~150 modules from source (~0.3 s each)."""
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "imagebot"), quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not registry_available():
@@ -548,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     sizes = sizes_from(args)
+    compiled()
     inst: renovate.Install | None = None
     why = "--no-renovate"
     if not args.no_renovate:
