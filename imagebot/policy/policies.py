@@ -449,16 +449,15 @@ class SemverPolicy(_Policy):
             assert d is not None
             return self._outside_reason(d, cur, include or (on_track and d.numbers == cur_numbers))
 
+        older_reason = _always(f"older than the current tag {current} (never downgrade)")
+        reasons = (_not_version_reason, other_variant, other_precision, older_reason, outside_reason)
         index = step.docker()
         if index is None:
-            return self._docker_once(step, current, cur, tally, note, (other_variant, other_precision, outside_reason))
+            return self._docker_once(step, current, cur, tally, note, reasons)
         parsed, same_variant = index.parsed, index.variants.get(variant, 0)
         group = index.group(variant, precision)
         not_older = group.not_older(cur_key)
-        tally.add(
-            "not versions", index.not_versions,
-            lambda value: not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])",
-        )
+        tally.add("not versions", index.not_versions, _not_version_reason)
         tally.add_later("other variants", len(parsed) - same_variant,
                         lambda: [t for _, t, d in parsed if d.variant != variant], other_variant)
         tally.add_later("other precision", same_variant - len(group),
@@ -466,7 +465,7 @@ class SemverPolicy(_Policy):
                         other_precision)
         # Older is checked before the range: cheaper, and the more useful reason.
         tally.add_later("older", len(group) - len(not_older), lambda: [t for _, t, d in group.entries if d.key < cur_key],
-                        _always(f"older than the current tag {current} (never downgrade)"))
+                        older_reason)
         prereleases = tally.bucket("prereleases", outside_reason)
         outside = tally.bucket("outside range", outside_reason)
         if on_track and not include:  # the range depends on each tag's numbers: judged for this decision
@@ -490,22 +489,20 @@ class SemverPolicy(_Policy):
 
     def _docker_once(
         self, step: _SortedOut, current: str, cur: DockerTag, tally: _Tally, note: str,
-        reasons: tuple[Callable[[str], str], Callable[[str], str], Callable[[str], str]],
+        reasons: tuple[Callable[[str], str], ...],
     ) -> Choice:
         """:meth:`_docker` in a single pass over the tags, without an index: cheaper for the only
         decision about a list (a plain list of tags, or the first one about a listing)."""
         parse = DockerTag.parse
-        other_variant, other_precision, outside_reason = reasons
+        not_version, other_variant, other_precision, older_reason, outside_reason = reasons
         cur_key, cur_numbers, variant, precision = cur.key, cur.numbers, cur.variant, len(cur.numbers)
         on_track = bool(cur.prerelease)
         include = self.spec.prerelease
         outside_of = self._outside
-        not_versions = tally.bucket(
-            "not versions", lambda value: not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])"
-        )
+        not_versions = tally.bucket("not versions", not_version)
         other_variants = tally.bucket("other variants", other_variant)
         other_precisions = tally.bucket("other precision", other_precision)
-        older = tally.bucket("older", _always(f"older than the current tag {current} (never downgrade)"))
+        older = tally.bucket("older", older_reason)
         prereleases = tally.bucket("prereleases", outside_reason)
         outside = tally.bucket("outside range", outside_reason)
         good: list[tuple[tuple, bool, str]] = []
@@ -612,6 +609,10 @@ class OrderPolicy(_Policy):
             ranked.remove(current)
             ranked.insert(0, current)
         return self._result(ranked, tally, current, cur_key is not None, newer, note)
+
+
+def _not_version_reason(value: str) -> str:
+    return not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])"
 
 
 def _hold(kept: Sequence[str], tally: _Tally, current: str, why: str, note: str) -> Choice:
