@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Protocol, Self, TypeVar
 
@@ -199,13 +199,17 @@ def _span(seconds: float) -> str:
     return "".join(f"{n}{u}" for n, u in ((s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")) if n) or "0s"
 
 
+#: The fields that make a policy's meaning: those its equality compares, but where it was declared.
+_MEANING = tuple(f.name for f in fields(PolicySpec) if f.compare and f.name != "source")
+
+
 def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy], dict[PolicySpec, PolicyError]]:
     """Each spec's compiled policy, or its error. Specs that differ only in `source` (where they
     were declared: every workload's annotation has its own) share one compiled policy, so
     their decisions are shared too; an invalid one is compiled per source, for its message."""
     good: dict[PolicySpec, Policy] = {}
     bad: dict[PolicySpec, PolicyError] = {}
-    by_meaning: dict[PolicySpec, Policy] = {}
+    by_meaning: dict[tuple, Policy] = {}
     for spec in specs:
         if spec in good or spec in bad:
             continue
@@ -215,7 +219,7 @@ def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy],
             except ValueError as e:
                 bad[spec] = PolicyError(f"min-age: {e}" + (f" ({spec.source})" if spec.source else ""))
                 continue
-        meaning = replace(spec, source="") if spec.source else spec
+        meaning = tuple(getattr(spec, name) for name in _MEANING)  # `replace(spec, source="")`, cheaper
         if meaning in by_meaning:
             good[spec] = by_meaning[meaning]
             continue

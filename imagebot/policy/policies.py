@@ -110,22 +110,27 @@ class _SortedOut:
     in step, the text each is ranked by; the cosign artefacts, the excluded, the unmatched and
     the timed out (tag -> message). Never changed once made: a :class:`TagView` shares it."""
 
-    __slots__ = ("_docker", "_judged", "cosign", "excluded", "kept", "timeouts", "unmatched", "values")
+    __slots__ = ("_asked", "_docker", "_judged", "cosign", "excluded", "kept", "timeouts", "unmatched", "values")
 
     def __init__(self, cosign: tuple[str, ...], kept: tuple[str, ...], values: tuple[str, ...],
                  excluded: tuple[str, ...] = (), unmatched: tuple[str, ...] = (), timeouts: dict[str, str] | None = None):
         self.cosign, self.kept, self.values = cosign, kept, values
         self.excluded, self.unmatched, self.timeouts = excluded, unmatched, timeouts or {}
         self._docker: DockerIndex | None = None
+        self._asked = 0
         self._judged: dict[tuple, _Judged] = {}
 
     def values_of(self) -> dict[str, str]:
         return dict(zip(self.kept, self.values, strict=True))
 
-    def docker(self) -> DockerIndex:
-        """The Docker-tag readings of the ranked texts, made on first need."""
+    def docker(self) -> DockerIndex | None:
+        """The Docker-tag readings of the ranked texts, indexed, from the second decision against
+        a current version tag on: one decision alone is cheaper without (a single pass)."""
         index = self._docker
         if index is None:
+            self._asked += 1
+            if self._asked < 2:
+                return None
             index = self._docker = DockerIndex(self.kept, self.values)
         return index
 
@@ -138,54 +143,22 @@ class _SortedOut:
 
 
 class _Judged:
-    """One policy's verdicts on the tags of a :class:`Group` (None: in its range, else why
-    not), and what a decision against a current tag needs of the tags from a position on (the
-    ones not older than it): how many are allowed, how many are prereleases, which are allowed,
-    best first. Shared by the decisions about one tag list, policy and shape of current tag
-    (see _SortedOut.judged); a tag is judged when a decision first needs it (from the newest
-    down to the oldest current tag seen so far)."""
+    """One policy's verdict on each tag of a listing (None: in its range, else why not), made when
+    a decision first needs it and kept for the other decisions about the listing that share the
+    policy's range (see _SortedOut.judged). `judged(position, reading)`."""
 
-    __slots__ = ("_ranked", "_verdict", "allowed_from", "entries", "prereleases_from", "start", "verdicts")
+    __slots__ = ("_known", "_verdict")
 
-    def __init__(self, entries: tuple[tuple[int, str, DockerTag], ...], verdict: Callable[[DockerTag], str | None]):
-        n = len(entries)
-        self.entries, self._verdict, self.start = entries, verdict, n  # entries[start:] are judged
-        self.verdicts: list[str | None] = [None] * n
-        self.allowed_from, self.prereleases_from = [0] * (n + 1), [0] * (n + 1)  # counts over entries[i:]
-        self._ranked: dict[bool, tuple[tuple[tuple, str], ...]] = {}
+    def __init__(self, verdict: Callable[[DockerTag], str | None]):
+        self._verdict = verdict
+        self._known: dict[int, str | None] = {}
 
-    def judge(self, start: int) -> _Judged:
-        """Judge every tag from `start` on (those not judged yet)."""
-        if start < self.start:
-            entries, verdicts, verdict = self.entries, self.verdicts, self._verdict
-            allowed, pre = self.allowed_from, self.prereleases_from
-            for i in range(self.start - 1, start - 1, -1):
-                v = verdicts[i] = verdict(entries[i][2])
-                allowed[i] = allowed[i + 1] + (v is None)
-                pre[i] = pre[i + 1] + (v is PRERELEASE_FAILURE)
-            self.start = start
-            self._ranked.clear()
-        return self
-
-    def outside_from(self, start: int) -> int:
-        return len(self.entries) - start - self.allowed_from[start] - self.prereleases_from[start]
-
-    def rejected(self, start: int, prereleases: bool) -> list[str]:
-        """The tags from `start` on that are prereleases (or else outside the range)."""
-        return [tag for (_, tag, _), v in zip(self.entries[start:], self.verdicts[start:], strict=True)
-                if v is not None and (v is PRERELEASE_FAILURE) == prereleases]
-
-    def best(self, start: int, v_prefix: bool) -> tuple[tuple[tuple, str], ...]:
-        """(key, tag) of the allowed tags from `start` on, best first: the highest version, then
-        the style of the current tag (`v_prefix`), then the registry's order. (The group is in
-        version order, so they are a prefix of all the judged ones ranked.)"""
-        ranked = self._ranked.get(v_prefix)
-        if ranked is None:
-            allowed = [(d.key, d.v_prefix == v_prefix, -position, tag) for (position, tag, d), v
-                       in zip(self.entries[self.start:], self.verdicts[self.start:], strict=True) if v is None]
-            allowed.sort(key=itemgetter(0, 1, 2), reverse=True)
-            ranked = self._ranked[v_prefix] = tuple((key, tag) for key, _, _, tag in allowed)
-        return ranked[: self.allowed_from[start]]
+    def __call__(self, position: int, d: DockerTag) -> str | None:
+        known = self._known
+        if position in known:
+            return known[position]
+        verdict = known[position] = self._verdict(d)
+        return verdict
 
 
 def _join(*parts: str) -> str:
@@ -453,9 +426,9 @@ class SemverPolicy(_Policy):
 
     def _docker(self, step: _SortedOut, current: str | None, cur: DockerTag, tally: _Tally, note: str) -> Choice:
         """Against a current version tag. Only the tags of its variant and precision that are
-        not older than it are looked at one by one (found by bisection in the list's index,
-        shared by every decision about the list); the other categories are counted, and their
-        tags listed only when the reasons are read."""
+        not older than it are judged one by one (the list's index is shared by every decision
+        about the list, and so are the verdicts of one range); the other categories are
+        counted, and their tags listed only when the reasons are read."""
         assert current is not None
         parse = DockerTag.parse
         cur_key, cur_numbers, variant, precision = cur.key, cur.numbers, cur.variant, len(cur.numbers)
@@ -476,38 +449,85 @@ class SemverPolicy(_Policy):
             assert d is not None
             return self._outside_reason(d, cur, include or (on_track and d.numbers == cur_numbers))
 
+        older_reason = _always(f"older than the current tag {current} (never downgrade)")
+        reasons = (_not_version_reason, other_variant, other_precision, older_reason, outside_reason)
         index = step.docker()
+        if index is None:
+            return self._docker_once(step, current, cur, tally, note, reasons)
         parsed, same_variant = index.parsed, index.variants.get(variant, 0)
         group = index.group(variant, precision)
-        cut = group.older_than(cur_key)  # the group's first `cut` tags are older than the current one
-        tally.add(
-            "not versions", index.not_versions,
-            lambda value: not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])",
-        )
+        not_older = group.not_older(cur_key)
+        tally.add("not versions", index.not_versions, _not_version_reason)
         tally.add_later("other variants", len(parsed) - same_variant,
                         lambda: [t for _, t, d in parsed if d.variant != variant], other_variant)
         tally.add_later("other precision", same_variant - len(group),
                         lambda: [t for _, t, d in parsed if d.variant == variant and len(d.numbers) != precision],
                         other_precision)
         # Older is checked before the range: cheaper, and the more useful reason.
-        tally.add_later("older", cut, lambda: [t for _, t, _ in group.entries[:cut]],
-                        _always(f"older than the current tag {current} (never downgrade)"))
-        if on_track and not include:  # the range depends on each tag's numbers: judged here, the newer ones only
-            judged = _Judged(group.entries[cut:], lambda d: outside_of(d, cur_numbers, d.numbers == cur_numbers))
-            start = 0
-        else:  # the range is the same for every current tag of this shape: shared by the list's decisions
+        tally.add_later("older", len(group) - len(not_older), lambda: [t for _, t, d in group.entries if d.key < cur_key],
+                        older_reason)
+        prereleases = tally.bucket("prereleases", outside_reason)
+        outside = tally.bucket("outside range", outside_reason)
+        if on_track and not include:  # the range depends on each tag's numbers: judged for this decision
+            judged: Callable[[int, DockerTag], str | None] = (
+                lambda _, d: outside_of(d, cur_numbers, d.numbers == cur_numbers))
+        else:  # the same range for every current tag of this shape: verdicts shared by the listing's decisions
             around = cur_numbers[:1] if self.relative == "minor" else cur_numbers[:2] if self.relative == "patch" else ()
-            judged = step.judged(
-                (self, variant, precision, include, around),
-                lambda: _Judged(group.entries, lambda d: outside_of(d, cur_numbers, include)),
-            )
-            start = cut
-        judged.judge(start)
-        tally.add_later("prereleases", judged.prereleases_from[start], lambda: judged.rejected(start, True), outside_reason)
-        tally.add_later("outside range", judged.outside_from(start), lambda: judged.rejected(start, False), outside_reason)
-        good = judged.best(start, cur.v_prefix)  # the allowed tags not older than the current one, best first
-        ranked = [t for _, t in good]
-        newer = bool(good) and good[0][0] > cur_key
+            judged = step.judged((self, include, around), lambda: _Judged(lambda d: outside_of(d, cur_numbers, include)))
+        good: list[tuple[tuple, bool, int, str]] = []
+        v_prefix = cur.v_prefix
+        for position, tag, d in not_older:
+            verdict = judged(position, d)
+            if verdict is None:
+                good.append((d.key, d.v_prefix == v_prefix, -position, tag))
+            elif verdict is PRERELEASE_FAILURE:
+                prereleases.append(tag)
+            else:
+                outside.append(tag)
+        good.sort(key=itemgetter(0, 1, 2), reverse=True)  # ties keep the registry's order
+        return self._ranked(current, [t for _, _, _, t in good], bool(good) and good[0][0] > cur_key, tally, note)
+
+    def _docker_once(
+        self, step: _SortedOut, current: str, cur: DockerTag, tally: _Tally, note: str,
+        reasons: tuple[Callable[[str], str], ...],
+    ) -> Choice:
+        """:meth:`_docker` in a single pass over the tags, without an index: cheaper for the only
+        decision about a list (a plain list of tags, or the first one about a listing)."""
+        parse = DockerTag.parse
+        not_version, other_variant, other_precision, older_reason, outside_reason = reasons
+        cur_key, cur_numbers, variant, precision = cur.key, cur.numbers, cur.variant, len(cur.numbers)
+        on_track = bool(cur.prerelease)
+        include = self.spec.prerelease
+        outside_of = self._outside
+        not_versions = tally.bucket("not versions", not_version)
+        other_variants = tally.bucket("other variants", other_variant)
+        other_precisions = tally.bucket("other precision", other_precision)
+        older = tally.bucket("older", older_reason)
+        prereleases = tally.bucket("prereleases", outside_reason)
+        outside = tally.bucket("outside range", outside_reason)
+        good: list[tuple[tuple, bool, str]] = []
+        for tag, value in zip(step.kept, step.values, strict=True):
+            d = parse(value)
+            if d is None:
+                not_versions.append(tag)
+            elif d.variant != variant:
+                other_variants.append(tag)
+            elif len(d.numbers) != precision:
+                other_precisions.append(tag)
+            elif d.key < cur_key:
+                older.append(tag)
+            else:
+                verdict = outside_of(d, cur_numbers, include or (on_track and d.numbers == cur_numbers))
+                if verdict is None:
+                    good.append((d.key, d.v_prefix == cur.v_prefix, tag))
+                elif verdict is PRERELEASE_FAILURE:
+                    prereleases.append(tag)
+                else:
+                    outside.append(tag)
+        good.sort(key=itemgetter(0, 1), reverse=True)  # stable: ties keep the registry's order
+        return self._ranked(current, [t for _, _, t in good], bool(good) and good[0][0] > cur_key, tally, note)
+
+    def _ranked(self, current: str, ranked: list[str], newer: bool, tally: _Tally, note: str) -> Choice:
         if not newer and current in ranked:  # the current tag stands for its equals (`v1.3.0` == `1.3.0`)
             ranked.remove(current)
             ranked.insert(0, current)
@@ -589,6 +609,10 @@ class OrderPolicy(_Policy):
             ranked.remove(current)
             ranked.insert(0, current)
         return self._result(ranked, tally, current, cur_key is not None, newer, note)
+
+
+def _not_version_reason(value: str) -> str:
+    return not_a_version(value) or "not a version tag ([v]1-8 numbers[prerelease][-suffix])"
 
 
 def _hold(kept: Sequence[str], tally: _Tally, current: str, why: str, note: str) -> Choice:

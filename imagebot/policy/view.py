@@ -10,7 +10,6 @@ list of tags derives nothing twice, and answers exactly as it would from the lis
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -72,22 +71,20 @@ class TagView:
 
 
 class Group:
-    """The tags of one variant and precision, ascending by version (equal versions in the
-    registry's order): the tags older than a version are a prefix, found by bisection."""
+    """The tags of one variant and precision, as (position, tag, reading), in the registry's order."""
 
     __slots__ = ("entries", "keys")
 
     def __init__(self, entries: list[tuple[int, str, DockerTag]]):
-        entries.sort(key=lambda e: e[2].key)  # stable: equal versions keep the registry's order
         self.entries: tuple[tuple[int, str, DockerTag], ...] = tuple(entries)
         self.keys: tuple[tuple, ...] = tuple(e[2].key for e in entries)
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def older_than(self, key: tuple) -> int:
-        """How many of the group sort below `key` (they come first)."""
-        return bisect_left(self.keys, key)
+    def not_older(self, key: tuple) -> list[tuple[int, str, DockerTag]]:
+        """The tags whose version is not below `key`, in the registry's order."""
+        return [entry for entry, k in zip(self.entries, self.keys, strict=True) if k >= key]
 
 
 _NO_GROUP = Group([])

@@ -116,14 +116,14 @@ def test_a_view_lists_the_tags_as_the_registry_did() -> None:
     assert view.derived("k", lambda: (1,)) == (1,) and view.derived("k", lambda: (2,)) == (1,)  # made once per key
 
 
-def test_the_docker_index_groups_by_variant_and_precision_in_version_order() -> None:
-    index = DockerIndex(["1.10.0", "1.2.0", "v1.2.0", "1.2.0-alpine", "1.2", "latest"],
-                        ["1.10.0", "1.2.0", "v1.2.0", "1.2.0-alpine", "1.2", "latest"])
+def test_the_docker_index_groups_by_variant_and_precision() -> None:
+    tags = ["1.10.0", "1.2.0", "v1.2.0", "1.2.0-alpine", "1.2", "latest", "1.1.0"]
+    index = DockerIndex(tags, tags)
     assert index.not_versions == ("latest",)
-    assert [t for _, t, _ in index.group("", 3).entries] == ["1.2.0", "v1.2.0", "1.10.0"]  # equal: registry's order
-    assert index.group("", 3).older_than(index.group("", 3).entries[2][2].key) == 2
+    assert [t for _, t, _ in index.group("", 3).entries] == ["1.10.0", "1.2.0", "v1.2.0", "1.1.0"]  # registry's order
+    assert [t for _, t, _ in index.group("", 3).not_older(index.group("", 3).entries[1][2].key)] == ["1.10.0", "1.2.0", "v1.2.0"]
     assert len(index.group("alpine", 3)) == 1 and len(index.group("", 2)) == 1 and len(index.group("slim", 3)) == 0
-    assert index.variants == {"": 4, "alpine": 1}
+    assert index.variants == {"": 5, "alpine": 1}
 
 
 def test_a_timed_out_pattern_is_not_kept_in_the_view() -> None:

@@ -104,3 +104,11 @@ def test_a_fallback_for_a_tag_lacking_a_platform_is_asked_after_the_decisions() 
     (r,) = resolve([occ(APP, "1.0.0")], source, workers=4)
     assert r.target is not None and r.target.tag == "1.10.0"
     assert source.asked == Counter({("platforms", APP, "2.0.0"): 1, ("platforms", APP, "1.10.0"): 1})
+
+
+def test_declarations_that_differ_only_in_where_they_were_written_share_one_compiled_policy() -> None:
+    here, there = PolicySpec("semver:^1.0", source="a.yaml:1"), PolicySpec("semver:^1.0", source="b.yaml:9", origin="rule")
+    other = PolicySpec("semver:^1.0", source="c.yaml:3", prerelease=True)
+    good, bad = resolve_module._compile_all([here, there, other, PolicySpec("semver:^1.0", min_age="3d")])
+    assert not bad and good[here] is good[there] and good[other] is not good[here]
+    assert good[PolicySpec("semver:^1.0", min_age="3d")] is not good[here]
