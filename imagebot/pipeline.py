@@ -20,6 +20,7 @@ from imagebot import plan as planner
 from imagebot.config.paths import cache_dir
 from imagebot.config.schema import Config
 from imagebot.deadline import NO_DEADLINE, Deadline
+from imagebot.decisions import DecisionMemo
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ConfigError, ImagebotError
@@ -61,11 +62,12 @@ def usable_cache_dir(cfg: Config) -> Path:
     return path
 
 
-def render_cache_path(cfg: Config, ws: GitWorkspace, lane: str = "") -> Path:
-    """apply's proven edits, one file per clone and lane: each run keeps only the entries it used,
-    so lanes sharing a cache_dir (a fleet, `repositories:`) must not share a file."""
+def lane_cache_path(cfg: Config, ws: GitWorkspace, lane: str, kind: str) -> Path:
+    """A cache file of one clone and lane (`kind`: "render" for apply's proven edits, "decisions"
+    for the policy decisions): each run keeps only the entries it used, so lanes sharing a
+    cache_dir (a fleet, `repositories:`) must not share a file."""
     key = hashlib.sha256(f"{ws.root}\0{lane}".encode()).hexdigest()[:20]
-    return cache_dir(cfg) / "render" / f"{key}.json"
+    return cache_dir(cfg) / kind / f"{key}.json"
 
 
 def _prefetch(cfg: Config, client: RegistryClient, source: CandidateSource,
@@ -164,11 +166,12 @@ def run_cycle(
         deadline.check("resolving")
         progress = ResolveProgress(client, {o.image for o in occurrences}, reporters)
         # the registry source resolves with the cycle's clock (min-age); another lane source resolves as it will
-        resolutions = (resolve(occurrences, progress, now=clock) if source is REGISTRIES
+        kept = DecisionMemo(lane_cache_path(cfg, ws, lane, "decisions"))  # decisions of earlier runs
+        resolutions = (resolve(occurrences, progress, now=clock, kept=kept) if source is REGISTRIES
                        else source.resolve(occurrences, progress, root))
         deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
         the_plan = planner.build(resolutions, found.problems)
-        render_cache = apply.RenderCache(render_cache_path(cfg, ws, lane))  # proven edits of earlier runs
+        render_cache = apply.RenderCache(lane_cache_path(cfg, ws, lane, "render"))  # proven edits of earlier runs
         rendered = apply.render(root, the_plan.changes, render_cache)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
 

@@ -26,6 +26,7 @@ from imagebot.model import (
     Resolution,
     Target,
 )
+from imagebot.decisions import DecisionMemo, policy_key, tags_digest
 from imagebot.policy import Choice, Policy, compile_spec
 from imagebot.policy.view import TagView
 
@@ -58,7 +59,8 @@ class _Listed:
 
 
 def resolve(
-    occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8, now: Callable[[], float] = time.time
+    occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8, now: Callable[[], float] = time.time,
+    kept: DecisionMemo | None = None,
 ) -> tuple[Resolution, ...]:
     """Decide a target for every occurrence. A NAME field shares its image's listing; plan
     leaves it alone unless a named policy points it at another image.
@@ -74,7 +76,7 @@ def resolve(
 
     wanted = sorted({o.image for o, p in zip(candidates, compiled, strict=True) if p is not None})
     listings = _list_all(wanted, source, workers)
-    chooser = _Chooser(policies, listings, getattr(source, "created", None), now)
+    chooser = _Chooser(policies, listings, getattr(source, "created", None), now, kept)
     platforms = _Memo(source.missing_platforms)
     digests = _Memo(source.digest)
 
@@ -93,6 +95,8 @@ def resolve(
             if _needs_digest(occ, policy):
                 ahead.ask(digests, occ.image, choice.chosen)
 
+    if kept is not None:
+        kept.save()
     out: list[Resolution] = []
     for occ, policy in zip(candidates, compiled, strict=True):
         if policy is None:
@@ -127,11 +131,14 @@ class _Chooser:
     :class:`TagView` of its listing, so what depends on the tags alone is worked out once."""
 
     def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed], created: Callable | None = None,
-                 now: Callable[[], float] = time.time):
+                 now: Callable[[], float] = time.time, kept: DecisionMemo | None = None):
         self._policies, self._listings, self._now = policies, listings, now
         self._created = created  # (image, tag) -> build time, for policies that need it (newest-build)
         self._memo: dict[tuple[Policy, str, str | None], Choice] = {}
         self._views: dict[str, TagView] = {}
+        self._kept = kept  # decisions of earlier runs, on disk
+        self._digests: dict[str, str] = {}
+        self._keys: dict[PolicySpec, str | None] = {}
 
     def __call__(self, occ: Occurrence, policy: Policy | None = None) -> Choice:
         """`policy`: occ.policy compiled, when the caller has it at hand (saves a lookup)."""
@@ -144,6 +151,21 @@ class _Chooser:
         return found
 
     def _choose(self, occ: Occurrence, policy: Policy) -> Choice:
+        if self._kept is None or getattr(policy, "needs_created", False):
+            return self._decide(occ, policy)
+        spec = occ.policy
+        key = self._keys[spec] if spec in self._keys else self._keys.setdefault(spec, policy_key(spec))
+        if key is None:  # depends on the clock or on build times: decided every time
+            return self._decide(occ, policy)
+        listed = self._listings[occ.image].tags
+        digest = self._digests.get(occ.image) or self._digests.setdefault(occ.image, tags_digest(listed))
+        choice = self._kept.get(occ.image, listed, digest, key, occ.tag)
+        if choice is None:
+            choice = self._decide(occ, policy)
+            self._kept.put(occ.image, digest, key, occ.tag, choice)
+        return choice
+
+    def _decide(self, occ: Occurrence, policy: Policy) -> Choice:
         tags = self._views.get(occ.image)
         if tags is None:
             tags = self._views[occ.image] = TagView(self._listings[occ.image].tags)

@@ -38,12 +38,16 @@ class TagCache:
         return self.directory / (hashlib.sha256(image.encode()).hexdigest()[:40] + ".json")
 
     def load(self, image: str) -> CachedTags | None:
+        """The last good list; fetched when the file says or, if later, when it was last confirmed
+        (its mtime: `store` of the same list only touches the file)."""
         path = self._path(image)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with path.open("rb") as f:
+                confirmed = os.fstat(f.fileno()).st_mtime
+                data = json.loads(f.read())
             if data.get("image") != image or not isinstance(data.get("tags"), list):
                 return None
-            return CachedTags(tuple(str(t) for t in data["tags"]), float(data["fetched_at"]))
+            return CachedTags(tuple(str(t) for t in data["tags"]), max(float(data["fetched_at"]), confirmed))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, KeyError) as e:
@@ -51,12 +55,28 @@ class TagCache:
             return None
 
     def store(self, image: str, tags: tuple[str, ...], fetched_at: float | None = None) -> None:
+        """Keep `tags` as the last good list. The same list as kept already is confirmed by touching
+        the file (a read and a utime instead of a write and a rename: most listings do not change)."""
         path = self._path(image)
-        data = {"image": image, "fetched_at": fetched_at if fetched_at is not None else time.time(), "tags": list(tags)}
+        if fetched_at is None and self._confirm(path, image, tags):
+            return
+        when = fetched_at if fetched_at is not None else time.time()
         try:
-            store_json(path, data)
+            store_json(path, {"image": image, "fetched_at": when, "tags": list(tags)})
+            os.utime(path, (when, when))  # the mtime is when the list was last confirmed (see load)
         except OSError as e:  # a cache that cannot be written must not fail the cycle
             log.warning("cannot write tag cache %s: %s", path, e)
+
+    @staticmethod
+    def _confirm(path: Path, image: str, tags: tuple[str, ...]) -> bool:
+        try:
+            data = json.loads(path.read_bytes())
+            if not isinstance(data, dict) or data.get("image") != image or data.get("tags") != list(tags):
+                return False
+            os.utime(path)
+            return True
+        except (OSError, ValueError, RecursionError):
+            return False
 
 
 def store_json(path: Path, data: object) -> None:

@@ -190,3 +190,19 @@ def test_request_stats_filters():
     assert s.count() == 3 and s.count("r1") == 2 and s.count(kind="tags", status=200) == 1
     assert s.count(status="timeout") == 1
     assert sorted(s.snapshot())  # mixed statuses still sort
+
+
+def test_tag_cache_confirms_an_unchanged_list_without_rewriting_it(tmp_path):
+    cache = TagCache(tmp_path)
+    cache.store("ghcr.io/a", ("1", "2"), fetched_at=time.time() - 300)
+    (path,) = tmp_path.glob("*.json")
+    inode, written = path.stat().st_ino, path.read_bytes()
+    assert cache.load("ghcr.io/a").age() >= 299
+    cache.store("ghcr.io/a", ("1", "2"))  # listed again, same tags: confirmed
+    assert path.stat().st_ino == inode and path.read_bytes() == written  # not rewritten
+    assert cache.load("ghcr.io/a").age() < 5  # but fresh
+    cache.store("ghcr.io/a", ("1", "2", "3"))  # a new tag: written
+    assert cache.load("ghcr.io/a").tags == ("1", "2", "3")
+    path.write_text('{"image": "ghcr.io/other", "tags": ["1", "2", "3"], "fetched_at": 0}')
+    cache.store("ghcr.io/a", ("1", "2", "3"))  # a foreign file is never merely confirmed
+    assert json.loads(path.read_text())["image"] == "ghcr.io/a"
