@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,9 @@ class DecisionMemo:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, image: str, tags: Sequence[str], digest: str, policy: str, current: str | None) -> Choice | None:
-        """The decision kept for these inputs, if it fits `tags`; None: decide (then `put`)."""
+    def get(self, image: str, tags: Collection[str], digest: str, policy: str, current: str | None) -> Choice | None:
+        """The decision kept for these inputs, if it fits `tags` (the listing, best as a set);
+        None: decide (then `put`)."""
         self._load()
         key = _key(policy, current)
         with self._lock:
@@ -149,7 +150,7 @@ def _key(policy: str, current: str | None) -> str:
     return f"{policy}\0{current if current is not None else ''}\0{int(current is None)}"
 
 
-def _choice(raw: Any, tags: Sequence[str], current: str | None) -> Choice | None:
+def _choice(raw: Any, tags: Collection[str], current: str | None) -> Choice | None:
     """A kept decision as a Choice, if its shape is right and every tag it names is in `tags` (or
     is the current tag); else None (decided again)."""
     if not isinstance(raw, list) or len(raw) != 4:
@@ -158,9 +159,8 @@ def _choice(raw: Any, tags: Sequence[str], current: str | None) -> Choice | None
     if (not (chosen is None or isinstance(chosen, str)) or not isinstance(reason, str) or not isinstance(held, bool)
             or not isinstance(candidates, list) or not all(isinstance(t, str) for t in candidates)):
         return None
-    listed = set(tags)
-    if chosen is not None and chosen not in listed and chosen != current:
+    if chosen is not None and chosen not in tags and chosen != current:
         return None
-    if not all(t in listed for t in candidates):
+    if not all(t in tags for t in candidates):
         return None
     return Choice(chosen, reason, tuple(candidates), (), held)

@@ -138,7 +138,8 @@ class _Chooser:
         self._views: dict[str, TagView] = {}
         self._kept = kept  # decisions of earlier runs, on disk
         self._digests: dict[str, str] = {}
-        self._keys: dict[PolicySpec, str | None] = {}
+        self._sets: dict[str, frozenset[str]] = {}
+        self._keys: dict[Policy, str | None] = {}
 
     def __call__(self, occ: Occurrence, policy: Policy | None = None) -> Choice:
         """`policy`: occ.policy compiled, when the caller has it at hand (saves a lookup)."""
@@ -153,12 +154,16 @@ class _Chooser:
     def _choose(self, occ: Occurrence, policy: Policy) -> Choice:
         if self._kept is None or getattr(policy, "needs_created", False):
             return self._decide(occ, policy)
-        spec = occ.policy
-        key = self._keys[spec] if spec in self._keys else self._keys.setdefault(spec, policy_key(spec))
+        # one key per compiled policy (declarations that differ only in where they were written share it)
+        key = self._keys[policy] if policy in self._keys else self._keys.setdefault(policy, policy_key(occ.policy))
         if key is None:  # depends on the clock or on build times: decided every time
             return self._decide(occ, policy)
-        listed = self._listings[occ.image].tags
-        digest = self._digests.get(occ.image) or self._digests.setdefault(occ.image, tags_digest(listed))
+        listed = self._sets.get(occ.image)
+        if listed is None:
+            tags = self._listings[occ.image].tags
+            listed = self._sets[occ.image] = frozenset(tags)
+            self._digests[occ.image] = tags_digest(tags)
+        digest = self._digests[occ.image]
         choice = self._kept.get(occ.image, listed, digest, key, occ.tag)
         if choice is None:
             choice = self._decide(occ, policy)

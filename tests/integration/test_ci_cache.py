@@ -56,6 +56,8 @@ def test_a_second_job_with_the_restored_cache_only_lists_tags(tmp_path, registry
     again, warm = plan(tmp_path)
     assert again == changes
     assert warm == {"tags": M}, warm
+    # what the first job worked out was kept: discover's conclusions, the decisions, apply's proofs
+    assert all(list((cache / kind).glob("*.json")) for kind in ("discover", "decisions", "render"))
 
 
 def test_a_damaged_cache_is_rebuilt_and_the_answers_do_not_change(tmp_path, registry):
