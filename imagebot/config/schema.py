@@ -563,7 +563,7 @@ class Config(_Model):
     cycle_timeout: str = Field(
         "15m", description="The longest one cycle may take; past it the cycle is abandoned before its next step "
         "(nothing half-pushed) and reported as failed. Between 30s and 6h.")
-    cache_dir: str | None = Field(None, description="Clones and tag-list cache. Default: $XDG_CACHE_HOME/imagebot.")
+    cache_dir: str | None = Field(None, description="Clones, tag lists and what earlier runs worked out (manifests' platforms, discover's findings, policy decisions, proven edits); keep it between CI jobs. Default: $XDG_CACHE_HOME/imagebot.")
     agent: AgentSettings = AgentSettings()
     notifications: tuple[NotificationTarget, ...] = Field(
         (), description="Where to tell the team what changed and what is stuck (Slack, Teams, Discord, Google Chat, "
