@@ -30,7 +30,7 @@ from typing import Any
 
 from imagebot.model import PolicySpec
 from imagebot.policy import Choice
-from imagebot.registry.cache import code_fingerprint, store_json
+from imagebot.registry.cache import code_fingerprint, load_cache_file, store_json
 
 log = logging.getLogger(__name__)
 
@@ -127,20 +127,8 @@ class DecisionMemo:
             self._loaded = True
             if self.path is None:
                 return
-            try:
-                data = json.loads(self.path.read_bytes())
-            except FileNotFoundError:
-                return
-            except (OSError, ValueError, RecursionError) as e:
-                log.warning("decision cache: ignoring %s (%s); it will be rewritten", self.path, e)
-                return
-            if (not isinstance(data, dict) or data.get("tool") != TOOL or data.get("cache") != KIND
-                    or data.get("format") != FORMAT or not isinstance(data.get("images"), dict)):
-                log.warning("decision cache: %s is not imagebot's decision cache of this format; it will be rewritten",
-                            self.path)
-                return
-            if data.get("code") != self._code:
-                log.info("decision cache: written by another version of imagebot; deciding afresh")
+            data = load_cache_file(self.path, KIND, FORMAT, self._code, "images", "decision cache")
+            if data is None:
                 return
             self._old = {image: e for image, e in data["images"].items()
                          if isinstance(e, dict) and isinstance(e.get("decisions"), dict)}

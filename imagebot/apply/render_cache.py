@@ -27,7 +27,7 @@ from typing import Any
 from imagebot.apply.token import render_token
 from imagebot.errors import EditError
 from imagebot.model import Change
-from imagebot.registry.cache import code_fingerprint, store_json
+from imagebot.registry.cache import load_cache_file, code_fingerprint, store_json
 
 log = logging.getLogger(__name__)
 
@@ -89,19 +89,8 @@ class RenderCache:
         self._loaded = True
         if self.path is None:
             return
-        try:
-            data = json.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, RecursionError) as e:
-            log.warning("render cache: ignoring %s (%s); it will be rewritten", self.path, e)
-            return
-        if (not isinstance(data, dict) or data.get("tool") != TOOL or data.get("cache") != KIND
-                or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict)):
-            log.warning("render cache: %s is not imagebot's render cache of this format; it will be rewritten", self.path)
-            return
-        if data.get("code") != self._code:
-            log.info("render cache: written by another version of apply; starting afresh")
+        data = load_cache_file(self.path, KIND, FORMAT, self._code, "entries", "render cache")
+        if data is None:
             return
         self._old = data["entries"]
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +113,25 @@ def code_fingerprint(label: str, modules: Sequence[str] | None = None) -> str:
         except OSError:
             h.update(b"?")
     return h.hexdigest()
+
+
+def load_cache_file(path: Path, kind: str, fmt: int, code: str, body: str, label: str) -> dict[str, Any] | None:
+    """A cache file of imagebot's (`tool` "imagebot", `cache` `kind`, `format` `fmt`, written by the
+    code whose fingerprint is `code`, with a JSON object under `body`), or None: missing, unreadable,
+    not JSON, too deeply nested, another tool's, format or code (logged with `label`; the caller
+    starts afresh and rewrites it). What is under `body` is the caller's to check, entry by entry."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, RecursionError) as e:
+        log.warning("%s: ignoring %s (%s); it will be rewritten", label, path, e)
+        return None
+    if (not isinstance(data, dict) or data.get("tool") != "imagebot" or data.get("cache") != kind
+            or data.get("format") != fmt or not isinstance(data.get(body), dict)):
+        log.warning("%s: %s is not imagebot's %s of this format; it will be rewritten", label, path, label)
+        return None
+    if data.get("code") != code:
+        log.info("%s: written by another version of imagebot; starting afresh", label)
+        return None
+    return data
