@@ -30,7 +30,7 @@ from typing import Any
 
 from imagebot.model import PolicySpec
 from imagebot.policy import Choice
-from imagebot.registry.cache import code_fingerprint, load_cache_file, store_json
+from imagebot.cachefile import code_fingerprint, load_cache_file, store_json
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 from imagebot.apply.token import render_token
 from imagebot.errors import EditError
 from imagebot.model import Change
-from imagebot.registry.cache import load_cache_file, code_fingerprint, store_json
+from imagebot.cachefile import code_fingerprint, load_cache_file, store_json
 
 log = logging.getLogger(__name__)
 

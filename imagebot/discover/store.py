@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
-from imagebot.registry.cache import code_fingerprint, store_json
+from imagebot.cachefile import code_fingerprint, store_json
 
 log = logging.getLogger(__name__)
 

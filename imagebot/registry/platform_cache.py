@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imagebot.registry.cache import store_json
+from imagebot.cachefile import store_json
 from imagebot.registry.manifests import ImageConfig, Platform
 
 log = logging.getLogger(__name__)

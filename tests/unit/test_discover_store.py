@@ -243,7 +243,7 @@ def test_another_version_of_imagebot_starts_afresh(repo: Path, tmp_path: Path, m
 
 
 def test_the_code_fingerprint_covers_every_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from imagebot.registry import cache as registry_cache
+    from imagebot import cachefile as registry_cache
     fake = tmp_path / "imagebot"
     (fake / "discover").mkdir(parents=True)
     (fake / "model.py").write_text("A = 1\n")
