@@ -44,8 +44,9 @@ KEPT_CANDIDATES = 8
 
 def policy_key(spec: PolicySpec) -> str | None:
     """What a decision of `spec` depends on besides the tags and the current tag, as text; None
-    when its decisions must not be kept (they depend on the clock or on build times)."""
-    if spec.min_age or spec.policy.strip().lower().startswith("newest-build"):
+    when its decisions must not be kept because they depend on the clock (`min-age`). (A policy
+    that reads build times says so itself, `needs_created`: the resolve stage keeps none of its.)"""
+    if spec.min_age:
         return None
     return json.dumps([spec.policy, spec.tag_filter, spec.extract, spec.exclude, spec.prerelease, spec.pin_digest],
                       separators=(",", ":"))

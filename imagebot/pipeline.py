@@ -63,9 +63,10 @@ def usable_cache_dir(cfg: Config) -> Path:
 
 
 def lane_cache_path(cfg: Config, ws: GitWorkspace, lane: str, kind: str) -> Path:
-    """A cache file of one clone and lane (`kind`: "render" for apply's proven edits, "decisions"
-    for the policy decisions): each run keeps only the entries it used, so lanes sharing a
-    cache_dir (a fleet, `repositories:`) must not share a file."""
+    """A cache file of one clone and lane (`kind`: "discover" for discover's findings per file,
+    "decisions" for the policy decisions, "render" for apply's proven edits): each run keeps only
+    what it used and for its own scan settings, so lanes sharing a cache_dir (a fleet,
+    `repositories:`, two lanes over one repository) must not share a file."""
     key = hashlib.sha256(f"{ws.root}\0{lane}".encode()).hexdigest()[:20]
     return cache_dir(cfg) / kind / f"{key}.json"
 
@@ -140,7 +141,7 @@ def run_cycle(
         # discover's results persist in the cache dir (one file per clone): a new process (plan, run --once,
         # an agent after a restart) neither reads nor parses the files of a commit it scanned before
         dcache = discover_cache if discover_cache is not None else discover.DiscoverCache()
-        dcache.attach(discover.stored_at(cache_dir(cfg) / "discover", ws.root))
+        dcache.attach(lane_cache_path(cfg, ws, lane, "discover"))
         # Tag listings start before the checkout for the images the last scan found (an unchanged
         # checkout has the same), and during discover for each image as it is found.
         prefetch = _prefetch(cfg, client, source, images)

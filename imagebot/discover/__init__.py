@@ -35,13 +35,12 @@ from imagebot.discover import rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import mentions_references, missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
-from imagebot.discover.store import path_for as stored_at
 from imagebot.discover.parsed import Candidate, Found, ParsedFile
 from imagebot.discover.yamltree import InputRefused, YAMLError, check_size, compose, decode, error_line, problem_text
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Occurrence, Problem
 
-__all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache", "stored_at"]
+__all__ = ["scan", "scan_file", "FORMATS", "DiscoverCache"]
 
 log = logging.getLogger(__name__)
 

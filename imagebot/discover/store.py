@@ -20,7 +20,6 @@ Writes are atomic (temp file + rename), and only when something changed.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Hashable
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
-from imagebot.cachefile import code_fingerprint, store_json
+from imagebot.cachefile import code_fingerprint, load_cache_file, store_json
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +50,6 @@ def scope_key(root: os.PathLike[str] | str, settings: Hashable) -> str:
     """A stable fingerprint of (clone root, scan settings): SHA-256 of their repr, which holds
     only strings, numbers, booleans, tuples and config models (no sets: no hash-seed order)."""
     return hashlib.sha256(repr((FORMAT, os.fspath(root), settings)).encode()).hexdigest()
-
-
-def path_for(directory: Path, root: os.PathLike[str] | str) -> Path:
-    """The store of the clone at `root` under `directory` (``<cache_dir>/discover``)."""
-    return Path(directory) / (hashlib.sha256(os.fspath(root).encode()).hexdigest()[:32] + ".json")
 
 
 @dataclass(frozen=True)
@@ -81,20 +75,11 @@ def load(path: Path) -> tuple[str, dict[str, Stored], Pinned | None] | None:
     """The scope (see `scope_key`), entries and pinned walk stored at `path`; None when there is
     no usable store (missing, damaged, foreign, another format or code): start afresh. The caller
     uses them only for the same scope."""
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
+    data = load_cache_file(path, KIND, FORMAT, code(), "entries", "discover cache")
+    if data is None:
         return None
-    except (OSError, ValueError, RecursionError) as e:
-        log.warning("discover cache: ignoring %s (%s); it will be rewritten", path, e)
-        return None
-    if (not isinstance(data, dict) or data.get("tool") != TOOL or data.get("cache") != KIND
-            or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict)
-            or not isinstance(data.get("policies"), list)):
-        log.warning("discover cache: %s is not imagebot's discover cache of this format; it will be rewritten", path)
-        return None
-    if data.get("code") != code():
-        log.info("discover cache: written by another version of imagebot; starting afresh")
+    if not isinstance(data.get("policies"), list):
+        log.warning("discover cache: %s has no policy table; it will be rewritten", path)
         return None
     if not isinstance(data.get("scope"), str):
         log.warning("discover cache: %s has no scope; it will be rewritten", path)

@@ -288,8 +288,16 @@ def test_the_settings_fingerprint_tells_settings_apart():
 
 
 def test_lanes_sharing_a_cache_dir_have_a_store_each(tmp_path: Path):
-    assert store.path_for(tmp_path, "/c/repos/lane-a") != store.path_for(tmp_path, "/c/repos/lane-b")
-    assert store.path_for(tmp_path, "/c/repos/lane-a").parent == tmp_path
+    """Two lanes over one repository share its clone, not its store (pipeline.lane_cache_path)."""
+    from types import SimpleNamespace
+
+    from imagebot import pipeline
+    from imagebot.config.schema import Config
+
+    cfg = Config.model_validate({"repository": {"url": "https://git.example/x.git"}, "cache_dir": str(tmp_path)})
+    ws = SimpleNamespace(root=tmp_path / "repos" / "git" / "x")
+    paths = {pipeline.lane_cache_path(cfg, ws, lane, "discover") for lane in ("staging", "production", "")}  # type: ignore[arg-type]
+    assert len(paths) == 3 and {p.parent for p in paths} == {tmp_path / "discover"}
 
 
 def test_an_unwritable_store_costs_speed_not_the_scan(repo: Path, tmp_path: Path):
