@@ -6,6 +6,7 @@ apply and the registry client keep their files through it (and loading it loads 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -37,21 +38,38 @@ def store_json(path: Path, data: object) -> None:
 _PACKAGE = Path(__file__).resolve().parent
 
 
+@functools.cache
+def _module_digest(package: Path, name: str) -> bytes:
+    """SHA-256 of one module's text ("?" when it cannot be read), once per process."""
+    try:
+        return hashlib.sha256((package / name).read_bytes()).digest()
+    except OSError:
+        return b"?"
+
+
+@functools.cache
+def _package_modules(package: Path) -> tuple[str, ...]:
+    """Every .py file of the package, relative to it, in path order (one walk per process)."""
+    names = []
+    for root, dirs, files in os.walk(package):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        rel = Path(root).relative_to(package)
+        names.extend((rel / f).as_posix() for f in files if f.endswith(".py"))
+    return tuple(sorted(names))
+
+
 def code_fingerprint(label: str, modules: Sequence[str] | None = None) -> str:
     """SHA-256 of `label` and the text of imagebot's own modules (paths relative to the package,
     e.g. "apply/splice.py"; None: every .py file of the package, in path order): a cache whose
     answers the code decides records it, and ignores entries another version of the code wrote.
-    A module that cannot be read counts as "?" (the fingerprint still differs from the one with it)."""
-    names = modules if modules is not None else sorted(
-        p.relative_to(_PACKAGE).as_posix() for p in _PACKAGE.rglob("*.py"))
+    A module that cannot be read counts as "?" (the fingerprint still differs from the one with it).
+    Each module is read and digested once per process, however many caches ask."""
+    whole = modules is None
     h = hashlib.sha256(label.encode())
-    for name in names:
-        if modules is None:
+    for name in _package_modules(_PACKAGE) if whole else modules:
+        if whole:
             h.update(name.encode() + b"\0")
-        try:
-            h.update((_PACKAGE / name).read_bytes())
-        except OSError:
-            h.update(b"?")
+        h.update(_module_digest(_PACKAGE, name))
     return h.hexdigest()
 
 

@@ -243,19 +243,31 @@ def test_another_version_of_imagebot_starts_afresh(repo: Path, tmp_path: Path, m
 
 
 def test_the_code_fingerprint_covers_every_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from imagebot import cachefile as registry_cache
+    from imagebot import cachefile
+
+    def fingerprint() -> str:  # a new process: the fingerprint is read once per process
+        cachefile._module_digest.cache_clear()
+        cachefile._package_modules.cache_clear()
+        return cachefile.code_fingerprint("t")
+
     fake = tmp_path / "imagebot"
     (fake / "discover").mkdir(parents=True)
     (fake / "model.py").write_text("A = 1\n")
     (fake / "discover" / "x.py").write_text("B = 1\n")
-    monkeypatch.setattr(registry_cache, "_PACKAGE", fake)
-    before = registry_cache.code_fingerprint("t")
+    monkeypatch.setattr(cachefile, "_PACKAGE", fake)
+    before = fingerprint()
     (fake / "model.py").write_text("A = 2\n")
-    assert registry_cache.code_fingerprint("t") != before
+    assert fingerprint() != before
     (fake / "model.py").write_text("A = 1\n")
-    assert registry_cache.code_fingerprint("t") == before
+    assert fingerprint() == before
     (fake / "discover" / "y.py").write_text("")
-    assert registry_cache.code_fingerprint("t") != before
+    with_y = fingerprint()
+    assert with_y != before
+    (fake / "discover" / "__pycache__").mkdir()
+    (fake / "discover" / "__pycache__" / "z.py").write_text("")
+    assert fingerprint() == with_y  # byte-code directories are not the code
+    (fake / "model.py").write_text("A = 3\n")
+    assert cachefile.code_fingerprint("t") == with_y  # within a process: the code it loaded
 
 
 _SETTINGS = """
