@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Protocol, Self, TypeVar
 
 from imagebot.config.durations import parse_duration
@@ -71,8 +72,9 @@ def resolve(
     to come, once per image and tag).
     """
     candidates = list(occurrences)
-    policies, bad = _compile_all(o.policy for o in candidates)
-    compiled = [policies.get(o.policy) for o in candidates]  # None: invalid (in `bad`)
+    policies: dict[PolicySpec, Policy] = {}
+    bad: dict[PolicySpec, PolicyError] = {}
+    compiled = _compiled_each((o.policy for o in candidates), policies, bad)  # None: invalid (in `bad`)
 
     wanted = sorted({o.image for o, p in zip(candidates, compiled, strict=True) if p is not None})
     listings = _list_all(wanted, source, workers)
@@ -236,25 +238,56 @@ def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy],
     their decisions are shared too; an invalid one is compiled per source, for its message."""
     good: dict[PolicySpec, Policy] = {}
     bad: dict[PolicySpec, PolicyError] = {}
-    by_meaning: dict[tuple, Policy] = {}
-    for spec in specs:
-        if spec in good or spec in bad:
-            continue
-        if spec.min_age:
-            try:
-                parse_duration(spec.min_age)
-            except ValueError as e:
-                bad[spec] = PolicyError(f"min-age: {e}" + (f" ({spec.source})" if spec.source else ""))
-                continue
-        meaning = tuple(getattr(spec, name) for name in _MEANING)  # `replace(spec, source="")`, cheaper
-        if meaning in by_meaning:
-            good[spec] = by_meaning[meaning]
-            continue
-        try:
-            good[spec] = by_meaning[meaning] = compile_spec(spec)
-        except PolicyError as e:
-            bad[spec] = e
+    _compiled_each(specs, good, bad)
     return good, bad
+
+
+_meaning = attrgetter(*_MEANING)  # `replace(spec, source="")`, cheaper
+
+
+def _compiled_each(specs: Iterable[PolicySpec], good: dict[PolicySpec, Policy],
+                   bad: dict[PolicySpec, PolicyError]) -> list[Policy | None]:
+    """Each spec's compiled policy (None: invalid, its error in `bad`), filling `good` and `bad`.
+    Discover shares one spec object between the occurrences it declares, so a spec is looked
+    up by identity first (a spec's hash reads all its fields)."""
+    by_meaning: dict[tuple, Policy] = {}
+    by_id: dict[int, Policy | None] = {}
+    keep: list[PolicySpec] = []  # the specs by_id names stay alive, so no id is reused meanwhile
+    out: list[Policy | None] = []
+    for spec in specs:
+        found = by_id.get(id(spec), _UNSEEN)
+        if found is _UNSEEN:
+            found = by_id[id(spec)] = _compile_one(spec, good, bad, by_meaning)
+            keep.append(spec)
+        out.append(found)  # type: ignore[arg-type]
+    return out
+
+
+_UNSEEN = object()
+
+
+def _compile_one(spec: PolicySpec, good: dict[PolicySpec, Policy], bad: dict[PolicySpec, PolicyError],
+                 by_meaning: dict[tuple, Policy]) -> Policy | None:
+    if spec in good:
+        return good[spec]
+    if spec in bad:
+        return None
+    if spec.min_age:
+        try:
+            parse_duration(spec.min_age)
+        except ValueError as e:
+            bad[spec] = PolicyError(f"min-age: {e}" + (f" ({spec.source})" if spec.source else ""))
+            return None
+    meaning = _meaning(spec)
+    if meaning in by_meaning:
+        good[spec] = by_meaning[meaning]
+        return good[spec]
+    try:
+        good[spec] = by_meaning[meaning] = compile_spec(spec)
+    except PolicyError as e:
+        bad[spec] = e
+        return None
+    return good[spec]
 
 
 def _list_all(images: Sequence[str], source: TagSource, workers: int) -> dict[str, _Listed]:

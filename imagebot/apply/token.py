@@ -30,7 +30,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _RESOLVERS = (VersionedResolver(version=(1, 2)), VersionedResolver(version=(1, 1)))
 
 
-@lru_cache(maxsize=4096)  # a pure function of the value; a plan writes the same few tags many times
+@lru_cache(maxsize=1 << 16)  # a pure function of the value; a plan writes the same tags many times (10,000 files: ~6,000 distinct)
 def plain_is_safe(value: str) -> bool:
     """True if `value` written unquoted reads back as this same string in YAML 1.1 and 1.2."""
     if not _SAFE_PLAIN.fullmatch(value) or value.endswith(":"):
@@ -38,7 +38,7 @@ def plain_is_safe(value: str) -> bool:
     return all(str(r.resolve(ScalarNode, value, (True, False))) == STR_TAG for r in _RESOLVERS)
 
 
-@lru_cache(maxsize=4096)  # pure too (a refusal raises, and is not kept); the render cache checks every hit with it
+@lru_cache(maxsize=1 << 16)  # pure too (a refusal raises, and is not kept); the render cache checks every hit with it
 def render_token(value: str, style: str | None) -> str:
     """The YAML token for `value` in `style` (None = plain, "'" or '"'). Raises EditError."""
     if _CONTROL.search(value):
