@@ -33,7 +33,6 @@ import requests
 import tenacity
 import urllib3
 from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
 
 from imagebot import __version__
 from imagebot.config.schema import RegistrySettings
@@ -180,21 +179,6 @@ class _Session(requests.Session):
             with self._env_lock:
                 self._env_settings[key] = found
         return {**found, "proxies": dict(found["proxies"])}
-
-    def bodyless(self, method: str, url: str, *, headers: Mapping[str, str], timeout: float,
-                 verify: str | bool, stream: bool) -> requests.Response:
-        """`request(method, url, headers=..., timeout=..., verify=..., stream=...)` for a request
-        without a body, params, cookies or auth of its own (a registry GET or HEAD), sent through
-        `send` exactly as `request` sends it - redirects, hooks, the session's headers, cookies and
-        auth, the environment's proxies and CA bundle - without building and merging the empty
-        settings `request` would: about 40% of the CPU of a tag listing (1.3 instead of 2.3 ms)."""
-        merged = CaseInsensitiveDict(self.headers)
-        merged.update(headers)
-        prep = requests.PreparedRequest()
-        prep.prepare(method=method.upper(), url=url, headers=merged, auth=self.auth,
-                     cookies=self.cookies if len(self.cookies) else None, hooks=self.hooks)
-        settings = self.merge_environment_settings(prep.url, {}, stream, verify, None)
-        return self.send(prep, timeout=timeout, allow_redirects=True, **settings)
 
 
 class Registry:
@@ -348,8 +332,8 @@ class Registry:
             start = time.monotonic()
             timeout = self.deadline.cap(self.settings.timeout)
             try:
-                resp = self.session.bodyless(method, url, headers=headers, timeout=timeout,
-                                             verify=self._verify, stream=True)
+                resp = self.session.request(method, url, headers=headers, timeout=timeout,
+                                            verify=self._verify, stream=True)
                 _read_body(resp, start + timeout, f"registry {self.host}: {what}")
             except RegistryError as e:
                 self._stats.record(self.host, kind, "timeout" if e.temporary else "refused")
