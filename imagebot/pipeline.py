@@ -25,9 +25,9 @@ from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ConfigError, ImagebotError
 from imagebot.lanes import REGISTRIES, CandidateSource
-from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
+from imagebot.model import CycleResult, Delivery, Discovery, Occurrence, Plan, Problem, Refusal, Resolution
 from imagebot.reference import split
-from imagebot.resolve import resolve
+from imagebot.resolve import TagSource, resolve_each
 from imagebot.promote import step as promote_step
 from imagebot.registry import RegistryClient
 from imagebot.registry.prefetch import Prefetch
@@ -168,12 +168,15 @@ def run_cycle(
         progress = ResolveProgress(client, {o.image for o in occurrences}, reporters)
         # the registry source resolves with the cycle's clock (min-age); another lane source resolves as it will
         kept = DecisionMemo(lane_cache_path(cfg, ws, lane, "decisions"))  # decisions of earlier runs
-        resolutions = (resolve(occurrences, progress, now=clock, kept=kept) if source is REGISTRIES
-                       else source.resolve(occurrences, progress, root))
+        render_cache = apply.RenderCache(lane_cache_path(cfg, ws, lane, "render"))  # proven edits of earlier runs
+        early: dict[str, apply.FileRendered] = {}
+        if source is REGISTRIES:
+            resolutions = _resolve_rendering(occurrences, progress, clock, kept, root, render_cache, early)
+        else:
+            resolutions = source.resolve(occurrences, progress, root)
         deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
         the_plan = planner.build(resolutions, found.problems)
-        render_cache = apply.RenderCache(lane_cache_path(cfg, ws, lane, "render"))  # proven edits of earlier runs
-        rendered = apply.render(root, the_plan.changes, render_cache)
+        rendered = apply.render(root, the_plan.changes, render_cache, done=early)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
 
         delivery: Delivery | None = None
@@ -225,6 +228,29 @@ def run_cycle(
         except Exception:  # a broken reporter must not hide the cycle's outcome
             log.exception("reporter %s failed", type(reporter).__name__)
     return result
+
+
+def _resolve_rendering(occurrences: Sequence[Occurrence], source: TagSource, clock: Callable[[], float],
+                       kept: DecisionMemo, root: Path, cache: apply.RenderCache,
+                       early: dict[str, apply.FileRendered]) -> tuple[Resolution, ...]:
+    """resolve, and each file planned and rendered into `early` as soon as every reference in it
+    is decided, while the listings of other images are still on their way (render's work, which
+    the final `apply.render` then finds done, overlaps the registry's). The plan of one file is
+    the whole plan's part for that file: plan relates references of one scalar only."""
+    out: list[Resolution | None] = [None] * len(occurrences)
+    in_file: dict[str, list[int]] = {}
+    for i, occ in enumerate(occurrences):
+        in_file.setdefault(occ.location.file, []).append(i)
+    left = {file: len(indexes) for file, indexes in in_file.items()}
+    for i, resolution in resolve_each(occurrences, source, now=clock, kept=kept):
+        out[i] = resolution
+        file = occurrences[i].location.file
+        left[file] -= 1
+        if left[file] == 0:
+            changes = planner.build([out[j] for j in in_file[file]]).changes  # type: ignore[misc]
+            if changes:
+                early[file] = apply.render_file(root, file, changes, cache)
+    return tuple(out)  # type: ignore[arg-type]
 
 
 _COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
