@@ -8,10 +8,11 @@ policy) becomes that image's skip reason; it never aborts the others.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -142,29 +143,36 @@ def resolve_each(
                 yield from decided(image)
         else:
             with ThreadPoolExecutor(max_workers=min(workers, len(images)), thread_name_prefix="resolve") as pool:
-                listing = {pool.submit(_listed, source, image): image for image in images}
+                finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # futures as they finish (O(1) each, unlike wait())
+                listing: dict[Future, str] = {}
+                for image in images:
+                    future = pool.submit(_listed, source, image)
+                    listing[future] = image
+                    future.add_done_callback(finished.put)
                 waiting: dict[str, set[Future[None]]] = {}
                 owner: dict[Future[None], str] = {}
-                outstanding: set[Future] = set(listing)
+                outstanding = len(listing)
                 while outstanding:
-                    done, outstanding = wait(outstanding, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        image = listing.pop(future, None)  # type: ignore[arg-type]
-                        if image is not None:  # a tag list arrived: decide, and start the lookups
-                            listings[image] = future.result()
-                            running = choose(image, ahead)
-                            if running:
-                                waiting[image] = running
-                                owner.update(dict.fromkeys(running, image))
-                                outstanding |= running
-                                continue
-                        else:  # a lookup finished
-                            image = owner.pop(future)
-                            waiting[image].discard(future)
-                            if waiting[image]:
-                                continue
-                            del waiting[image]
-                        yield from decided(image)
+                    future = finished.get()
+                    outstanding -= 1
+                    image = listing.pop(future, None)  # type: ignore[assignment]
+                    if image is not None:  # a tag list arrived: decide, and start the lookups
+                        listings[image] = future.result()
+                        running = choose(image, ahead)
+                        if running:
+                            waiting[image] = running
+                            for lookup in running:
+                                owner[lookup] = image
+                                outstanding += 1
+                                lookup.add_done_callback(finished.put)  # called at once if done meanwhile
+                            continue
+                    else:  # a lookup finished
+                        image = owner.pop(future)
+                        waiting[image].discard(future)
+                        if waiting[image]:
+                            continue
+                        del waiting[image]
+                    yield from decided(image)
     if kept is not None:
         kept.save()
 

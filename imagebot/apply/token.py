@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from imagebot.discover.yamltree import STR_TAG
@@ -30,12 +29,26 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _RESOLVERS = (VersionedResolver(version=(1, 2)), VersionedResolver(version=(1, 1)))
 
 
+#: ruamel's implicit resolvers of each version, by first character: what `resolve` reads (each
+#: call of which first works out the version being parsed: most of its cost for one value).
+_TABLES = tuple(r.versioned_resolver for r in _RESOLVERS)
+
+
+def _reads_as_str(table: dict, value: str) -> bool:
+    """`VersionedResolver.resolve(ScalarNode, value, (True, False))` is the str tag: the first
+    implicit resolver for the value's first character (or for any) that matches decides."""
+    for tag, regexp in (*table.get(value[0] if value else "", ()), *table.get(None, ())):
+        if regexp.match(value):
+            return str(tag) == STR_TAG
+    return True  # no implicit type: the default scalar tag, str
+
+
 @lru_cache(maxsize=1 << 16)  # a pure function of the value; a plan writes the same tags many times (10,000 files: ~6,000 distinct)
 def plain_is_safe(value: str) -> bool:
     """True if `value` written unquoted reads back as this same string in YAML 1.1 and 1.2."""
     if not _SAFE_PLAIN.fullmatch(value) or value.endswith(":"):
         return False
-    return all(str(r.resolve(ScalarNode, value, (True, False))) == STR_TAG for r in _RESOLVERS)
+    return all(_reads_as_str(table, value) for table in _TABLES)
 
 
 @lru_cache(maxsize=1 << 16)  # pure too (a refusal raises, and is not kept); the render cache checks every hit with it

@@ -135,3 +135,38 @@ def test_edit_text_names_the_location_of_a_refusal():
     with pytest.raises(EditError, match=r"^f.yaml:1:4: the value has an anchor"):
         edit_text(b"a: &x v1\n", [change(1, 4, "v1", "v2")])
     assert edit_text(b"a: v1", []) == b"a: v1"
+
+
+# -- plain_is_safe reads ruamel's resolver tables directly: the same answer as its resolve ---------
+
+_TRICKY = ["yes", "Yes", "NO", "on", "off", "y", "n", "true", "False", "null", "Null", "~", "", "0777", "0o17", "0x1F",
+           "1_000", "12:30", "190:20:30", "1e3", "1.0e+3", ".inf", "-.inf", ".nan", ".NaN", "1.20", "1.2.3", "v1.20",
+           "2001-12-14", "2001-12-14t21:59:43.10-05:00", "2001-12-14 21:59:43.10 -5", "=", "<<", "1.25-alpine",
+           "latest", "sha256:" + "0" * 64, "127.0.0.1:5000/app:1.0", "+1", "-1", "+.5", "0b1010", "0.", ".5", "1:2:3.5",
+           "4:20", "-12:30", "2024.01.02", "20240102", "1e", "E1", "0", "00", "08", "0_1", "y1", "ON1", "nulls"]
+
+
+def _ruamel_says_str(value: str) -> bool:
+    from ruamel.yaml.nodes import ScalarNode
+
+    from imagebot.apply import token
+    return all(str(r.resolve(ScalarNode, value, (True, False))) == token.STR_TAG for r in token._RESOLVERS)
+
+
+def test_the_resolver_tables_answer_as_ruamels_resolve() -> None:
+    from imagebot.apply import token
+    values = list(_TRICKY) + [f"{a}{b}" for a in "0123456789.+-~yYnNoOtTfF" for b in ("", "0", ".1", ":30", "e5", "x1")]
+    for value in values:
+        assert all(token._reads_as_str(t, value) for t in token._TABLES) == _ruamel_says_str(value), value
+
+
+def test_every_real_world_tag_reads_as_ruamels_resolve_says() -> None:
+    import json
+
+    from imagebot.apply import token
+    from tests.conftest import shared_path
+    registry = json.loads(shared_path("realworld", "registry.json").read_text())
+    tags = {t for repo in registry["repositories"].values() for t in repo.get("tags", [])}
+    assert len(tags) > 300
+    for value in sorted(tags):
+        assert all(token._reads_as_str(t, value) for t in token._TABLES) == _ruamel_says_str(value), value

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from imagebot import apply, pipeline
 from imagebot import plan as planner
-from imagebot.model import FieldKind, Location, Occurrence, PolicySpec
+from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
 from imagebot.resolve import resolve, resolve_each
 
 FAST, SLOW, BROKEN = "reg.io/team/fast", "reg.io/team/slow", "reg.io/team/broken"
@@ -108,13 +108,14 @@ def test_the_pipeline_renders_a_file_once_its_references_are_decided(tmp_path: P
 
     watcher = threading.Thread(target=release_once_b_is_rendered)
     watcher.start()
-    resolutions = pipeline._resolve_rendering(occurrences, source, lambda: 0.0, None, tmp_path, cache, early)  # type: ignore[arg-type]
+    resolutions, the_plan = pipeline._resolve_rendering(occurrences, source, lambda: 0.0, None, tmp_path, cache, early)  # type: ignore[arg-type]
     watcher.join(timeout=15)
     assert rendered_early == [{"b.yaml"}]
     assert set(early) == {"a.yaml", "b.yaml"}
+    assert the_plan == planner.build(resolutions)
 
     # the final render takes both from `early` (b.yaml is gone from disk by now) and equals a render from scratch
-    changes = planner.build(resolutions).changes
+    changes = the_plan.changes
     (tmp_path / "b.yaml").unlink()
     final = apply.render(tmp_path, changes, cache, done=early)
     _files(tmp_path)
@@ -132,3 +133,21 @@ def test_a_file_rendered_for_other_changes_is_rendered_again(tmp_path: Path) -> 
     changes = planner.build(resolutions).changes
     stale = {"b.yaml": apply.render_file(tmp_path, "b.yaml", [changes[0]])}  # a.yaml's change, not b's
     assert apply.render(tmp_path, changes, done=stale) == apply.render(tmp_path, changes)
+
+
+def test_the_plan_joined_from_the_files_is_the_plan_built_from_all(tmp_path: Path) -> None:
+    _files(tmp_path)
+    source = GatedTags()
+    source.release.set()
+    problems = (Problem("yaml", "broken.yaml:1: not YAML", Location("broken.yaml", 1)),)
+    together = [occ("a.yaml", SLOW, "2.0.0"), occ("a.yaml", FAST, "1.0.0"),  # two policies on one scalar: refused
+                occ("a.yaml", FAST, "1.0.0", line=12), occ("a.yaml", SLOW, "2.0.0", line=15),
+                occ("b.yaml", FAST, "1.0.0"), occ("c.yaml", BROKEN, "0.1", policy="bogus")]
+    apart = [together[2], together[4], together[3], together[0], together[1], together[5]]  # a.yaml in pieces
+    # in `apart`, b.yaml's change comes between a.yaml's two: joining the files' plans would misorder them
+    assert [c.occurrence for c in planner.build(resolve(apart, source)).changes] == [apart[0], apart[1], apart[2]]
+    for occurrences in (together, apart):
+        resolutions, the_plan = pipeline._resolve_rendering(occurrences, source, lambda: 0.0, None, tmp_path,  # type: ignore[arg-type]
+                                                            apply.RenderCache(None), {}, problems)
+        assert the_plan == planner.build(resolutions, problems)
+        assert [p.kind for p in the_plan.problems] == ["yaml", "policy", "policy"]
