@@ -102,6 +102,7 @@ class DiscoverCache:
         self._restored = False  # the store at `path` was looked at
         self._stored: tuple[str, dict[str, store.Stored], store.Pinned | None] | None = None
         self._read = False
+        self._raw: dict | None = None  # the store as read, until decoded ({}: none usable)
         self._dirty = False  # something differs from the store at `path`
         self._racy_ns = int(racy_window * 1e9)
         self._clock_ns = clock_ns
@@ -136,6 +137,10 @@ class DiscoverCache:
             if self._entries:
                 results = [e.result for e in self._entries.values()]
             else:
+                raw = self._read_raw()
+                listed = store.images(raw) if raw is not None else None
+                if listed is not None:  # the store names them: its entries are decoded later, by the scan
+                    return frozenset(i for i in listed if not i.startswith(PENDING))
                 loaded = self._read_store()
                 results = [e for e in loaded[1].values()] if loaded is not None else []
         return frozenset(o.image for r in results for o in r.occurrences if not o.image.startswith(PENDING))
@@ -160,10 +165,17 @@ class DiscoverCache:
             e.worth, None if e.worth else b"", e.parsed, e.occurrences, e.problems, e.unmanaged)) for rel, e in stored.items()}
         self._pinned = pinned  # type: ignore[assignment]
 
+    def _read_raw(self) -> dict | None:
+        """The store file as read (header checked, entries not decoded), once."""
+        if self._raw is None and not self._read and self._path is not None:
+            self._raw = store.read(self._path) or {}
+        return self._raw or None
+
     def _read_store(self) -> tuple[str, dict[str, store.Stored], store.Pinned | None] | None:
         if not self._read and self._path is not None:
+            raw, self._raw = self._read_raw(), None  # decoded once; the raw form is not kept
             self._read = True
-            self._stored = store.load(self._path)
+            self._stored = store.decode(raw, self._path)
         return self._stored
 
     def _save(self) -> None:

@@ -75,6 +75,11 @@ def load(path: Path) -> tuple[str, dict[str, Stored], Pinned | None] | None:
     """The scope (see `scope_key`), entries and pinned walk stored at `path`; None when there is
     no usable store (missing, damaged, foreign, another format or code): start afresh. The caller
     uses them only for the same scope."""
+    return decode(read(path), path)
+
+
+def read(path: Path) -> dict[str, Any] | None:
+    """The store at `path` as read, its header checked (see `load`), its entries not yet decoded."""
     data = load_cache_file(path, KIND, FORMAT, code(), "entries", "discover cache")
     if data is None:
         return None
@@ -83,6 +88,22 @@ def load(path: Path) -> tuple[str, dict[str, Stored], Pinned | None] | None:
         return None
     if not isinstance(data.get("scope"), str):
         log.warning("discover cache: %s has no scope; it will be rewritten", path)
+        return None
+    return data
+
+
+def images(data: dict[str, Any]) -> frozenset[str] | None:
+    """The images the stored scan found, from a store `read` (without decoding its entries);
+    None when it does not list them (written before it did: decode the entries)."""
+    listed = data.get("images")
+    if not isinstance(listed, list) or not all(type(i) is str for i in listed):
+        return None
+    return frozenset(listed)
+
+
+def decode(data: dict[str, Any] | None, path: Path) -> tuple[str, dict[str, Stored], Pinned | None] | None:
+    """The scope, entries and pinned walk of a store `read` from `path` (None: none usable)."""
+    if data is None:
         return None
     specs: list[PolicySpec | None] = []
     for raw in data["policies"]:
@@ -133,7 +154,9 @@ def save(path: Path, scope: str, entries: dict[str, Stored], pinned: Pinned | No
     }
     data = {"tool": TOOL, "cache": KIND, "format": FORMAT, "code": code(), "scope": scope,
             "pinned": None if pinned is None else [pinned[0][0], list(pinned[0][1]), list(pinned[0][2]), list(pinned[1])],
-            "policies": table, "entries": out}
+            "policies": table, "entries": out,
+            # what the next run lists before its checkout, read without decoding the entries
+            "images": sorted({o.image for rel, e in entries.items() if rel in out for o in e.occurrences})}
     try:
         store_json(path, data)
     except OSError as e:

@@ -350,3 +350,33 @@ def test_a_stored_revision_reaches_git_only_as_a_commit_id(tmp_path: Path):
     assert pipeline._since(Workspace(), "a" * 40, head) == ("a" * 40, frozenset({"a.yaml"}))  # type: ignore[arg-type]
     for previous in ("--output=/tmp/x", "c1", "A" * 40, "a" * 39, head):
         assert pipeline._since(Workspace(), previous, head) is None  # type: ignore[arg-type]
+
+
+def test_the_last_images_are_read_without_decoding_the_entries(repo: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "discover.json"
+    first = scan(repo, cache=new_process(path), revision="c1", **KW)
+    images = frozenset(o.image for o in first.occurrences)
+    assert images and stored(path)["images"] == sorted(images)
+    decoded: list[Path] = []
+    real_decode = store.decode
+    monkeypatch.setattr(store, "decode", lambda data, p: decoded.append(p) or real_decode(data, p))
+    cache = new_process(path)
+    assert cache.last_images() == images and decoded == []  # the header's list: no entry decoded
+    assert scan(repo, cache=cache, revision="c1", **KW) == first and decoded == [path]  # decoded once, by the scan
+
+
+def test_a_store_that_does_not_list_its_images_is_decoded_for_them(repo: Path, tmp_path: Path):
+    path = tmp_path / "discover.json"
+    first = scan(repo, cache=new_process(path), revision="c1", **KW)
+    for listed in (None, "not a list", [1, 2]):
+        data = stored(path)
+        if listed is None:
+            del data["images"]
+        else:
+            data["images"] = listed
+        path.write_text(json.dumps(data))
+        cache = new_process(path)
+        assert cache.last_images() == frozenset(o.image for o in first.occurrences)
+        assert scan(repo, cache=cache, revision="c1", **KW) == first
+        assert cache.stats.parsed == 0
