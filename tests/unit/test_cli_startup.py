@@ -68,3 +68,38 @@ def test_a_tag_filter_still_compiles_with_regex():
     from imagebot.policy.filters import compile_pattern
 
     assert compile_pattern(r"^v(?P<n>\d+)$", "tag-filter").search("v12")["n"] == "12"
+
+
+def _plugins_setting_after(code: str, env: dict[str, str]) -> str | None:
+    probe = f"{code}\nimport os\nprint(repr(os.environ.get('PYDANTIC_DISABLE_PLUGINS')))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **env},
+                         capture_output=True, text=True, timeout=60, check=True)
+    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 - our own probe's repr
+
+
+def test_the_command_line_turns_pydantic_plugin_search_off_unless_the_user_set_it():
+    # The search scans every installed distribution's entry points at the first model (start-up time).
+    assert _plugins_setting_after("import imagebot.cli", {}) == "__all__"
+    # A user's choice wins, including an empty value (plugins on) and a list of plugin names.
+    assert _plugins_setting_after("import imagebot.cli", {"PYDANTIC_DISABLE_PLUGINS": ""}) == ""
+    assert _plugins_setting_after("import imagebot.cli", {"PYDANTIC_DISABLE_PLUGINS": "logfire"}) == "logfire"
+    # Only the command line decides for the process: the modules it runs leave pydantic's default alone.
+    assert _plugins_setting_after("import imagebot.config.load, imagebot.pipeline", {}) is None
+
+
+def _entry_point_scans(cli: bool) -> int:
+    """How often a fresh interpreter asks importlib.metadata for entry points while loading a config."""
+    probe = ("import importlib.metadata as md\ncalls = []\nreal = md.entry_points\n"
+             "md.entry_points = lambda **kw: calls.append(kw) or real(**kw)\n"
+             + ("import imagebot.cli\n" if cli else "")
+             + "from imagebot.config.load import load_text\n"
+             "assert load_text('repository:\\n  url: https://example.com/x.git\\n').repository.url\n"
+             "print(len(calls))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, timeout=60, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_config_loaded_under_the_command_line_scans_no_entry_points():
+    assert _entry_point_scans(cli=False) > 0  # pydantic's default: the plugin search reads every distribution
+    assert _entry_point_scans(cli=True) == 0
