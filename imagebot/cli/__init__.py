@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 
 import click
@@ -15,6 +17,13 @@ from imagebot import __version__
 # run (code that uses those without the command line keeps pydantic's default); a user's own
 # PYDANTIC_DISABLE_PLUGINS (e.g. an empty value: plugins on again) is kept as it is.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+# Exit time (issue #21): after the atexit handlers, CPython's finalization runs full garbage
+# collections over every object still alive (modules, the config's validators, the run's caches):
+# 0.15-0.3 s at the end of a warm plan at (2,000, 200). Frozen objects are skipped; they are still
+# freed by reference counting as the modules are cleared, and the OS takes back the rest. The atexit
+# handlers registered after this one (temporary directories' cleanup...) run before it.
+atexit.register(gc.freeze)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

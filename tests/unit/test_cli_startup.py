@@ -103,3 +103,33 @@ def _entry_point_scans(cli: bool) -> int:
 def test_a_config_loaded_under_the_command_line_scans_no_entry_points():
     assert _entry_point_scans(cli=False) > 0  # pydantic's default: the plugin search reads every distribution
     assert _entry_point_scans(cli=True) == 0
+
+
+def _probe(code: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.split()
+
+
+def test_start_up_objects_leave_the_garbage_collectors_reach_once_the_config_is_loaded(tmp_path: Path):
+    cfg = tmp_path / "imagebot.yaml"
+    cfg.write_text("repository:\n  url: https://example.com/x.git\n")
+    before, after, marker_frozen, again = _probe(
+        "import gc\nfrom imagebot.cli.common import load_config\n"
+        "print(gc.get_freeze_count())\n"
+        f"load_config({str(cfg)!r})\nprint(gc.get_freeze_count())\n"
+        "marker = [[]]\nprint(not any(o is marker for o in gc.get_objects()))\n"
+        f"load_config({str(cfg)!r})\n"
+        "print(not any(o is marker for o in gc.get_objects()))\n")
+    assert before == "0" and int(after) > 1000  # modules, classes, the schema's validators
+    # Once per process: what a later run creates is collected as usual (a second load freezes nothing).
+    assert marker_frozen == "False" and again == "False"
+
+
+def test_the_command_line_freezes_what_is_left_at_exit_after_the_other_exit_handlers():
+    # This probe's handler is registered before the command line's, so it runs after it.
+    frozen, unfrozen = _probe(
+        "import atexit, gc\n"
+        "atexit.register(lambda: print(gc.get_freeze_count() > 0, len(gc.get_objects()) < 100))\n"
+        "import imagebot.cli\nkeep = [{} for _ in range(1000)]\n")
+    assert frozen == "True" and unfrozen == "True"
