@@ -25,6 +25,13 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 # handlers registered after this one (temporary directories' cleanup...) run before it.
 atexit.register(gc.freeze)
 
+# Run time (issue #21): a cycle allocates hundreds of thousands of long-lived containers (listings,
+# decisions, parsed files), and with CPython's default threshold (700) the collector walks them again
+# and again while they age: 0.13-0.17 s of collections in a warm plan at (2,000, 200), 0.7 s in a cold
+# one (5 full collections). Collecting the youngest generation every 50,000 net allocations instead:
+# 0.05-0.09 s warm, 0.12 s cold, peak RSS the same (+0.6 MB). Cycles are still collected, a little later.
+gc.set_threshold(50_000, *gc.get_threshold()[1:])
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="imagebot")

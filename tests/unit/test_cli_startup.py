@@ -133,3 +133,10 @@ def test_the_command_line_freezes_what_is_left_at_exit_after_the_other_exit_hand
         "atexit.register(lambda: print(gc.get_freeze_count() > 0, len(gc.get_objects()) < 100))\n"
         "import imagebot.cli\nkeep = [{} for _ in range(1000)]\n")
     assert frozen == "True" and unfrozen == "True"
+
+
+def test_the_command_line_collects_the_youngest_generation_less_often():
+    default, cli = _probe("import gc\nprint(gc.get_threshold()[0])\nimport imagebot.cli\nprint(gc.get_threshold()[0])")
+    assert (int(default), int(cli)) == (700, 50_000)
+    # Cycles are still collected: the collector is tuned, not off.
+    assert _probe("import gc, imagebot.cli\nprint(gc.isenabled())") == ["True"]
