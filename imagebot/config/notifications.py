@@ -1,7 +1,5 @@
 """`notifications:` — where imagebot tells a team what changed and what is stuck."""
 
-from __future__ import annotations
-
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator

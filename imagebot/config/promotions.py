@@ -4,8 +4,6 @@ Each promotion names two environments of the repository: a folder (`path`, e.g. 
 on `repository.branch`, or a whole branch (`branch`, e.g. staging). See docs/promotion.md.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import date
 from typing import Literal

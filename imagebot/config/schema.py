@@ -3,8 +3,8 @@
 Unknown keys are errors (a typo must not silently become a default).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: pydantic would evaluate each field's annotation string
+# when it builds the models, at every start-up (issue #21).
 import re
 from typing import Literal
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 from imagebot.model import FileEdit
@@ -10,6 +9,8 @@ from imagebot.model import FileEdit
 
 def unified(edits: Sequence[FileEdit]) -> str:
     """A `git diff`-style unified diff of every edit, files in path order."""
+    import difflib  # here, not at the top: `plan --no-diff` and `run` without edits never load it (start-up)
+
     parts: list[str] = []
     for edit in sorted(edits, key=lambda e: e.path):
         before = edit.before.decode("utf-8", "replace").splitlines(keepends=True)

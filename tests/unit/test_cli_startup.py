@@ -26,6 +26,13 @@ def loaded_after(code: str) -> set[str]:
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
+def _probe(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """The words a fresh interpreter prints running `code` (this checkout's imagebot)."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **(env or {})},
+                         capture_output=True, text=True, timeout=60, check=True)
+    return out.stdout.split()
+
+
 HEAVY = ("pydantic", "requests", "urllib3", "ruamel.yaml", "imagebot.config.schema", "imagebot.pipeline",
          "imagebot.registry", "prometheus_client", "regex")
 
@@ -68,3 +75,65 @@ def test_a_tag_filter_still_compiles_with_regex():
     from imagebot.policy.filters import compile_pattern
 
     assert compile_pattern(r"^v(?P<n>\d+)$", "tag-filter").search("v12")["n"] == "12"
+
+
+def _plugins_setting_after(code: str, env: dict[str, str]) -> str | None:
+    out = _probe(f"{code}\nimport os\nprint(repr(os.environ.get('PYDANTIC_DISABLE_PLUGINS')))", env)
+    return eval(out[-1])  # noqa: S307 - our own probe's repr
+
+
+def test_the_command_line_turns_pydantic_plugin_search_off_unless_the_user_set_it():
+    # The search scans every installed distribution's entry points at the first model (start-up time).
+    assert _plugins_setting_after("import imagebot.cli", {}) == "__all__"
+    # A user's choice wins, including an empty value (plugins on) and a list of plugin names.
+    assert _plugins_setting_after("import imagebot.cli", {"PYDANTIC_DISABLE_PLUGINS": ""}) == ""
+    assert _plugins_setting_after("import imagebot.cli", {"PYDANTIC_DISABLE_PLUGINS": "logfire"}) == "logfire"
+    # Only the command line decides for the process: the modules it runs leave pydantic's default alone.
+    assert _plugins_setting_after("import imagebot.config.load, imagebot.pipeline", {}) is None
+
+
+def _entry_point_scans(cli: bool) -> int:
+    """How often a fresh interpreter asks importlib.metadata for entry points while loading a config."""
+    probe = ("import importlib.metadata as md\ncalls = []\nreal = md.entry_points\n"
+             "md.entry_points = lambda **kw: calls.append(kw) or real(**kw)\n"
+             + ("import imagebot.cli\n" if cli else "")
+             + "from imagebot.config.load import load_text\n"
+             "assert load_text('repository:\\n  url: https://example.com/x.git\\n').repository.url\n"
+             "print(len(calls))")
+    return int(_probe(probe)[-1])
+
+
+def test_a_config_loaded_under_the_command_line_scans_no_entry_points():
+    assert _entry_point_scans(cli=False) > 0  # pydantic's default: the plugin search reads every distribution
+    assert _entry_point_scans(cli=True) == 0
+
+
+def test_start_up_objects_leave_the_garbage_collectors_reach_once_the_config_is_loaded(tmp_path: Path):
+    cfg = tmp_path / "imagebot.yaml"
+    cfg.write_text("repository:\n  url: https://example.com/x.git\n")
+    before, after, collectable, still_collectable = _probe(
+        "import gc\nfrom imagebot.cli.common import load_config\n"
+        "print(gc.get_freeze_count())\n"
+        f"load_config({str(cfg)!r})\nprint(gc.get_freeze_count())\n"
+        "marker = [[]]\nprint(any(o is marker for o in gc.get_objects()))\n"
+        f"load_config({str(cfg)!r})\n"
+        "print(any(o is marker for o in gc.get_objects()))\n")
+    assert before == "0" and int(after) > 1000  # modules, classes, the schema's validators
+    # Once per process: what a later run creates is collected as usual (a second load freezes nothing).
+    assert collectable == "True" and still_collectable == "True"
+
+
+def test_the_command_line_freezes_what_is_left_at_exit_after_the_other_exit_handlers():
+    # This probe's handler is registered before the command line's, so it runs after it.
+    frozen, unfrozen = _probe(
+        "import atexit, gc\n"
+        "atexit.register(lambda: print(gc.get_freeze_count() > 0, len(gc.get_objects()) < 100))\n"
+        "import imagebot.cli\nkeep = [{} for _ in range(1000)]\n")
+    assert frozen == "True" and unfrozen == "True"
+
+
+def test_the_command_line_collects_the_youngest_generation_less_often():
+    default, cli = _probe("import gc\nprint(gc.get_threshold()[0])\nimport imagebot.cli\nprint(gc.get_threshold()[0])")
+    assert (int(default), int(cli)) == (700, 50_000)
+    # Cycles are still collected: the collector is tuned, not off.
+    assert _probe("import gc, imagebot.cli\nprint(gc.isenabled())") == ["True"]
