@@ -64,7 +64,7 @@ def seed(work: Path, repos: int, files: int) -> tuple[Any, Path]:
 def child(config: str, cache: str, only: list[str] | None, rounds: int, concurrency: int) -> None:
     """One agent process: `rounds` fleet rounds over its lanes; prints one JSON line."""
     from imagebot import pipeline
-    from imagebot.config import load
+    from imagebot.config.load import load
     from imagebot.fleet import Fleet
     from imagebot.lanes import lanes_of
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from imagebot import pipeline  # noqa: E402
 from imagebot.agent.serve import serve  # noqa: E402
-from imagebot.config import load  # noqa: E402
+from imagebot.config.load import load  # noqa: E402
 from tests.support.gitrepo import make_remote, show  # noqa: E402
 from tests.support.manifests import deployment  # noqa: E402
 from tests.support.registry import RegistryServer, free_port  # noqa: E402

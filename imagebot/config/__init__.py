@@ -10,13 +10,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from imagebot.config.load import DEFAULT_PATH, load, load_text
+    from imagebot.config.load import DEFAULT_PATH, load_text
     from imagebot.config.schema import Config, NamedPolicy, RegistrySettings
 
-__all__ = ["Config", "NamedPolicy", "RegistrySettings", "DEFAULT_PATH", "load", "load_text"]
+# Not `load`: it is also the name of the submodule imagebot.config.load, which Python binds on
+# the package once anything imports that submodule (`from imagebot.config import load` would then
+# give the module). Import the function from its module: `from imagebot.config.load import load`.
+__all__ = ["Config", "NamedPolicy", "RegistrySettings", "DEFAULT_PATH", "load_text"]
 
 _HOME = {"Config": "schema", "NamedPolicy": "schema", "RegistrySettings": "schema",
-         "DEFAULT_PATH": "load", "load": "load", "load_text": "load"}
+         "DEFAULT_PATH": "load", "load_text": "load"}
 
 
 def __getattr__(name: str) -> Any:

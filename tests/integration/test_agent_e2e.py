@@ -16,7 +16,7 @@ import requests
 
 from imagebot.agent.loop import Agent
 from imagebot.agent.serve import serve
-from imagebot.config import load
+from imagebot.config.load import load
 from tests.support.cli import write_config
 from tests.support.gitrepo import log, make_remote, show
 from tests.support.kube import KubeServer, kube  # noqa: F401  (fixture)

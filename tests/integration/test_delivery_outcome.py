@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from imagebot import pipeline
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.model import PullRequestAction
 from imagebot.report.log import LogReporter
 from imagebot.report.metrics import Metrics, MetricsReporter

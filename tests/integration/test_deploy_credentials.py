@@ -27,7 +27,8 @@ import jwt
 import pytest
 from ruamel.yaml import YAML
 
-from imagebot.config import load, load_text
+from imagebot.config import load_text
+from imagebot.config.load import load
 from imagebot.deliver.credentials import git_credentials
 from imagebot.deliver.github_client import app_auth
 from tests.support.fake_github_app import GitHubAppIssuer

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.fleet import Fleet
 from imagebot.lanes import lanes_of
 from tests.integration.test_e2e_hangs import SilentServer

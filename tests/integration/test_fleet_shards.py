@@ -19,7 +19,7 @@ from kubernetes import client
 
 from imagebot import pipeline
 from imagebot.agent.loop import Agent
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.k8s.leader import LeaseTiming
 from imagebot.k8s.shards import LaneShards
 from imagebot.lanes import lanes_of

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from imagebot.config import load
+from imagebot.config.load import load
 from tests.support.cli import imagebot
 from tests.support.gitrepo import git, make_remote, show, write_files
 

@@ -20,7 +20,7 @@ from kubernetes import client
 from imagebot.agent.loop import Agent
 from imagebot.agent.serve import serve
 from imagebot.cli import main
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.discover.declared import declared_workloads
 from imagebot.k8s.drift import check_drift, same_image
 from tests.integration.test_webhook import Recorder

@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 
 from imagebot import pipeline
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.config.notifications import NotificationTarget
 from imagebot.notify import from_config
 from imagebot.notify.derive import Tracker

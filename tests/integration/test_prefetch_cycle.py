@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from imagebot import discover, pipeline
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.registry import RegistryClient
 from tests.support.cli import write_config
 from tests.support.gitrepo import make_remote

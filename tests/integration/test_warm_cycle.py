@@ -14,7 +14,7 @@ import pytest
 
 from imagebot import pipeline
 from imagebot.agent.loop import Agent
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.config.schema import Config
 from imagebot.discover import DiscoverCache
 from imagebot.model import CycleResult

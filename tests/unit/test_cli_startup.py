@@ -137,3 +137,15 @@ def test_the_command_line_collects_the_youngest_generation_less_often():
     assert (int(default), int(cli)) == (700, 50_000)
     # Cycles are still collected: the collector is tuned, not off.
     assert _probe("import gc, imagebot.cli\nprint(gc.isenabled())") == ["True"]
+
+
+def test_no_name_of_the_config_package_is_also_one_of_its_submodules() -> None:
+    """Python binds a submodule on its package when anything imports it, so a lazily offered name
+    equal to a submodule's would give the module to `from imagebot.config import <name>` in some
+    import orders (it did: `load`)."""
+    import pkgutil
+
+    import imagebot.config as config
+    submodules = {m.name for m in pkgutil.iter_modules(config.__path__)}
+    assert submodules & set(config.__all__) == set()
+    assert submodules & set(config._HOME) == set()

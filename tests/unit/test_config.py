@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from imagebot.cli import main
-from imagebot.config import load, load_text
+from imagebot.config import load_text
+from imagebot.config.load import load
 from imagebot.config.jsonschema import render
 from imagebot.errors import EXIT_USAGE, ConfigError
 

@@ -15,7 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 
-from imagebot.config import load, load_text
+from imagebot.config import load_text
+from imagebot.config.load import load
 from imagebot.config.schema import Config
 from imagebot.k8s.shards import LaneShards
 from imagebot.lanes import lanes_of

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from imagebot.config import load
+from imagebot.config.load import load
 from imagebot.config.load import load_text
 from imagebot.errors import ConfigError, DeliveryError
 from imagebot.fleet import Fleet, ImageIndex
