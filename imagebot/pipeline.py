@@ -25,9 +25,9 @@ from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
 from imagebot.errors import ConfigError, ImagebotError
 from imagebot.lanes import REGISTRIES, CandidateSource
-from imagebot.model import CycleResult, Delivery, Discovery, Occurrence, Plan, Problem, Refusal, Resolution
+from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
-from imagebot.resolve import TagSource, resolve_each
+from imagebot.resolve import resolve
 from imagebot.promote import step as promote_step
 from imagebot.registry import RegistryClient
 from imagebot.registry.prefetch import Prefetch
@@ -168,16 +168,12 @@ def run_cycle(
         progress = ResolveProgress(client, {o.image for o in occurrences}, reporters)
         # the registry source resolves with the cycle's clock (min-age); another lane source resolves as it will
         kept = DecisionMemo(lane_cache_path(cfg, ws, lane, "decisions"))  # decisions of earlier runs
-        render_cache = apply.RenderCache(lane_cache_path(cfg, ws, lane, "render"))  # proven edits of earlier runs
-        early: dict[str, apply.FileRendered] = {}
-        if source is REGISTRIES:
-            resolutions, the_plan = _resolve_rendering(occurrences, progress, clock, kept, root, render_cache, early,
-                                                       found.problems)
-        else:
-            resolutions = source.resolve(occurrences, progress, root)
-            the_plan = planner.build(resolutions, found.problems)
+        resolutions = (resolve(occurrences, progress, now=clock, kept=kept) if source is REGISTRIES
+                       else source.resolve(occurrences, progress, root))
         deadline.check("planning")  # a registry cut off by the deadline must not look like "nothing newer"
-        rendered = apply.render(root, the_plan.changes, render_cache, done=early)
+        the_plan = planner.build(resolutions, found.problems)
+        render_cache = apply.RenderCache(lane_cache_path(cfg, ws, lane, "render"))  # proven edits of earlier runs
+        rendered = apply.render(root, the_plan.changes, render_cache)
         problems = list(the_plan.problems) + [_refusal_problem(r) for r in rendered.refused]
 
         delivery: Delivery | None = None
@@ -229,35 +225,6 @@ def run_cycle(
         except Exception:  # a broken reporter must not hide the cycle's outcome
             log.exception("reporter %s failed", type(reporter).__name__)
     return result
-
-
-def _resolve_rendering(occurrences: Sequence[Occurrence], source: TagSource, clock: Callable[[], float],
-                       kept: DecisionMemo | None, root: Path, cache: apply.RenderCache,
-                       early: dict[str, apply.FileRendered],
-                       problems: Sequence[Problem] = ()) -> tuple[tuple[Resolution, ...], Plan]:
-    """resolve and plan, each file planned and rendered into `early` as soon as every reference
-    in it is decided, while the listings of other images are still on their way (render's work,
-    which the final `apply.render` then finds done, overlaps the registry's). The plan is joined
-    from the files' plans (plan relates references of one scalar only) when discover listed each
-    file's references together, as it does; else built again from all the resolutions."""
-    out: list[Resolution | None] = [None] * len(occurrences)
-    in_file: dict[str, list[int]] = {}
-    for i, occ in enumerate(occurrences):
-        in_file.setdefault(occ.location.file, []).append(i)
-    left = {file: len(indexes) for file, indexes in in_file.items()}
-    plans: dict[str, Plan] = {}
-    for i, resolution in resolve_each(occurrences, source, now=clock, kept=kept):
-        out[i] = resolution
-        file = occurrences[i].location.file
-        left[file] -= 1
-        if left[file] == 0:
-            plans[file] = part = planner.build([out[j] for j in in_file[file]])  # type: ignore[misc]
-            if part.changes:
-                early[file] = apply.render_file(root, file, part.changes, cache)
-    resolutions: tuple[Resolution, ...] = tuple(out)  # type: ignore[arg-type]
-    if [i for indexes in in_file.values() for i in indexes] == list(range(len(occurrences))):  # files in one piece each
-        return resolutions, planner.join([plans[file] for file in in_file], problems)
-    return resolutions, planner.build(resolutions, problems)
 
 
 _COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")

@@ -53,14 +53,6 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
     return Plan(tuple(changes), tuple(skipped), tuple(unchanged), all_problems)
 
 
-def join(parts: Sequence[Plan], problems: Sequence[Problem] = ()) -> Plan:
-    """build() of the concatenated resolutions, from the plans of its parts: each part the plan of
-    the resolutions of one file (build relates resolutions of one scalar only, so never across
-    files), the parts in the order of those resolutions."""
-    return Plan(tuple(c for p in parts for c in p.changes), tuple(r for p in parts for r in p.skipped),
-                tuple(r for p in parts for r in p.unchanged), tuple(problems) + tuple(x for p in parts for x in p.problems))
-
-
 def _change(res: Resolution) -> Change | None:
     occ, target = res.occurrence, res.target
     assert target is not None

@@ -8,11 +8,10 @@ policy) becomes that image's skip reason; it never aborts the others.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -64,117 +63,56 @@ def resolve(
     occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8, now: Callable[[], float] = time.time,
     kept: DecisionMemo | None = None,
 ) -> tuple[Resolution, ...]:
-    """Decide a target for every occurrence, in their order (see :func:`resolve_each`)."""
-    out: list[Resolution | None] = [None] * len(occurrences)
-    for i, resolution in resolve_each(occurrences, source, workers=workers, now=now, kept=kept):
-        out[i] = resolution
-    return tuple(out)  # type: ignore[arg-type]
+    """Decide a target for every occurrence. A NAME field shares its image's listing; plan
+    leaves it alone unless a named policy points it at another image.
 
-
-def resolve_each(
-    occurrences: Sequence[Occurrence], source: TagSource, *, workers: int = 8, now: Callable[[], float] = time.time,
-    kept: DecisionMemo | None = None,
-) -> Iterator[tuple[int, Resolution]]:
-    """(index, resolution) of every occurrence, each once, as soon as it is decided: an image's
-    occurrences when its tag list, its decisions and the registry lookups they asked for (the
-    platform check and digest of each chosen tag) are done, while other images' listings are
-    still on their way - so a caller can plan and render the files whose images are all decided
-    (a NAME field shares its image's listing; plan leaves it alone unless a named policy points
-    it at another image).
-
-    Registry work is batched: tag lists concurrently, once per repository; the policies choose
-    once per distinct image, policy and current tag; each lookup once per image and tag. The
-    answers do not depend on the order in which listings arrive: every decision is a function
-    of its image's listing alone.
+    Registry work is batched: tag lists first (concurrently, once per repository), then the
+    policies choose (once per distinct image, policy and current tag); the platform check and
+    digest each choice needs start as soon as it is made (concurrently with the decisions still
+    to come, once per image and tag).
     """
     candidates = list(occurrences)
     policies: dict[PolicySpec, Policy] = {}
     bad: dict[PolicySpec, PolicyError] = {}
     compiled = _compiled_each((o.policy for o in candidates), policies, bad)  # None: invalid (in `bad`)
-    by_image: dict[str, list[int]] = {}
-    for i, (occ, policy) in enumerate(zip(candidates, compiled, strict=True)):
-        if policy is None:
-            error = bad[occ.policy]
-            problem = Problem("policy", str(error), occ.location, occ.subject)
-            yield i, Resolution(occ, None, f"invalid policy: {error}", problem)
-        else:
-            by_image.setdefault(occ.image, []).append(i)
 
-    listings: dict[str, _Listed] = {}
+    wanted = sorted({o.image for o, p in zip(candidates, compiled, strict=True) if p is not None})
+    listings = _list_all(wanted, source, workers)
     chooser = _Chooser(policies, listings, getattr(source, "created", None), now, kept)
     platforms = _Memo(source.missing_platforms)
     digests = _Memo(source.digest)
 
-    def decided(image: str) -> Iterator[tuple[int, Resolution]]:
-        listed = listings[image]
-        for i in by_image[image]:
-            occ, policy = candidates[i], compiled[i]
-            try:
-                yield i, _decide(occ, policy, listed, lambda o, p=policy: chooser(o, p), digests, platforms)  # type: ignore[misc]
-            except Exception as e:  # isolation: one image's surprise never ends the cycle
-                log.exception("resolving %s failed", occ.subject)
-                problem = Problem("internal", str(_unexpected(f"resolving {occ.image}", e)), occ.location, occ.subject)
-                yield i, Resolution(occ, None, problem.message, problem)
-
-    def choose(image: str, ahead: _Ahead) -> set[Future[None]]:
-        """The decisions about `image`; its registry lookups started (the ones still running)."""
-        if listings[image].error is not None:
-            return set()
-        running: set[Future[None]] = set()
-        for i in by_image[image]:
-            occ, policy = candidates[i], compiled[i]
+    # Each decision's registry work (the platform check and digest of the chosen tag, which
+    # `_decide` will almost always ask) starts as soon as the decision is made, concurrently
+    # with the decisions still to make; `_decide` below then finds the answers in the memos.
+    with _Ahead(workers) as ahead:
+        for occ, policy in zip(candidates, compiled, strict=True):
+            if policy is None or listings[occ.image].error is not None:
+                continue
             choice = chooser(occ, policy)
             if choice.held or not choice.chosen:
                 continue
             if choice.chosen != occ.tag:
-                running.add(ahead.ask(platforms, occ.image, choice.chosen))  # type: ignore[arg-type]
-            if _needs_digest(occ, policy):  # type: ignore[arg-type]
-                running.add(ahead.ask(digests, occ.image, choice.chosen))  # type: ignore[arg-type]
-        running.discard(None)  # type: ignore[arg-type]
-        return {f for f in running if not f.done()}
+                ahead.ask(platforms, occ.image, choice.chosen)
+            if _needs_digest(occ, policy):
+                ahead.ask(digests, occ.image, choice.chosen)
 
-    images = sorted(by_image)
-    with _Ahead(workers) as ahead:
-        if len(images) <= 1 or workers <= 1:
-            for image in images:
-                listings[image] = _listed(source, image)
-                choose(image, ahead)
-                ahead.wait_all()
-                yield from decided(image)
-        else:
-            with ThreadPoolExecutor(max_workers=min(workers, len(images)), thread_name_prefix="resolve") as pool:
-                finished: queue.SimpleQueue[Future] = queue.SimpleQueue()  # futures as they finish (O(1) each, unlike wait())
-                listing: dict[Future, str] = {}
-                for image in images:
-                    future = pool.submit(_listed, source, image)
-                    listing[future] = image
-                    future.add_done_callback(finished.put)
-                waiting: dict[str, set[Future[None]]] = {}
-                owner: dict[Future[None], str] = {}
-                outstanding = len(listing)
-                while outstanding:
-                    future = finished.get()
-                    outstanding -= 1
-                    image = listing.pop(future, None)  # type: ignore[assignment]
-                    if image is not None:  # a tag list arrived: decide, and start the lookups
-                        listings[image] = future.result()
-                        running = choose(image, ahead)
-                        if running:
-                            waiting[image] = running
-                            for lookup in running:
-                                owner[lookup] = image
-                                outstanding += 1
-                                lookup.add_done_callback(finished.put)  # called at once if done meanwhile
-                            continue
-                    else:  # a lookup finished
-                        image = owner.pop(future)
-                        waiting[image].discard(future)
-                        if waiting[image]:
-                            continue
-                        del waiting[image]
-                    yield from decided(image)
     if kept is not None:
         kept.save()
+    out: list[Resolution] = []
+    for occ, policy in zip(candidates, compiled, strict=True):
+        if policy is None:
+            error = bad[occ.policy]
+            problem = Problem("policy", str(error), occ.location, occ.subject)
+            out.append(Resolution(occ, None, f"invalid policy: {error}", problem))
+            continue
+        try:
+            out.append(_decide(occ, policy, listings[occ.image], lambda o, p=policy: chooser(o, p), digests, platforms))
+        except Exception as e:  # isolation: one image's surprise never ends the cycle
+            log.exception("resolving %s failed", occ.subject)
+            problem = Problem("internal", str(_unexpected(f"resolving {occ.image}", e)), occ.location, occ.subject)
+            out.append(Resolution(occ, None, problem.message, problem))
+    return tuple(out)
 
 
 def _unexpected(what: str, e: Exception) -> ImagebotError:
@@ -352,17 +290,22 @@ def _compile_one(spec: PolicySpec, good: dict[PolicySpec, Policy], bad: dict[Pol
     return good[spec]
 
 
-def _listed(source: TagSource, image: str) -> _Listed:
-    """The tag list of `image`, or the error that stands for it (the image's problem, never the cycle's)."""
-    try:
-        listing = source.tags(image)
-        return _Listed(tuple(listing.tags), listing.stale_age)
-    except ImagebotError as e:
-        log.warning("cannot list tags of %s: %s", image, e)
-        return _Listed(error=e)
-    except Exception as e:  # a bug or an input nobody foresaw: this image's problem, not the cycle's
-        log.exception("listing tags of %s failed", image)
-        return _Listed(error=_unexpected(f"listing tags of {image}", e))
+def _list_all(images: Sequence[str], source: TagSource, workers: int) -> dict[str, _Listed]:
+    def one(image: str) -> _Listed:
+        try:
+            listing = source.tags(image)
+            return _Listed(tuple(listing.tags), listing.stale_age)
+        except ImagebotError as e:
+            log.warning("cannot list tags of %s: %s", image, e)
+            return _Listed(error=e)
+        except Exception as e:  # a bug or an input nobody foresaw: this image's problem, not the cycle's
+            log.exception("listing tags of %s failed", image)
+            return _Listed(error=_unexpected(f"listing tags of {image}", e))
+
+    if len(images) <= 1 or workers <= 1:
+        return {image: one(image) for image in images}
+    with ThreadPoolExecutor(max_workers=min(workers, len(images)), thread_name_prefix="resolve") as pool:
+        return dict(zip(images, pool.map(one, images)))
 
 
 class _Memo:
@@ -404,24 +347,17 @@ class _Ahead:
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[None]] = []
 
-    def ask(self, memo: _Memo, image: str, tag: str) -> Future[None] | None:
-        """Start memo(image, tag) unless it was asked already; its future (None: done here, or asked before)."""
+    def ask(self, memo: _Memo, image: str, tag: str) -> None:
         key = (id(memo), image, tag)
         if key in self._asked:
-            return None
+            return
         self._asked.add(key)
         if self._workers <= 1:
             _quietly(memo, image, tag)
-            return None
+            return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="resolve")
-        future = self._pool.submit(_quietly, memo, image, tag)
-        self._futures.append(future)
-        return future
-
-    def wait_all(self) -> None:
-        """Wait for every lookup started so far."""
-        wait(self._futures)
+        self._futures.append(self._pool.submit(_quietly, memo, image, tag))
 
     def __enter__(self) -> Self:
         return self

@@ -15,8 +15,7 @@ original. A file is left untouched only when none of its changes is safe.
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from imagebot.apply import stream
 from imagebot.apply.render_cache import RenderCache
@@ -26,15 +25,12 @@ from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, e
 from imagebot.errors import EditError
 from imagebot.model import Change, FileEdit, Refusal, Rendered
 
-__all__ = ["FileRendered", "RenderCache", "edit_text", "render", "render_file", "edit_file"]
+__all__ = ["RenderCache", "edit_text", "render", "edit_file"]
 
 
-def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | None = None,
-           done: Mapping[str, FileRendered] | None = None) -> Rendered:
+def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | None = None) -> Rendered:
     """Compute the new bytes of every file the changes touch (files are read, not written).
-    `cache`: proven edits of earlier runs (see render_cache), used and kept up to date.
-    `done`: files rendered already this cycle (:func:`render_file`, e.g. while other images were
-    still being resolved); one is used when it was rendered for exactly this file's changes."""
+    `cache`: proven edits of earlier runs (see render_cache), used and kept up to date."""
     by_file: dict[str, list[Change]] = {}
     for c in changes:
         by_file.setdefault(c.file, []).append(c)
@@ -42,38 +38,18 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
     refused: list[Refusal] = []
     for file in sorted(by_file):
         file_changes = by_file[file]
-        earlier = done.get(file) if done is not None else None
-        if earlier is None or earlier.changes != tuple(file_changes):
-            earlier = render_file(root, file, file_changes, cache)
-        if earlier.edit is not None:
-            edits.append(earlier.edit)
-        refused += earlier.refused
+        try:
+            before = (root / file).read_bytes()
+        except OSError as exc:
+            refused += [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes]
+            continue
+        after, applied, file_refused = _edit_cached(before, file_changes, cache) if cache else edit_file(before, file_changes)
+        refused += file_refused
+        if applied and after != before:
+            edits.append(FileEdit(file, before, after, tuple(applied)))
     if cache is not None:
         cache.save()
     return Rendered(tuple(edits), tuple(refused))
-
-
-@dataclass(frozen=True)
-class FileRendered:
-    """One file's part of :func:`render`: its edit (None: nothing applies) and its refusals,
-    for these `changes` (the file's, in plan order)."""
-
-    changes: tuple[Change, ...]
-    edit: FileEdit | None
-    refused: tuple[Refusal, ...]
-
-
-def render_file(root: pathlib.Path, file: str, changes: Sequence[Change], cache: RenderCache | None = None) -> FileRendered:
-    """The edit of one file for its `changes` (all of them: a file is proven as a whole), read
-    from `root`; the render cache is consulted and filled (:func:`render` writes it)."""
-    try:
-        before = (root / file).read_bytes()
-    except OSError as exc:
-        return FileRendered(tuple(changes), None,
-                            tuple(Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in changes))
-    after, applied, file_refused = _edit_cached(before, changes, cache) if cache else edit_file(before, changes)
-    edit = FileEdit(file, before, after, tuple(applied)) if applied and after != before else None
-    return FileRendered(tuple(changes), edit, tuple(file_refused))
 
 
 def _edit_cached(before: bytes, changes: Sequence[Change], cache: RenderCache) -> tuple[bytes, list[Change], list[Refusal]]:
