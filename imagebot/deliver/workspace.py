@@ -2,7 +2,8 @@
 
 One clone per repository URL under ``<cache_dir>/git/``. Each cycle it is fetched (shallow:
 only branch tips are needed, since the bot always builds on the current remote head) and
-hard-reset to the remote, so nothing a previous, perhaps crashed, cycle left behind survives.
+hard-reset to the remote, so nothing a previous, perhaps crashed, cycle left behind survives
+(the reset and the clean are skipped when ``git status`` shows nothing to undo; see `reset_to`).
 Every git command gets the credentials through its environment (see `credentials`), never
 through `.git/config` or its command line.
 """
