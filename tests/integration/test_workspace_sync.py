@@ -9,6 +9,7 @@ files, a local commit, another branch) is still gone afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -73,8 +74,7 @@ def test_leftovers_in_a_directory_that_lost_its_clone_are_cleaned(tmp_path: Path
     """Not fresh: the directory held files before `git init` (its .git was deleted), so they are cleaned."""
     ws = GitWorkspace(config(remote), tmp_path / "cache")
     root = ws.checkout()
-    for path in root.glob(".git"):
-        _rmtree(path)
+    shutil.rmtree(root / ".git")
     gitrepo.write_files(root, {"stray.yaml": "image: evil:1\n", "apps/web/deploy.yaml": "image: ghcr.io/org/web:6.6.6\n"})
     commands.clear()
     assert GitWorkspace(config(remote), tmp_path / "cache").checkout() == root
@@ -98,11 +98,6 @@ def _modify_in_place_same_size(root: Path) -> None:
     with open(p, "r+b") as f:  # same inode, same size, same second: only the content tells
         f.write(b"image: ghcr.io/org/web:6.6.6\n")
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-    shutil.rmtree(path)
 
 
 LEFTOVERS: dict[str, Callable[[Path], None]] = {
