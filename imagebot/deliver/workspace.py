@@ -2,7 +2,8 @@
 
 One clone per repository URL under ``<cache_dir>/git/``. Each cycle it is fetched (shallow:
 only branch tips are needed, since the bot always builds on the current remote head) and
-hard-reset to the remote, so nothing a previous, perhaps crashed, cycle left behind survives.
+hard-reset to the remote, so nothing a previous, perhaps crashed, cycle left behind survives
+(the reset and the clean are skipped when ``git status`` shows nothing to undo; see `reset_to`).
 Every git command gets the credentials through its environment (see `credentials`), never
 through `.git/config` or its command line.
 """
@@ -100,6 +101,14 @@ class GitWorkspace:
         self.deadline: Deadline = NO_DEADLINE
         self.command_timeout = parse_duration(cfg.delivery.git_timeout)
         self._lock_fd: int | None = None
+        #: The clone was just initialised in an empty directory: its first checkout leaves nothing
+        #: untracked to clean and it has no remote-tracking refs to compare.
+        self._fresh = False
+        #: What `refresh()` found without fetching (branch -> sha of its remote-tracking ref), for
+        #: the `reset_to()` right after it; any git command run since makes it unknown.
+        self._tracking: dict[str, str] = {}
+        #: HEAD's sha when the last git command run proved it (`head()` then runs none).
+        self._head: str | None = None
 
     # --- running git ---------------------------------------------------------------------
     def _env(self, config: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
@@ -127,6 +136,7 @@ class GitWorkspace:
         """
         what = f"git {args[0]}"
         self.deadline.check(f"running {what}")
+        self._tracking, self._head = {}, None  # a git command may move a ref or HEAD
         limit = self.deadline.cap(self.command_timeout)
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -242,10 +252,13 @@ class GitWorkspace:
         self.reset_to(target)
 
     def _ensure_clone(self) -> None:
+        self._fresh = False
         if not (self.root / ".git").is_dir():
             self.root.mkdir(parents=True, exist_ok=True)
+            empty = not any(self.root.iterdir())
             self.run("init", "-q")
             self.run("remote", "add", "origin", self.url)
+            self._fresh = empty
         elif self.run("remote", "get-url", "origin") != self.url:  # also proves the clone readable
             self.run("remote", "set-url", "origin", self.url)
 
@@ -263,6 +276,7 @@ class GitWorkspace:
             refspecs.append(f"+refs/heads/{prefix}*:refs/remotes/origin/{prefix}*")
             covered |= {b: sha for b, sha in self.remote_heads.items() if b.startswith(prefix)}
         if self._up_to_date(covered, prefix):
+            self._tracking = covered
             return  # the fetch would neither add, move nor prune a ref (a warm agent's usual case)
         self._fetch(refspecs)
 
@@ -270,7 +284,7 @@ class GitWorkspace:
         """The local remote-tracking refs already equal what the remote has for `covered`
         (and, under `prefix`, hold nothing the remote no longer has). One local git process
         instead of a round trip to the remote."""
-        if not covered or not (self.root / ".git").is_dir():
+        if not covered or self._fresh or not (self.root / ".git").is_dir():
             return False
         # "refs/remotes/origin/" (no "*"): for-each-ref's "*" stops at a slash, so
         # "imagebot/app" would not be listed by ".../origin/*".
@@ -302,10 +316,42 @@ class GitWorkspace:
         return heads
 
     def reset_to(self, branch: str) -> None:
-        """Make the work tree exactly the fetched tip of remote `branch` (nothing local survives)."""
-        self.run("checkout", "-q", "-f", "-B", branch, f"refs/remotes/origin/{branch}")
-        self.run("clean", "-q", "-ffdx")
+        """Make the work tree exactly the fetched tip of remote `branch` (nothing local survives).
+
+        When `refresh()` has just found the remote-tracking ref unmoved, one ``git status`` first
+        tells whether the work tree already is that commit, on that branch, with nothing modified,
+        staged, untracked or ignored (a warm agent's usual case); only otherwise are the checkout
+        and the clean run. A clone initialised just now has nothing to clean.
+        """
+        expected, fresh = self._tracking.get(branch), self._fresh
+        self._fresh = False
+        if expected is None or not self._is_clean_at(branch, expected):
+            self.run("checkout", "-q", "-f", "-B", branch, f"refs/remotes/origin/{branch}")
+            if not fresh:
+                self.run("clean", "-q", "-ffdx")
         self.branch = branch
+
+    def _is_clean_at(self, branch: str, sha: str) -> bool:
+        """HEAD is local `branch` at `sha`, and the index and work tree hold exactly its files.
+
+        ``git status`` compares every tracked file with the index and the index with HEAD (by
+        stat data, by content where the stat data cannot tell) and lists every untracked and
+        ignored path, as `git clean -ffdx` would find them; empty directories are not listed (git
+        tracks none, so no scan can see one)."""
+        out = self.run("status", "--porcelain=v2", "-z", "--branch", "--no-ahead-behind",
+                       "--untracked-files=normal", "--ignored=traditional")
+        headers = {}
+        for entry in out.split("\0"):
+            if not entry:
+                continue
+            if not entry.startswith("# "):
+                return False  # a changed, staged, unmerged, untracked or ignored path
+            key, _, value = entry[2:].partition(" ")
+            headers[key] = value
+        if headers.get("branch.head") != branch or headers.get("branch.oid") != sha:
+            return False
+        self._head = sha
+        return True
 
     def start_from(self, sha: str, local_branch: str) -> None:
         """Reset the work tree to commit `sha` on a local branch (pull-request mode's per-group branches)."""
@@ -314,7 +360,7 @@ class GitWorkspace:
 
     # --- reading -------------------------------------------------------------------------
     def head(self) -> str:
-        return self.run("rev-parse", "HEAD")
+        return self._head or self.run("rev-parse", "HEAD")
 
     def modified_between(self, old: str, new: str) -> frozenset[str] | None:
         """The paths whose bytes differ between commits `old` and `new`, when that is all that

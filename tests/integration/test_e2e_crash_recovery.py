@@ -60,6 +60,15 @@ def _env(cwd: Path, bindir: Path, kill_at: int = 0, delay: float = 0.0) -> dict[
             "GIT_CALLS": str(calls), "KILL_AT": str(kill_at), "KILL_DELAY": f"{delay:.3f}"}
 
 
+def _leave_a_leftover(cwd: Path) -> Path:
+    """A file a crashed run left in the cached clone (a warm run whose clone is clean and whose
+    remote did not move checks out nothing: with this, every run checks out, and can die doing so)."""
+    (clone,) = (cwd / "cache" / "repos" / "git").glob("*-*[0-9a-f]")
+    leftover = clone / ".imagebot-leftover.tmp"
+    leftover.write_text("half a file\n")
+    return leftover
+
+
 def _converged(remote: Path, host: str, tag: str) -> None:
     assert f"{host}/team/app:{tag}".encode() in show(remote, "main", "apps/app.yaml")
     subjects = log(remote, "main")
@@ -79,11 +88,14 @@ def test_thirty_sigkills_timed_to_git_commands_then_every_next_run_converges(wor
     calls = int((cwd / "git-calls").read_text())
     assert calls >= 8, calls
     _converged(remote, registry.host, "1.0.1")
+    _leave_a_leftover(cwd)
+    assert imagebot("run", "--once", cwd=cwd, env=_env(cwd, bindir)).code == 0  # numbers the calls of a warm run
 
     killed_during: list[str] = []
     for i in range(KILLS):
         tag = f"1.{i + 1}.0"
         registry.push_tags("team/app", [tag])  # always something to commit and push
+        _leave_a_leftover(cwd)
         # the commands that write the clone or the remote are each hit once for sure (at their number
         # in the last clean run, which made the calls the next one makes), the other kills anywhere
         write = ("checkout", "commit", "push")[i] if i < 3 else None
@@ -94,8 +106,10 @@ def test_thirty_sigkills_timed_to_git_commands_then_every_next_run_converges(wor
         logged = (cwd / "git-calls.log").read_text().split("\n")
         killed_during.append(next((line.split()[1] for line in logged if line.startswith(f"{kill_at} ")), "-"))
 
+        leftover = _leave_a_leftover(cwd)
         after = imagebot("run", "--once", cwd=cwd, env=_env(cwd, bindir))
         assert after.code == 0, f"kill #{i} at git call {kill_at} ({killed_during[-1]}): {after.err}"
+        assert not leftover.exists()
         assert "temporary" not in after.err
         _converged(remote, registry.host, tag)
     # the kills hit the commands that write the clone, not only the reads
