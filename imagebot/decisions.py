@@ -88,9 +88,9 @@ class DecisionMemo:
         return choice
 
     def put(self, image: str, digest: str, policy: str, current: str | None, choice: Choice) -> None:
-        """Keep a decision just made; one a pattern timed out on (the reason says so) is not kept:
+        """Keep a decision just made; one a pattern timed out on (`Choice.timed_out`) is not kept:
         the next run may have the time to decide it properly."""
-        if "timed out" in choice.reason:
+        if choice.timed_out:
             return
         raw = [choice.chosen, choice.reason, list(choice.candidates[:KEPT_CANDIDATES]), choice.held]
         with self._lock:

@@ -80,3 +80,7 @@ class Choice:
     candidates: tuple[str, ...] = ()  # tags that qualified, best first
     rejected: Sequence[Rejected] = ()  # a tuple, or Rejections written on first read
     held: bool = False
+    #: A tag-filter or exclude pattern ran out of its time budget on some tag (or on the current
+    #: one): the decision is this run's best, not final - it is not kept for the next run
+    #: (imagebot.decisions), which may have the time to decide it properly.
+    timed_out: bool = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from operator import itemgetter
 
 from imagebot.errors import PolicyError
@@ -194,7 +195,14 @@ class _Policy:
         tally = _Tally(view.listed)
         self._tell(step, tally)
         current_value, note = self._reading(current) if current is not None else (None, "")
-        return self._decide(step, current, current_value, tally, note)
+        choice = self._decide(step, current, current_value, tally, note)
+        if step.timeouts or (current is not None and current_value is None and self._timed_out(current)):
+            return replace(choice, timed_out=True)
+        return choice
+
+    def _timed_out(self, current: str) -> bool:
+        """The current tag's reading ran out of time (a timeout is never remembered as an outcome)."""
+        return not current.endswith(COSIGN_SUFFIXES) and current not in self._memo
 
     def _sorted_out(self, view: TagView) -> _SortedOut:
         """Steps 1 and 2 over `view`, shared by every policy with these patterns (unless a

@@ -81,9 +81,12 @@ def test_decisions_that_depend_on_the_clock_are_never_kept():
 
 def test_a_decision_a_pattern_timed_out_on_is_not_kept(tmp_path):
     memo = DecisionMemo(tmp_path / "d.json")
-    memo.put("r.io/a", tags_digest(TAGS), "k", "1.0.0", Choice("1.0.0", "1 rejected (1 timed out)"))
+    memo.put("r.io/a", tags_digest(TAGS), "k", "1.0.0", Choice("1.0.0", "1 rejected", timed_out=True))
+    memo.put("r.io/b", tags_digest(TAGS), "k", "1.0.0", Choice("1.0.0", "a reason that mentions 'timed out'"))
     memo.save()
-    assert memo.get("r.io/a", set(TAGS), tags_digest(TAGS), "k", "1.0.0") is None
+    again = DecisionMemo(tmp_path / "d.json")
+    assert again.get("r.io/a", set(TAGS), tags_digest(TAGS), "k", "1.0.0") is None  # what the policy says counts
+    assert again.get("r.io/b", set(TAGS), tags_digest(TAGS), "k", "1.0.0") is not None  # not the reason's words
 
 
 def kept_file(tmp_path: Path) -> Path:

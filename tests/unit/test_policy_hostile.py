@@ -81,7 +81,17 @@ def test_catastrophic_exclude_cannot_hang() -> None:
     assert time.monotonic() - started < filters.TOTAL_TIMEOUT + 0.5
     assert choice.chosen == "1.0.0"
     assert any(r.tag == "1.0.1" and "budget was spent" in r.reason for r in choice.rejected)
-    assert "timed out" in choice.reason
+    assert "timed out" in choice.reason and choice.timed_out
+    assert not policy.choose(["1.0.0", "1.0.1"], None).timed_out
+
+
+def test_a_current_tag_whose_reading_timed_out_makes_the_decision_not_final() -> None:
+    filters._memos.clear()
+    policy = compile_spec(PolicySpec("alphabetical", tag_filter=r"^(b|b)+$"))
+    slow = "b" * 40 + "!"
+    choice = policy.choose(["bbb", slow], slow)
+    assert choice.timed_out
+    assert not policy.choose(["bbb", "bbbb"], "bbb").timed_out
 
 
 def test_many_tags_are_quick() -> None:
