@@ -129,7 +129,7 @@ def _needs_digest(occ: Occurrence, policy: Policy) -> bool:
 class _Chooser:
     """policy.choose, once per (policy, image, current tag): many workloads share all three.
     The policy is the compiled one, shared by every declaration of the same policy (see
-    `_compile_all`), wherever it was written. Every decision about an image reads one
+    `_compiled_each`), wherever it was written. Every decision about an image reads one
     :class:`TagView` of its listing, so what depends on the tags alone is worked out once."""
 
     def __init__(self, policies: dict[PolicySpec, Policy], listings: dict[str, _Listed], created: Callable | None = None,
@@ -232,24 +232,16 @@ def _span(seconds: float) -> str:
 _MEANING = tuple(f.name for f in fields(PolicySpec) if f.compare and f.name != "source")
 
 
-def _compile_all(specs: Iterable[PolicySpec]) -> tuple[dict[PolicySpec, Policy], dict[PolicySpec, PolicyError]]:
-    """Each spec's compiled policy, or its error. Specs that differ only in `source` (where they
-    were declared: every workload's annotation has its own) share one compiled policy, so
-    their decisions are shared too; an invalid one is compiled per source, for its message."""
-    good: dict[PolicySpec, Policy] = {}
-    bad: dict[PolicySpec, PolicyError] = {}
-    _compiled_each(specs, good, bad)
-    return good, bad
-
-
 _meaning = attrgetter(*_MEANING)  # `replace(spec, source="")`, cheaper
 
 
 def _compiled_each(specs: Iterable[PolicySpec], good: dict[PolicySpec, Policy],
                    bad: dict[PolicySpec, PolicyError]) -> list[Policy | None]:
     """Each spec's compiled policy (None: invalid, its error in `bad`), filling `good` and `bad`.
-    Discover shares one spec object between the occurrences it declares, so a spec is looked
-    up by identity first (a spec's hash reads all its fields)."""
+    Specs that differ only in `source` (where they were declared: every workload's annotation has
+    its own) share one compiled policy, so their decisions are shared too; an invalid one is
+    compiled per source, for its message. A spec object that several occurrences share (a config
+    rule's, a store row's) is looked at once (by identity: a spec's hash reads all its fields)."""
     by_meaning: dict[tuple, Policy] = {}
     by_id: dict[int, Policy | None] = {}
     keep: list[PolicySpec] = []  # the specs by_id names stay alive, so no id is reused meanwhile

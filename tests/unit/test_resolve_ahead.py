@@ -109,6 +109,10 @@ def test_a_fallback_for_a_tag_lacking_a_platform_is_asked_after_the_decisions() 
 def test_declarations_that_differ_only_in_where_they_were_written_share_one_compiled_policy() -> None:
     here, there = PolicySpec("semver:^1.0", source="a.yaml:1"), PolicySpec("semver:^1.0", source="b.yaml:9", origin="rule")
     other = PolicySpec("semver:^1.0", source="c.yaml:3", prerelease=True)
-    good, bad = resolve_module._compile_all([here, there, other, PolicySpec("semver:^1.0", min_age="3d")])
-    assert not bad and good[here] is good[there] and good[other] is not good[here]
-    assert good[PolicySpec("semver:^1.0", min_age="3d")] is not good[here]
+    aged, bogus = PolicySpec("semver:^1.0", min_age="3d"), PolicySpec("semver:^1.0", min_age="soon")
+    good: dict = {}
+    bad: dict = {}
+    out = resolve_module._compiled_each([here, there, other, aged, here, bogus], good, bad)
+    assert out[0] is out[1] is out[4] is good[here] is good[there] and out[2] is not out[0]
+    assert out[3] is good[aged] is not good[here]
+    assert out[5] is None and list(bad) == [bogus] and "min-age" in str(bad[bogus])
