@@ -19,11 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from imagebot.config.schema import Config, Repository, RepositoryEntry, lane_name_from_url
 from imagebot.model import Occurrence, Resolution
 from imagebot.resolve import TagSource, resolve
+
+if TYPE_CHECKING:
+    from imagebot.deliver.workspace import GitWorkspace
 
 
 class CandidateSource(Protocol):
@@ -77,6 +80,16 @@ class Lane:
         """The lane's own clone directory: two lanes never share a work tree (same URL, other branch)."""
         base = cache_dir / "repos"
         return base / "lanes" / self.name if self.keyed else base
+
+
+def workspace_for(cfg: Config, lane: Lane) -> GitWorkspace:
+    """The lane's own clone (under the cache dir, keyed by the lane's name), for the pipeline's
+    rounds and for the commands that only read the repository (validate, inventory, drift: the
+    import is here, so that those load no pipeline, registry client or requests)."""
+    from imagebot.config.paths import cache_dir
+    from imagebot.deliver.workspace import GitWorkspace
+
+    return GitWorkspace(lane.config, lane.workspace_dir(cache_dir(cfg)))
 
 
 def lanes_of(cfg: Config, only: str | None = None) -> tuple[Lane, ...]:

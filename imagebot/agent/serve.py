@@ -32,7 +32,7 @@ from imagebot.k8s.drift import api_reader, check_drift
 from imagebot.k8s.events import EventRecorder, EventsReporter, WorkloadIndex
 from imagebot.k8s.leader import LeaseElector, LeaseTiming
 from imagebot.k8s.shards import LaneShards
-from imagebot.lanes import Lane, lanes_of
+from imagebot.lanes import Lane, lanes_of, workspace_for
 from imagebot.report import Reporter
 from imagebot.report import log as logsetup
 from imagebot.report.log import LogReporter
@@ -230,7 +230,7 @@ def serve(
     # Each lane's declared workloads, from its own workspace: where its Events are located and
     # what its drift check compares with the cluster.
     single = len(lanes) == 1
-    lane_workloads = {lane.name: _Workloads(lane.config, GitWorkspace(lane.config, lane.workspace_dir(pipeline.cache_dir(cfg))))
+    lane_workloads = {lane.name: _Workloads(lane.config, workspace_for(cfg, lane))
                       for lane in lanes}
     board = StatusBoard()
     reporters: list[Reporter] = [MetricsReporter(metrics), LogReporter(), board]

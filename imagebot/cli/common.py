@@ -55,15 +55,6 @@ def pick_lanes(cfg: Config, name: str | None) -> tuple[Any, ...]:
         raise UsageError(f"--repository: {e.args[0]}") from None
 
 
-def lane_workspace(cfg: Config, lane: Any) -> Any:
-    """The lane's clone (a GitWorkspace, as the pipeline's rounds keep it) for commands that only
-    read the repository: validate, inventory and drift load no pipeline, registry or requests."""
-    from imagebot.config.paths import cache_dir
-    from imagebot.deliver.workspace import GitWorkspace
-
-    return GitWorkspace(lane.config, lane.workspace_dir(cache_dir(cfg)))
-
-
 def load_config(path: str | None) -> Config:
     from imagebot.config.load import load
 

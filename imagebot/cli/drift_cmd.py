@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, lane_workspace, load_config, pick_lanes, repository_option
+from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option
 from imagebot.errors import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, UsageError
 
 
@@ -37,9 +37,10 @@ def drift(config_path: str | None, as_json_: bool, tree: str | None, kubeconfig:
     from imagebot.discover.declared import declared_workloads
     from imagebot.k8s.client import api_client
     from imagebot.k8s.drift import api_reader, check_drift
+    from imagebot.lanes import workspace_for
 
     cfg = lanes[0].config
-    root = Path(tree) if tree else lane_workspace(top, lanes[0]).checkout()
+    root = Path(tree) if tree else workspace_for(top, lanes[0]).checkout()
     declared = declared_workloads(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude)
     report = check_drift(declared.workloads, api_reader(api_client(kubeconfig=kubeconfig, context=context)),
                          default_namespace)

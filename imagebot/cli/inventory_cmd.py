@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, lane_workspace, pick_lanes, repository_option
+from imagebot.cli.common import config_option, handle_errors, pick_lanes, repository_option
 
 
 @click.command("inventory")
@@ -60,8 +60,10 @@ def scan_repository(config_path: str | None, tree: str | None, repository: str |
     lanes = pick_lanes(cfg, repository)
     if len(lanes) > 1:
         raise UsageError("inventory lists one repository: name it with --repository")
+    from imagebot.lanes import workspace_for
+
     top, cfg = cfg, lanes[0].config
-    root = Path(tree) if tree else lane_workspace(top, lanes[0]).checkout()
+    root = Path(tree) if tree else workspace_for(top, lanes[0]).checkout()
     return discover.scan(root, paths=cfg.repository.paths, exclude=cfg.repository.exclude, policies=cfg.policies,
                          rules=cfg.rules, everything=True)
 

@@ -22,7 +22,7 @@ def plan(config_path: str | None, as_json_: bool, diff: bool, repository: str | 
     """Show what `run` would change and why, with the exact diff. Writes nothing."""
     # Imported here: each command loads only what it needs (start-up time).
     from imagebot import pipeline
-    from imagebot.fleet.round import workspace_for
+    from imagebot.lanes import workspace_for
     from imagebot.report import log as logsetup
     from imagebot.report.summary import as_json, text
     logsetup.setup(log_level, log_format)

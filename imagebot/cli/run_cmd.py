@@ -41,7 +41,7 @@ def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None,
         try:
             if len(lanes) > 1:
                 _run_round(cfg, lanes, notifier, as_json_)
-            from imagebot.fleet.round import workspace_for
+            from imagebot.lanes import workspace_for
 
             lane = lanes[0]
             result = pipeline.run_cycle(lane.config, reporters=[notifier] if notifier else [], source=lane.source,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from imagebot.cli.common import config_option, handle_errors, lane_workspace, load_config, pick_lanes, repository_option
+from imagebot.cli.common import config_option, handle_errors, load_config, pick_lanes, repository_option
 from imagebot.errors import EXIT_OK, EXIT_PARTIAL, ImagebotError, PolicyError, UsageError
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ def validate(config_path: str | None, tree: str | None, repository: str | None) 
     lanes = pick_lanes(cfg, repository)
     if tree and len(lanes) > 1:
         raise UsageError("--path checks one repository's work tree: name it with --repository")
+    from imagebot.lanes import workspace_for
+
     worst = EXIT_OK
     # A top-level rule is the default of every repository: unused only when no repository uses it.
     shared = len(cfg.rules) if len(lanes) > 1 else 0
@@ -35,7 +37,7 @@ def validate(config_path: str | None, tree: str | None, repository: str | None) 
         if len(lanes) > 1:
             click.echo(f"repository {lane.name} ({lane.repository.url}):")
         try:
-            root = Path(tree) if tree else lane_workspace(cfg, lane).checkout()
+            root = Path(tree) if tree else workspace_for(cfg, lane).checkout()
         except ImagebotError as e:  # one unreachable repository does not hide the others' problems
             click.echo(f"imagebot: repository {lane.name}: {e}", err=True)
             worst = max(worst, e.exit_code)

@@ -26,7 +26,7 @@ from imagebot.deliver import GitWorkspace
 from imagebot.discover.cache import DiscoverCache
 from imagebot.errors import EXIT_FAILED, EXIT_OK, ImagebotError
 from imagebot.fleet.index import ImageIndex
-from imagebot.lanes import Lane
+from imagebot.lanes import Lane, workspace_for
 from imagebot.model import CycleResult
 from imagebot.report import Reporter
 
@@ -84,11 +84,6 @@ class LaneState:
     failing_since: float | None = None
     last: LaneOutcome | None = None
     last_result: CycleResult | None = None
-
-
-def workspace_for(cfg: Config, lane: Lane) -> GitWorkspace:
-    """The lane's own clone (under the cache dir, keyed by the lane's name)."""
-    return GitWorkspace(lane.config, lane.workspace_dir(pipeline.cache_dir(cfg)))
 
 
 class Fleet:

@@ -52,14 +52,14 @@ def test_help_and_version_still_answer(tmp_path: Path):
 
 
 def test_config_load_builds_the_schema_but_loads_no_registry_client():
-    mods = loaded_after("from imagebot.cli.common import load_config, lane_workspace\nimport imagebot.config.load")
+    mods = loaded_after("from imagebot.cli.common import load_config\nfrom imagebot.lanes import workspace_for\nimport imagebot.config.load")
     assert "imagebot.config.schema" in mods
     assert not {"requests", "imagebot.registry", "imagebot.pipeline", "regex"} & mods
 
 
 @pytest.mark.parametrize("command", ["validate_cmd", "inventory_cmd", "drift_cmd"])
 def test_commands_that_read_a_clone_load_no_pipeline(command: str):
-    mods = loaded_after(f"import imagebot.cli.{command}\nfrom imagebot.cli.common import lane_workspace\n"
+    mods = loaded_after(f"import imagebot.cli.{command}\nfrom imagebot.lanes import workspace_for\n"
                         "import imagebot.discover, imagebot.deliver.workspace, imagebot.config.paths")
     assert not {"requests", "urllib3", "imagebot.registry", "imagebot.pipeline", "imagebot.fleet"} & mods
 
