@@ -18,7 +18,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["code_fingerprint", "load_cache_file", "store_json"]
+__all__ = ["code_fingerprint", "load_cache_file", "store_cache_file", "store_json"]
 
 
 def store_json(path: Path, data: object) -> None:
@@ -93,3 +93,13 @@ def load_cache_file(path: Path, kind: str, fmt: int, code: str, body: str, label
         log.info("%s: written by another version of imagebot; starting afresh", label)
         return None
     return data
+
+
+def store_cache_file(path: Path, kind: str, fmt: int, code: str, label: str, **body: object) -> None:
+    """Write a cache file `load_cache_file` reads back: the header (tool "imagebot", `kind`,
+    `fmt`, the code's fingerprint) and `body`'s keys, atomically. A file that cannot be written
+    costs the next run's speed, never this one: logged with `label`, not raised."""
+    try:
+        store_json(path, {"tool": "imagebot", "cache": kind, "format": fmt, "code": code, **body})
+    except OSError as e:
+        log.warning("%s: cannot write %s: %s", label, path, e)

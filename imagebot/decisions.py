@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -30,9 +29,7 @@ from typing import Any
 
 from imagebot.model import PolicySpec
 from imagebot.policy import Choice
-from imagebot.cachefile import code_fingerprint, load_cache_file, store_json
-
-log = logging.getLogger(__name__)
+from imagebot.cachefile import code_fingerprint, load_cache_file, store_cache_file
 
 __all__ = ["DecisionMemo", "KEPT_CANDIDATES", "policy_key", "tags_digest"]
 
@@ -110,11 +107,8 @@ class DecisionMemo:
         with self._lock:
             if not self._changed and self._same_as_read():
                 return
-            data = {"tool": TOOL, "cache": KIND, "format": FORMAT, "code": self._code, "images": self._new}
-        try:
-            store_json(self.path, data)
-        except OSError as e:  # a cache that cannot be written costs the next run's speed, never this cycle
-            log.warning("cannot write the decision cache %s: %s", self.path, e)
+            images = self._new
+        store_cache_file(self.path, KIND, FORMAT, self._code, "decision cache", images=images)
 
     def _same_as_read(self) -> bool:
         if self._new.keys() != self._old.keys():

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,7 @@ from typing import Any
 from imagebot.apply.token import render_token
 from imagebot.errors import EditError
 from imagebot.model import Change
-from imagebot.cachefile import code_fingerprint, load_cache_file, store_json
-
-log = logging.getLogger(__name__)
+from imagebot.cachefile import code_fingerprint, load_cache_file, store_cache_file
 
 TOOL, KIND, FORMAT = "imagebot", "render", 1
 #: Modules whose text decides an edit: any change to them invalidates every entry.
@@ -77,11 +74,7 @@ class RenderCache:
         """Write the entries this run used or made (nothing when they are the ones loaded)."""
         if self.path is None or not self._loaded or self._new == self._old:
             return
-        data = {"tool": TOOL, "cache": KIND, "format": FORMAT, "code": self._code, "entries": self._new}
-        try:
-            store_json(self.path, data)
-        except OSError as e:  # costs the next run's speed, never this cycle
-            log.warning("render cache: cannot write %s: %s", self.path, e)
+        store_cache_file(self.path, KIND, FORMAT, self._code, "render cache", entries=self._new)
 
     def _load(self) -> None:
         if self._loaded:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from imagebot.model import FieldKind, Location, Occurrence, PolicySpec, Problem
-from imagebot.cachefile import code_fingerprint, load_cache_file, store_json
+from imagebot.cachefile import code_fingerprint, load_cache_file, store_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -152,15 +152,12 @@ def save(path: Path, scope: str, entries: dict[str, Stored], pinned: Pinned | No
               [problem(p) for p in e.problems], [occ(o) for o in e.unmanaged]]
         for rel, e in entries.items() if _own(rel, e)
     }
-    data = {"tool": TOOL, "cache": KIND, "format": FORMAT, "code": code(), "scope": scope,
-            "pinned": None if pinned is None else [pinned[0][0], list(pinned[0][1]), list(pinned[0][2]), list(pinned[1])],
-            "policies": table, "entries": out,
-            # what the next run lists before its checkout, read without decoding the entries
-            "images": sorted({o.image for rel, e in entries.items() if rel in out for o in e.occurrences})}
-    try:
-        store_json(path, data)
-    except OSError as e:
-        log.warning("discover cache: cannot write %s: %s", path, e)
+    store_cache_file(
+        path, KIND, FORMAT, code(), "discover cache", scope=scope,
+        pinned=None if pinned is None else [pinned[0][0], list(pinned[0][1]), list(pinned[0][2]), list(pinned[1])],
+        policies=table, entries=out,
+        # what the next run lists before its checkout, read without decoding the entries
+        images=sorted({o.image for rel, e in entries.items() if rel in out for o in e.occurrences}))
 
 
 def _own(rel: str, e: Stored) -> bool:

@@ -154,7 +154,6 @@ def _no_netrc(r: requests.PreparedRequest) -> requests.PreparedRequest:
     return r
 
 
-
 class _Session(requests.Session):
     """A requests Session that reads the environment's proxy and CA-bundle settings (HTTPS_PROXY,
     NO_PROXY, REQUESTS_CA_BUNDLE, ...) once per scheme and host instead of on every request:
