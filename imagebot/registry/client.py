@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import requests
+
 
 from imagebot.config.schema import RegistrySettings
 from imagebot.deadline import NO_DEADLINE, Deadline
@@ -43,7 +43,7 @@ from imagebot.registry.mirrors import Endpoint, endpoints, upstream
 from imagebot.registry.names import TAG, canonical_host, split
 from imagebot.registry.platform_cache import ManifestFacts
 from imagebot.registry.stats import RequestStats
-from imagebot.registry.transport import Registry, RetryPolicy
+from imagebot.registry.transport import Answer, Registry, RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,7 +74,7 @@ class Manifest:
         return self.media_type in INDEX_TYPES
 
 
-def _json(resp: requests.Response, where: str) -> Any:
+def _json(resp: Answer, where: str) -> Any:
     """The body as JSON; a wrong content type is permanent, a broken body temporary (truncated)."""
     ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
     try:
@@ -284,7 +284,7 @@ class RegistryClient:
         return index
 
     @staticmethod
-    def _page(resp: requests.Response, where: str) -> list[str]:
+    def _page(resp: Answer, where: str) -> list[str]:
         data = _json(resp, where)
         if not isinstance(data, dict):
             raise RegistryError(f"{where}: the answer is not a JSON object", temporary=False)
@@ -299,7 +299,7 @@ class RegistryClient:
         return tags
 
     @staticmethod
-    def _next_page(reg: Registry, resp: requests.Response, what: str) -> str | None:
+    def _next_page(reg: Registry, resp: Answer, what: str) -> str | None:
         link = resp.links.get("next", {}).get("url")
         if not link:
             return None
@@ -381,7 +381,7 @@ class RegistryClient:
         what = f"manifest of {image}{'@' if reference.startswith('sha256:') else ':'}{reference}"
         where = f"registry {host}: {what}"
 
-        def parse(resp: requests.Response) -> Manifest:
+        def parse(resp: Answer) -> Manifest:
             body = _json(resp, where)
             if not isinstance(body, dict):
                 raise RegistryError(f"{where}: the manifest is not a JSON object", temporary=False)
@@ -508,7 +508,7 @@ class RegistryClient:
         host, _ = split(image)
         where = f"registry {host}: config blob {digest[:19]} of {image}"
 
-        def parse(resp: requests.Response) -> ImageConfig:
+        def parse(resp: Answer) -> ImageConfig:
             if "sha256:" + hashlib.sha256(resp.content).hexdigest() != digest:
                 raise RegistryError(f"{where}: the blob does not match its digest (truncated?)", temporary=True)
             blob = _json(resp, where)

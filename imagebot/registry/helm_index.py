@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from imagebot.errors import RegistryError
+from imagebot.registry.transport import Answer
 
 #: An index larger than this is refused (the biggest public ones are a few tens of MB).
 MAX_INDEX_BYTES = 64 * 1024 * 1024
@@ -57,7 +58,7 @@ def index_path(repository_path: str, prefix: str = "") -> str:
     return f"/{base}/index.yaml" if base else "/index.yaml"
 
 
-def parse_index(resp: requests.Response, where: str) -> dict[str, tuple[str, ...]]:
+def parse_index(resp: Answer, where: str) -> dict[str, tuple[str, ...]]:
     """{chart: versions, in the index's order} from an index.yaml answer; bounded in size."""
     declared = resp.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_INDEX_BYTES or len(resp.content) > MAX_INDEX_BYTES:

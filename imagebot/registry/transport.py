@@ -10,9 +10,19 @@ Every request to a registry goes through :meth:`Registry.request`, which
 * reads every answer within one deadline for the whole request (``timeout``: connecting,
   headers and body together, so a registry dripping a byte at a time cannot stretch it) and
   up to :data:`MAX_RESPONSE_BYTES` (a larger answer is refused unread);
+* follows redirects (a blob on a CDN) itself, at most :data:`MAX_REDIRECTS`, and sends the
+  Authorization header to no other host than the one that asked for it;
 * turns every failure into a typed :class:`~imagebot.errors.RegistryError` /
   :class:`~imagebot.errors.AuthError` that names the registry and what was being done, and
   says whether a retry can help.
+
+A registry API request goes through requests' :class:`~requests.adapters.HTTPAdapter` - its
+urllib3 pools, TLS settings and proxy managers - but not through requests' Session and Response:
+their per-request work (preparing the request, merging settings, hooks, cookies, building a
+Response) was half of imagebot's CPU per tag listing, and a warm `plan` is mostly tag listings.
+The environment's proxy and CA-bundle settings are still requests' own answer
+(``merge_environment_settings``), read once per host. Token requests (one per scope and cycle)
+use the Session as before.
 """
 
 from __future__ import annotations
@@ -20,19 +30,21 @@ from __future__ import annotations
 import base64
 import email.utils
 import ipaddress
+import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import tenacity
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.utils import parse_header_links
 
 from imagebot import __version__
 from imagebot.config.schema import RegistrySettings
@@ -47,10 +59,14 @@ from imagebot.registry.stats import RequestStats
 log = logging.getLogger(__name__)
 USER_AGENT = f"imagebot/{__version__}"
 T = TypeVar("T")
+R = TypeVar("R", "Answer", requests.Response)
 #: Bounded input: the largest answer read from a registry (a tag-list page, a manifest, a config
 #: blob, a token). Real ones are kilobytes; a page of 100,000 tags is about 3 MB.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
+#: Redirects followed for one request (requests allows 30; a registry needs one, to a CDN).
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
 @dataclass(frozen=True)
@@ -81,7 +97,29 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _error_detail(resp: requests.Response) -> str:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A registry's answer, read whole (within the request's deadline and the size bound)."""
+
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
+    content: bytes
+    url: str  # where it came from, after redirects
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The Link header by rel (as requests' ``Response.links``)."""
+        header = self.headers.get("Link")
+        return {link.get("rel") or link.get("url", ""): link for link in parse_header_links(header)} if header else {}
+
+    def close(self) -> None:
+        """Nothing to release: the body was read whole and the connection returned to its pool."""
+
+
+def _error_detail(resp: Answer | requests.Response) -> str:
     """The first error code + message of a distribution error body, if any (never the whole body)."""
     try:
         errors = resp.json().get("errors") or []
@@ -91,26 +129,23 @@ def _error_detail(resp: requests.Response) -> str:
         return ""
 
 
-def _read_body(resp: requests.Response, deadline: float, where: str) -> None:
-    """Read `resp`'s body (streamed) into it, by `deadline` (time.monotonic) and within
-    :data:`MAX_RESPONSE_BYTES`; raise RegistryError otherwise (the connection is dropped).
+def _read_all(raw: urllib3.BaseHTTPResponse, deadline: float, where: str) -> bytes:
+    """`raw`'s body, read by `deadline` (time.monotonic) and within :data:`MAX_RESPONSE_BYTES`;
+    RegistryError otherwise (the connection is dropped). The connection goes back to its pool.
 
     Each read returns as soon as some bytes arrive (``read1``) and may wait only for what is
     left of the deadline, so the whole request ends in time however slowly bytes come.
     """
-    if resp._content_consumed:  # not sent with stream=True: already read (without these bounds)
-        return
     try:
-        declared = int(resp.headers.get("Content-Length") or 0)
+        declared = int(raw.headers.get("Content-Length") or 0)
     except ValueError:
         declared = 0
     if declared > MAX_RESPONSE_BYTES:
-        resp.close()
+        raw.close()
         raise RegistryError(f"{where}: refused an answer of {declared:,} bytes (the limit is "
                             f"{MAX_RESPONSE_BYTES:,})", temporary=False)
     chunks: list[bytes] = []
     size = 0
-    raw = resp.raw
     try:
         while True:
             left = deadline - time.monotonic()
@@ -128,17 +163,24 @@ def _read_body(resp: requests.Response, deadline: float, where: str) -> None:
                 raise RegistryError(f"{where}: refused an answer over {MAX_RESPONSE_BYTES:,} bytes", temporary=False)
             chunks.append(chunk)
     except RegistryError:
-        resp.close()
+        raw.close()
         raise
     except (OSError, urllib3.exceptions.HTTPError) as e:
-        resp.close()
+        raw.close()
         if isinstance(e, (TimeoutError, urllib3.exceptions.TimeoutError)):
             raise RegistryError(f"{where}: the answer did not arrive within the request's deadline "
                                 f"({size:,} bytes so far)", temporary=True) from None
         raise RegistryError(f"{where}: connection failed while reading the answer ({type(e).__name__})",
                             temporary=True) from None
     raw.release_conn()
-    resp._content = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def _read_body(resp: requests.Response, deadline: float, where: str) -> None:
+    """:func:`_read_all` for a requests Response sent with ``stream=True`` (token requests)."""
+    if resp._content_consumed:  # not sent with stream=True: already read (without these bounds)
+        return
+    resp._content = _read_all(resp.raw, deadline, where)
     resp._content_consumed = True
 
 
@@ -180,6 +222,44 @@ class _Session(requests.Session):
         return {**found, "proxies": dict(found["proxies"])}
 
 
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """How requests to one scheme and host travel: the pool (direct or through a proxy) and
+    whether the request line carries the whole URL (plain HTTP through a proxy) or the path."""
+
+    pool: urllib3.HTTPConnectionPool
+    whole_url: bool
+
+
+class _Adapter(HTTPAdapter):
+    """requests' HTTP adapter (urllib3 pools, TLS, proxies), plus :meth:`route`: the pool that
+    requests would send a request to `url` through, for sending without requests' Session and
+    Response layers."""
+
+    def route(self, url: str, settings: dict[str, Any]) -> _Route:
+        """`settings`: the session's merged environment settings for `url` (proxies, verify)."""
+        proxies, verify = settings["proxies"], settings["verify"]
+        prepared = requests.PreparedRequest()  # what the adapter reads of a request: its URL
+        prepared.method, prepared.url, prepared.headers = "GET", url, requests.structures.CaseInsensitiveDict()
+        pool = self.get_connection_with_tls_context(prepared, verify, proxies=proxies)
+        self.cert_verify(pool, url, verify, None)
+        return _Route(pool, not self.request_url(prepared, proxies).startswith("/"))
+
+
+def _failure(e: BaseException) -> tuple[str, str]:
+    """(stats outcome, what went wrong) for an exception from urllib3 while sending a request."""
+    reason = e.reason if isinstance(e, urllib3.exceptions.MaxRetryError) and e.reason is not None else e
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        return "tls", "tls"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # a ConnectTimeoutError to urllib3: refused, no DNS
+        return "connection", "ConnectionError"
+    if isinstance(reason, (TimeoutError, urllib3.exceptions.TimeoutError)):
+        return "timeout", "timeout"
+    if isinstance(reason, urllib3.exceptions.ProxyError):
+        return "connection", "ProxyError"
+    return "connection", "ConnectionError"
+
+
 class Registry:
     """Everything about talking to one registry host. Thread-safe."""
 
@@ -218,9 +298,12 @@ class Registry:
         self.session.headers["User-Agent"] = USER_AGENT
         # Passed with every request: a session-wide `verify` loses to $REQUESTS_CA_BUNDLE in requests.
         self._verify: str | bool = self.settings.ca_file or self.settings.tls_verify
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=max(limit.concurrency, 2))
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        # pools: the registry's, and a few for the hosts it redirects to (a blob's CDN)
+        self._adapter = _Adapter(pool_connections=8, pool_maxsize=max(limit.concurrency, 2))
+        self.session.mount("https://", self._adapter)
+        self.session.mount("http://", self._adapter)
+        self._headers = {**self.session.headers}  # requests' defaults (Accept-Encoding, ...) with ours
+        self._routes: dict[tuple[str, str], _Route] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -243,7 +326,7 @@ class Registry:
         repository: str,
         what: str,
         accept: tuple[str, ...] = (),
-        parse: Callable[[requests.Response], T] = lambda r: r,  # type: ignore[assignment,return-value]
+        parse: Callable[[Answer], T] = lambda r: r,  # type: ignore[assignment,return-value]
     ) -> T:
         """Send one request (with auth, budget and retries) and return ``parse(response)``.
 
@@ -303,7 +386,7 @@ class Registry:
 
     # -- one attempt: send, answer a 401 challenge, send again ------------------------------
     def _attempt(self, method: str, url: str, kind: str, repository: str, what: str,
-                 accept: tuple[str, ...], parse: Callable[[requests.Response], T]) -> T:
+                 accept: tuple[str, ...], parse: Callable[[Answer], T]) -> T:
         scope = pull_scope(repository)
         answered = False
         for _ in range(3):
@@ -326,36 +409,70 @@ class Registry:
             answered = True
         raise AuthError(f"registry {self.host}: {what}: authentication did not settle")  # pragma: no cover
 
-    def _send(self, method: str, url: str, kind: str, headers: dict[str, str], what: str) -> requests.Response:
+    def _send(self, method: str, url: str, kind: str, headers: dict[str, str], what: str) -> Answer:
         with self.budget.slot():
             start = time.monotonic()
             timeout = self.deadline.cap(self.settings.timeout)
+            where = f"registry {self.host}: {what}"
             try:
-                resp = self.session.request(method, url, headers=headers, timeout=timeout,
-                                            verify=self._verify, stream=True)
-                _read_body(resp, start + timeout, f"registry {self.host}: {what}")
+                answer = self._open(method, url, {**self._headers, **headers}, start + timeout, where)
             except RegistryError as e:
                 self._stats.record(self.host, kind, "timeout" if e.temporary else "refused")
                 raise
-            except requests.exceptions.SSLError as e:
-                self._stats.record(self.host, kind, "tls")
-                raise RegistryError(
-                    f"registry {self.host}: {what}: TLS failed ({type(e).__name__}); set ca_file for a private CA, "
-                    f"or insecure: true for a plain-HTTP registry", temporary=False) from None
-            except requests.Timeout:
-                self._stats.record(self.host, kind, "timeout")
-                raise RegistryError(f"registry {self.host}: {what}: no answer within {timeout:g}s",
-                                    temporary=True) from None
-            except requests.RequestException as e:
-                self._stats.record(self.host, kind, "connection")
-                raise RegistryError(f"registry {self.host}: {what}: connection failed ({type(e).__name__})",
-                                    temporary=True) from None
-        self._stats.record(self.host, kind, resp.status_code)
-        log.debug("%s %s -> %d (%.0f ms)", method, urlsplit(url).path, resp.status_code,
+            except (OSError, urllib3.exceptions.HTTPError) as e:
+                outcome, why = _failure(e)
+                self._stats.record(self.host, kind, outcome)
+                if why == "tls":
+                    raise RegistryError(
+                        f"{where}: TLS failed ({type(e).__name__}); set ca_file for a private CA, "
+                        f"or insecure: true for a plain-HTTP registry", temporary=False) from None
+                if why == "timeout":
+                    raise RegistryError(f"{where}: no answer within {timeout:g}s", temporary=True) from None
+                raise RegistryError(f"{where}: connection failed ({why})", temporary=True) from None
+        self._stats.record(self.host, kind, answer.status_code)
+        log.debug("%s %s -> %d (%.0f ms)", method, urlsplit(url).path, answer.status_code,
                   (time.monotonic() - start) * 1000)
-        return resp
+        return answer
 
-    def _check(self, resp: requests.Response, what: str) -> requests.Response:
+    def _open(self, method: str, url: str, headers: dict[str, str], deadline: float, where: str) -> Answer:
+        """Send, follow redirects (at most MAX_REDIRECTS; the Authorization header never goes to
+        another host, requests' rule), and read the last answer by `deadline`."""
+        for _ in range(MAX_REDIRECTS + 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(where)
+            raw = self._urlopen(method, url, headers, urllib3.Timeout(connect=left, read=left))
+            location = raw.headers.get("Location") if raw.status in _REDIRECTS else None
+            if not location:
+                return Answer(raw.status, raw.headers, _read_all(raw, deadline, where), url)
+            raw.close()  # a redirect's body is not read: its connection is dropped
+            raw.release_conn()
+            target = urljoin(url, location)
+            if "Authorization" in headers and self.session.should_strip_auth(url, target):
+                headers = {k: v for k, v in headers.items() if k != "Authorization"}
+            if raw.status == 303 and method != "HEAD":
+                method = "GET"
+            url = target
+        raise RegistryError(f"{where}: more than {MAX_REDIRECTS} redirects", temporary=False)
+
+    def _urlopen(self, method: str, url: str, headers: dict[str, str], timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
+        """One request on the route to `url`'s scheme and host (worked out once), body unread."""
+        scheme, netloc, path, query, _ = urlsplit(url)
+        for _ in range(2):
+            route = self._routes.get((scheme, netloc))
+            if route is None:
+                settings = self.session.merge_environment_settings(url, {}, True, self._verify, None)
+                route = self._routes[(scheme, netloc)] = self._adapter.route(url, settings)
+            target = url if route.whole_url else f"{path or '/'}?{query}" if query else path or "/"
+            try:
+                return route.pool.urlopen(method, target, headers=headers, redirect=False, assert_same_host=False,
+                                          preload_content=False, decode_content=False,
+                                          retries=self._adapter.max_retries, timeout=timeout)
+            except urllib3.exceptions.ClosedPoolError:  # the adapter let the pool go (too many hosts)
+                self._routes.pop((scheme, netloc), None)
+        raise urllib3.exceptions.ClosedPoolError(None, "the connection pool closed twice")  # type: ignore[arg-type]
+
+    def _check(self, resp: R, what: str) -> R:
         code = resp.status_code
         if code < 400:
             return resp

@@ -12,7 +12,8 @@ proxy (http.server on 127.0.0.1) forwards every request to the real registry, an
   with Content-Type text/html), ``many`` (a synthetic list of ``count`` tags);
 * play a hostile registry: ``drip`` (a complete answer whose body comes one byte every
   ``delay`` seconds), ``deep`` (a tag list nested ``count`` deep), ``huge`` (an endless body of
-  ``count`` bytes, without Content-Length), ``notlist`` (an index whose ``manifests`` is an
+  ``count`` bytes, without Content-Length), ``redirect`` (a 307 to ``target`` + the same path: a
+  blob on a CDN), ``notlist`` (an index whose ``manifests`` is an
   object), ``baddigest`` (the real answer under a Docker-Content-Digest header that does not
   match it);
 * count requests by kind, for budget assertions.
@@ -55,6 +56,7 @@ class Fault:
     count: int = 0  # tags, for "many"
     delay: float = 2.0  # seconds, for "timeout"
     method: str | None = None
+    target: str = ""  # an origin, for "redirect"
 
 
 class RegistryProxy(LoopbackServer):
@@ -67,8 +69,11 @@ class RegistryProxy(LoopbackServer):
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()  # "tags", "manifest", "blob", "ping", "other"
         self.paths: list[tuple[str, str]] = []
+        #: (method, path, the Authorization header or None) of every request, in order.
+        self.authorizations: list[tuple[str, str, str | None]] = []
         self.stopping = threading.Event()
         self._session = requests.Session()
+        self._session.trust_env = False  # it talks to the registry directly, whatever $HTTP_PROXY says
         super().__init__(_handler(self))
 
     def inject(self, action: str, *, path: str = "", times: int = 1, **kw: Any) -> Fault:
@@ -147,7 +152,11 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self) -> None:
             parts = urlsplit(self.path)
+            if parts.scheme:  # asked as an HTTP proxy (the request line holds the whole URL)
+                self.path = parts.path + (f"?{parts.query}" if parts.query else "")
             proxy._record(self.command, parts.path)
+            with proxy._lock:
+                proxy.authorizations.append((self.command, parts.path, self.headers.get("Authorization")))
             fault = proxy._take_fault(self.command, parts.path)
             if fault is not None and fault.action == "slow":
                 proxy.stopping.wait(fault.delay)
@@ -212,6 +221,8 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
             elif a in ("500", "502", "503"):
                 self._json(int(a), {"errors": [{"code": "UNAVAILABLE", "message": "injected"}]},
                            {"Retry-After": f.retry_after} if f.retry_after is not None else {})
+            elif a == "redirect":
+                self._send(307, b"", {"Location": f.target.rstrip("/") + self.path})
             elif a == "timeout":
                 proxy.stopping.wait(f.delay)
                 self.close_connection = True
