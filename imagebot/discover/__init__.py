@@ -31,7 +31,7 @@ from functools import partial
 
 from imagebot.config.schema import NamedPolicy, Rule
 from imagebot.discover import charts, compat, compat_argocd, compat_argocd_crd, compat_keel, image_fields, image_maps, kustomize, marked
-from imagebot.discover import rules as rule_set, workloads
+from imagebot.discover import parallel, rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import mentions_references, missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
@@ -119,6 +119,8 @@ def scan(
     problems += [Problem("config", f"repository.paths: {p!r} leads outside the repository (a symbolic link): not followed")
                  for p in outside(root, paths)]
     session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files, since)
+    results: list[FileResult] = []  # the files worth parsing, in walk order
+    pending: list[tuple[int, str, bytes]] = []  # (index in results, path, bytes): still to parse
     with session_of as session:
         for rel in files:
             scanned += 1
@@ -144,17 +146,26 @@ def scan(
             ):
                 continue
             if not result.parsed:
-                found = scan_file(rel, result.data or b"", policies, rules, everything, tools, updaters)
-                result = FileResult(True, result.data, True, tuple(found.occurrences), tuple(found.problems),
-                                    tuple(found.unmanaged))
-                if session is not None:
-                    session.update(rel, result)
-            parsed += 1
+                pending.append((len(results), rel, result.data or b""))
+            elif on_image is not None:
+                announce(result.occurrences)
+            results.append(result)
+        # Parsing is most of a cold scan: on two cores when there is much of it (same findings, same order).
+        parse_settings = (policies, rules, everything, tools, updaters)
+        parsed_files = parallel.parse_files([(rel, data) for _, rel, data in pending], partial(_scan_file_as, parse_settings),
+                                            scan_file, parse_settings)
+        for (index, rel, data), found in zip(pending, parsed_files, strict=True):
+            result = results[index] = FileResult(True, data, True, tuple(found.occurrences), tuple(found.problems),
+                                                 tuple(found.unmanaged))
+            if session is not None:
+                session.update(rel, result)
             if on_image is not None:
                 announce(result.occurrences)
-            occurrences += result.occurrences
-            problems += result.problems
-            unmanaged += result.unmanaged
+    for result in results:
+        parsed += 1
+        occurrences += result.occurrences
+        problems += result.problems
+        unmanaged += result.unmanaged
     if cache is not None:
         st = cache.stats
         log.info("discover: %d file(s): %d known unchanged, %d read again (same bytes), %d screened anew, %d parsed",
@@ -167,6 +178,10 @@ def scan(
     if on_image is not None:
         announce(occurrences)  # charts named by their HelmRepository
     return Discovery(tuple(occurrences), tuple(problems + unresolved), scanned, parsed, tuple(unmanaged))
+
+
+def _scan_file_as(settings: tuple, rel: str, data: bytes) -> FileFound:
+    return scan_file(rel, data, *settings)
 
 
 def scan_settings(policies: Mapping[str, NamedPolicy], parse_all: bool, everything: bool, rules: Sequence[Rule],

@@ -1,0 +1,120 @@
+"""A cold scan parses on two cores: the same findings in the same order, whatever the worker does."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from imagebot import discover
+from imagebot.discover import parallel
+from tests.conftest import shared_path
+from tests.support import parse_workers
+
+
+def jobs(n: int, special: str | None = None) -> list[tuple[str, bytes]]:
+    """`n` jobs; `special` in the first chunk, which the worker is always given."""
+    out = [(f"f{i:04d}.yaml", b"x" * i) for i in range(n)]
+    if special:
+        out[10] = (special, b"special")
+    return out
+
+
+def here(rel: str, data: bytes) -> tuple[str, int, str, int]:
+    return parse_workers.echo(rel, data, "t")
+
+
+def test_every_job_once_in_order_and_the_worker_takes_a_share():
+    work = jobs(1000)
+    got = list(parallel.parse_files(work, here, parse_workers.echo, ("t",), workers=1))
+    assert [(rel, size) for rel, size, _, _ in got] == [(rel, len(data)) for rel, data in work]
+    pids = {pid for *_, pid in got}
+    assert os.getpid() in pids and len(pids) == 2  # this process and the worker both parsed
+
+
+def test_few_jobs_or_one_cpu_stay_in_this_process(monkeypatch):
+    got = list(parallel.parse_files(jobs(parallel.MIN_FILES - 1), here, parse_workers.echo, ("t",)))
+    assert {pid for *_, pid in got} == {os.getpid()}
+    monkeypatch.setattr(parallel, "_cpus", lambda: 1)
+    got = list(parallel.parse_files(jobs(parallel.MIN_FILES * 2), here, parse_workers.echo, ("t",)))
+    assert {pid for *_, pid in got} == {os.getpid()}
+
+
+def test_a_worker_that_dies_costs_only_time(caplog):
+    work = jobs(600, "die.yaml")
+    with caplog.at_level(logging.WARNING, logger="imagebot.discover.parallel"):
+        got = list(parallel.parse_files(work, here, parse_workers.dies_on, ("t",), workers=1))
+    assert [(rel, size) for rel, size, _, _ in got] == [(rel, len(data)) for rel, data in work]
+    assert next(pid for rel, *_, pid in got if rel == "die.yaml") == os.getpid()
+    assert "the parsing worker failed" in caplog.text
+
+
+def test_a_worker_that_does_not_answer_is_not_waited_for(monkeypatch, caplog):
+    monkeypatch.setattr(parallel, "CHUNK_TIMEOUT", 0.5)
+    work = jobs(600, "hang.yaml")
+    with caplog.at_level(logging.WARNING, logger="imagebot.discover.parallel"):
+        got = list(parallel.parse_files(work, here, parse_workers.hangs_on, ("t",), workers=1))
+    assert [(rel, size) for rel, size, _, _ in got] == [(rel, len(data)) for rel, data in work]
+    assert next(pid for rel, *_, pid in got if rel == "hang.yaml") == os.getpid()
+    assert "TimeoutError" in caplog.text
+
+
+def test_a_scan_of_real_repositories_finds_the_same_on_two_cores(tmp_path: Path, monkeypatch):
+    files = shared_path("realworld", "files")
+    tree = tmp_path / "repo"
+    shutil.copytree(files, tree)
+    for i in range(4):  # enough files for several chunks
+        shutil.copytree(files, tree / f"copy{i}")
+    one = discover.scan(tree, everything=True)
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    calls: list[int] = []
+    real_pool = parallel._pool
+    monkeypatch.setattr(parallel, "_pool", lambda *a: calls.append(1) or real_pool(*a))
+    two = discover.scan(tree, everything=True)
+    assert calls == [1]  # the worker did take part
+    assert two == one and len(one.unmanaged) > 300
+
+
+def test_what_the_worker_logs_or_warns_reaches_this_process_log(caplog):
+    logging.captureWarnings(True)
+    try:
+        with caplog.at_level(logging.WARNING):
+            got = list(parallel.parse_files(jobs(600, "warn.yaml"), here, parse_workers.warns_on, ("t",), workers=1))
+    finally:
+        logging.captureWarnings(False)
+    assert next(pid for rel, *_, pid in got if rel == "warn.yaml") != os.getpid()  # the worker parsed it
+    messages = [(r.name, r.getMessage()) for r in caplog.records]
+    assert ("imagebot.discover.test", "odd file warn.yaml") in messages
+    assert any(name == "py.warnings" and "found duplicate anchor in warn.yaml" in m for name, m in messages)
+    assert "not at the parent's level" not in caplog.text
+
+
+@pytest.mark.parametrize(("cpu_max", "affinity", "expected"), [
+    (None, 4, 4),  # no cgroup v2 file
+    ("max 100000\n", 4, 4),
+    ("100000 100000\n", 4, 1),  # a container limited to one CPU: no worker
+    ("150000 100000\n", 4, 1),
+    ("200000 100000\n", 4, 2),
+    ("800000 100000\n", 2, 2),
+    ("garbage\n", 2, 2),
+])
+def test_cpus_are_the_affinity_within_the_containers_quota(tmp_path, monkeypatch, cpu_max, affinity, expected):
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    monkeypatch.setattr(parallel, "CPU_MAX", path)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(affinity)))
+    assert parallel._cpus() == expected
+
+
+@pytest.mark.parametrize(("value", "pids_in_worker"), [("0", False), ("1", True)])
+def test_the_environment_can_turn_the_worker_off_or_on(monkeypatch, value, pids_in_worker):
+    monkeypatch.setenv(parallel.ENV, value)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 1)  # on: even where it would not be used
+    n = parallel.MIN_FILES * 2 if value == "0" else 200
+    got = list(parallel.parse_files(jobs(n), here, parse_workers.echo, ("t",)))
+    assert ({pid for *_, pid in got} != {os.getpid()}) is pids_in_worker
