@@ -16,7 +16,11 @@ import logging
 import logging.handlers
 import multiprocessing
 import os
+import pickle
+import sys
+import types
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,7 +43,6 @@ CHUNK = 48
 CHUNK_TIMEOUT = 60.0
 
 Job = tuple[str, bytes]  # (path in the repository, bytes)
-_parse: Callable[[str, bytes], Any] | None = None  # the worker's parse function (set by _start)
 
 
 class _Records(list):  # type: ignore[type-arg]
@@ -62,7 +65,7 @@ def parse_files(jobs: Sequence[Job], parse: Callable[[str, bytes], Any], worker_
     if workers is None:
         workers = 1 if len(jobs) >= MIN_FILES and _cpus() >= 2 else 0
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-    pool = _pool(workers, worker_parse, settings) if workers > 0 and len(chunks) > 1 else None
+    pool = _pool(workers) if workers > 0 and len(chunks) > 1 else None
     if pool is not None:
         log.debug("discover: parsing %d file(s) with %d worker process(es)", len(jobs), workers)
     if pool is None:
@@ -70,13 +73,14 @@ def parse_files(jobs: Sequence[Job], parse: Callable[[str, bytes], Any], worker_
             yield parse(rel, data)
         return
     try:
-        yield from _shared(chunks, parse, pool, workers)
+        task = pickle.dumps((worker_parse, settings), pickle.HIGHEST_PROTOCOL)
+        yield from _shared(chunks, parse, pool, workers, task)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _shared(chunks: list[list[Job]], parse: Callable[[str, bytes], Any], pool: ProcessPoolExecutor,
-            workers: int) -> Iterator[Any]:
+            workers: int, task: bytes) -> Iterator[Any]:
     """Chunks are taken from the front, in order, by the worker (kept `workers` + 1 chunks ahead)
     and by this process, which parses the next free chunk whenever the one it must yield next is
     still with the worker. Results are yielded in the jobs' order."""
@@ -91,7 +95,8 @@ def _shared(chunks: list[list[Job]], parse: Callable[[str, bytes], Any], pool: P
         nonlocal free, broken
         while not broken and free < len(chunks) and sum(isinstance(t, Future) for t in taken.values()) < workers + 1:
             try:
-                taken[free] = pool.submit(_parse_chunk, chunks[free])
+                with _main_hidden():
+                    taken[free] = pool.submit(_parse_chunk, task, chunks[free])
             except Exception as e:  # the pool broke or shut down: parse here from now on
                 broken = _gave_up(e)
                 return
@@ -126,32 +131,53 @@ def _gave_up(e: BaseException) -> bool:
     return True
 
 
-def _pool(workers: int, worker_parse: Callable[..., Any], settings: tuple[Any, ...]) -> ProcessPoolExecutor | None:
+def _pool(workers: int) -> ProcessPoolExecutor | None:
     try:
         # spawn: a fresh interpreter, never a fork of this multi-threaded process; its own child,
         # so its CPU is this process's children's (what `time` and the benchmark count)
         context = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                                   initargs=(worker_parse, settings, logging.getLogger().getEffectiveLevel()))
+                                   initargs=(logging.getLogger().getEffectiveLevel(),))
     except Exception as e:  # no processes here (a sandbox, no /dev/shm): parse in this one
         log.info("discover: parsing in one process (%s: %s)", type(e).__name__, e)
         return None
 
 
-def _start(worker_parse: Callable[..., Any], settings: tuple[Any, ...], level: int) -> None:
-    """In the worker: keep the parse function with its settings bound; keep what is logged or
-    warned (at the parent's level) to send back, instead of writing it to the shared stderr."""
-    global _parse
-    _parse = lambda rel, data: worker_parse(rel, data, *settings)  # noqa: E731
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """While a worker is started: multiprocessing's spawn has the new interpreter import this
+    program's ``__main__`` (to find functions defined there), which runs again a program without
+    a ``__name__`` guard. Nothing the worker runs lives in ``__main__``: it is hidden instead."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def _start(level: int) -> None:
+    """In the worker: keep what is logged or warned (at the parent's level) to send back with
+    each chunk, instead of writing it to the stderr it shares with the parent."""
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(_records)]  # type: ignore[arg-type]
     root.setLevel(level)
     logging.captureWarnings(True)
 
 
-def _parse_chunk(chunk: list[Job]) -> tuple[list[Any], list[logging.LogRecord]]:
-    assert _parse is not None, "the worker was not started with _start"
-    found = [_parse(rel, data) for rel, data in chunk]
+_task: tuple[bytes, Callable[[str, bytes], Any]] | None = None  # the worker's (task, parse function)
+
+
+def _parse_chunk(task: bytes, chunk: list[Job]) -> tuple[list[Any], list[logging.LogRecord]]:
+    """In the worker: `task` is the pickled (parse function, settings), the same for every chunk
+    of a scan (decoded once); the process object itself stays small (see `_main_hidden`)."""
+    global _task
+    if _task is None or _task[0] != task:
+        worker_parse, settings = pickle.loads(task)
+        _task = (task, lambda rel, data: worker_parse(rel, data, *settings))
+    parse = _task[1]
+    found = [parse(rel, data) for rel, data in chunk]
     records = list(_records)
     _records.clear()
     return found, records

@@ -118,3 +118,32 @@ def test_the_environment_can_turn_the_worker_off_or_on(monkeypatch, value, pids_
     n = parallel.MIN_FILES * 2 if value == "0" else 200
     got = list(parallel.parse_files(jobs(n), here, parse_workers.echo, ("t",)))
     assert ({pid for *_, pid in got} != {os.getpid()}) is pids_in_worker
+
+
+UNGUARDED = """\
+import os, sys
+sys.path[:0] = {paths!r}
+with open({marker!r}, "a") as f:
+    f.write(f"ran in {{os.getpid()}}\\n")
+from imagebot.discover import parallel
+from tests.support import parse_workers
+big = "x" * 300_000  # settings larger than a pipe's buffer
+jobs = [(f"f{{i}}.yaml", b"x") for i in range(300)]
+got = list(parallel.parse_files(jobs, lambda rel, data: parse_workers.echo(rel, data, big), parse_workers.echo, (big,), workers=1))
+print(len(got), len({{pid for *_, pid in got}}))
+"""
+
+
+def test_a_program_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path):
+    """multiprocessing's spawn imports the parent's __main__ in the worker: a script without an
+    `if __name__ == "__main__"` guard ran again there (and the parent then hung writing 100+ KB
+    of settings to a dead worker's pipe)."""
+    import subprocess
+    import sys
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED.format(paths=[str(Path(__file__).parents[2])], marker=str(marker)))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["300", "2"]  # every job, parsed by both processes
+    assert len(marker.read_text().splitlines()) == 1, marker.read_text()
