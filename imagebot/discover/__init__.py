@@ -31,12 +31,13 @@ from functools import partial
 
 from imagebot.config.schema import NamedPolicy, Rule
 from imagebot.discover import charts, compat, compat_argocd, compat_argocd_crd, compat_keel, image_fields, image_maps, kustomize, marked
-from imagebot.discover import parallel, rules as rule_set, workloads
+from imagebot.discover import rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
 from imagebot.discover.files import mentions_references, missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Candidate, Found, ParsedFile
 from imagebot.discover.yamltree import InputRefused, YAMLError, check_size, compose, decode, error_line, problem_text
+from imagebot import cores
 from imagebot.errors import ReferenceError_
 from imagebot.model import Discovery, Location, Occurrence, Problem
 
@@ -152,7 +153,7 @@ def scan(
             results.append(result)
         # Parsing is most of a cold scan: on two cores when there is much of it (same findings, same order).
         parse_settings = (policies, rules, everything, tools, updaters)
-        parsed_files = parallel.parse_files([(rel, data) for _, rel, data in pending], partial(_scan_file_as, parse_settings),
+        parsed_files = cores.parse_files([(rel, data) for _, rel, data in pending], partial(_scan_file_as, parse_settings),
                                             scan_file, parse_settings)
         for (index, rel, data), found in zip(pending, parsed_files, strict=True):
             result = results[index] = FileResult(True, data, True, tuple(found.occurrences), tuple(found.problems),

@@ -18,9 +18,14 @@ def dies_on(rel: str, data: bytes, tag: str) -> tuple[str, int, str, int]:
     return echo(rel, data, tag)
 
 
+#: How long "hang.yaml" takes in the worker (bounded: a worker nobody stopped would hold up the
+#: test process's exit this long).
+HANG = 30.0
+
+
 def hangs_on(rel: str, data: bytes, tag: str) -> tuple[str, int, str, int]:
     if rel == "hang.yaml":
-        time.sleep(5)  # bounded: the test's process waits for its children at exit
+        time.sleep(HANG)
     return echo(rel, data, tag)
 
 

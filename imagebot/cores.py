@@ -1,13 +1,16 @@
 """Parsing many files on two cores: a cold scan (a new clone, an empty cache) parses every
-manifest, and parsing is CPU in one Python thread, so a second core would otherwise idle.
+manifest, and a cold render parses every edited file twice (to locate, to prove); parsing is CPU
+in one Python thread, so a second core would otherwise idle.
 
-:func:`parse_files` parses the files in order and yields each file's findings in that order.
-Given enough files and a second CPU, one worker process (``spawn``: a fresh interpreter, never
-a fork of this multi-threaded one) parses chunks from the front while this process parses
-chunks too; each chunk is parsed exactly once. The worker's findings come back
-pickled (frozen values: occurrences, problems). Whatever goes wrong with the worker - it cannot
-start, it dies, it does not answer in time - its chunks are parsed here instead: the outcome is
-the same as a parse in one process, only slower.
+:func:`parse_files` yields ``parse(key, payload)`` of each job in the jobs' order (the payload:
+a file's bytes, or whatever a pure function of the job needs, picklable). Given enough files and a
+second CPU, one worker process (``spawn``: a fresh interpreter, never a fork of this
+multi-threaded one) parses chunks from the back of the list while this process parses from the
+front, yielding as it goes (so the tag listings of the first images found start at once); the
+worker's findings come back pickled (frozen values: occurrences, problems). Whatever goes wrong
+with the worker - it cannot start, it dies, it has not answered by the time this process
+reaches its chunks - those chunks are parsed here: the outcome is the same as a parse in one
+process, at worst a little slower.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import time
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,11 +42,8 @@ CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 MIN_FILES = 400
 #: Files per chunk: big enough that pickling stays a small share, small enough to balance.
 CHUNK = 48
-#: The longest wait for one chunk from the worker before it is parsed here instead (a chunk
-#: takes tens of milliseconds; every file in it is bounded in size and depth).
-CHUNK_TIMEOUT = 60.0
 
-Job = tuple[str, bytes]  # (path in the repository, bytes)
+Job = tuple[str, Any]  # (a file's path, what to parse: its bytes, ...)
 
 
 class _Records(list):  # type: ignore[type-arg]
@@ -54,9 +55,9 @@ class _Records(list):  # type: ignore[type-arg]
 _records = _Records()
 
 
-def parse_files(jobs: Sequence[Job], parse: Callable[[str, bytes], Any], worker_parse: Callable[..., Any],
+def parse_files(jobs: Sequence[Job], parse: Callable[[str, Any], Any], worker_parse: Callable[..., Any],
                 settings: tuple[Any, ...], *, workers: int | None = None) -> Iterator[Any]:
-    """``parse(rel, data)`` of every job, in order. ``worker_parse(rel, data, *settings)`` must be
+    """``parse(key, payload)`` of every job, in order. ``worker_parse(key, payload, *settings)`` must be
     the same function of the same arguments, importable by name (the worker gets `settings` once,
     pickled). `workers`: how many worker processes help (default: one, when there are two CPUs or
     more and at least :data:`MIN_FILES` jobs)."""
@@ -67,7 +68,7 @@ def parse_files(jobs: Sequence[Job], parse: Callable[[str, bytes], Any], worker_
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
     pool = _pool(workers) if workers > 0 and len(chunks) > 1 else None
     if pool is not None:
-        log.debug("discover: parsing %d file(s) with %d worker process(es)", len(jobs), workers)
+        log.debug("parsing %d file(s) with %d worker process(es)", len(jobs), workers)
     if pool is None:
         for rel, data in jobs:
             yield parse(rel, data)
@@ -79,54 +80,66 @@ def parse_files(jobs: Sequence[Job], parse: Callable[[str, bytes], Any], worker_
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _shared(chunks: list[list[Job]], parse: Callable[[str, bytes], Any], pool: ProcessPoolExecutor,
+def _shared(chunks: list[list[Job]], parse: Callable[[str, Any], Any], pool: ProcessPoolExecutor,
             workers: int, task: bytes) -> Iterator[Any]:
-    """Chunks are taken from the front, in order, by the worker (kept `workers` + 1 chunks ahead)
-    and by this process, which parses the next free chunk whenever the one it must yield next is
-    still with the worker. Results are yielded in the jobs' order."""
-    taken: dict[int, Future[tuple[list[Any], list[logging.LogRecord]]] | list[Any]] = {}
-    free = 0  # every chunk before it is taken
+    """This process parses chunks from the front and yields each at once (its images' tag
+    listings can start); the worker takes chunks from the back, kept `workers` + 1 ahead. Where
+    they meet, a chunk the worker has not finished within about the time this process takes for
+    one is parsed here as well (a worker still starting costs nothing; its answer is dropped)."""
+    taken: dict[int, Future[tuple[list[Any], list[logging.LogRecord]]]] = {}
+    back = len(chunks)  # chunks from here on are the worker's
     broken = False
+    late: list[Future[Any]] = []  # chunks parsed here because the worker had not answered
+    spent, parsed_here = 0.0, 0
 
     def here(i: int) -> list[Any]:
-        return [parse(rel, data) for rel, data in chunks[i]]
-
-    def top_up() -> None:
-        nonlocal free, broken
-        while not broken and free < len(chunks) and sum(isinstance(t, Future) for t in taken.values()) < workers + 1:
-            try:
-                with _main_hidden():
-                    taken[free] = pool.submit(_parse_chunk, task, chunks[free])
-            except Exception as e:  # the pool broke or shut down: parse here from now on
-                broken = _gave_up(e)
-                return
-            free += 1
+        nonlocal spent, parsed_here
+        start = time.monotonic()
+        out = [parse(rel, data) for rel, data in chunks[i]]
+        spent, parsed_here = spent + time.monotonic() - start, parsed_here + 1
+        return out
 
     for index in range(len(chunks)):
-        top_up()
-        got = taken.pop(index, None)
-        if got is None:  # nobody took it (the pool broke): parse it here
-            got, free = here(index), max(free, index + 1)
-        elif isinstance(got, Future) and broken:  # the worker failed before: do not wait for it
-            got.cancel()
-            got = here(index)
-        elif isinstance(got, Future):
-            while not got.done() and free < len(chunks):  # useful work while the worker parses
-                taken[free], free = here(free), free + 1
-                top_up()
+        while not broken and back - 1 > index and sum(not f.done() for f in taken.values()) < workers + 1:
             try:
-                got, records = got.result(timeout=CHUNK_TIMEOUT)
-            except Exception as e:  # it died, or hangs: this chunk (and what it still holds) is parsed here
-                broken = broken or _gave_up(e)
-                got = here(index)
-            else:
-                for record in records:  # what the worker logged or warned, through this process's handlers
-                    logging.getLogger(record.name).handle(record)
-        yield from got
+                with _main_hidden():
+                    taken[back - 1] = pool.submit(_parse_chunk, task, chunks[back - 1])
+            except Exception as e:  # the pool broke or shut down: parse here from now on
+                broken = _gave_up(e)
+                break
+            back -= 1
+        future = taken.pop(index, None)
+        if future is None or broken:
+            yield from here(index)
+            continue
+        try:
+            found, records = future.result(timeout=max(0.05, 2 * spent / max(1, parsed_here)))
+        except Exception as e:  # concurrent.futures' TimeoutError is the built-in one
+            if future.done():  # the worker died: what it still holds is parsed here
+                broken = _gave_up(e)
+            else:  # not there yet (still starting, or stuck): parse it here rather than wait
+                late.append(future)
+            yield from here(index)
+            continue
+        for record in records:  # what the worker logged or warned, through this process's handlers
+            logging.getLogger(record.name).handle(record)
+        yield from found
+    if any(not f.done() for f in late):  # a worker busy with a chunk nobody needs: stop it
+        _terminate(pool)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop the worker processes now (ProcessPoolExecutor.terminate_workers, Python 3.14)."""
+    stop = getattr(pool, "terminate_workers", None)
+    if stop is not None:
+        stop()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _gave_up(e: BaseException) -> bool:
-    log.warning("discover: the parsing worker failed (%s: %s); parsing the rest in this process",
+    log.warning("the parsing worker failed (%s: %s); parsing the rest in this process",
                 type(e).__name__, str(e)[:200])
     return True
 
@@ -139,7 +152,7 @@ def _pool(workers: int) -> ProcessPoolExecutor | None:
         return ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
                                    initargs=(logging.getLogger().getEffectiveLevel(),))
     except Exception as e:  # no processes here (a sandbox, no /dev/shm): parse in this one
-        log.info("discover: parsing in one process (%s: %s)", type(e).__name__, e)
+        log.info("parsing in one process (%s: %s)", type(e).__name__, e)
         return None
 
 
@@ -166,7 +179,7 @@ def _start(level: int) -> None:
     logging.captureWarnings(True)
 
 
-_task: tuple[bytes, Callable[[str, bytes], Any]] | None = None  # the worker's (task, parse function)
+_task: tuple[bytes, Callable[[str, Any], Any]] | None = None  # the worker's (task, parse function)
 
 
 def _parse_chunk(task: bytes, chunk: list[Job]) -> tuple[list[Any], list[logging.LogRecord]]:
