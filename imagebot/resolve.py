@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -66,45 +66,36 @@ def resolve(
     """Decide a target for every occurrence. A NAME field shares its image's listing; plan
     leaves it alone unless a named policy points it at another image.
 
-    Registry work is batched: tag lists (concurrently, once per repository), each image's
-    decisions as soon as its list has arrived, while the others are still on their way (once per
-    distinct image, policy and current tag); the platform check and digest each choice needs
-    start as soon as it is made (concurrently with the decisions still to come, once per image
-    and tag).
+    Registry work is batched: tag lists first (concurrently, once per repository), then the
+    policies choose (once per distinct image, policy and current tag); the platform check and
+    digest each choice needs start as soon as it is made (concurrently with the decisions still
+    to come, once per image and tag).
     """
     candidates = list(occurrences)
     policies: dict[PolicySpec, Policy] = {}
     bad: dict[PolicySpec, PolicyError] = {}
     compiled = _compiled_each((o.policy for o in candidates), policies, bad)  # None: invalid (in `bad`)
 
-    # the occurrences to decide, by image: each image's are decided as soon as its listing arrives
-    by_image: dict[str, list[tuple[Occurrence, Policy]]] = {}
-    for occ, policy in zip(candidates, compiled, strict=True):
-        if policy is not None:
-            by_image.setdefault(occ.image, []).append((occ, policy))
-    listings: dict[str, _Listed] = {}
+    wanted = sorted({o.image for o, p in zip(candidates, compiled, strict=True) if p is not None})
+    listings = _list_all(wanted, source, workers)
     chooser = _Chooser(policies, listings, getattr(source, "created", None), now, kept)
     platforms = _Memo(source.missing_platforms)
     digests = _Memo(source.digest)
 
-    # Decisions are made while the other listings are still on their way (an image's as soon as
-    # its list has arrived), and each decision's registry work (the platform check and digest of
-    # the chosen tag, which `_decide` will almost always ask) starts as soon as the decision is
-    # made, concurrently with the decisions still to make; `_decide` below then finds the
-    # answers in the memos.
+    # Each decision's registry work (the platform check and digest of the chosen tag, which
+    # `_decide` will almost always ask) starts as soon as the decision is made, concurrently
+    # with the decisions still to make; `_decide` below then finds the answers in the memos.
     with _Ahead(workers) as ahead:
-        for image, listed in _list_each(sorted(by_image), source, workers):
-            listings[image] = listed
-            if listed.error is not None:
+        for occ, policy in zip(candidates, compiled, strict=True):
+            if policy is None or listings[occ.image].error is not None:
                 continue
-            for occ, policy in by_image[image]:
-                choice = chooser(occ, policy)
-                if choice.held or not choice.chosen:
-                    continue
-                if choice.chosen != occ.tag:
-                    ahead.ask(platforms, occ.image, choice.chosen)
-                if _needs_digest(occ, policy):
-                    ahead.ask(digests, occ.image, choice.chosen)
+            choice = chooser(occ, policy)
+            if choice.held or not choice.chosen:
+                continue
+            if choice.chosen != occ.tag:
+                ahead.ask(platforms, occ.image, choice.chosen)
+            if _needs_digest(occ, policy):
+                ahead.ask(digests, occ.image, choice.chosen)
 
     if kept is not None:
         kept.save()
@@ -291,9 +282,7 @@ def _compile_one(spec: PolicySpec, good: dict[PolicySpec, Policy], bad: dict[Pol
     return good[spec]
 
 
-def _list_each(images: Sequence[str], source: TagSource, workers: int) -> Iterator[tuple[str, _Listed]]:
-    """(image, its listing) for every image, concurrently, each as soon as it has arrived (in the
-    caller's thread: what it does with one overlaps the listings still on their way)."""
+def _list_all(images: Sequence[str], source: TagSource, workers: int) -> dict[str, _Listed]:
     def one(image: str) -> _Listed:
         try:
             listing = source.tags(image)
@@ -306,17 +295,9 @@ def _list_each(images: Sequence[str], source: TagSource, workers: int) -> Iterat
             return _Listed(error=_unexpected(f"listing tags of {image}", e))
 
     if len(images) <= 1 or workers <= 1:
-        for image in images:
-            yield image, one(image)
-        return
+        return {image: one(image) for image in images}
     with ThreadPoolExecutor(max_workers=min(workers, len(images)), thread_name_prefix="resolve") as pool:
-        futures = {pool.submit(one, image): image for image in images}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        finally:  # the caller stopped early (an exception): the listings not started are not made
-            for future in futures:
-                future.cancel()
+        return dict(zip(images, pool.map(one, images)))
 
 
 class _Memo:

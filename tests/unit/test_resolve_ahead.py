@@ -64,47 +64,19 @@ def occ(image: str, tag: str, *, line: int = 1, policy: str = "semver:*", pin: b
 
 def test_the_platform_check_of_a_decision_starts_before_the_last_decision_is_made(monkeypatch: pytest.MonkeyPatch) -> None:
     source = CountingTags()
-    chosen = {APP: "2.0.0", OTHER: "3.1"}
-    decided: list[str] = []
+    first_checked = source.event("platforms", APP, "2.0.0")
     started_early: list[bool] = []
     choose = resolve_module._Chooser._choose
 
     def last_waits_for_first(self: object, o: Occurrence, policy: object) -> object:
-        if decided:  # the last decision: the first one's platform check must be under way
-            started_early.append(source.event("platforms", decided[0], chosen[decided[0]]).wait(timeout=5))
-        decided.append(o.image)
+        if o.image == OTHER:  # the last decision: the first one's platform check must be under way
+            started_early.append(first_checked.wait(timeout=5))
         return choose(self, o, policy)  # type: ignore[arg-type]
 
     monkeypatch.setattr(resolve_module._Chooser, "_choose", last_waits_for_first)
     out = resolve([occ(APP, "1.0.0"), occ(OTHER, "3.0", line=2)], source, workers=4)
     assert started_early == [True]
     assert [r.target.tag for r in out] == ["2.0.0", "3.1"]  # type: ignore[union-attr]
-
-
-def test_an_image_is_decided_while_other_listings_are_on_their_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The decisions of an image whose list has arrived do not wait for a slow registry's list."""
-    slow_may_answer = threading.Event()
-
-    class SlowOther(CountingTags):
-        def tags(self, image: str) -> CountingTags.Listing:
-            if image == OTHER:
-                assert slow_may_answer.wait(timeout=5)
-            return super().tags(image)
-
-    source = SlowOther()
-    decided_first: list[str] = []
-    choose = resolve_module._Chooser._choose
-
-    def note(self: object, o: Occurrence, policy: object) -> object:
-        if not decided_first:
-            decided_first.append(o.image)
-            slow_may_answer.set()  # the other list arrives only once a decision was made
-        return choose(self, o, policy)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(resolve_module._Chooser, "_choose", note)
-    out = resolve([occ(OTHER, "3.0"), occ(APP, "1.0.0", line=2)], source, workers=4)
-    assert decided_first == [APP]
-    assert [r.target.tag for r in out] == ["3.1", "2.0.0"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("workers", [1, 8])
