@@ -95,15 +95,16 @@ def _valid(entry: Any, text: str, changes: Sequence[Change]) -> Cached | None:
         refused = [(i, r) for i, r in entry["refused"]]
     except (KeyError, TypeError, ValueError):
         return None
-    if not all(type(i) is int and type(s) is int and type(e) is int and type(t) is str for i, s, e, t in splices) or \
-            not all(type(i) is int and type(r) is str for i, r in refused):
+    if any(type(i) is not int or type(r) is not str for i, r in refused):
         return None
-    if sorted([i for i, *_ in splices] + [i for i, _ in refused]) != list(range(len(changes))):
-        return None
+    indices = [i for i, _ in refused]
     end = 0
-    for i, start, stop, token in sorted(splices, key=_start):
-        if not (end <= start < stop <= len(text)):
+    for i, start, stop, token in sorted(splices, key=_start) if len(splices) > 1 else splices:
+        if type(i) is not int or type(start) is not int or type(stop) is not int or type(token) is not str:
             return None
+        if not (end <= start < stop <= len(text)) or not 0 <= i < len(changes):
+            return None
+        indices.append(i)
         end = stop
         raw, change = text[start:stop], changes[i]
         quote = raw[0] if raw[:1] in ("'", '"') else None
@@ -113,6 +114,8 @@ def _valid(entry: Any, text: str, changes: Sequence[Change]) -> Cached | None:
                 return None
         except EditError:
             return None
+    if sorted(indices) != list(range(len(changes))):
+        return None
     return splices, refused
 
 
