@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +67,15 @@ class DecisionMemo:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, image: str, tags: Collection[str], digest: str, policy: str, current: str | None) -> Choice | None:
-        """The decision kept for these inputs, if it fits `tags` (the listing, best as a set);
+    def get(self, image: str, tags: frozenset[str] | set[str], digest: str, policy: str, current: str | None) -> Choice | None:
+        """The decision kept for these inputs, if it fits `tags` (the listing, as a set);
         None: decide (then `put`)."""
         self._load()
         key = _key(policy, current)
         with self._lock:
             kept = self._old.get(image)
-            raw = kept["decisions"].get(key) if isinstance(kept, dict) and kept.get("tags") == digest else None
-        choice = _choice(raw, tags, current) if raw is not None else None
-        with self._lock:
+            raw = kept["decisions"].get(key) if kept is not None and kept.get("tags") == digest else None
+            choice = _choice(raw, tags, current) if raw is not None else None
             if choice is None:
                 self.misses += 1
                 return None
@@ -133,17 +132,19 @@ def _key(policy: str, current: str | None) -> str:
     return f"{policy}\0{current if current is not None else ''}\0{int(current is None)}"
 
 
-def _choice(raw: Any, tags: Collection[str], current: str | None) -> Choice | None:
+def _choice(raw: Any, tags: frozenset[str] | set[str], current: str | None) -> Choice | None:
     """A kept decision as a Choice, if its shape is right and every tag it names is in `tags` (or
     is the current tag); else None (decided again)."""
-    if not isinstance(raw, list) or len(raw) != 4:
+    if type(raw) is not list or len(raw) != 4:
         return None
     chosen, reason, candidates, held = raw
-    if (not (chosen is None or isinstance(chosen, str)) or not isinstance(reason, str) or not isinstance(held, bool)
-            or not isinstance(candidates, list) or not all(isinstance(t, str) for t in candidates)):
+    if type(reason) is not str or type(held) is not bool or type(candidates) is not list:
         return None
-    if chosen is not None and chosen not in tags and chosen != current:
+    if chosen is not None and (type(chosen) is not str or (chosen not in tags and chosen != current)):
         return None
-    if not all(t in tags for t in candidates):
+    try:  # `tags` holds strings only: a candidate in it is a string (one that cannot be hashed is not in it)
+        if not tags.issuperset(candidates):
+            return None
+    except TypeError:
         return None
     return Choice(chosen, reason, tuple(candidates), (), held)

@@ -21,12 +21,13 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
     skipped: list[Resolution] = []
     unchanged: list[Resolution] = []
     seen: dict[tuple[object, ...], Change | None] = {}
+    written: dict[tuple[object, ...], str] = {}  # new_value's answers: many files write the same value alike
     for res in resolutions:
         if res.target is None:
             skipped.append(res)
             continue
         try:
-            change = _change(res)
+            change = _change(res, written)
         except ReferenceError_ as e:
             occ = res.occurrence
             p = Problem("reference", str(e), occ.location, occ.subject)
@@ -35,7 +36,8 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
         if change is None:
             unchanged.append(res)
             continue
-        key = (res.occurrence.location, res.occurrence.document)
+        loc = res.occurrence.location
+        key = (loc.file, loc.line, loc.column, res.occurrence.document)  # a plain tuple: Location's hash is Python code
         if key in seen:  # two (or more) policies claim one scalar: refuse them all rather than guess
             first = seen[key]
             if first is None or first.new != change.new:
@@ -53,12 +55,18 @@ def build(resolutions: Sequence[Resolution], problems: Sequence[Problem] = ()) -
     return Plan(tuple(changes), tuple(skipped), tuple(unchanged), all_problems)
 
 
-def _change(res: Resolution) -> Change | None:
+def _change(res: Resolution, written: dict[tuple[object, ...], str] | None = None) -> Change | None:
+    """`written`: new_value's answers so far, by all it reads (field, value, image, tag, pin)."""
     occ, target = res.occurrence, res.target
     assert target is not None
     pin = target.digest if target.digest and (occ.digest or occ.policy.pin_digest or occ.policy.policy.strip().lower() == "digest") else None
     if occ.field in (FieldKind.IMAGE, FieldKind.NAME):  # a named policy's image is written (as Flux does)
-        new = new_value(occ, target.tag, pin)
+        key = (occ.field, occ.value, occ.image, target.tag, pin)
+        new = written.get(key) if written is not None else None
+        if new is None:
+            new = new_value(occ, target.tag, pin)
+            if written is not None:
+                written[key] = new
     elif occ.field is FieldKind.TAG:
         # A tag field that carries a pin (`1.6.0@sha256:…`) is re-pinned in the same value;
         # one without gets the tag alone. The pin is never written away.

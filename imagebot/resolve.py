@@ -85,11 +85,12 @@ def resolve(
     # Each decision's registry work (the platform check and digest of the chosen tag, which
     # `_decide` will almost always ask) starts as soon as the decision is made, concurrently
     # with the decisions still to make; `_decide` below then finds the answers in the memos.
+    choices: list[Choice | None] = [None] * len(candidates)  # each occurrence's, for `_decide` below
     with _Ahead(workers) as ahead:
-        for occ, policy in zip(candidates, compiled, strict=True):
+        for i, (occ, policy) in enumerate(zip(candidates, compiled, strict=True)):
             if policy is None or listings[occ.image].error is not None:
                 continue
-            choice = chooser(occ, policy)
+            choice = choices[i] = chooser(occ, policy)
             if choice.held or not choice.chosen:
                 continue
             if choice.chosen != occ.tag:
@@ -100,14 +101,15 @@ def resolve(
     if kept is not None:
         kept.save()
     out: list[Resolution] = []
-    for occ, policy in zip(candidates, compiled, strict=True):
+    for occ, policy, made in zip(candidates, compiled, choices, strict=True):
         if policy is None:
             error = bad[occ.policy]
             problem = Problem("policy", str(error), occ.location, occ.subject)
             out.append(Resolution(occ, None, f"invalid policy: {error}", problem))
             continue
         try:
-            out.append(_decide(occ, policy, listings[occ.image], lambda o, p=policy: chooser(o, p), digests, platforms))
+            choose = (lambda o, c=made: c) if made is not None else (lambda o, p=policy: chooser(o, p))
+            out.append(_decide(occ, policy, listings[occ.image], choose, digests, platforms))
         except Exception as e:  # isolation: one image's surprise never ends the cycle
             log.exception("resolving %s failed", occ.subject)
             problem = Problem("internal", str(_unexpected(f"resolving {occ.image}", e)), occ.location, occ.subject)
@@ -136,18 +138,20 @@ class _Chooser:
                  now: Callable[[], float] = time.time, kept: DecisionMemo | None = None):
         self._policies, self._listings, self._now = policies, listings, now
         self._created = created  # (image, tag) -> build time, for policies that need it (newest-build)
-        self._memo: dict[tuple[Policy, str, str | None], Choice] = {}
+        #: by (id of the compiled policy, image, current tag): a policy's hash reads all its fields,
+        #: and the compiled policies live as long as this chooser (`policies`)
+        self._memo: dict[tuple[int, str, str | None], Choice] = {}
         self._views: dict[str, TagView] = {}
         self._kept = kept  # decisions of earlier runs, on disk
         self._digests: dict[str, str] = {}
         self._sets: dict[str, frozenset[str]] = {}
-        self._keys: dict[Policy, str | None] = {}
+        self._keys: dict[int, str | None] = {}  # policy_key by id of the compiled policy
 
     def __call__(self, occ: Occurrence, policy: Policy | None = None) -> Choice:
         """`policy`: occ.policy compiled, when the caller has it at hand (saves a lookup)."""
         if policy is None:
             policy = self._policies[occ.policy]
-        key = (policy, occ.image, occ.tag)
+        key = (id(policy), occ.image, occ.tag)
         found = self._memo.get(key)
         if found is None:
             found = self._memo[key] = self._choose(occ, policy)
@@ -157,7 +161,7 @@ class _Chooser:
         if self._kept is None or getattr(policy, "needs_created", False):
             return self._decide(occ, policy)
         # one key per compiled policy (declarations that differ only in where they were written share it)
-        key = self._keys[policy] if policy in self._keys else self._keys.setdefault(policy, policy_key(occ.policy))
+        key = self._keys[id(policy)] if id(policy) in self._keys else self._keys.setdefault(id(policy), policy_key(occ.policy))
         if key is None:  # depends on the clock or on build times: decided every time
             return self._decide(occ, policy)
         listed = self._sets.get(occ.image)
@@ -260,6 +264,11 @@ _UNSEEN = object()
 
 def _compile_one(spec: PolicySpec, good: dict[PolicySpec, Policy], bad: dict[PolicySpec, PolicyError],
                  by_meaning: dict[tuple, Policy]) -> Policy | None:
+    meaning = _meaning(spec)
+    found = by_meaning.get(meaning)
+    if found is not None:  # compiled already (its min-age too is valid): one hash of the meaning, not five of the spec
+        good[spec] = found
+        return found
     if spec in good:
         return good[spec]
     if spec in bad:
@@ -270,10 +279,6 @@ def _compile_one(spec: PolicySpec, good: dict[PolicySpec, Policy], bad: dict[Pol
         except ValueError as e:
             bad[spec] = PolicyError(f"min-age: {e}" + (f" ({spec.source})" if spec.source else ""))
             return None
-    meaning = _meaning(spec)
-    if meaning in by_meaning:
-        good[spec] = by_meaning[meaning]
-        return good[spec]
     try:
         good[spec] = by_meaning[meaning] = compile_spec(spec)
     except PolicyError as e:

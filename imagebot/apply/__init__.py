@@ -14,6 +14,7 @@ original. A file is left untouched only when none of its changes is safe.
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Sequence
 
@@ -36,10 +37,12 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
         by_file.setdefault(c.file, []).append(c)
     edits: list[FileEdit] = []
     refused: list[Refusal] = []
+    base = os.fspath(root)
     for file in sorted(by_file):
         file_changes = by_file[file]
         try:
-            before = (root / file).read_bytes()
+            with open(os.path.join(base, file), "rb") as f:  # a str path: a Path per file costs more than the read
+                before = f.read()
         except OSError as exc:
             refused += [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes]
             continue

@@ -17,8 +17,8 @@ plan.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,11 @@ class RenderCache:
         self.hits = self.misses = 0
 
     def key(self, before: bytes, changes: Sequence[Change]) -> str:
+        """SHA-256 of the bytes and of each change's place and values, as one repr (a str's repr
+        is unambiguous; one encoding per file, not one per change)."""
         h = hashlib.sha256(before)
-        for c in changes:
-            o = c.occurrence
-            h.update(json.dumps([str(o.location), o.location.line, o.location.column, o.document, c.old, c.new],
-                                separators=(",", ":")).encode())
+        h.update(repr([(c.occurrence.location.file, c.occurrence.location.line, c.occurrence.location.column,
+                        c.occurrence.document, c.old, c.new) for c in changes]).encode())
         return h.hexdigest()
 
     def get(self, key: str, text: str, changes: Sequence[Change]) -> Cached | None:
@@ -91,23 +91,37 @@ class RenderCache:
 def _valid(entry: Any, text: str, changes: Sequence[Change]) -> Cached | None:
     """The entry as splices and refusals if it fits `text` and `changes` exactly, else None."""
     try:
-        splices = [(int(i), int(s), int(e), str(t)) for i, s, e, t in entry["splices"]]
-        refused = [(int(i), str(r)) for i, r in entry["refused"]]
+        splices = [(i, s, e, t) for i, s, e, t in entry["splices"]]
+        refused = [(i, r) for i, r in entry["refused"]]
     except (KeyError, TypeError, ValueError):
         return None
-    if sorted([i for i, *_ in splices] + [i for i, _ in refused]) != list(range(len(changes))):
+    if any(type(i) is not int or type(r) is not str for i, r in refused):
         return None
+    indices = [i for i, _ in refused]
     end = 0
-    for i, start, stop, token in sorted(splices, key=lambda s: s[1]):
-        if not (end <= start < stop <= len(text)):
+    for i, start, stop, token in sorted(splices, key=_start) if len(splices) > 1 else splices:
+        if type(i) is not int or type(start) is not int or type(stop) is not int or type(token) is not str:
             return None
+        if not (end <= start < stop <= len(text)) or not 0 <= i < len(changes):
+            return None
+        indices.append(i)
         end = stop
         raw, change = text[start:stop], changes[i]
         quote = raw[0] if raw[:1] in ("'", '"') else None
         inner = raw[1:-1] if quote and len(raw) >= 2 and raw.endswith(quote) else (None if quote else raw)
         try:
-            if inner != change.old or token != render_token(change.new, quote):
+            if inner != change.old or token != _token(change.new, quote):
                 return None
         except EditError:
             return None
+    if sorted(indices) != list(range(len(changes))):
+        return None
     return splices, refused
+
+
+def _start(splice: tuple[int, int, int, str]) -> int:
+    return splice[1]
+
+
+#: render_token, memoized: a plan writes the same new value in many files (bounded: an agent runs for months).
+_token = functools.lru_cache(maxsize=4096)(render_token)

@@ -128,7 +128,9 @@ def test_an_entry_naming_a_tag_the_list_does_not_have_is_decided_again(tmp_path)
 
 
 @pytest.mark.parametrize("raw", [None, "x", [1, 2, 3], ["1.2.0", 5, [], False], ["1.2.0", "why", "notalist", False],
-                                 ["1.2.0", "why", [], "no"], ["1.2.0", "why", [3], False]])
+                                 ["1.2.0", "why", [], "no"], ["1.2.0", "why", [3], False],
+                                 ["1.2.0", "why", [["1.0.0"]], False], ["1.2.0", "why", [{}], False], [3, "why", [], False],
+                                 [["1.2.0"], "why", [], False], ["1.2.0", "why", ["1.0.0", None], False]])
 def test_entries_of_the_wrong_shape_are_decided_again(tmp_path, raw):
     memo = DecisionMemo(tmp_path / "d.json")
     memo.put("r.io/a", tags_digest(TAGS), "k", "1.0.0", Choice("1.2.0", "why"))

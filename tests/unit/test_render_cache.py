@@ -55,6 +55,12 @@ def test_the_second_run_is_the_same_edit_without_a_parse(tmp_path, composes):
     lambda d: d.update(code="another version"),
     lambda d: d.update(tool="othertool"),
     lambda d: d["entries"].update({k: "garbage" for k in d["entries"]}),
+    # the right places and tokens, but numbers and reasons of the wrong type: JSON's own types only
+    lambda d: d["entries"].update({k: {**e, "splices": [["0", *s[1:]] if s[0] == 0 else s for s in e["splices"]]}
+                                   for k, e in d["entries"].items()}),
+    lambda d: d["entries"].update({k: {**e, "splices": [[True, *s[1:]] if s[0] == 1 else s for s in e["splices"]]}
+                                   for k, e in d["entries"].items()}),
+    lambda d: d["entries"].update({k: {**e, "refused": [[i, 7] for i, _ in e["refused"]]} for k, e in d["entries"].items()}),
 ])
 def test_an_entry_that_does_not_fit_is_recomputed(tmp_path, damage, composes):
     cache_file = tmp_path / "render.json"
@@ -84,3 +90,14 @@ def test_other_bytes_are_another_entry(tmp_path):
     cache = RenderCache(cache_file)
     out = render(tmp_path / "tree", CHANGES, cache)
     assert cache.misses == 1 and out.edits[0].after.endswith(b"# touched\n")
+
+
+def test_the_key_names_every_input_of_the_edit():
+    cache = RenderCache(None)
+    keys = {cache.key(TEXT.encode(), CHANGES), cache.key(TEXT.encode() + b"#", CHANGES),
+            cache.key(TEXT.encode(), CHANGES[:2]), cache.key(TEXT.encode(), [CHANGES[1], CHANGES[0], CHANGES[2]]),
+            cache.key(TEXT.encode(), [change(1, 4, "1.0.0", "1.2.0"), *CHANGES[1:]]),
+            cache.key(TEXT.encode(), [change(1, 5, "1.0.0", "1.1.0"), *CHANGES[1:]]),
+            cache.key(TEXT.encode(), [change(2, 4, "1.0.0", "1.1.0"), *CHANGES[1:]])}
+    assert len(keys) == 7
+    assert cache.key(TEXT.encode(), CHANGES) == RenderCache(None).key(TEXT.encode(), list(CHANGES))
