@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -73,11 +74,8 @@ def parse_files(jobs: Sequence[Job], parse: Callable[[str, Any], Any], worker_pa
         for rel, data in jobs:
             yield parse(rel, data)
         return
-    try:
-        task = pickle.dumps((worker_parse, settings), pickle.HIGHEST_PROTOCOL)
-        yield from _shared(chunks, parse, pool, workers, task)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    task = pickle.dumps((worker_parse, settings), pickle.HIGHEST_PROTOCOL)
+    yield from _shared(chunks, parse, pool, workers, task)
 
 
 def _shared(chunks: list[list[Job]], parse: Callable[[str, Any], Any], pool: ProcessPoolExecutor,
@@ -105,7 +103,7 @@ def _shared(chunks: list[list[Job]], parse: Callable[[str, Any], Any], pool: Pro
                 with _main_hidden():
                     taken[back - 1] = pool.submit(_parse_chunk, task, chunks[back - 1])
             except Exception as e:  # the pool broke or shut down: parse here from now on
-                broken = _gave_up(e)
+                broken = _gave_up(e, pool)
                 break
             back -= 1
         future = taken.pop(index, None)
@@ -116,7 +114,7 @@ def _shared(chunks: list[list[Job]], parse: Callable[[str, Any], Any], pool: Pro
             found, records = future.result(timeout=max(0.05, 2 * spent / max(1, parsed_here)))
         except Exception as e:  # concurrent.futures' TimeoutError is the built-in one
             if future.done():  # the worker died: what it still holds is parsed here
-                broken = _gave_up(e)
+                broken = _gave_up(e, pool)
             else:  # not there yet (still starting, or stuck): parse it here rather than wait
                 late.append(future)
             yield from here(index)
@@ -125,6 +123,7 @@ def _shared(chunks: list[list[Job]], parse: Callable[[str, Any], Any], pool: Pro
             logging.getLogger(record.name).handle(record)
         yield from found
     if any(not f.done() for f in late):  # a worker busy with a chunk nobody needs: stop it
+        _drop(pool)
         _terminate(pool)
 
 
@@ -138,22 +137,43 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
-def _gave_up(e: BaseException) -> bool:
+def _gave_up(e: BaseException, pool: ProcessPoolExecutor) -> bool:
     log.warning("the parsing worker failed (%s: %s); parsing the rest in this process",
                 type(e).__name__, str(e)[:200])
+    _drop(pool)
     return True
 
 
+_pools: dict[int, ProcessPoolExecutor] = {}  # by number of workers: kept for the process's life
+_pools_lock = threading.Lock()
+
+
 def _pool(workers: int) -> ProcessPoolExecutor | None:
-    try:
-        # spawn: a fresh interpreter, never a fork of this multi-threaded process; its own child,
-        # so its CPU is this process's children's (what `time` and the benchmark count)
-        context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
-                                   initargs=(logging.getLogger().getEffectiveLevel(),))
-    except Exception as e:  # no processes here (a sandbox, no /dev/shm): parse in this one
-        log.info("parsing in one process (%s: %s)", type(e).__name__, e)
-        return None
+    """The pool of `workers` processes, started once per process (a scan and a render, every
+    cycle of the agent, share it; its processes end with this one)."""
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is not None:
+            return pool
+        try:
+            # spawn: a fresh interpreter, never a fork of this multi-threaded process; its own
+            # child, so its CPU is this process's children's (what `time` and the benchmark count)
+            context = multiprocessing.get_context("spawn")
+            pool = _pools[workers] = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                                                         initargs=(logging.getLogger().getEffectiveLevel(),))
+            return pool
+        except Exception as e:  # no processes here (a sandbox, no /dev/shm): parse in this one
+            log.info("parsing in one process (%s: %s)", type(e).__name__, e)
+            return None
+
+
+def _drop(pool: ProcessPoolExecutor) -> None:
+    """A pool that failed or is stopped: the next parse starts another."""
+    with _pools_lock:
+        for key, kept in list(_pools.items()):
+            if kept is pool:
+                del _pools[key]
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 @contextmanager

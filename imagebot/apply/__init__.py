@@ -23,6 +23,7 @@ from imagebot.apply.render_cache import RenderCache
 from imagebot.apply.splice import Locator, Splice, conflicts, prepare, splice
 from imagebot.apply.verify import verify
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
+from imagebot import cores
 from imagebot.errors import EditError
 from imagebot.model import Change, FileEdit, Refusal, Rendered
 
@@ -31,22 +32,41 @@ __all__ = ["RenderCache", "edit_text", "render", "edit_file"]
 
 def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | None = None) -> Rendered:
     """Compute the new bytes of every file the changes touch (files are read, not written).
-    `cache`: proven edits of earlier runs (see render_cache), used and kept up to date."""
+    `cache`: proven edits of earlier runs (see render_cache), used and kept up to date. The
+    files the cache does not answer are edited and proven on two cores when there are many
+    (:mod:`imagebot.cores`: a cold render parses each of them twice)."""
     by_file: dict[str, list[Change]] = {}
     for c in changes:
         by_file.setdefault(c.file, []).append(c)
-    edits: list[FileEdit] = []
-    refused: list[Refusal] = []
+    files = sorted(by_file)
+    done: dict[str, tuple[bytes, bytes, list[Change], list[Refusal]]] = {}  # file: (before, after, applied, refused)
+    misses: list[tuple[str, tuple[bytes, list[Change]]]] = []
+    keys: dict[str, str] = {}
     base = os.fspath(root)
-    for file in sorted(by_file):
+    for file in files:
         file_changes = by_file[file]
         try:
             with open(os.path.join(base, file), "rb") as f:  # a str path: a Path per file costs more than the read
                 before = f.read()
         except OSError as exc:
-            refused += [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes]
+            done[file] = (b"", b"", [], [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes])
             continue
-        after, applied, file_refused = _edit_cached(before, file_changes, cache) if cache else edit_file(before, file_changes)
+        if cache is not None:
+            hit = _cached(before, file_changes, cache, keys, file)
+            if hit is not None:
+                done[file] = (before, *hit)
+                continue
+        misses.append((file, (before, file_changes)))
+    for (file, (before, file_changes)), (after, applied_at, refused_at, record) in zip(
+            misses, cores.parse_files(misses, _edit_job, _edit_job, ()), strict=True):
+        if cache is not None and file in keys:
+            cache.put(keys[file], record, refused_at)
+        done[file] = (before, after, [file_changes[i] for i in applied_at],
+                      [Refusal(file_changes[i], why) for i, why in refused_at])
+    edits: list[FileEdit] = []
+    refused: list[Refusal] = []
+    for file in files:
+        before, after, applied, file_refused = done[file]
         refused += file_refused
         if applied and after != before:
             edits.append(FileEdit(file, before, after, tuple(applied)))
@@ -55,26 +75,35 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
     return Rendered(tuple(edits), tuple(refused))
 
 
-def _edit_cached(before: bytes, changes: Sequence[Change], cache: RenderCache) -> tuple[bytes, list[Change], list[Refusal]]:
-    """edit_file, answered from the cache when it holds this very input; else computed and kept."""
+def _cached(before: bytes, changes: Sequence[Change], cache: RenderCache, keys: dict[str, str],
+            file: str) -> tuple[bytes, list[Change], list[Refusal]] | None:
+    """(after, applied, refused) as the cache holds them for this very input; None: compute it
+    (then its key is in `keys`, unless the file is not UTF-8: nothing to keep)."""
     key = cache.key(before, changes)
     try:
         bom, text = decode(before)
     except UnicodeDecodeError:
-        return edit_file(before, changes)
+        return None
     hit = cache.get(key, text, changes)
-    if hit is not None:
-        spliced, refused_at = hit
-        refused = [Refusal(changes[i], why) for i, why in refused_at]
-        if not spliced:
-            return before, [], refused
-        new_text = splice(text, [Splice(s, e, t, changes[i], None) for i, s, e, t in spliced])  # type: ignore[arg-type]
-        return (bom + new_text).encode("utf-8"), [changes[i] for i, *_ in spliced], refused
+    if hit is None:
+        keys[file] = key
+        return None
+    spliced, refused_at = hit
+    refused = [Refusal(changes[i], why) for i, why in refused_at]
+    if not spliced:
+        return before, [], refused
+    new_text = splice(text, [Splice(s, e, t, changes[i], None) for i, s, e, t in spliced])  # type: ignore[arg-type]
+    return (bom + new_text).encode("utf-8"), [changes[i] for i, *_ in spliced], refused
+
+
+def _edit_job(file: str, job: tuple[bytes, Sequence[Change]]) -> tuple[bytes, list[int], list[tuple[int, str]], list[tuple[int, int, int, str]]]:
+    """edit_file for one file, its answer by change index (it may come from the parsing worker,
+    whose changes are copies): (after, applied, (refused, reason), splices made for the cache)."""
+    before, changes = job
     record: list[tuple[int, int, int, str]] = []
     after, applied, refused = edit_file(before, changes, record)
     index = {id(c): i for i, c in enumerate(changes)}
-    cache.put(key, record, [(index[id(r.change)], r.reason) for r in refused])
-    return after, applied, refused
+    return after, [index[id(c)] for c in applied], [(index[id(r.change)], r.reason) for r in refused], record
 
 
 def edit_text(text_bytes: bytes, changes: Sequence[Change]) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imagebot import apply
+from imagebot import apply, cores
 from imagebot.apply import RenderCache, render
 from tests.unit.test_apply import change
 
@@ -101,3 +101,44 @@ def test_the_key_names_every_input_of_the_edit():
             cache.key(TEXT.encode(), [change(2, 4, "1.0.0", "1.1.0"), *CHANGES[1:]])}
     assert len(keys) == 7
     assert cache.key(TEXT.encode(), CHANGES) == RenderCache(None).key(TEXT.encode(), list(CHANGES))
+
+
+def test_a_cold_render_on_two_cores_is_the_one_process_render(tmp_path, monkeypatch):
+    """Files the cache does not answer are edited by the parsing worker too (imagebot.cores):
+    the same edits, refusals and cache entries, file by file, in the same order."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    changes = []
+    for i in range(450):
+        name = f"f{i:03d}.yaml"
+        if i % 50 == 7:
+            (tree / name).write_bytes(b"a: 1.0.0\nb: '\xff'\n")  # not UTF-8: refused
+        elif i % 50 == 9:
+            pass  # missing: cannot read
+        else:
+            (tree / name).write_text(TEXT)
+        changes += [change(1, 4, "1.0.0", f"1.{i}.0", file=name), change(3, 4, "v1", "v2", file=name)]
+    monkeypatch.setenv(cores.ENV, "0")
+    one = render(tree, changes, RenderCache(tmp_path / "one.json"))
+    monkeypatch.setenv(cores.ENV, "1")
+    used = []
+    real = cores._pool
+    monkeypatch.setattr(cores, "_pool", lambda *a: used.append(1) or real(*a))
+    monkeypatch.setattr(apply, "edit_file", _slowly(apply.edit_file))  # so that the worker's chunks are its own
+    two = render(tree, changes, RenderCache(tmp_path / "two.json"))
+    assert used == [1]
+    assert two == one
+    # 432 readable UTF-8 files, one of which (f000: 1.0.0 -> 1.0.0) does not change; refused: the
+    # anchored value in each of those, both changes of the 9 non-UTF-8 and of the 9 missing files
+    assert (len(one.edits), len(one.refused)) == (431, 432 + 18 + 18)
+    entries = [json.loads((tmp_path / f).read_text())["entries"] for f in ("one.json", "two.json")]
+    assert entries[0] == entries[1] and len(entries[0]) == 432  # a non-UTF-8 file's refusal is not kept
+
+
+def _slowly(edit_file):
+    import time
+
+    def slow(*a, **kw):
+        time.sleep(0.002)
+        return edit_file(*a, **kw)
+    return slow
