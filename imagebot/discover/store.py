@@ -226,15 +226,8 @@ def _occurrence(rel: str, raw: object, specs: list[PolicySpec | None]) -> Occurr
     policy = specs[spec] if spec >= 0 else None
     if policy is None:
         raise ValueError("no such policy")
-    kind_of_field = _FIELD_KINDS.get(field)
-    if kind_of_field is None:
-        raise ValueError("no such field kind")
-    return Occurrence(Location(rel, line, column), document, kind_of_field, value, image, tag, digest, policy,
+    return Occurrence(Location(rel, line, column), document, FieldKind(field), value, image, tag, digest, policy,
                       subject, form, workload, namespace, container, group, path, kind)
-
-
-#: FieldKind by value: a dict lookup, where FieldKind(value) goes through the enum machinery per row.
-_FIELD_KINDS = {k.value: k for k in FieldKind}
 
 
 def _problem(rel: str, raw: object) -> Problem:
