@@ -122,6 +122,8 @@ def _shared(chunks: list[list[Job]], parse: Callable[[str, Any], Any], pool: Pro
         for record in records:  # what the worker logged or warned, through this process's handlers
             logging.getLogger(record.name).handle(record)
         yield from found
+    log.debug("parsed %d chunk(s): %d here, %d by the worker, %d here because the worker had not answered",
+              len(chunks), parsed_here, len(chunks) - parsed_here, len(late))
     if any(not f.done() for f in late):  # a worker busy with a chunk nobody needs: stop it
         _drop(pool)
         _terminate(pool)
