@@ -120,7 +120,7 @@ def scan(
     problems += [Problem("config", f"repository.paths: {p!r} leads outside the repository (a symbolic link): not followed")
                  for p in outside(root, paths)]
     session_of = nullcontext() if cache is None else cache.session(root, settings, walk_key, files, since)
-    results: list[FileResult] = []  # the files worth parsing, in walk order
+    results: list[FileResult | Problem] = []  # the files worth parsing (or why one could not be read), in walk order
     pending: list[tuple[int, str, bytes]] = []  # (index in results, path, bytes): still to parse
     with session_of as session:
         for rel in files:
@@ -128,8 +128,8 @@ def scan(
             screen = partial(_screen, policies, parse_all, everything, tools, updaters, rel)
             try:
                 result = session.result(rel, screen) if session is not None else screen((root / rel).read_bytes())
-            except OSError as exc:
-                problems.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
+            except OSError as exc:  # kept in walk order with the other files' findings
+                results.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
                 continue
             if not result.worth:
                 continue
@@ -137,7 +137,7 @@ def scan(
                 try:  # a result loaded from disk, without the bytes this scan needs
                     result = session.with_data(rel, result, screen)
                 except OSError as exc:
-                    problems.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
+                    results.append(Problem("yaml", f"cannot read the file: {exc.strerror or exc}", Location(rel), temporary=True))
                     continue
                 if not result.worth:
                     continue
@@ -163,6 +163,9 @@ def scan(
             if on_image is not None:
                 announce(result.occurrences)
     for result in results:
+        if isinstance(result, Problem):
+            problems.append(result)
+            continue
         parsed += 1
         occurrences += result.occurrences
         problems += result.problems

@@ -155,3 +155,22 @@ def test_a_program_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["300", "2"]  # every job, parsed by both processes
     assert len(marker.read_text().splitlines()) == 1, marker.read_text()
+
+
+def test_a_file_that_cannot_be_read_is_reported_in_walk_order(tmp_path: Path, monkeypatch):
+    """The parse may happen after every file is read (and on two cores): the problems still come
+    file by file, in the order the files were walked."""
+    broken = "a: [1\nb: 2 # imagebot: semver:^1\n"
+    for name in ("a.yaml", "b.yaml", "c.yaml"):
+        (tmp_path / name).write_text(broken)
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "b.yaml":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    found = discover.scan(tmp_path)
+    assert [(p.location.file, "cannot read" in p.message) for p in found.problems] == [
+        ("a.yaml", False), ("b.yaml", True), ("c.yaml", False)]
