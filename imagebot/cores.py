@@ -32,7 +32,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ENV", "MIN_FILES", "parse_files"]
+__all__ = ["ENV", "MIN_FILES", "parse_files", "release"]
 
 ENV = "IMAGEBOT_PARSE_WORKERS"
 #: The cgroup v2 CPU quota ("max 100000", or "200000 100000" for two CPUs).
@@ -67,15 +67,39 @@ def parse_files(jobs: Sequence[Job], parse: Callable[[str, Any], Any], worker_pa
     if workers is None:
         workers = 1 if len(jobs) >= MIN_FILES and _cpus() >= 2 else 0
     chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-    pool = _pool(workers) if workers > 0 and len(chunks) > 1 else None
-    if pool is not None:
-        log.debug("parsing %d file(s) with %d worker process(es)", len(jobs), workers)
+    pool = _acquire(workers) if workers > 0 and len(chunks) > 1 else None
     if pool is None:
         for rel, data in jobs:
             yield parse(rel, data)
         return
-    task = pickle.dumps((worker_parse, settings), pickle.HIGHEST_PROTOCOL)
-    yield from _shared(chunks, parse, pool, workers, task)
+    log.debug("parsing %d file(s) with %d worker process(es)", len(jobs), workers)
+    try:
+        task = pickle.dumps((worker_parse, settings), pickle.HIGHEST_PROTOCOL)
+        yield from _shared(chunks, parse, pool, workers, task)
+    finally:
+        _return()
+
+
+def _acquire(workers: int) -> ProcessPoolExecutor | None:
+    """The pool, counted as in use until `_return` (a `release` meanwhile waits for it)."""
+    global _active
+    pool = _pool(workers)
+    if pool is not None:
+        with _pools_lock:
+            if _pools.get(workers) is pool:
+                _active += 1
+                return pool
+        return _acquire(workers)  # released between the two locks: start another
+    return None
+
+
+def _return() -> None:
+    global _active
+    with _pools_lock:
+        _active -= 1
+        idle = _active == 0 and _release_when_idle
+    if idle:
+        release()
 
 
 def _shared(chunks: list[list[Job]], parse: Callable[[str, Any], Any], pool: ProcessPoolExecutor,
@@ -146,13 +170,30 @@ def _gave_up(e: BaseException, pool: ProcessPoolExecutor) -> bool:
     return True
 
 
-_pools: dict[int, ProcessPoolExecutor] = {}  # by number of workers: kept for the process's life
+_pools: dict[int, ProcessPoolExecutor] = {}  # by number of workers: kept until `release`
 _pools_lock = threading.Lock()
+_active = 0  # parses using a pool now
+_release_when_idle = False
+
+
+def release() -> None:
+    """Stop the worker processes once no parse uses them (at the end of a cycle: a scan and a
+    render share the worker; an agent does not keep an idle process of ~60 MB between cycles)."""
+    global _release_when_idle
+    with _pools_lock:
+        if _active:
+            _release_when_idle = True
+            return
+        _release_when_idle = False
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor | None:
-    """The pool of `workers` processes, started once per process (a scan and a render, every
-    cycle of the agent, share it; its processes end with this one)."""
+    """The pool of `workers` processes, started on first use (a cycle's scan and render share
+    it) and stopped by :func:`release`."""
     with _pools_lock:
         pool = _pools.get(workers)
         if pool is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagebot import apply, discover
+from imagebot import apply, cores, discover
 from imagebot import plan as planner
 from imagebot.config.paths import cache_dir
 from imagebot.config.schema import Config
@@ -219,6 +219,7 @@ def run_cycle(
             ws.deadline = NO_DEADLINE  # this cycle's; the drift check between cycles has its own limits
         if own_client:
             client.close()
+        cores.release()  # the parsing worker of a cold scan and render, if one was started
     for reporter in reporters:
         try:
             reporter.cycle_finished(result)

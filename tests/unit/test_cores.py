@@ -174,3 +174,24 @@ def test_a_file_that_cannot_be_read_is_reported_in_walk_order(tmp_path: Path, mo
     found = discover.scan(tmp_path)
     assert [(p.location.file, "cannot read" in p.message) for p in found.problems] == [
         ("a.yaml", False), ("b.yaml", True), ("c.yaml", False)]
+
+
+def test_release_stops_the_worker_once_no_parse_uses_it():
+    """A cycle's scan and render share the worker; at the end of the cycle it is stopped (an agent
+    keeps no idle process between cycles) - but not under a parse still running."""
+    got = parallel.parse_files(jobs(600), slow, parse_workers.echo, ("t",), workers=1)
+    first = [next(got) for _ in range(50)]  # a parse in progress holds the pool
+    pool = parallel._pools[1]
+    parallel.release()
+    assert parallel._pools.get(1) is pool  # deferred: still in use
+    rest = list(got)
+    assert len(first) + len(rest) == 600
+    assert 1 not in parallel._pools  # released when that parse ended
+    processes = list(pool._processes.values()) if pool._processes else []
+    for process in processes:
+        process.join(10)
+    assert not any(p.is_alive() for p in processes)
+    again = list(parallel.parse_files(jobs(600), slow, parse_workers.echo, ("t",), workers=1))
+    assert len({pid for *_, pid in again}) == 2  # a new worker for the next cycle
+    parallel.release()
+    assert parallel._pools == {}
