@@ -178,7 +178,7 @@ _release_when_idle = False
 
 def release() -> None:
     """Stop the worker processes once no parse uses them (at the end of a cycle: a scan and a
-    render share the worker; an agent does not keep an idle process of ~60 MB between cycles)."""
+    render share the worker; an agent does not keep an idle process of ~50 MB between cycles)."""
     global _release_when_idle
     with _pools_lock:
         if _active:

@@ -40,8 +40,7 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
         by_file.setdefault(c.file, []).append(c)
     files = sorted(by_file)
     done: dict[str, tuple[bytes, bytes, list[Change], list[Refusal]]] = {}  # file: (before, after, applied, refused)
-    misses: list[tuple[str, tuple[bytes, list[Change]]]] = []
-    keys: dict[str, str] = {}
+    misses: list[tuple[str, str | None, bytes, list[Change]]] = []  # (file, cache key or None, before, changes)
     base = os.fspath(root)
     for file in files:
         file_changes = by_file[file]
@@ -51,16 +50,16 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
         except OSError as exc:
             done[file] = (b"", b"", [], [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes])
             continue
-        if cache is not None:
-            hit = _cached(before, file_changes, cache, keys, file)
-            if hit is not None:
-                done[file] = (before, *hit)
-                continue
-        misses.append((file, (before, file_changes)))
-    for (file, (before, file_changes)), (after, applied_at, refused_at, record) in zip(
-            misses, cores.parse_files(misses, _edit_job, _edit_job, ()), strict=True):
-        if cache is not None and file in keys:
-            cache.put(keys[file], record, refused_at)
+        key, hit = _cached(before, file_changes, cache) if cache is not None else (None, None)
+        if hit is not None:
+            done[file] = (before, *hit)
+        else:
+            misses.append((file, key, before, file_changes))
+    jobs = [(file, (before, file_changes)) for file, _, before, file_changes in misses]
+    for (file, key, before, file_changes), (after, applied_at, refused_at, record) in zip(
+            misses, cores.parse_files(jobs, _edit_job, _edit_job, ()), strict=True):
+        if cache is not None and key is not None:
+            cache.put(key, record, refused_at)
         done[file] = (before, after, [file_changes[i] for i in applied_at],
                       [Refusal(file_changes[i], why) for i, why in refused_at])
     edits: list[FileEdit] = []
@@ -75,25 +74,24 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
     return Rendered(tuple(edits), tuple(refused))
 
 
-def _cached(before: bytes, changes: Sequence[Change], cache: RenderCache, keys: dict[str, str],
-            file: str) -> tuple[bytes, list[Change], list[Refusal]] | None:
-    """(after, applied, refused) as the cache holds them for this very input; None: compute it
-    (then its key is in `keys`, unless the file is not UTF-8: nothing to keep)."""
+def _cached(before: bytes, changes: Sequence[Change],
+            cache: RenderCache) -> tuple[str | None, tuple[bytes, list[Change], list[Refusal]] | None]:
+    """(the cache key, (after, applied, refused) as the cache holds them for this very input, or
+    None: compute it). The key is None for a file that is not UTF-8: its refusal is not kept."""
     key = cache.key(before, changes)
     try:
         bom, text = decode(before)
     except UnicodeDecodeError:
-        return None
+        return None, None
     hit = cache.get(key, text, changes)
     if hit is None:
-        keys[file] = key
-        return None
+        return key, None
     spliced, refused_at = hit
     refused = [Refusal(changes[i], why) for i, why in refused_at]
     if not spliced:
-        return before, [], refused
+        return key, (before, [], refused)
     new_text = splice(text, [Splice(s, e, t, changes[i], None) for i, s, e, t in spliced])  # type: ignore[arg-type]
-    return (bom + new_text).encode("utf-8"), [changes[i] for i, *_ in spliced], refused
+    return key, ((bom + new_text).encode("utf-8"), [changes[i] for i, *_ in spliced], refused)
 
 
 def _edit_job(file: str, job: tuple[bytes, Sequence[Change]]) -> tuple[bytes, list[int], list[tuple[int, str]], list[tuple[int, int, int, str]]]:
