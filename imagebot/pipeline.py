@@ -155,6 +155,8 @@ def run_cycle(
                               rules=cfg.rules, images=images, cache=dcache, revision=revision, since=since,
                               compat_with=cfg.compat, on_image=prefetch.add if prefetch is not None else None)
         occurrences = found.occurrences
+        if prefetch is not None:  # the last scan's images this one did not find are not listed
+            prefetch.keep({o.image for o in occurrences})
         if cfg.promotions:  # production's references change only by promotion
             occurrences = tuple(o for o in occurrences if not promote_step.is_production(cfg, o))
             found = Discovery(occurrences, found.problems, found.files_scanned, found.files_parsed, found.unmanaged)

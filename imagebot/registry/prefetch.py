@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,22 @@ class Prefetch:
             with self._lock:
                 self.failed += 1
             log.debug("prefetching the tags of %s: %s", image, e)
+
+    def keep(self, images: Collection[str]) -> int:
+        """Drop the queued listings of images not in `images` (those started from the last scan's
+        images that this scan no longer found, e.g. after a registry moved): they would hold the
+        pool's workers, and a dead host's retries, ahead of the listings resolve waits for. A
+        listing already running finishes. Returns how many were dropped."""
+        wanted = images if isinstance(images, (set, frozenset)) else frozenset(images)
+        dropped = 0
+        with self._lock:
+            for image, future in list(self._started.items()):
+                if image not in wanted and future.cancel():
+                    del self._started[image]
+                    dropped += 1
+        if dropped:
+            log.debug("prefetch: %d listing(s) of images no longer found dropped", dropped)
+        return dropped
 
     @property
     def images(self) -> frozenset[str]:

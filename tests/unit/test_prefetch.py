@@ -97,3 +97,30 @@ def test_close_starts_nothing_new_and_does_not_wait_for_the_running_call():
     time.sleep(0.1)
     assert started == ["slow"]  # the queued ones were dropped, nothing added after close
     assert "after-close" not in p.images
+
+
+def test_keep_drops_queued_listings_of_images_the_scan_no_longer_found():
+    """The last scan's images are listed before the checkout; those this scan did not find (a
+    registry that moved) are dropped from the queue, the running one finishes, the rest stay."""
+    release = threading.Event()
+    started: list[str] = []
+    lock = threading.Lock()
+
+    def fetch(image: str) -> None:
+        with lock:
+            started.append(image)
+        assert release.wait(10)
+
+    p = Prefetch(fetch, workers=1)
+    for image in ["old/a", "old/b", "new/c", "old/d"]:
+        p.add(image)
+    deadline = time.monotonic() + 10
+    while not started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert p.keep({"new/c"}) == 2  # old/b and old/d had not started; old/a runs
+    assert p.images == {"old/a", "new/c"}
+    release.set()
+    while len(started) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    p.close()
+    assert started == ["old/a", "new/c"]
