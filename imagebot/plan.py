@@ -70,10 +70,10 @@ def _change(res: Resolution, written: dict[tuple[object, ...], str] | None = Non
     elif occ.field is FieldKind.TAG:
         # A tag field that carries a pin (`1.6.0@sha256:…`) is re-pinned in the same value;
         # one without gets the tag alone. The pin is never written away.
-        written = TagValue.read(occ.value)
-        if written.pinned and not target.digest:
+        tag_value = TagValue.read(occ.value)
+        if tag_value.pinned and not target.digest:
             return None  # defensive: resolve always asks for the digest of a pinned reference
-        new = written.text(target.tag, target.digest if written.pinned else None)
+        new = tag_value.text(target.tag, target.digest if tag_value.pinned else None)
     elif occ.field is FieldKind.DIGEST:
         if not target.digest:
             return None

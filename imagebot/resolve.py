@@ -79,7 +79,7 @@ def resolve(
     wanted = sorted({o.image for o, p in zip(candidates, compiled, strict=True) if p is not None})
     listings = _list_all(wanted, source, workers)
     chooser = _Chooser(policies, listings, getattr(source, "created", None), now, kept)
-    platforms = _Memo(source.missing_platforms)
+    platforms = _Memo(source.missing_platforms, getattr(source, "missing_platforms_known", None))
     digests = _Memo(source.digest)
 
     # Each decision's registry work (the platform check and digest of the chosen tag, which
@@ -306,18 +306,33 @@ def _list_all(images: Sequence[str], source: TagSource, workers: int) -> dict[st
 
 
 class _Memo:
-    """A registry call made once per (image, tag) per cycle; its result or its error is kept."""
+    """A registry call made once per (image, tag) per cycle; its result or its error is kept.
+    `known(image, tag)`: the answer when the source has it without a request, else None."""
 
-    def __init__(self, fn: Callable[[str, str], T]):
-        self._fn = fn
+    def __init__(self, fn: Callable[[str, str], T], known: Callable[[str, str], T | None] | None = None):
+        self._fn, self._known = fn, known
         self._memo: dict[tuple[str, str], T | ImagebotError] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, image: str, tag: str) -> T:
+    def answered(self, image: str, tag: str) -> bool:
+        """True when the answer for (image, tag) is kept, or the source knows it without a
+        request (it is then kept): nothing to ask ahead."""
         key = (image, tag)
         with self._lock:
-            known = key in self._memo
-        if not known:
+            if key in self._memo:
+                return True
+        if self._known is None:
+            return False
+        value = self._known(image, tag)
+        if value is None:
+            return False
+        with self._lock:
+            self._memo.setdefault(key, value)
+        return True
+
+    def __call__(self, image: str, tag: str) -> T:
+        key = (image, tag)
+        if not self.answered(image, tag):
             try:
                 value: T | ImagebotError = self._fn(image, tag)
             except ImagebotError as e:
@@ -349,6 +364,8 @@ class _Ahead:
         if key in self._asked:
             return
         self._asked.add(key)
+        if memo.answered(image, tag):  # e.g. platforms remembered by digest: no request, no thread
+            return
         if self._workers <= 1:
             _quietly(memo, image, tag)
             return

@@ -47,6 +47,7 @@ from imagebot.registry.transport import Answer, Registry, RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_UNKNOWN = object()  # "not known without a request" (None is an answer: not an image)
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 #: Tags asked for per page (`n=`); registries that cap it lower simply page sooner.
 PAGE_SIZE = 1000
@@ -236,6 +237,8 @@ class RegistryClient:
             return TagList(image, cached.tags, stale_age=cached.age())
         if self.cache is not None:
             self.cache.store(image, tags)
+        if not helm_index.is_http_chart(image):
+            self.facts.preload(image)  # on this thread: the decisions about `image` ask its platforms next
         return TagList(image, tags)
 
     def _list_tags(self, image: str) -> tuple[str, ...]:
@@ -414,6 +417,37 @@ class RegistryClient:
         have = self.platforms(image, tag)
         return () if have is None else missing_platforms(list(have), wanted)
 
+    def missing_platforms_known(self, image: str, tag: str) -> tuple[str, ...] | None:
+        """`missing_platforms(image, tag)` when it is known without a request (this cycle's answer,
+        or the platforms remembered for the digest the tag had within `tag_digest_ttl`); None: it
+        needs the registry. Resolve asks this first, so that a warm cycle's hundreds of platform
+        checks are answered in place rather than queued on its request threads."""
+        image = self.upstream(image)
+        if helm_index.is_http_chart(image):
+            return ()
+        host, _ = split(image)
+        try:
+            wanted = self.settings(host).platforms
+        except RegistryError:
+            return None  # missing_platforms raises it, for the image concerned
+        if not wanted:
+            return ()
+        key = ("platforms", image, tag)
+        with self._lock:
+            found = self._memo.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            digest = self._known_digest(image, tag)
+            if digest is None:
+                return None
+            found = self._known_platforms(image, digest)
+            if found is _UNKNOWN:
+                return None
+            with self._lock:  # what the same call through `platforms` would have kept
+                found = self._memo.setdefault(key, found)
+        if isinstance(found, BaseException):
+            return None
+        return () if found is None else missing_platforms(list(found), wanted)  # type: ignore[arg-type]
+
     def platforms(self, image: str, tag: str) -> tuple[Platform, ...] | None:
         """The platforms `image:tag` provides (None: not an image but a chart or another artifact):
         an index's from the index itself, an image's from its config blob; remembered by manifest
@@ -421,12 +455,17 @@ class RegistryClient:
         image = self.upstream(image)
         return self._once(("platforms", image, tag), lambda: self._platforms(image, self._facts_digest(image, tag)))
 
-    def _platforms(self, image: str, digest: str) -> tuple[Platform, ...] | None:
+    def _known_platforms(self, image: str, digest: str) -> tuple[Platform, ...] | None | object:
+        """The platforms remembered for `digest` (None: not an image), or _UNKNOWN."""
         known = self.facts.facts(image, digest)
         if known.kind not in (None, "image"):
             return None
-        if known.platforms is not None:
-            return known.platforms
+        return known.platforms if known.platforms is not None else _UNKNOWN
+
+    def _platforms(self, image: str, digest: str) -> tuple[Platform, ...] | None:
+        known = self._known_platforms(image, digest)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
         m = self.manifest(image, digest)
         if not m.is_index:
             kind = artifact_kind(m.body)
@@ -443,14 +482,9 @@ class RegistryClient:
         remembered within the registry's `tag_digest_ttl`, or a HEAD when the tag was seen before
         (its digest's facts are likely known), or else the manifest GET by tag (it tells the digest
         and is needed anyway)."""
-        with self._lock:
-            known = self._memo.get(("digest", image, tag))
-        if isinstance(known, str):
+        known = self._known_digest(image, tag)
+        if known is not None:
             return known
-        host, _ = split(image)
-        remembered = self.facts.tag_digest(image, tag, self.settings(host).tag_digest_ttl)
-        if remembered is not None:
-            return remembered
         if self.facts.knows_tag(image, tag):
             return self.digest(image, tag)
         m = self.manifest(image, tag)
@@ -458,6 +492,16 @@ class RegistryClient:
         key = (image, tag, m.digest)  # the bytes received hash to it: verified (see _verify)
         self._remember_verified(key, self._verified_marker(key))
         return m.digest
+
+    def _known_digest(self, image: str, tag: str) -> str | None:
+        """The digest of `image:tag` as this cycle found it, or as remembered within the registry's
+        `tag_digest_ttl`; None: it needs a request."""
+        with self._lock:
+            known = self._memo.get(("digest", image, tag))
+        if isinstance(known, str):
+            return known
+        host, _ = split(image)
+        return self.facts.tag_digest(image, tag, self.settings(host).tag_digest_ttl)
 
     def artifact_kind(self, image: str, tag: str) -> str:
         """"image", "chart" (a Helm chart pushed as `helm push` does) or "artifact" (any other OCI

@@ -210,18 +210,26 @@ class ManifestFacts:
         assert self.directory is not None
         return self.directory / (hashlib.sha256(image.encode()).hexdigest()[:40] + ".json")
 
+    def preload(self, image: str) -> None:
+        """Read the repository's file now (a tag listing's thread does, so that the decisions,
+        which ask these facts, find them in memory)."""
+        self._repo(image)
+
     def _repo(self, image: str) -> _Repo:
         with self._lock:
             repo = self._repos.get(image)
-            if repo is None:
-                repo = self._repos[image] = self._load(image)
-            return repo
+            if repo is not None:
+                return repo
+            if self.directory is not None:
+                self._check_directory()
+        loaded = self._load(image)  # outside the lock: threads read their repositories' files side by side
+        with self._lock:
+            return self._repos.setdefault(image, loaded)  # a second reader's copy is dropped, unused
 
     def _load(self, image: str) -> _Repo:
-        """(under self._lock) The repository's file, or empty when absent or not to be trusted."""
+        """The repository's file, or empty when absent or not to be trusted."""
         if self.directory is None:
             return _Repo()
-        self._check_directory()
         path = self._path(image)
         try:
             return _Repo.parse(json.loads(path.read_bytes()), image)

@@ -57,6 +57,37 @@ def test_a_second_run_asks_the_registry_nothing_for_platforms(registry, tmp_path
         assert requests(second) == {"manifest": 0, "blob": 0, "tags": 0}
 
 
+def test_known_answers_need_no_request_and_unknown_ones_say_so(registry, tmp_path):
+    """`missing_platforms_known` (what resolve asks first, in place): the answer when the next run
+    remembers it within the TTL, the same as `missing_platforms`; None when only the registry can tell."""
+    image = seed(registry)
+    with client(registry, tmp_path) as fresh:
+        assert fresh.missing_platforms_known(image, "1.0") is None  # nothing remembered yet
+        assert requests(fresh) == {"manifest": 0, "blob": 0, "tags": 0}
+        check_all(fresh, image)
+    with client(registry, tmp_path) as second:
+        assert second.missing_platforms_known(image, "1.0") == ()
+        assert second.missing_platforms_known(image, "arm") == ("linux/amd64",)
+        assert second.missing_platforms_known(image, "3.0") is None  # a tag never seen
+        assert requests(second) == {"manifest": 0, "blob": 0, "tags": 0}
+    with client(registry, tmp_path, tag_digest_ttl=0) as past_ttl:
+        assert past_ttl.missing_platforms_known(image, "arm") is None  # the tag may have moved: ask
+        assert past_ttl.missing_platforms(image, "arm") == ("linux/amd64",)  # a HEAD confirms it
+        assert past_ttl.missing_platforms_known(image, "arm") == ("linux/amd64",)  # this cycle's answer
+    with client(registry, tmp_path, platforms=()) as none_required:
+        assert none_required.missing_platforms_known(image, "3.0") == ()
+
+
+def test_a_listing_reads_the_images_remembered_facts_on_its_own_thread(registry, tmp_path):
+    image = seed(registry)
+    with client(registry, tmp_path) as first:
+        check_all(first, image)
+    with client(registry, tmp_path) as second:
+        second.tags(image)
+        assert image in second.facts._repos  # read with the listing, not later by the decisions
+        assert second.missing_platforms_known(image, "2.0") == ()
+
+
 def test_past_the_ttl_a_head_per_tag_confirms_the_digest(registry, tmp_path):
     image = seed(registry)
     with client(registry, tmp_path, tag_digest_ttl=0) as first:

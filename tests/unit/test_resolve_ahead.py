@@ -116,3 +116,31 @@ def test_declarations_that_differ_only_in_where_they_were_written_share_one_comp
     assert out[0] is out[1] is out[4] is good[here] is good[there] and out[2] is not out[0]
     assert out[3] is good[aged] is not good[here]
     assert out[5] is None and list(bad) == [bogus] and "min-age" in str(bad[bogus])
+
+
+@dataclass
+class KnowingTags(CountingTags):
+    """A source that already knows some platform answers (remembered facts, a warm run)."""
+
+    known: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    threads: set[str] = field(default_factory=set)  # where known answers were given
+
+    def missing_platforms_known(self, image: str, tag: str) -> tuple[str, ...] | None:
+        answer = self.known.get((image, tag))
+        with self.lock:
+            self.asked[("known", image, tag)] += 1
+            if answer is not None:
+                self.threads.add(threading.current_thread().name)
+        return answer
+
+
+def test_platform_answers_the_source_knows_are_taken_in_place_not_asked_on_a_thread() -> None:
+    source = KnowingTags(known={(APP, "2.0.0"): ("linux/arm64",), (APP, "1.10.0"): ()})
+    out = resolve([occ(APP, "1.0.0"), occ(APP, "1.0.0", line=2), occ(OTHER, "3.0", line=3)], source, workers=4)
+    # 2.0.0 is known to lack arm64: the next best, 1.10.0, is known to have it all; 3.1 must be asked
+    assert [r.target.tag for r in out] == ["1.10.0", "1.10.0", "3.1"]  # type: ignore[union-attr]
+    assert "arm64" in out[0].reason
+    assert source.asked[("platforms", APP, "2.0.0")] == source.asked[("platforms", APP, "1.10.0")] == 0
+    assert source.asked[("platforms", OTHER, "3.1")] == 1
+    assert source.asked[("known", APP, "2.0.0")] == 1  # once, then kept
+    assert source.threads == {threading.main_thread().name}
