@@ -136,6 +136,9 @@ class DiscoverCache:
         with self._lock:
             if self._entries:
                 results = [e.result for e in self._entries.values()]
+            elif self._path is not None and not self._read and self._raw is None and (
+                    listed := store.read_images(self._path)) is not None:
+                return frozenset(i for i in listed if not i.startswith(PENDING))  # the store is read later
             else:
                 raw = self._read_raw()
                 listed = store.images(raw) if raw is not None else None

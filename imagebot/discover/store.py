@@ -2,7 +2,8 @@
 from CI with a kept cache directory, an agent after a restart) reuses what the last one found.
 
 One JSON file per clone (``<cache_dir>/discover/<hash of the clone root>.json``): lanes sharing a
-cache directory never evict each other. It holds, per file the last scan walked, the proofs of
+cache directory never evict each other (and beside it ``<hash>.images.json``, the images of that
+scan: read before the checkout, see `images_path`). It holds, per file the last scan walked, the proofs of
 "same bytes" (stat identity, trusted flag, digest: see :mod:`imagebot.discover.cache`) and the
 result (text screen, occurrences, problems, unmanaged references) - not the bytes: a scan that
 needs them (a parse, a webhook-targeted scan) reads the file. And the Git revision, paths and
@@ -33,6 +34,7 @@ from imagebot.cachefile import code_fingerprint, load_cache_file, store_cache_fi
 log = logging.getLogger(__name__)
 
 TOOL, KIND, FORMAT = "imagebot", "discover", 1
+IMAGES_KIND = "discover-images"
 
 _CODE: str | None = None
 
@@ -90,6 +92,20 @@ def read(path: Path) -> dict[str, Any] | None:
         log.warning("discover cache: %s has no scope; it will be rewritten", path)
         return None
     return data
+
+
+def images_path(path: Path) -> Path:
+    """The small file beside the store that lists the images of the stored scan: a new process
+    reads it before its checkout, to start their tag listings, and reads (and decodes) the store
+    itself while those run - at 10,000 files the store is ~8 MB of JSON."""
+    return path.with_name(path.stem + ".images.json")
+
+
+def read_images(path: Path) -> frozenset[str] | None:
+    """The images listed beside the store at `path` (see `images_path`); None when that file is
+    missing or unusable (another tool's, format or code, or not a list of strings): ask the store."""
+    data = load_cache_file(images_path(path), IMAGES_KIND, FORMAT, code(), "scan", "discover cache")
+    return images(data["scan"]) if data is not None else None
 
 
 def images(data: dict[str, Any]) -> frozenset[str] | None:
@@ -152,12 +168,14 @@ def save(path: Path, scope: str, entries: dict[str, Stored], pinned: Pinned | No
               [problem(p) for p in e.problems], [occ(o) for o in e.unmanaged]]
         for rel, e in entries.items() if _own(rel, e)
     }
+    listed = sorted({o.image for rel, e in entries.items() if rel in out for o in e.occurrences})
     store_cache_file(
         path, KIND, FORMAT, code(), "discover cache", scope=scope,
         pinned=None if pinned is None else [pinned[0][0], list(pinned[0][1]), list(pinned[0][2]), list(pinned[1])],
         policies=table, entries=out,
         # what the next run lists before its checkout, read without decoding the entries
-        images=sorted({o.image for rel, e in entries.items() if rel in out for o in e.occurrences}))
+        images=listed)
+    store_cache_file(images_path(path), IMAGES_KIND, FORMAT, code(), "discover cache", scan={"images": listed})
 
 
 def _own(rel: str, e: Stored) -> bool:

@@ -358,12 +358,26 @@ def test_the_last_images_are_read_without_decoding_the_entries(repo: Path, tmp_p
     first = scan(repo, cache=new_process(path), revision="c1", **KW)
     images = frozenset(o.image for o in first.occurrences)
     assert images and stored(path)["images"] == sorted(images)
+    assert json.loads(store.images_path(path).read_text())["scan"]["images"] == sorted(images)
     decoded: list[Path] = []
-    real_decode = store.decode
+    read: list[Path] = []
+    real_decode, real_read = store.decode, store.read
     monkeypatch.setattr(store, "decode", lambda data, p: decoded.append(p) or real_decode(data, p))
+    monkeypatch.setattr(store, "read", lambda p: read.append(p) or real_read(p))
     cache = new_process(path)
-    assert cache.last_images() == images and decoded == []  # the header's list: no entry decoded
+    assert cache.last_images() == images and read == [] and decoded == []  # the small file beside it only
     assert scan(repo, cache=cache, revision="c1", **KW) == first and decoded == [path]  # decoded once, by the scan
+    assert read == [path]
+    # without the small file (or with a damaged one), the store's header list: still no entry decoded
+    for damage in (None, "not json", json.dumps({"tool": "imagebot", "cache": "discover-images", "format": 1,
+                                                 "code": store.code(), "scan": {"images": [1, 2]}})):
+        if damage is None:
+            store.images_path(path).unlink()
+        else:
+            store.images_path(path).write_text(damage)
+        decoded.clear()
+        cache = new_process(path)
+        assert cache.last_images() == images and decoded == []
 
 
 def test_a_store_that_does_not_list_its_images_is_decoded_for_them(repo: Path, tmp_path: Path):
@@ -376,6 +390,7 @@ def test_a_store_that_does_not_list_its_images_is_decoded_for_them(repo: Path, t
         else:
             data["images"] = listed
         path.write_text(json.dumps(data))
+        store.images_path(path).unlink(missing_ok=True)  # nor beside it
         cache = new_process(path)
         assert cache.last_images() == frozenset(o.image for o in first.occurrences)
         assert scan(repo, cache=cache, revision="c1", **KW) == first
