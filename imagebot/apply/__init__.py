@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from imagebot.apply import stream
 from imagebot.apply.render_cache import RenderCache
@@ -25,7 +26,7 @@ from imagebot.apply.verify import verify
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
 from imagebot import cores
 from imagebot.errors import EditError
-from imagebot.model import Change, FileEdit, Refusal, Rendered
+from imagebot.model import Change, FileEdit, Location, Refusal, Rendered
 
 __all__ = ["RenderCache", "edit_text", "render", "edit_file"]
 
@@ -55,7 +56,7 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
             done[file] = (before, *hit)
         else:
             misses.append((file, key, before, file_changes))
-    jobs = [(file, (before, file_changes)) for file, _, before, file_changes in misses]
+    jobs = [(file, (before, _compact(file_changes))) for file, _, before, file_changes in misses]
     for (file, key, before, file_changes), (after, applied_at, refused_at, record) in zip(
             misses, cores.parse_files(jobs, _edit_job, _edit_job, ()), strict=True):
         if cache is not None and key is not None:
@@ -94,12 +95,40 @@ def _cached(before: bytes, changes: Sequence[Change],
     return key, ((bom + new_text).encode("utf-8"), [changes[i] for i, *_ in spliced], refused)
 
 
-def _edit_job(file: str, job: tuple[bytes, Sequence[Change]]) -> tuple[bytes, list[int], list[tuple[int, str]], list[tuple[int, int, int, str]]]:
-    """edit_file for one file, its answer by change index (it may come from the parsing worker,
-    whose changes are copies): (after, applied, (refused, reason), splices made for the cache)."""
-    before, changes = job
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """What an edit reads of an occurrence: where its value is."""
+
+    location: Location
+    document: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    """What an edit reads of a Change (`occurrence.location`, `occurrence.document`, `old`, `new`):
+    a render job carries these, not whole Changes (the parsing worker gets them pickled; a
+    Change with its occurrence and policy costs several times as much to pickle)."""
+
+    occurrence: _Where
+    old: str
+    new: str
+
+
+def _compact(changes: Sequence[Change]) -> tuple[tuple[int, int, int, str, str], ...]:
+    return tuple((c.occurrence.location.line, c.occurrence.location.column, c.occurrence.document, c.old, c.new)
+                 for c in changes)
+
+
+def _edit_job(file: str, job: tuple[bytes, Sequence[tuple[int, int, int, str, str]]]
+              ) -> tuple[bytes, list[int], list[tuple[int, str]], list[tuple[int, int, int, str]]]:
+    """edit_file for one file, its answer by change index (it may come from the parsing worker):
+    (after, applied, (refused, reason), splices made for the cache). `job`: the bytes and, per
+    change, (line, column, document, old, new) (see `_compact`)."""
+    before, compact = job
+    changes = [_Edit(_Where(Location(file, line, column), document), old, new)
+               for line, column, document, old, new in compact]
     record: list[tuple[int, int, int, str]] = []
-    after, applied, refused = edit_file(before, changes, record)
+    after, applied, refused = edit_file(before, changes, record)  # type: ignore[arg-type]
     index = {id(c): i for i, c in enumerate(changes)}
     return after, [index[id(c)] for c in applied], [(index[id(r.change)], r.reason) for r in refused], record
 
