@@ -22,7 +22,8 @@ their per-request work (preparing the request, merging settings, hooks, cookies,
 Response) was half of imagebot's CPU per tag listing, and a warm `plan` is mostly tag listings.
 The environment's proxy and CA-bundle settings are still requests' own answer
 (``merge_environment_settings``), read once per host. Token requests (one per scope and cycle)
-use the Session as before.
+use the Session as before. Cookies an answer sets (a load balancer's sticky session) are kept in
+the Session's jar and sent back by requests' rules, as the Session would.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import requests
 import tenacity
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar, get_cookie_header
 from requests.utils import parse_header_links
 
 from imagebot import __version__
@@ -222,6 +224,14 @@ class _Session(requests.Session):
         return {**found, "proxies": dict(found["proxies"])}
 
 
+@dataclass(frozen=True)
+class _CookieRequest:
+    """What requests' cookie helpers read of a request (its `url` and `headers`)."""
+
+    url: str
+    headers: dict[str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class _Route:
     """How requests to one scheme and host travel: the pool (direct or through a proxy) and
@@ -304,6 +314,7 @@ class Registry:
         self.session.mount("http://", self._adapter)
         self._headers = {**self.session.headers}  # requests' defaults (Accept-Encoding, ...) with ours
         self._routes: dict[tuple[str, str], _Route] = {}
+        self._cookies = False  # an answer set a cookie (the jar is the session's)
 
     def close(self) -> None:
         self.session.close()
@@ -441,7 +452,10 @@ class Registry:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(where)
-            raw = self._urlopen(method, url, headers, urllib3.Timeout(connect=left, read=left))
+            sent = self._with_cookies(url, headers)
+            raw = self._urlopen(method, url, sent, urllib3.Timeout(connect=left, read=left))
+            if "Set-Cookie" in raw.headers:
+                self._keep_cookies(url, sent, raw)
             location = raw.headers.get("Location") if raw.status in _REDIRECTS else None
             if not location:
                 return Answer(raw.status, raw.headers, _read_all(raw, deadline, where), url)
@@ -454,6 +468,19 @@ class Registry:
                 method = "GET"
             url = target
         raise RegistryError(f"{where}: more than {MAX_REDIRECTS} redirects", temporary=False)
+
+    def _with_cookies(self, url: str, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` with the cookies this registry's answers set that apply to `url` (a load
+        balancer's sticky session, as requests' Session would keep them); as they are when none."""
+        if not self._cookies:
+            return headers
+        cookie = get_cookie_header(self.session.cookies, _CookieRequest(url, headers))
+        return {**headers, "Cookie": cookie} if cookie else headers
+
+    def _keep_cookies(self, url: str, headers: dict[str, str], raw: urllib3.BaseHTTPResponse) -> None:
+        """The cookies of an answer, kept by requests' rules (domain, path, expiry) in the session's jar."""
+        extract_cookies_to_jar(self.session.cookies, _CookieRequest(url, headers), raw)
+        self._cookies = True
 
     def _urlopen(self, method: str, url: str, headers: dict[str, str], timeout: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
         """One request on the route to `url`'s scheme and host (worked out once), body unread."""

@@ -60,3 +60,21 @@ def test_a_redirect_loop_is_a_permanent_error_after_a_bounded_number_of_hops(tmp
             c.missing_platforms(f"{registry.host}/team/app", "arm-only")
     assert not e.value.temporary
     assert len([p for m, p, a in registry.authorizations if "/blobs/" in p]) == MAX_REDIRECTS + 1  # not retried
+
+
+def test_a_load_balancers_sticky_cookie_is_sent_back_to_its_host_only(tmp_path, basic_registry):
+    """Registry answers that set a cookie (an AWS ALB's AWSALB) get it back on the next requests
+    to that host, as requests' Session did; a blob redirected to another host does not."""
+    with RegistryProxy(basic_registry.url) as registry, RegistryProxy(basic_registry.url) as cdn:
+        cdn._session.auth = (USER, PASSWORD)
+        registry.sticky = "AWSALB=node-7"
+        registry.inject("redirect", path="/blobs/", target=f"http://localhost:{cdn.host.rsplit(':', 1)[1]}")
+        with client(tmp_path, registry.host) as c:
+            image = f"{registry.host}/team/app"
+            assert c.tags(image).tags == ("arm-only",)
+            assert c.missing_platforms(image, "arm-only") == ("linux/amd64",)
+    assert len(registry.cookies) >= 3  # the listing (401, then answered), the manifest, the blob
+    assert registry.cookies[0] is None  # nothing set yet
+    assert all(cookie == "AWSALB=node-7" for cookie in registry.cookies[1:]), registry.cookies
+    assert [h for m, p, h in cdn.authorizations] == [None]
+    assert cdn.cookies == []  # (the CDN sets none; it is sent none)

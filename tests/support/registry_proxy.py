@@ -71,6 +71,10 @@ class RegistryProxy(LoopbackServer):
         self.paths: list[tuple[str, str]] = []
         #: (method, path, the Authorization header or None) of every request, in order.
         self.authorizations: list[tuple[str, str, str | None]] = []
+        #: When set, every answer sets this cookie (a load balancer's sticky session), and `cookies`
+        #: records the Cookie header of each request (None: none sent).
+        self.sticky: str = ""
+        self.cookies: list[str | None] = []
         self.stopping = threading.Event()
         self._session = requests.Session()
         self._session.trust_env = False  # it talks to the registry directly, whatever $HTTP_PROXY says
@@ -141,6 +145,8 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
+            if proxy.sticky:
+                self.send_header("Set-Cookie", f"{proxy.sticky}; Path=/; HttpOnly")
             self.send_header("Content-Length", str(len(body) if length is None else length))
             self.end_headers()
             if self.command != "HEAD":
@@ -157,6 +163,8 @@ def _handler(proxy: RegistryProxy) -> type[BaseHTTPRequestHandler]:
             proxy._record(self.command, parts.path)
             with proxy._lock:
                 proxy.authorizations.append((self.command, parts.path, self.headers.get("Authorization")))
+                if proxy.sticky:
+                    proxy.cookies.append(self.headers.get("Cookie"))
             fault = proxy._take_fault(self.command, parts.path)
             if fault is not None and fault.action == "slow":
                 proxy.stopping.wait(fault.delay)
