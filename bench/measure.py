@@ -2,7 +2,9 @@
 
 CPU and peak RSS come from `os.wait4`, i.e. the kernel's accounting of the child and of every
 descendant it waited for (git processes spawned by imagebot count too). Peak RSS is the largest
-single process of that tree, not a sum.
+single process of that tree, not a sum; `tree_rss_mb` is the sum over the tree (imagebot and its
+parsing worker, git) sampled every 20 ms from /proc: the memory the tree held at once, as far as
+the samples saw (a peak shorter than a sample can be missed).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from pathlib import Path
 class Sample:
     wall: float  # seconds
     cpu: float  # seconds, user + system
-    rss_mb: float  # peak resident set size, MiB
+    rss_mb: float  # peak resident set size of the largest process, MiB
     returncode: int
     stdout: bytes = b""
     stderr_tail: str = ""
+    tree_rss_mb: float = 0.0  # the largest sampled sum over the process tree, MiB (0: not sampled)
 
 
 class CommandFailed(RuntimeError):
@@ -53,10 +56,13 @@ def run(
                                     stdout=out, stderr=err, stdin=subprocess.DEVNULL)
             timer = threading.Timer(timeout, proc.kill)
             timer.start()
+            tree = _TreeRss(proc.pid)
+            tree.start()
             try:
                 _pid, status, usage = os.wait4(proc.pid, 0)
             finally:
                 timer.cancel()
+                tree.stop()
             wall = time.monotonic() - t0
             proc.returncode = code = os.waitstatus_to_exitcode(status)  # Popen must not wait again
         if wall >= timeout:
@@ -68,10 +74,61 @@ def run(
             wall=wall,
             cpu=usage.ru_utime + usage.ru_stime,
             rss_mb=usage.ru_maxrss / 1024,
+            tree_rss_mb=max(tree.peak_kb / 1024, usage.ru_maxrss / 1024),
             returncode=code,
             stdout=b"" if stdout_path else out_path.read_bytes(),
             stderr_tail=err_path.read_bytes()[-3000:].decode(errors="replace"),
         )
+
+
+class _TreeRss(threading.Thread):
+    """Samples the summed VmRSS of a process and its descendants (Linux /proc) until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_kb = pid, interval, 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _tree(self.pid)))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=5)
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants, from each process's parent in /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
+    try:
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def median(values: Iterable[float]) -> float:
@@ -85,5 +142,6 @@ def summarize(samples: Sequence[Sample]) -> dict[str, float | int | list[float]]
         "wall_s": round(median(s.wall for s in samples), 4),
         "cpu_s": round(median(s.cpu for s in samples), 4),
         "rss_mb": round(median(s.rss_mb for s in samples), 1),
+        "tree_rss_mb": round(median(s.tree_rss_mb for s in samples), 1),
         "walls": [round(s.wall, 4) for s in samples],
     }

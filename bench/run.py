@@ -394,8 +394,15 @@ def bench_size(size: Size, args: argparse.Namespace, inst: renovate.Install | No
 # -- reporting ---------------------------------------------------------------------------------
 
 
+def _rss(ph: dict[str, Any]) -> str:
+    """The largest process's peak, and the process tree's sampled sum when it is larger (imagebot
+    with its parsing worker, Renovate with its children)."""
+    tree = ph.get("tree_rss_mb", 0)
+    return f"{ph['rss_mb']:.0f}" + (f" ({tree:.0f})" if tree > ph["rss_mb"] + 0.5 else "")
+
+
 def table(results: list[dict[str, Any]]) -> str:
-    head = ["size (N files, M repos)", "tool / phase", "wall s", "CPU s", "peak RSS MB", "registry req", "tag lists"]
+    head = ["size (N files, M repos)", "tool / phase", "wall s", "CPU s", "peak RSS MB (tree)", "registry req", "tag lists"]
     rows: list[list[str]] = []
 
     def req(r: dict[str, Any] | None) -> list[str]:
@@ -410,7 +417,7 @@ def table(results: list[dict[str, Any]]) -> str:
             rows.append([label, name, "FAILED" if "error" in ph else "skipped", "", "", "", ""])
             return
         rows.append([label, name, f"{ph['wall_s']:.{digits}f}", f"{ph['cpu_s']:.{digits}f}",
-                     rss or f"{ph['rss_mb']:.0f}", *req(ph.get("requests"))])
+                     rss or _rss(ph), *req(ph.get("requests"))])
 
     for res in results:
         label = f"{res['size']} ({res['N']:,}, {res['M']:,})"
@@ -471,8 +478,9 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         if cold_max is not None:
             cold = p["cold"]["wall_s"]
             t.append({"target": f"cold plan wall <= {cold_max} s", "value": cold, "met": cold <= cold_max})
-        rss = max(p["rss_mb"], p["cold"]["rss_mb"])
-        t.append({"target": f"plan peak RSS <= {rss_max} MB", "value": rss, "met": rss <= rss_max})
+        # summed over imagebot's process tree (its parsing worker runs beside it on a cold plan)
+        rss = max(p.get("tree_rss_mb", p["rss_mb"]), p["cold"].get("tree_rss_mb", p["cold"]["rss_mb"]))
+        t.append({"target": f"plan peak RSS (process tree) <= {rss_max} MB", "value": rss, "met": rss <= rss_max})
         listings = p["requests"]["tag_listings"]
         t.append({"target": f"tag listings = {res['M']} exactly", "value": listings, "met": listings == res["M"]})
         total = p["requests"]["total"]
