@@ -24,7 +24,7 @@ from imagebot.apply.render_cache import RenderCache
 from imagebot.apply.splice import Locator, Splice, conflicts, prepare, splice
 from imagebot.apply.verify import verify
 from imagebot.discover.yamltree import YAMLError, compose, decode, error_line, error_text
-from imagebot import cores
+from imagebot import cores, filebytes
 from imagebot.errors import EditError
 from imagebot.model import Change, FileEdit, Location, Refusal, Rendered
 
@@ -46,8 +46,7 @@ def render(root: pathlib.Path, changes: Sequence[Change], cache: RenderCache | N
     for file in files:
         file_changes = by_file[file]
         try:
-            with open(os.path.join(base, file), "rb") as f:  # a str path: a Path per file costs more than the read
-                before = f.read()
+            before = filebytes.read(f"{base}/{file}")  # a str path: a Path per file costs more than the read
         except OSError as exc:
             done[file] = (b"", b"", [], [Refusal(c, f"cannot read {file}: {exc.strerror or exc}") for c in file_changes])
             continue

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from imagebot import filebytes
 from imagebot.discover import store
 from imagebot.discover.charts import PENDING
 from imagebot.model import Occurrence, Problem
@@ -309,8 +310,7 @@ class CacheSession:
             if entry is not None and entry.trusted and entry.identity == identity and not stale:
                 self.reused += 1
                 return entry.result
-            with open(path, "rb") as f:
-                data = f.read()
+            data = filebytes.read(path)
         except OSError:
             if self._entries.pop(rel, None) is not None:
                 self.changed = True
@@ -338,8 +338,7 @@ class CacheSession:
         entry = self._entries[rel]
         try:
             st = os.stat(f"{self._root}/{rel}")
-            with open(f"{self._root}/{rel}", "rb") as f:
-                data = f.read()
+            data = filebytes.read(f"{self._root}/{rel}")
         except OSError:
             if self._entries.pop(rel, None) is not None:
                 self.changed = True
