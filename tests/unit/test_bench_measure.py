@@ -26,10 +26,10 @@ else:
 def test_the_tree_figure_sums_a_process_and_its_child_the_kernels_does_not():
     child = HOLD
     sample = run([sys.executable, "-c", HOLD, child])
-    assert 40 <= sample.rss_mb < 75  # one process's peak
-    assert sample.tree_rss_mb >= sample.rss_mb + 35  # both, while the child held its block
+    assert sample.rss_mb >= 40  # the largest process (the kernel may count the forking parent's pages too)
+    assert sample.tree_rss_mb >= 80  # both blocks, held at once
 
 
-def test_a_single_process_tree_is_its_own_peak():
+def test_a_single_process_tree_is_that_process():
     sample = run([sys.executable, "-c", HOLD])
-    assert sample.tree_rss_mb == pytest.approx(sample.rss_mb, abs=3)
+    assert 40 <= sample.tree_rss_mb < 75
