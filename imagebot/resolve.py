@@ -323,7 +323,12 @@ class _Memo:
                 return True
         if self._known is None:
             return False
-        value = self._known(image, tag)
+        try:
+            value = self._known(image, tag)
+        except Exception:  # a shortcut only: the call itself asks, and reports its trouble for this image
+            log.debug("%s of %s:%s without a request failed", getattr(self._known, "__name__", "lookup"),
+                      image, tag, exc_info=True)
+            return False
         if value is None:
             return False
         with self._lock:

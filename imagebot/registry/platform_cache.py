@@ -212,8 +212,11 @@ class ManifestFacts:
 
     def preload(self, image: str) -> None:
         """Read the repository's file now (a tag listing's thread does, so that the decisions,
-        which ask these facts, find them in memory)."""
-        self._repo(image)
+        which ask these facts, find them in memory). A head start only: it never raises."""
+        try:
+            self._repo(image)
+        except Exception:  # the decisions read it again, and report what is wrong for their image
+            log.debug("manifest cache: reading the facts of %s ahead failed", image, exc_info=True)
 
     def _repo(self, image: str) -> _Repo:
         with self._lock:
@@ -252,8 +255,8 @@ class ManifestFacts:
             found = json.loads(marker.read_bytes())
         except FileNotFoundError:
             found = None
-        except (OSError, ValueError) as e:
-            found = f"unreadable marker ({e})"
+        except (OSError, ValueError, RecursionError) as e:
+            found = f"unreadable marker ({type(e).__name__})"
         if found == want:
             return
         try:

@@ -211,3 +211,16 @@ def test_an_unwritable_cache_costs_speed_not_the_answer(registry, tmp_path):
     blocked.write_text("a file where the cache directory should be")
     with client(registry, blocked) as c:
         check_all(c, image)
+
+
+def test_a_hostile_marker_file_costs_the_entries_not_the_listing(registry, tmp_path):
+    """A marker nested too deep to parse (a CI cache from an untrusted build) is not ours: the
+    entries are dropped and rewritten; the tag listing that reads the facts ahead still answers."""
+    image = seed(registry)
+    with client(registry, tmp_path) as first:
+        check_all(first, image)
+    (tmp_path / "manifests" / MARKER).write_text("[" * 100_000 + "]" * 100_000)
+    with client(registry, tmp_path) as second:
+        assert second.tags(image).tags  # the listing reads the facts ahead: no exception reaches it
+        check_all(second, image)
+        assert any("marker" in why for why in second.facts.rebuilt)

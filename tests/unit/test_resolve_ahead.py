@@ -144,3 +144,17 @@ def test_platform_answers_the_source_knows_are_taken_in_place_not_asked_on_a_thr
     assert source.asked[("platforms", OTHER, "3.1")] == 1
     assert source.asked[("known", APP, "2.0.0")] == 1  # once, then kept
     assert source.threads == {threading.main_thread().name}
+
+
+def test_a_source_whose_shortcut_fails_is_asked_the_usual_way() -> None:
+    """The known-answer shortcut is only that: an exception in it (a damaged facts entry, a bug)
+    neither ends resolve nor changes its answers; the platform check is asked as before."""
+
+    class Broken(KnowingTags):
+        def missing_platforms_known(self, image: str, tag: str) -> tuple[str, ...] | None:
+            raise KeyError("damaged")
+
+    source = Broken()
+    out = resolve([occ(APP, "1.0.0"), occ(OTHER, "3.0", line=2)], source, workers=4)
+    assert [r.target.tag for r in out] == ["2.0.0", "3.1"]  # type: ignore[union-attr]
+    assert source.asked[("platforms", APP, "2.0.0")] == source.asked[("platforms", OTHER, "3.1")] == 1
