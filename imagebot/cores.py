@@ -83,13 +83,12 @@ def parse_files(jobs: Sequence[Job], parse: Callable[[str, Any], Any], worker_pa
 def _acquire(workers: int) -> ProcessPoolExecutor | None:
     """The pool, counted as in use until `_return` (a `release` meanwhile waits for it)."""
     global _active
-    pool = _pool(workers)
-    if pool is not None:
+    while (pool := _pool(workers)) is not None:
         with _pools_lock:
             if _pools.get(workers) is pool:
                 _active += 1
                 return pool
-        return _acquire(workers)  # released between the two locks: start another
+        # released between the two locks: start another
     return None
 
 

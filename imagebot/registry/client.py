@@ -407,11 +407,7 @@ class RegistryClient:
 
         Only images have platforms: a Helm chart or another OCI artifact (recognised by its
         config media type) lacks none."""
-        image = self.upstream(image)
-        if helm_index.is_http_chart(image):
-            return ()
-        host, _ = split(image)
-        wanted = tuple(platforms) if platforms is not None else self.settings(host).platforms
+        image, wanted = self._required(image, platforms)
         if not wanted:
             return ()
         have = self.platforms(image, tag)
@@ -422,12 +418,8 @@ class RegistryClient:
         or the platforms remembered for the digest the tag had within `tag_digest_ttl`); None: it
         needs the registry. Resolve asks this first, so that a warm cycle's hundreds of platform
         checks are answered in place rather than queued on its request threads."""
-        image = self.upstream(image)
-        if helm_index.is_http_chart(image):
-            return ()
-        host, _ = split(image)
         try:
-            wanted = self.settings(host).platforms
+            image, wanted = self._required(image)
         except RegistryError:
             return None  # missing_platforms raises it, for the image concerned
         if not wanted:
@@ -447,6 +439,15 @@ class RegistryClient:
         if isinstance(found, BaseException):
             return None
         return () if found is None else missing_platforms(list(found), wanted)  # type: ignore[arg-type]
+
+    def _required(self, image: str, platforms: Sequence[str] | None = None) -> tuple[str, tuple[str, ...]]:
+        """(the upstream image, the platforms it must provide): `platforms`, else its registry's
+        setting; none for a chart from a Helm HTTP repository (charts have no platforms)."""
+        image = self.upstream(image)
+        if helm_index.is_http_chart(image):
+            return image, ()
+        host, _ = split(image)
+        return image, tuple(platforms) if platforms is not None else self.settings(host).platforms
 
     def platforms(self, image: str, tag: str) -> tuple[Platform, ...] | None:
         """The platforms `image:tag` provides (None: not an image but a chart or another artifact):
