@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagebot import apply, cores, discover
+from imagebot import apply, collector, cores, discover
 from imagebot import plan as planner
 from imagebot.config.paths import cache_dir
 from imagebot.config.schema import Config
@@ -91,6 +91,7 @@ def new_registry_client(cfg: Config) -> RegistryClient:
     return RegistryClient(cfg.registries, cache_dir=cache_dir(cfg) / "tags", only_listed=cfg.only_listed_registries)
 
 
+@collector.paused()  # its many long-lived containers are not walked again and again (see collector)
 def run_cycle(
     cfg: Config,
     *,

@@ -31,6 +31,8 @@ atexit.register(gc.freeze)
 # and again while they age: 0.13-0.17 s of collections in a warm plan at (2,000, 200), 0.7 s in a cold
 # one (5 full collections). Collecting the youngest generation every 50,000 net allocations instead:
 # 0.05-0.09 s warm, 0.12 s cold, peak RSS the same (+0.6 MB). Cycles are still collected, a little later.
+# During a cycle the collector is off altogether (imagebot.collector); this threshold governs the rest
+# of a long-running process (the agent between its cycles).
 gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
 

@@ -33,6 +33,9 @@ def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None,
     cfg = load_config(config_path)
     lanes = pick_lanes(cfg, repository)
     if once:
+        from imagebot import collector
+
+        collector.off_for_good()  # one cycle (or round), then exit: nothing to collect for
         logsetup.setup(log_level, log_format)
         from imagebot import notify
 

@@ -100,3 +100,76 @@ def test_the_next_cycle_starts_the_last_scans_listings_before_the_checkout(tmp_p
     assert sorted(image for image, _ in listed) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))
     assert all(when == "before discover" for _, when in listed), listed
     assert [c.new for c in again.plan.changes] == [c.new for c in first.plan.changes]
+
+
+def test_listings_of_images_the_scan_no_longer_finds_are_dropped(tmp_path, registry, monkeypatch):
+    """The last scan's images are listed before the checkout; one this scan did not find (its
+    files were removed, its registry moved) is dropped from the queue once discover ends, not
+    listed for nothing ahead of the images resolve waits for."""
+    import json
+
+    from imagebot.config.paths import cache_dir
+    from imagebot.registry.prefetch import Prefetch
+
+    cfg = load(setup(tmp_path, registry))
+    first = pipeline.run_cycle(cfg, dry_run=True)
+    gone = f"{registry.host}/zzz/gone"  # sorts last: queued behind the others
+    (side,) = (cache_dir(cfg) / "discover").glob("*.images.json")
+    data = json.loads(side.read_text())
+    data["scan"]["images"].append(gone)
+    side.write_text(json.dumps(data))
+
+    listed: list[str] = []
+    kept = threading.Event()
+    real_list, real_keep = RegistryClient._list_tags, Prefetch.keep
+
+    def list_tags(self, image):
+        kept.wait(30)  # the one prefetch worker holds the queue until discover has ended
+        listed.append(image)
+        return real_list(self, image)
+
+    def keep(self, images):
+        try:
+            return real_keep(self, images)
+        finally:
+            kept.set()
+
+    monkeypatch.setattr(pipeline, "PREFETCH_WORKERS", 1)
+    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
+    monkeypatch.setattr(Prefetch, "keep", keep)
+    again = pipeline.run_cycle(cfg, dry_run=True)
+    assert kept.is_set()
+    assert gone not in listed
+    assert sorted(listed) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))  # once each
+    assert [c.new for c in again.plan.changes] == [c.new for c in first.plan.changes]
+
+
+def test_no_garbage_collection_runs_during_a_cycle(tmp_path, registry, monkeypatch):
+    """imagebot.collector: the cycle's long-lived containers are not walked by the collector while
+    it runs; collection is on again (as it was) once the cycle has ended, also when it failed."""
+    import gc
+
+    cfg = load(setup(tmp_path, registry))
+    seen: list[bool] = []
+    real_scan = discover.scan
+
+    def scan(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.discover, "scan", scan)
+    assert gc.isenabled()
+    result = pipeline.run_cycle(cfg, dry_run=True)
+    assert seen == [False] and gc.isenabled()
+    assert len(result.plan.changes) == 3 * IMAGES
+
+    def broken(*args, **kwargs):
+        seen.append(gc.isenabled())
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(pipeline.discover, "scan", broken)
+    try:
+        pipeline.run_cycle(cfg, dry_run=True)
+    except Exception:
+        pass
+    assert seen == [False, False] and gc.isenabled()

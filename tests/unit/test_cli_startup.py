@@ -149,3 +149,20 @@ def test_no_name_of_the_config_package_is_also_one_of_its_submodules() -> None:
     submodules = {m.name for m in pkgutil.iter_modules(config.__path__)}
     assert submodules & set(config.__all__) == set()
     assert submodules & set(config._HOME) == set()
+
+
+@pytest.mark.parametrize("command", [["plan"], ["run", "--once"]])
+def test_a_command_that_runs_one_cycle_and_exits_collects_no_garbage(tmp_path: Path, command: list[str]):
+    """imagebot.collector: `plan` and `run --once` exit after their cycle; the collector is off
+    from the config's load on (a cycle leaves ~120 objects in reference cycles, and collecting
+    them would only delay the exit), and stays off after the cycle."""
+    cfg = tmp_path / "imagebot.yaml"
+    cfg.write_text(f"repository:\n  url: https://example.com/x.git\ncache_dir: {tmp_path / 'cache'}\n")
+    words = _probe(
+        "import atexit, gc\nimport imagebot.pipeline as pipeline\nseen = []\n"
+        "def cycle(*args, **kwargs):\n    seen.append(gc.isenabled())\n    raise SystemExit(0)\n"
+        "pipeline.run_cycle = cycle\n"
+        "atexit.register(lambda: print(seen, gc.isenabled()))\n"
+        "from imagebot.cli import main\n"
+        f"main({[*command, '-c', str(cfg)]!r}, prog_name='imagebot')\n")
+    assert words[-2:] == ["[False]", "False"]

@@ -1,0 +1,53 @@
+"""Python's garbage collector held off while a cycle runs.
+
+A cycle allocates hundreds of thousands of containers that live until it ends (tag listings,
+decisions, parsed files, the plan), and leaves almost no reference cycles behind (~120 objects per
+cycle, measured at (2,000, 200) and (10,000, 1,000)): what it frees, reference counting frees.
+Each automatic collection during the cycle walks the young survivors again for nothing - 0.06 s of
+a warm `plan` at (2,000, 200), 0.3 s at (10,000, 1,000), 1.6 s of a cold one there (issue #21).
+
+`paused()` turns automatic collection off for as long as any cycle of the process runs (cycles may
+run on several threads: a fleet's lanes) and back on, as it was, when the last one ends; the
+collector then takes up the cycle's survivors at the next allocations, between cycles. A process
+that runs one cycle and exits (`plan`, `run --once`) turns it off for good instead (`off_for_good`):
+collecting at its end would only delay the exit.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["off_for_good", "paused"]
+
+_lock = threading.Lock()
+_running = 0  # cycles running now
+_resume = False  # whether collection was on when the first of them started
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No automatic garbage collection while the block runs (nor while another thread's does)."""
+    global _running, _resume
+    with _lock:
+        if _running == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _running += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _running -= 1
+            if _running == 0 and _resume:
+                gc.enable()
+
+
+def off_for_good() -> None:
+    """No automatic garbage collection for the rest of this process (it runs one cycle and exits)."""
+    global _resume
+    with _lock:
+        _resume = False
+        gc.disable()

@@ -1,0 +1,82 @@
+"""imagebot.collector: automatic garbage collection off while any cycle runs, back as it was after."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+from imagebot import collector
+
+
+@pytest.fixture(autouse=True)
+def collection_restored():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+def test_off_while_paused_and_back_on_after():
+    with collector.paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_left_off_when_it_was_off():
+    gc.disable()
+    with collector.paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+
+
+def test_back_on_after_an_exception():
+    with pytest.raises(RuntimeError):
+        with collector.paused():
+            raise RuntimeError("the cycle failed")
+    assert gc.isenabled()
+
+
+def test_usable_as_a_decorator_each_call_pauses():
+    @collector.paused()
+    def cycle() -> bool:
+        return gc.isenabled()
+
+    assert cycle() is False and gc.isenabled()
+    assert cycle() is False and gc.isenabled()
+
+
+def test_overlapping_cycles_on_threads_resume_after_the_last_one():
+    first_in, second_in, first_out, second_may_end = (threading.Event() for _ in range(4))
+    during: list[bool] = []
+
+    def first() -> None:
+        with collector.paused():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with collector.paused():
+            second_in.set()
+            second_may_end.wait(10)
+            during.append(gc.isenabled())
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    assert first_out.wait(10)
+    assert not gc.isenabled()  # the second cycle still runs
+    second_may_end.set()
+    for t in threads:
+        t.join(10)
+    assert during == [False]
+    assert gc.isenabled()
+
+
+def test_off_for_good_outlasts_a_pause():
+    with collector.paused():
+        collector.off_for_good()
+    assert not gc.isenabled()
