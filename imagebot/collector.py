@@ -20,11 +20,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["off_for_good", "paused"]
+__all__ = ["off_for_good", "paused", "resume"]
 
 _lock = threading.Lock()
 _running = 0  # cycles running now
 _resume = False  # whether collection was on when the first of them started
+_for_good = False  # off_for_good() was called
 
 
 @contextmanager
@@ -47,7 +48,21 @@ def paused() -> Iterator[None]:
 
 def off_for_good() -> None:
     """No automatic garbage collection for the rest of this process (it runs one cycle and exits)."""
+    global _resume, _for_good
+    with _lock:
+        _resume, _for_good = False, True
+        gc.disable()
+
+
+def resume() -> None:
+    """Automatic collection on again after start-up (the command line holds it off while a command
+    imports its modules and loads the config: ~14 collections, 20-36 ms, over objects that live until
+    exit), unless the process turned it off for good or a cycle runs (it is then back on after it)."""
     global _resume
     with _lock:
-        _resume = False
-        gc.disable()
+        if _for_good:
+            return
+        if _running:
+            _resume = True
+        else:
+            gc.enable()

@@ -40,6 +40,20 @@ def module_registry(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(autouse=True)
+def _collection_as_in_a_new_process(monkeypatch: pytest.MonkeyPatch):
+    """A command run in this process (CliRunner) that runs one cycle and exits turns automatic
+    garbage collection off for the rest of its process (imagebot.collector); here the process goes
+    on with the next test, which starts as a new process would."""
+    import gc
+
+    from imagebot import collector
+
+    monkeypatch.setattr(collector, "_for_good", False)
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """No test reads the developer's ~/.docker or git config, or writes to ~/.cache."""
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / ".docker-empty"))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from imagebot import collector
 from imagebot.errors import EXIT_FAILED, ImagebotError
 
 if TYPE_CHECKING:  # the schema (pydantic) is built when a command loads a config, not at start-up
@@ -76,6 +77,7 @@ def _start_up_done() -> None:
     if not _frozen:
         _frozen = True
         gc.freeze()
+    collector.resume()  # held off during start-up (see imagebot.cli.main)
 
 
 def optional_registry_settings(path: str | None) -> tuple:

@@ -166,3 +166,20 @@ def test_a_command_that_runs_one_cycle_and_exits_collects_no_garbage(tmp_path: P
         "from imagebot.cli import main\n"
         f"main({[*command, '-c', str(cfg)]!r}, prog_name='imagebot')\n")
     assert words[-2:] == ["[False]", "False"]
+
+
+def test_start_up_collects_no_garbage_and_a_command_that_goes_on_collects_again(tmp_path: Path):
+    """The command line holds collection off while a command imports its modules and loads the
+    config (what they build lives until exit), and turns it on again once the config is loaded."""
+    cfg = tmp_path / "imagebot.yaml"
+    cfg.write_text(f"repository:\n  url: {tmp_path / 'none.git'}\ncache_dir: {tmp_path / 'cache'}\n")
+    words = _probe(
+        "import atexit, gc\nimport imagebot.config.load as load\nseen = []\nreal = load.load\n"
+        "def loading(*args, **kwargs):\n    seen.append(gc.isenabled())\n    return real(*args, **kwargs)\n"
+        "load.load = loading\n"
+        "atexit.register(lambda: print(seen, gc.isenabled()))\n"
+        "from imagebot.cli import main\n"
+        "try:\n"
+        f"    main(['validate', '-c', {str(cfg)!r}], prog_name='imagebot')\n"
+        "except SystemExit:\n    pass\n")  # no clone to validate: what counts is the collector
+    assert words[-2:] == ["[False]", "True"]

@@ -80,3 +80,23 @@ def test_off_for_good_outlasts_a_pause():
     with collector.paused():
         collector.off_for_good()
     assert not gc.isenabled()
+
+
+def test_resume_turns_collection_on():
+    gc.disable()
+    collector.resume()
+    assert gc.isenabled()
+
+
+def test_resume_during_a_cycle_waits_for_its_end():
+    gc.disable()  # start-up
+    with collector.paused():
+        collector.resume()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_resume_leaves_it_off_for_good():
+    collector.off_for_good()
+    collector.resume()
+    assert not gc.isenabled()
