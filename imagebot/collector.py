@@ -11,12 +11,17 @@ run on several threads: a fleet's lanes) and back on, as it was, when the last o
 collector then takes up the cycle's survivors at the next allocations, between cycles. A process
 that runs one cycle and exits (`plan`, `run --once`) turns it off for good instead (`off_for_good`):
 collecting at its end would only delay the exit.
+
+An agent whose cycles always overlap (a busy fleet, a storm of webhooks) would never get to a
+moment with none running; so a cycle that ends while collection has been held off for more than
+`LONGEST_PAUSE` seconds collects once itself, and the reference cycles left meanwhile never pile up.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,24 +31,34 @@ _lock = threading.Lock()
 _running = 0  # cycles running now
 _resume = False  # whether collection was on when the first of them started
 _for_good = False  # off_for_good() was called
+_held_since = 0.0  # time.monotonic() when collection was last held off, or last collected
+
+#: Seconds of collection held off by overlapping cycles after which the next cycle to end collects once.
+LONGEST_PAUSE = 600.0
 
 
 @contextmanager
 def paused() -> Iterator[None]:
     """No automatic garbage collection while the block runs (nor while another thread's does)."""
-    global _running, _resume
+    global _running, _resume, _held_since
     with _lock:
         if _running == 0:
             _resume = gc.isenabled()
+            _held_since = time.monotonic()
             gc.disable()
         _running += 1
     try:
         yield
     finally:
+        collect = False
         with _lock:
             _running -= 1
             if _running == 0 and _resume:
                 gc.enable()
+            elif _running and _resume and time.monotonic() - _held_since > LONGEST_PAUSE:
+                _held_since, collect = time.monotonic(), True
+        if collect:  # other cycles still run, and have for long: collect what the pause left, once
+            gc.collect()
 
 
 def off_for_good() -> None:

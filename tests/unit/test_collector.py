@@ -100,3 +100,62 @@ def test_resume_leaves_it_off_for_good():
     collector.off_for_good()
     collector.resume()
     assert not gc.isenabled()
+
+
+def test_cycles_that_always_overlap_still_collect_now_and_then(monkeypatch):
+    """A busy agent may never have a moment with no cycle running: a cycle that ends after the
+    pause has lasted LONGEST_PAUSE collects once itself (and the pause goes on)."""
+    collections: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            collections.append(1)
+
+    monkeypatch.setattr(collector, "LONGEST_PAUSE", 0.0)
+    gc.callbacks.append(count)
+    try:
+        with collector.paused():
+            with collector.paused():
+                pass  # ends while the outer cycle runs, the pause older than LONGEST_PAUSE
+            assert collections == [1]
+            assert not gc.isenabled()
+        assert collections == [1]  # the last cycle to end turns collection on; it does not collect
+    finally:
+        gc.callbacks.remove(count)
+    assert gc.isenabled()
+
+
+def test_a_short_overlap_does_not_collect():
+    collections: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            collections.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        with collector.paused():
+            with collector.paused():
+                pass
+    finally:
+        gc.callbacks.remove(count)
+    assert collections == []
+
+
+def test_a_process_that_stays_off_never_collects_for_a_long_pause(monkeypatch):
+    monkeypatch.setattr(collector, "LONGEST_PAUSE", 0.0)
+    collections: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(1)
+
+    collector.off_for_good()
+    gc.callbacks.append(count)
+    try:
+        with collector.paused():
+            with collector.paused():
+                pass
+    finally:
+        gc.callbacks.remove(count)
+    assert collections == [] and not gc.isenabled()
