@@ -6,6 +6,7 @@ remote behaves the next run delivers exactly one commit.
 
 from __future__ import annotations
 
+import secrets
 import socket
 import subprocess
 import threading
@@ -78,7 +79,9 @@ def sleeping_hook_world(tmp_path: Path, registry, request):
     registry.push_tags("team/app", ["1.0.0", "1.1.0"])
     remote = make_remote(tmp_path, {"app.yaml": deployment("app", f"{registry.host}/team/app:1.0.0")})
     hook = remote / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\nsleep 600\n")
+    # A sleep of its own length (GNU sleep takes fractions): the check below must not see another
+    # process's `sleep 600` (a developer's shell, a CI step) as this hook's survivor.
+    hook.write_text(f"#!/bin/sh\nsleep 600.{secrets.randbelow(10**6):06d}\n")
     hook.chmod(0o755)
     # git_timeout 5s: each push attempt is killed after 5s; 1h: the cycle's deadline (30s) kills it
     _config(tmp_path, str(remote), registry.host, git_timeout=request.param)
@@ -88,6 +91,7 @@ def sleeping_hook_world(tmp_path: Path, registry, request):
 @pytest.mark.slow
 def test_a_sleeping_pre_receive_hook_ends_the_cycle_and_nothing_is_half_pushed(sleeping_hook_world) -> None:
     cwd, remote, hook = sleeping_hook_world
+    sleeper = hook.read_text().splitlines()[1]  # "sleep 600.NNNNNN"
     main_before = rev(remote, "main")
     t0 = time.monotonic()
     res = imagebot("run", "--once", cwd=cwd, timeout=120)
@@ -101,7 +105,7 @@ def test_a_sleeping_pre_receive_hook_ends_the_cycle_and_nothing_is_half_pushed(s
     # no hook process survives the kill
     time.sleep(0.5)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "sleep 600" not in ps
+    assert sleeper not in ps
 
     hook.unlink()
     res = imagebot("run", "--once", cwd=cwd, timeout=120)
