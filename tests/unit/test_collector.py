@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -102,60 +104,44 @@ def test_resume_leaves_it_off_for_good():
     assert not gc.isenabled()
 
 
+@contextmanager
+def full_collections() -> Iterator[list[int]]:
+    """The full collections that start while the block runs (one entry each)."""
+    seen: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            seen.append(1)
+
+    gc.callbacks.append(count)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(count)
+
+
 def test_cycles_that_always_overlap_still_collect_now_and_then(monkeypatch):
     """A busy agent may never have a moment with no cycle running: a cycle that ends after the
     pause has lasted LONGEST_PAUSE collects once itself (and the pause goes on)."""
-    collections: list[int] = []
-
-    def count(phase: str, info: dict) -> None:
-        if phase == "start" and info["generation"] == 2:
-            collections.append(1)
-
     monkeypatch.setattr(collector, "LONGEST_PAUSE", 0.0)
-    gc.callbacks.append(count)
-    try:
+    with full_collections() as seen:
         with collector.paused():
             with collector.paused():
                 pass  # ends while the outer cycle runs, the pause older than LONGEST_PAUSE
-            assert collections == [1]
+            assert seen == [1]
             assert not gc.isenabled()
-        assert collections == [1]  # the last cycle to end turns collection on; it does not collect
-    finally:
-        gc.callbacks.remove(count)
+        assert seen == [1]  # the last cycle to end turns collection on; it does not collect
     assert gc.isenabled()
 
 
-def test_a_short_overlap_does_not_collect():
-    collections: list[int] = []
-
-    def count(phase: str, info: dict) -> None:
-        if phase == "start" and info["generation"] == 2:
-            collections.append(1)
-
-    gc.callbacks.append(count)
-    try:
+@pytest.mark.parametrize("off_for_good", [False, True], ids=["short overlap", "process off for good"])
+def test_no_collection_for_a_short_overlap_or_in_a_process_that_stays_off(monkeypatch, off_for_good: bool):
+    if off_for_good:
+        monkeypatch.setattr(collector, "LONGEST_PAUSE", 0.0)  # however long: a one-shot process never collects
+        collector.off_for_good()
+    with full_collections() as seen:
         with collector.paused():
             with collector.paused():
                 pass
-    finally:
-        gc.callbacks.remove(count)
-    assert collections == []
-
-
-def test_a_process_that_stays_off_never_collects_for_a_long_pause(monkeypatch):
-    monkeypatch.setattr(collector, "LONGEST_PAUSE", 0.0)
-    collections: list[int] = []
-
-    def count(phase: str, info: dict) -> None:
-        if phase == "start":
-            collections.append(1)
-
-    collector.off_for_good()
-    gc.callbacks.append(count)
-    try:
-        with collector.paused():
-            with collector.paused():
-                pass
-    finally:
-        gc.callbacks.remove(count)
-    assert collections == [] and not gc.isenabled()
+    assert seen == []
+    assert gc.isenabled() is not off_for_good
