@@ -25,9 +25,9 @@ def plan(config_path: str | None, as_json_: bool, diff: bool, repository: str | 
     from imagebot.lanes import workspace_for
     from imagebot.report import log as logsetup
     from imagebot.report.summary import as_json, text
+    collector.off_for_good()  # one cycle (or round), then exit: start-up's hold on collection stays
     logsetup.setup(log_level, log_format)
     cfg = load_config(config_path)
-    collector.off_for_good()  # one cycle (or round), then exit: nothing to collect for
     lanes = pick_lanes(cfg, repository)
     if len(lanes) > 1:
         _plan_round(cfg, lanes, as_json_, diff)

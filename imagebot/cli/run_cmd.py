@@ -30,12 +30,13 @@ def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None,
     from imagebot import pipeline
     from imagebot.report import log as logsetup
     from imagebot.report.summary import as_json, text
-    cfg = load_config(config_path)
-    lanes = pick_lanes(cfg, repository)
     if once:
         from imagebot import collector
 
-        collector.off_for_good()  # one cycle (or round), then exit: nothing to collect for
+        collector.off_for_good()  # one cycle (or round), then exit: start-up's hold on collection stays
+    cfg = load_config(config_path)
+    lanes = pick_lanes(cfg, repository)
+    if once:
         logsetup.setup(log_level, log_format)
         from imagebot import notify
 

@@ -183,3 +183,20 @@ def test_start_up_collects_no_garbage_and_a_command_that_goes_on_collects_again(
         f"    main(['validate', '-c', {str(cfg)!r}], prog_name='imagebot')\n"
         "except SystemExit:\n    pass\n")  # no clone to validate: what counts is the collector
     assert words[-2:] == ["[False]", "True"]
+
+
+@pytest.mark.parametrize("command", [["plan"], ["run", "--once"]])
+def test_a_one_shot_command_never_turns_collection_back_on(tmp_path: Path, command: list[str]):
+    """Start-up holds collection off; a command that runs one cycle and exits keeps that hold
+    (collection is not turned on when the config is loaded, to be turned off again)."""
+    cfg = tmp_path / "imagebot.yaml"
+    cfg.write_text(f"repository:\n  url: https://example.com/x.git\ncache_dir: {tmp_path / 'cache'}\n")
+    words = _probe(
+        "import atexit, gc\nimport imagebot.pipeline as pipeline\nturned_on = []\nreal = gc.enable\n"
+        "gc.enable = lambda: (turned_on.append(1), real())\n"
+        "def cycle(*args, **kwargs):\n    raise SystemExit(0)\n"
+        "pipeline.run_cycle = cycle\n"
+        "atexit.register(lambda: print(len(turned_on)))\n"
+        "from imagebot.cli import main\n"
+        f"main({[*command, '-c', str(cfg)]!r}, prog_name='imagebot')\n")
+    assert words[-1] == "0"

@@ -12,12 +12,7 @@ import pytest
 from imagebot import collector
 
 
-@pytest.fixture(autouse=True)
-def collection_restored():
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    (gc.enable if was else gc.disable)()
+# Each test starts with collection on and leaves it on (tests/conftest.py).
 
 
 def test_off_while_paused_and_back_on_after():
