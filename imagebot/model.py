@@ -42,6 +42,10 @@ def _location_key(loc: Location) -> tuple[str, int, int]:
     return (loc.file, loc.line, loc.column)
 
 
+#: `policy: ignore` in a config rule: the references it matches stay unmanaged (later rules are not tried).
+IGNORE = "ignore"
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     """An update policy as declared (annotation, marker, config), before compilation.

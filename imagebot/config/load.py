@@ -16,8 +16,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 
 from imagebot.config.patterns import PatternError, compile_pattern
-from imagebot.config.schema import IGNORE, Config, NamedPolicy, Repository, Rule
+from imagebot.config.schema import Config, NamedPolicy, Repository, Rule
 from imagebot.errors import ConfigError, PolicyError
+from imagebot.model import IGNORE
 from imagebot.policy import compile_spec
 
 R = TypeVar("R", bound=Repository)

@@ -364,8 +364,6 @@ class NamedPolicy(_PolicyOptions):
         return self._spec(source, "policy")
 
 
-#: `policy: ignore` in a rule: the references it matches stay unmanaged (later rules are not tried).
-IGNORE = "ignore"
 ReferenceKind = Literal[REFERENCE_KINDS]  # type: ignore[valid-type]
 
 

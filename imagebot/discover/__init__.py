@@ -28,11 +28,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
-from imagebot.config.schema import NamedPolicy, Rule
 from imagebot.discover import charts, compat, compat_argocd, compat_argocd_crd, compat_keel, image_fields, image_maps, kustomize, marked
 from imagebot.discover import rules as rule_set, workloads
 from imagebot.discover.cache import DiscoverCache, FileResult, Since
+from imagebot.discover.configured import ConfiguredPolicy, ConfiguredRule, policies_of, rules_of
 from imagebot.discover.files import mentions_references, missing, outside, walk, worth_parsing
 from imagebot.discover.occurrences import policy_image
 from imagebot.discover.parsed import Candidate, Found, ParsedFile
@@ -66,13 +67,13 @@ def scan(
     *,
     paths: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    policies: Mapping[str, NamedPolicy] = {},
+    policies: Mapping[str, Any] = {},
     parse_all: bool = False,
     images: Collection[str] | None = None,
     cache: DiscoverCache | None = None,
     revision: str | None = None,
     since: Since | None = None,
-    rules: Sequence[Rule] = (),
+    rules: Sequence[Any] = (),
     everything: bool = False,
     compat_with: Collection[str] = (),
     on_image: Callable[[str], None] | None = None,
@@ -88,6 +89,7 @@ def scan(
     then neither walks nor stats the files. `since` (with `revision`): (the revision of the
     last scan, the paths whose bytes differ between it and `revision`, none added or removed);
     only those paths are looked at again.
+    `policies` and `rules`: the config's (models, or values of :mod:`imagebot.discover.configured`).
     `rules` (config rules) govern the references no marker, annotation or config policy governs;
     `everything` (or any rule) finds every reference, and those nothing governs are returned as
     `Discovery.unmanaged`. `compat_with` (config `compat:`): other tools' configuration read as it
@@ -96,6 +98,7 @@ def scan(
     targeted scan only the `images` asked for), so that its tag listing can start early.
     """
     everything = everything or bool(rules)
+    policies, rules = policies_of(policies), rules_of(rules)  # what a parsing worker unpickles without pydantic
     tools = frozenset(compat_with)
     mentions = None if images is None else _mention_tokens(images, policies)
     occurrences, problems, unmanaged = [], [], []
@@ -188,7 +191,7 @@ def _scan_file_as(settings: tuple, rel: str, data: bytes) -> FileFound:
     return scan_file(rel, data, *settings)
 
 
-def scan_settings(policies: Mapping[str, NamedPolicy], parse_all: bool, everything: bool, rules: Sequence[Rule],
+def scan_settings(policies: Mapping[str, ConfiguredPolicy], parse_all: bool, everything: bool, rules: Sequence[ConfiguredRule],
                   tools: frozenset[str]) -> tuple:
     """Everything besides a file's path and bytes that discover's conclusions about it depend on,
     as a value whose repr is stable across processes (the on-disk cache's scope: no sets)."""
@@ -197,7 +200,7 @@ def scan_settings(policies: Mapping[str, NamedPolicy], parse_all: bool, everythi
 
 
 def _screen(
-    policies: Mapping[str, NamedPolicy], parse_all: bool, everything: bool, tools: frozenset[str],
+    policies: Mapping[str, ConfiguredPolicy], parse_all: bool, everything: bool, tools: frozenset[str],
     updaters: tuple[object, ...], rel: str, data: bytes,
 ) -> FileResult:
     """The text screen: does this file need parsing at all (parsed later, and only if a targeted
@@ -213,7 +216,7 @@ def _screen(
     return FileResult(worth=False)
 
 
-def _mention_tokens(images: Collection[str], policies: Mapping[str, NamedPolicy]) -> tuple[bytes, ...]:
+def _mention_tokens(images: Collection[str], policies: Mapping[str, ConfiguredPolicy]) -> tuple[bytes, ...]:
     """Bytes one of which any file referring to `images` contains: each repository's last path
     component (in every spelling of a reference, split field or kustomize entry), the names of
     config policies for those images (a named marker may sit on a lone tag field), and Flux
@@ -237,7 +240,7 @@ class FileFound(Found):
 
 
 def scan_file(
-    rel: str, data: bytes, policies: Mapping[str, NamedPolicy] = {}, rules: Sequence[Rule] = (), everything: bool = False,
+    rel: str, data: bytes, policies: Mapping[str, ConfiguredPolicy] = {}, rules: Sequence[ConfiguredRule] = (), everything: bool = False,
     tools: frozenset[str] = frozenset(), updaters: tuple[object, ...] = (),
 ) -> FileFound:
     """Parse one file and run every format on it, then the config rules on what nothing governs."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from imagebot.config.schema import NamedPolicy
+from imagebot.discover.configured import ConfiguredPolicy
 from imagebot.discover.markers import InlineMarker
 from imagebot.discover.parsed import ParsedFile
 from imagebot.discover.yamltree import Scalar
@@ -125,12 +125,12 @@ def inline_spec(marker: InlineMarker, source: str) -> PolicySpec:
     return PolicySpec(policy=marker.policy, source=source, origin="marker", **options)  # type: ignore[arg-type]
 
 
-def named_spec(named: NamedPolicy, source: str) -> PolicySpec:
+def named_spec(named: ConfiguredPolicy, source: str) -> PolicySpec:
     """A config policy as the PolicySpec every stage after discover reads."""
     return named.spec(source)
 
 
-def policy_image(name: str, named: NamedPolicy) -> str:
+def policy_image(name: str, named: ConfiguredPolicy) -> str:
     """The normalised image of a config policy. Raises ReferenceError_ naming the policy."""
     try:
         return parse_name(named.image).name

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ruamel.yaml.nodes import Node
 
-from imagebot.config.schema import NamedPolicy
+from imagebot.discover.configured import ConfiguredPolicy
 from imagebot.model import Location, Occurrence, PolicySpec, Problem
 
 
@@ -18,7 +18,7 @@ class ParsedFile:
     path: str
     text: str
     docs: list[Node]
-    policies: Mapping[str, NamedPolicy]
+    policies: Mapping[str, ConfiguredPolicy]
     #: Other tools' configuration read as it is (config `compat:`): "argocd-image-updater", "keel".
     compat: frozenset[str] = frozenset()
     #: Argo CD Image Updater `ImageUpdater` resources of the repository (compat_argocd_crd.Rule).

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from imagebot.config.patterns import compile_pattern
-from imagebot.config.schema import IGNORE, Rule
+from imagebot.discover.configured import IGNORE, ConfiguredRule
 from imagebot.discover.kinds import reference_kind
 from imagebot.discover.parsed import Candidate, Found
 from imagebot.model import Occurrence
@@ -18,7 +18,7 @@ from imagebot.model import Occurrence
 _TEXT_KEYS = ("workload", "namespace", "container")
 
 
-def matches(rule: Rule, ref: Occurrence) -> bool:
+def matches(rule: ConfiguredRule, ref: Occurrence) -> bool:
     """Whether every key of the rule's match fits the reference."""
     m = rule.match
     if m.kind is not None and reference_kind(ref) not in ((m.kind,) if isinstance(m.kind, str) else m.kind):
@@ -34,17 +34,17 @@ def matches(rule: Rule, ref: Occurrence) -> bool:
     return True
 
 
-def first_rule(rules: Sequence[Rule], ref: Occurrence) -> int | None:
+def first_rule(rules: Sequence[ConfiguredRule], ref: Occurrence) -> int | None:
     """The index of the first rule matching the reference, or None."""
     return next((i for i, rule in enumerate(rules) if matches(rule, ref)), None)
 
 
-def describe(rules: Sequence[Rule], index: int) -> str:
+def describe(rules: Sequence[ConfiguredRule], index: int) -> str:
     line = rules[index].line
     return f"config rule {index + 1}" + (f" (line {line})" if line else "")
 
 
-def govern(found: Found, rules: Sequence[Rule]) -> list[Occurrence]:
+def govern(found: Found, rules: Sequence[ConfiguredRule]) -> list[Occurrence]:
     """Give each candidate of `found` the policy of its first matching rule (its occurrences and
     problems go into `found`); return the references left unmanaged."""
     unmanaged: list[Occurrence] = []
@@ -58,6 +58,6 @@ def govern(found: Found, rules: Sequence[Rule]) -> list[Occurrence]:
     return unmanaged
 
 
-def _build(cand: Candidate, rules: Sequence[Rule], index: int) -> list:
+def _build(cand: Candidate, rules: Sequence[ConfiguredRule], index: int) -> list:
     ref = cand.reference
     return cand.build(rules[index].spec(f"{describe(rules, index)} for {ref.location}"))
