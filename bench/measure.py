@@ -35,6 +35,23 @@ class CommandFailed(RuntimeError):
     pass
 
 
+def speed_probe(repeats: int = 5) -> float:
+    """Milliseconds this machine takes for a fixed piece of pure-Python work (the best of
+    `repeats`): the same figure on a faster or a slower moment of a shared VM. Recorded with each
+    phase, so that results taken minutes apart can be read against the machine's speed (this VM's
+    varied by more than half within minutes: one warm `plan` 0.95 s, the same one 1.6 s)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        d: dict[str, int] = {}
+        for i in range(60_000):
+            key = f"k{i % 997}"
+            d[key] = d.get(key, 0) + i * i % 7
+        sorted(d.items())
+        best = min(best, time.process_time() - t0)
+    return round(best * 1000, 1)
+
+
 def run(
     argv: Sequence[str],
     *,

@@ -46,7 +46,7 @@ from bench.generate import (
     repo_tags,
     seed_registry,
 )
-from bench.measure import CommandFailed, Sample, run, summarize
+from bench.measure import CommandFailed, Sample, run, speed_probe, summarize
 from bench.proxy import CountingProxy
 from tests.support.gitrepo import git, make_remote
 from tests.support.registry import RegistryServer, registry_available
@@ -340,16 +340,17 @@ def bench_size(size: Size, args: argparse.Namespace, inst: renovate.Install | No
     out["repo"] = size.prepare()
 
     def phase(key: str, what: str, fn: Any, *fn_args: Any) -> Any:
-        log(f"{size.name}: {what} (load {os.getloadavg()[0]:.1f})")
-        before = os.getloadavg()[0]
+        before, probe = os.getloadavg()[0], speed_probe()
+        log(f"{size.name}: {what} (load {before:.1f}, speed probe {probe} ms)")
         try:
             return fn(*fn_args)
         except CommandFailed as e:
             log(f"{size.name}: {what} FAILED: {str(e)[-800:]}")
             out[key] = {"error": str(e)[-3000:]}
             return None
-        finally:  # the machine is shared: the 1-minute load average at the start and the end of each phase
+        finally:  # the machine is shared: the 1-minute load average and the speed probe at the start and the end of each phase
             out.setdefault("load_1min", {})[key] = [round(before, 2), round(os.getloadavg()[0], 2)]
+            out.setdefault("speed_probe_ms", {})[key] = [probe, speed_probe()]
 
     want = set(args.phases.split(","))
     if "plan" in want and (r := phase("plan", f"imagebot plan x{args.runs} (+1 cold)", size.plan, args.runs)):
@@ -448,6 +449,8 @@ def table(results: list[dict[str, Any]]) -> str:
                       f"warm, {res.get('cold_speedup_vs_renovate_total')}x cold)")
         if res.get("load_1min"):
             extra += "; load " + ", ".join(f"{k} {a}-{b}" for k, (a, b) in res["load_1min"].items())
+        if res.get("speed_probe_ms"):
+            extra += "; speed probe ms (lower: faster) " + ", ".join(f"{k} {a}-{b}" for k, (a, b) in res["speed_probe_ms"].items())
         if "comparison" in res:
             c = res["comparison"]
             extra += f"; answers agree on {c['agreed']}/{c['references']} references"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench.measure import run
+from bench.measure import run, speed_probe
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -33,3 +33,11 @@ def test_the_tree_figure_sums_a_process_and_its_child_the_kernels_does_not():
 def test_a_single_process_tree_is_that_process():
     sample = run([sys.executable, "-c", HOLD])
     assert 40 <= sample.tree_rss_mb < 75
+
+
+def test_the_speed_probe_counts_cpu_time_of_a_fixed_piece_of_work() -> None:
+    """A positive number of milliseconds; the best of five runs is not slower than one run
+    (beyond the machine's own jitter)."""
+    one = speed_probe(1)
+    assert 0 < one < 10_000
+    assert speed_probe(5) <= one * 1.5  # the best of five: no slower than one run, give or take the machine
