@@ -23,7 +23,8 @@ from imagebot.deadline import NO_DEADLINE, Deadline
 from imagebot.decisions import DecisionMemo
 from imagebot.deliver import GitWorkspace, make_deliverer
 from imagebot.deliver.preview import DeliveryPreview
-from imagebot.errors import ConfigError, ImagebotError
+from imagebot.discover.occurrences import policy_image
+from imagebot.errors import ConfigError, ImagebotError, ReferenceError_
 from imagebot.lanes import REGISTRIES, CandidateSource
 from imagebot.model import CycleResult, Delivery, Discovery, Plan, Problem, Refusal
 from imagebot.reference import split
@@ -81,6 +82,18 @@ def _prefetch(cfg: Config, client: RegistryClient, source: CandidateSource,
         return None
     wanted = (lambda image: True) if images is None else frozenset(images).__contains__
     return Prefetch(client.tags, workers=PREFETCH_WORKERS, wanted=wanted)
+
+
+def _policy_images(cfg: Config) -> frozenset[str]:
+    """The images the config's named policies are for, normalised as discover names them (a
+    policy whose image does not parse is the config check's to report, not listed here)."""
+    out = set()
+    for name, named in cfg.policies.items():
+        try:
+            out.add(policy_image(name, named))
+        except ReferenceError_:
+            continue
+    return frozenset(out)
 
 
 #: Concurrent tag listings during discover (each registry's own `rate_limit.concurrency` still applies).
@@ -147,7 +160,10 @@ def run_cycle(
         # checkout has the same), and during discover for each image as it is found.
         prefetch = _prefetch(cfg, client, source, images)
         if prefetch is not None:
-            for image in sorted(dcache.last_images()):
+            # No scan before (a new cache dir: a first run, a CI job without its cache): the images the
+            # config's policies name are listed while the clone is made; those the scan does not find are
+            # dropped from the queue once it ends (`keep`, below)
+            for image in sorted(dcache.last_images() or _policy_images(cfg)):
                 prefetch.add(image)
         root = ws.checkout()
         revision = ws.head()

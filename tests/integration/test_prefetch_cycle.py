@@ -173,3 +173,86 @@ def test_no_garbage_collection_runs_during_a_cycle(tmp_path, registry, monkeypat
     except Exception:
         pass
     assert seen == [False, False] and gc.isenabled()
+
+
+
+def _with_policies(tmp_path: Path, registry) -> tuple[Path, str]:
+    """setup()'s files, with a config policy per image (and one for an image no file uses, one
+    whose image does not parse); no inline policies needed. Returns (config, the unused image)."""
+    for j in range(IMAGES):
+        registry.push_tags(f"team/app{j}", ["1.0.0", "1.1.0", "2.0.0"])
+    files = {f"apps/svc-{i}.yaml": deployment(f"svc-{i}", f"{registry.host}/team/app{i % IMAGES}:1.0.0")
+             for i in range(3 * IMAGES)}
+    unused = f"{registry.host}/zzz/unused"  # sorts last: queued behind the others
+    policies = "".join(f"  app{j}: {{image: '{registry.host}/team/app{j}', policy: 'semver:^1'}}\n" for j in range(IMAGES))
+    policies += f"  unused: {{image: '{unused}', policy: 'semver:^1'}}\n  bad: {{image: 'Not An Image', policy: 'semver:^1'}}\n"
+    return write_config(tmp_path / "imagebot.yaml", remote=make_remote(tmp_path, files), registry_host=registry.host,
+                        extra="policies:\n" + policies), unused
+
+
+def test_a_first_cycle_lists_the_images_config_policies_name_while_the_clone_is_made(tmp_path, registry, monkeypatch):
+    """No scan before (a new cache dir: a first run, a CI job without its cache): the images the
+    config's policies name are listed before discover starts, each once; the decisions are the same."""
+    from imagebot.deliver import GitWorkspace
+
+    config, unused = _with_policies(tmp_path, registry)
+    cfg = load(config)
+    listed: list[tuple[str, str]] = []
+    scanning = threading.Event()
+    real_list, real_scan, real_checkout = RegistryClient._list_tags, discover.scan, GitWorkspace.checkout
+
+    def list_tags(self, image):
+        listed.append((image, "during discover or later" if scanning.is_set() else "before discover"))
+        return real_list(self, image)
+
+    def checkout(self):
+        for _ in range(300):  # give the listings started before the checkout time to be made
+            if len(listed) >= IMAGES + 1:
+                break
+            threading.Event().wait(0.01)
+        return real_checkout(self)
+
+    def scan(*args, **kwargs):
+        scanning.set()
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
+    monkeypatch.setattr(GitWorkspace, "checkout", checkout)
+    monkeypatch.setattr(pipeline.discover, "scan", scan)
+    result = pipeline.run_cycle(cfg, dry_run=True)
+    used = sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))
+    assert sorted(image for image, _ in listed if image != unused) == used, listed  # once each
+    assert all(when == "before discover" for _, when in listed), listed
+    assert {c.new_ref for c in result.plan.changes} == {f"{registry.host}/team/app{j}:1.1.0" for j in range(IMAGES)}
+
+
+def test_a_first_cycle_drops_the_listing_of_a_policy_image_no_file_uses(tmp_path, registry, monkeypatch):
+    """A policy for an image no file uses: its listing, queued before the clone, is dropped once
+    discover ends if it has not started (one prefetch worker, held until then)."""
+    from imagebot.registry.prefetch import Prefetch
+
+    config, unused = _with_policies(tmp_path, registry)
+    cfg = load(config)
+    listed: list[str] = []
+    kept = threading.Event()
+    real_list, real_keep = RegistryClient._list_tags, Prefetch.keep
+
+    def list_tags(self, image):
+        kept.wait(30)  # the one prefetch worker holds the queue until discover has ended
+        listed.append(image)
+        return real_list(self, image)
+
+    def keep(self, images):
+        try:
+            return real_keep(self, images)
+        finally:
+            kept.set()
+
+    monkeypatch.setattr(pipeline, "PREFETCH_WORKERS", 1)
+    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
+    monkeypatch.setattr(Prefetch, "keep", keep)
+    result = pipeline.run_cycle(cfg, dry_run=True)
+    assert kept.is_set()
+    assert unused not in listed
+    assert sorted(listed) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))  # once each
+    assert len(result.plan.changes) == 3 * IMAGES
