@@ -315,6 +315,14 @@ class Registry:
         self._headers = {**self.session.headers}  # requests' defaults (Accept-Encoding, ...) with ours
         self._routes: dict[tuple[str, str], _Route] = {}
         self._cookies = False  # an answer set a cookie (the jar is the session's)
+        self._retrying = tenacity.Retrying(
+            stop=tenacity.stop_any(tenacity.stop_after_attempt(retry.attempts),
+                                   lambda state: self.deadline.remaining() < 1.0),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(self._retryable),
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -351,15 +359,14 @@ class Registry:
                 retry_after=self.breaker.retry_after,
             )
         self.deadline.check(what)
-        url = urljoin(self.base_url + "/", path_or_url)
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_any(tenacity.stop_after_attempt(self.retry.attempts),
-                                   lambda state: self.deadline.remaining() < 1.0),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception(self._retryable),
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
+        # an API path under the registry's root (every request but a Link header's or a token realm's
+        # absolute URL): joined as urljoin would join it, without its parsing (references never hold a
+        # "." or ".." segment: the reference grammar has none)
+        url = (f"{self.base_url}/{path_or_url.lstrip('/')}" if path_or_url.startswith(("v2/", "/v2/"))
+               else urljoin(self.base_url + "/", path_or_url))
+        # One Retrying per registry: tenacity keeps a call's attempts in the call's own state and its
+        # statistics per thread, rebuilt at each attempt (the count read below is this call's).
+        retrying = self._retrying
         try:
             result = retrying(self._attempt, method, url, kind, repository, what, accept, parse)
         except RegistryError as e:
@@ -441,8 +448,9 @@ class Registry:
                     raise RegistryError(f"{where}: no answer within {timeout:g}s", temporary=True) from None
                 raise RegistryError(f"{where}: connection failed ({why})", temporary=True) from None
         self._stats.record(self.host, kind, answer.status_code)
-        log.debug("%s %s -> %d (%.0f ms)", method, urlsplit(url).path, answer.status_code,
-                  (time.monotonic() - start) * 1000)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d (%.0f ms)", method, urlsplit(url).path, answer.status_code,
+                      (time.monotonic() - start) * 1000)
         return answer
 
     def _open(self, method: str, url: str, headers: dict[str, str], deadline: float, where: str) -> Answer:

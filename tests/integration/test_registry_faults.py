@@ -125,6 +125,32 @@ def test_persistent_faults_give_up_with_a_temporary_error(proxy, fault, reason):
         assert c.tags(image(proxy, "team/other")).tags == ("9.0",)
 
 
+def test_requests_side_by_side_each_count_their_own_attempts(proxy):
+    """One registry's retry policy serves every thread: two listings that keep failing, made at
+    the same time as one that succeeds, each give up after their own four attempts."""
+    import threading
+
+    proxy.inject("503", path="team/app/tags/list", times=100, delay=0.05)
+    proxy.inject("503", path="team/other/tags/list", times=100, delay=0.05)
+    errors: dict[str, str] = {}
+    with client(proxy, timeout=0.3) as c:
+        def one(repo: str) -> None:
+            try:
+                c.tags(image(proxy, repo))
+            except RegistryError as e:
+                errors[repo] = str(e)
+
+        threads = [threading.Thread(target=one, args=(repo,)) for repo in ("team/app", "team/other")]
+        for t in threads:
+            t.start()
+        assert c.tags(image(proxy, "team/third")).tags == ("1",)
+        for t in threads:
+            t.join(30)
+        assert sorted(errors) == ["team/app", "team/other"]
+        assert all("gave up after 4 attempts" in e for e in errors.values()), errors
+        assert c.stats.count(kind="tags") == 4 + 4 + 1
+
+
 def test_wrong_content_type_is_permanent_and_not_retried(proxy):
     proxy.inject("html", path="/tags/list", times=100)
     with client(proxy) as c:
