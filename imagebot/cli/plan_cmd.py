@@ -24,7 +24,7 @@ def plan(config_path: str | None, as_json_: bool, diff: bool, repository: str | 
     from imagebot import collector, pipeline
     from imagebot.lanes import workspace_for
     from imagebot.report import log as logsetup
-    from imagebot.report.summary import as_json, text
+    from imagebot.report.summary import as_json, dumps, text
     collector.off_for_good()  # one cycle (or round), then exit: start-up's hold on collection stays
     logsetup.setup(log_level, log_format)
     cfg = load_config(config_path)
@@ -38,7 +38,7 @@ def plan(config_path: str | None, as_json_: bool, diff: bool, repository: str | 
     if as_json_:
         doc = as_json(result)
         doc["delivery_preview"] = _preview_json(delivery)
-        click.echo(json.dumps(doc, indent=2, sort_keys=False))
+        click.echo(dumps(doc))
     else:
         click.echo(text(result, diff=diff), nl=False)
         if delivery is not None:

@@ -29,7 +29,7 @@ def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None,
     # Imported here: each command loads only what it needs (start-up time).
     from imagebot import pipeline
     from imagebot.report import log as logsetup
-    from imagebot.report.summary import as_json, text
+    from imagebot.report.summary import as_json, dumps, text
     if once:
         from imagebot import collector
 
@@ -57,7 +57,7 @@ def run(config_path: str | None, once: bool, as_json_: bool, listen: str | None,
             if notifier is not None:
                 notifier.close()
         if as_json_:
-            click.echo(json.dumps(as_json(result), indent=2))
+            click.echo(dumps(as_json(result)))
         else:
             click.echo(text(result, diff=True), nl=False)
         sys.exit(result.exit_code)

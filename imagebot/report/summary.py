@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from imagebot.model import Change, CycleResult, Delivery, Problem, Refusal, Resolution
@@ -193,3 +194,21 @@ def as_json(result: CycleResult) -> dict[str, Any]:
     if result.delivery is not None:
         doc["delivery"] = delivery_json(result.delivery)
     return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """A cycle's JSON document (`as_json`) as `plan --json` and `run --json` print it: one key
+    per line, each item of a list on a line of its own (compact), so that a person can still read
+    and grep it. Each value is written by the json module's C encoder: `indent=` would take its
+    pure-Python one (0.35 s against 0.13 s for the 13,897 references at (10,000, 1,000))."""
+    lines = ["{"]
+    for n, (key, value) in enumerate(doc.items()):
+        comma = "," if n < len(doc) - 1 else ""
+        name = json.dumps(key)
+        if isinstance(value, list) and value:
+            items = [f"    {json.dumps(item)}" for item in value]
+            lines.append(f"  {name}: [\n" + ",\n".join(items) + f"\n  ]{comma}")
+        else:
+            lines.append(f"  {name}: {json.dumps(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines)
