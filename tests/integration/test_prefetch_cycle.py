@@ -67,35 +67,9 @@ def test_listings_start_during_discover_and_each_image_is_listed_once(tmp_path, 
 def test_the_next_cycle_starts_the_last_scans_listings_before_the_checkout(tmp_path, registry, monkeypatch):
     """A new process (plan, run --once) knows from discover's store which images the last scan
     found, and lists their tags while the checkout is fetched; still once per image."""
-    from imagebot.deliver import GitWorkspace
-
     cfg = load(setup(tmp_path, registry))
     first = pipeline.run_cycle(cfg, dry_run=True)  # fills discover's store in the cache dir
-    listed: list[tuple[str, str]] = []
-    lock = threading.Lock()
-    scanning = threading.Event()
-    real_checkout, real_list, real_scan = GitWorkspace.checkout, RegistryClient._list_tags, discover.scan
-
-    def list_tags(self, image):
-        with lock:
-            listed.append((image, "during discover or later" if scanning.is_set() else "before discover"))
-        return real_list(self, image)
-
-    def checkout(self):
-        for _ in range(200):  # give the listings started before the checkout time to be made
-            with lock:
-                if len(listed) >= IMAGES:
-                    break
-            threading.Event().wait(0.01)
-        return real_checkout(self)
-
-    def scan(*args, **kwargs):
-        scanning.set()
-        return real_scan(*args, **kwargs)
-
-    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
-    monkeypatch.setattr(GitWorkspace, "checkout", checkout)
-    monkeypatch.setattr(pipeline.discover, "scan", scan)
+    listed = _listings_before_or_after_discover(monkeypatch, IMAGES)
     again = pipeline.run_cycle(cfg, dry_run=True)  # a new client, a new DiscoverCache: as a new process
     assert sorted(image for image, _ in listed) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))
     assert all(when == "before discover" for _, when in listed), listed
@@ -109,7 +83,6 @@ def test_listings_of_images_the_scan_no_longer_finds_are_dropped(tmp_path, regis
     import json
 
     from imagebot.config.paths import cache_dir
-    from imagebot.registry.prefetch import Prefetch
 
     cfg = load(setup(tmp_path, registry))
     first = pipeline.run_cycle(cfg, dry_run=True)
@@ -119,24 +92,7 @@ def test_listings_of_images_the_scan_no_longer_finds_are_dropped(tmp_path, regis
     data["scan"]["images"].append(gone)
     side.write_text(json.dumps(data))
 
-    listed: list[str] = []
-    kept = threading.Event()
-    real_list, real_keep = RegistryClient._list_tags, Prefetch.keep
-
-    def list_tags(self, image):
-        kept.wait(30)  # the one prefetch worker holds the queue until discover has ended
-        listed.append(image)
-        return real_list(self, image)
-
-    def keep(self, images):
-        try:
-            return real_keep(self, images)
-        finally:
-            kept.set()
-
-    monkeypatch.setattr(pipeline, "PREFETCH_WORKERS", 1)
-    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
-    monkeypatch.setattr(Prefetch, "keep", keep)
+    listed, kept = _one_worker_held_until_keep(monkeypatch)
     again = pipeline.run_cycle(cfg, dry_run=True)
     assert kept.is_set()
     assert gone not in listed
@@ -193,32 +149,9 @@ def _with_policies(tmp_path: Path, registry) -> tuple[Path, str]:
 def test_a_first_cycle_lists_the_images_config_policies_name_while_the_clone_is_made(tmp_path, registry, monkeypatch):
     """No scan before (a new cache dir: a first run, a CI job without its cache): the images the
     config's policies name are listed before discover starts, each once; the decisions are the same."""
-    from imagebot.deliver import GitWorkspace
-
     config, unused = _with_policies(tmp_path, registry)
     cfg = load(config)
-    listed: list[tuple[str, str]] = []
-    scanning = threading.Event()
-    real_list, real_scan, real_checkout = RegistryClient._list_tags, discover.scan, GitWorkspace.checkout
-
-    def list_tags(self, image):
-        listed.append((image, "during discover or later" if scanning.is_set() else "before discover"))
-        return real_list(self, image)
-
-    def checkout(self):
-        for _ in range(300):  # give the listings started before the checkout time to be made
-            if len(listed) >= IMAGES + 1:
-                break
-            threading.Event().wait(0.01)
-        return real_checkout(self)
-
-    def scan(*args, **kwargs):
-        scanning.set()
-        return real_scan(*args, **kwargs)
-
-    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
-    monkeypatch.setattr(GitWorkspace, "checkout", checkout)
-    monkeypatch.setattr(pipeline.discover, "scan", scan)
+    listed = _listings_before_or_after_discover(monkeypatch, IMAGES + 1)
     result = pipeline.run_cycle(cfg, dry_run=True)
     used = sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))
     assert sorted(image for image, _ in listed if image != unused) == used, listed  # once each
@@ -229,16 +162,28 @@ def test_a_first_cycle_lists_the_images_config_policies_name_while_the_clone_is_
 def test_a_first_cycle_drops_the_listing_of_a_policy_image_no_file_uses(tmp_path, registry, monkeypatch):
     """A policy for an image no file uses: its listing, queued before the clone, is dropped once
     discover ends if it has not started (one prefetch worker, held until then)."""
-    from imagebot.registry.prefetch import Prefetch
-
     config, unused = _with_policies(tmp_path, registry)
     cfg = load(config)
+    listed, kept = _one_worker_held_until_keep(monkeypatch)
+    result = pipeline.run_cycle(cfg, dry_run=True)
+    assert kept.is_set()
+    assert unused not in listed
+    assert sorted(listed) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))  # once each
+    assert len(result.plan.changes) == 3 * IMAGES
+
+
+def _one_worker_held_until_keep(monkeypatch) -> tuple[list[str], threading.Event]:
+    """One prefetch worker whose listings wait until discover has ended (`Prefetch.keep` called),
+    so that what is queued behind the first listing is still queued then. Returns (the images
+    listed, in order; the event set once `keep` ran)."""
+    from imagebot.registry.prefetch import Prefetch
+
     listed: list[str] = []
     kept = threading.Event()
     real_list, real_keep = RegistryClient._list_tags, Prefetch.keep
 
     def list_tags(self, image):
-        kept.wait(30)  # the one prefetch worker holds the queue until discover has ended
+        kept.wait(30)
         listed.append(image)
         return real_list(self, image)
 
@@ -251,8 +196,37 @@ def test_a_first_cycle_drops_the_listing_of_a_policy_image_no_file_uses(tmp_path
     monkeypatch.setattr(pipeline, "PREFETCH_WORKERS", 1)
     monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
     monkeypatch.setattr(Prefetch, "keep", keep)
-    result = pipeline.run_cycle(cfg, dry_run=True)
-    assert kept.is_set()
-    assert unused not in listed
-    assert sorted(listed) == sorted(f"{registry.host}/team/app{j}" for j in range(IMAGES))  # once each
-    assert len(result.plan.changes) == 3 * IMAGES
+    return listed, kept
+
+
+def _listings_before_or_after_discover(monkeypatch, expected: int) -> list[tuple[str, str]]:
+    """Each tag listing recorded as (image, "before discover" or "during discover or later"); the
+    checkout waits (bounded) for `expected` listings started before it, so that they are made."""
+    from imagebot.deliver import GitWorkspace
+
+    listed: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    scanning = threading.Event()
+    real_checkout, real_list, real_scan = GitWorkspace.checkout, RegistryClient._list_tags, discover.scan
+
+    def list_tags(self, image):
+        with lock:
+            listed.append((image, "during discover or later" if scanning.is_set() else "before discover"))
+        return real_list(self, image)
+
+    def checkout(self):
+        for _ in range(300):
+            with lock:
+                if len(listed) >= expected:
+                    break
+            threading.Event().wait(0.01)
+        return real_checkout(self)
+
+    def scan(*args, **kwargs):
+        scanning.set()
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
+    monkeypatch.setattr(GitWorkspace, "checkout", checkout)
+    monkeypatch.setattr(pipeline.discover, "scan", scan)
+    return listed
