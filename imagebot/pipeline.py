@@ -162,8 +162,9 @@ def run_cycle(
         if prefetch is not None:
             # No scan before (a new cache dir: a first run, a CI job without its cache): the images the
             # config's policies name are listed while the clone is made; those the scan does not find are
-            # dropped from the queue once it ends (`keep`, below)
-            for image in sorted(dcache.last_images() or _policy_images(cfg)):
+            # dropped from the queue once it ends (`keep`, below). A scan that found no image lists none.
+            last = dcache.last_images()
+            for image in sorted(last if last is not None else _policy_images(cfg)):
                 prefetch.add(image)
         root = ws.checkout()
         revision = ws.head()

@@ -130,10 +130,11 @@ class DiscoverCache:
     def path(self) -> Path | None:
         return self._path
 
-    def last_images(self) -> frozenset[str]:
+    def last_images(self) -> frozenset[str] | None:
         """The images the last scan found (this process's, else the store's): what the next scan of
         an unchanged checkout will find, known before the checkout is even fetched. A hint only
-        (the pipeline starts their tag listings early); the scan's own answer is what counts."""
+        (the pipeline starts their tag listings early); the scan's own answer is what counts.
+        None when no scan is known (a new cache dir), as against a scan that found no image."""
         with self._lock:
             if self._entries:
                 results = [e.result for e in self._entries.values()]
@@ -146,6 +147,8 @@ class DiscoverCache:
                 if listed is not None:  # the store names them: its entries are decoded later, by the scan
                     return frozenset(i for i in listed if not i.startswith(PENDING))
                 loaded = self._read_store()
+                if loaded is None and self._scope is None:
+                    return None
                 results = [e for e in loaded[1].values()] if loaded is not None else []
         return frozenset(o.image for r in results for o in r.occurrences if not o.image.startswith(PENDING))
 

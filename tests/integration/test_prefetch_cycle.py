@@ -172,6 +172,29 @@ def test_a_first_cycle_drops_the_listing_of_a_policy_image_no_file_uses(tmp_path
     assert len(result.plan.changes) == 3 * IMAGES
 
 
+def test_a_cycle_after_a_scan_that_found_no_image_lists_nothing_ahead(tmp_path, registry, monkeypatch):
+    """The config's images are a first cycle's hint only: once a scan has found that no file refers
+    to them, the next cycle (a new process, from discover's store) lists nothing for them."""
+    registry.push_tags("team/app0", ["1.0.0", "1.1.0"])
+    files = {"apps/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"}
+    policies = f"policies:\n  app0: {{image: '{registry.host}/team/app0', policy: 'semver:^1'}}\n"
+    cfg = load(write_config(tmp_path / "imagebot.yaml", remote=make_remote(tmp_path, files), registry_host=registry.host,
+                            extra=policies))
+    listed: list[str] = []
+    real_list = RegistryClient._list_tags
+
+    def list_tags(self, image):
+        listed.append(image)
+        return real_list(self, image)
+
+    monkeypatch.setattr(RegistryClient, "_list_tags", list_tags)
+    first = pipeline.run_cycle(cfg, dry_run=True)
+    assert first.discovery.occurrences == () and len(listed) <= 1  # the first cycle's hint (dropped if not started)
+    listed.clear()
+    again = pipeline.run_cycle(cfg, dry_run=True)  # a new client, a new DiscoverCache: as a new process
+    assert again.discovery.occurrences == () and listed == []
+
+
 def _one_worker_held_until_keep(monkeypatch) -> tuple[list[str], threading.Event]:
     """One prefetch worker whose listings wait until discover has ended (`Prefetch.keep` called),
     so that what is queued behind the first listing is still queued then. Returns (the images
